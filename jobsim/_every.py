@@ -126,13 +126,16 @@ class Every:
             raise InvalidArgument.build("every", value, _ACCEPTED + "; one interval per function")
         return cls(value)
 
-    def check_made_at(self, function: str, ns: int) -> None:
-        """Refuse an ``end`` before the scheduler is made (the simulation's start), as ``queue.ts`` does."""
+    def check_made_at(self, function: str, ns: int, *, added: bool = False) -> None:
+        """Refuse an ``end`` before the scheduler is made (the simulation's start, or when a plugin ``added`` the
+        function while it runs), as ``queue.ts`` does."""
         if self.end_ms is not None and self.end_ms < ns // MS:
+            when = "the time the function was added" if added else "the simulation's start"
+            fix = "add it earlier" if added else "start the simulation earlier"
             raise InvalidArgument(
-                f"every={self!r} of function {function!r}: end {iso(self.end_ms * MS)} is before the simulation's "
-                f"start {iso(ns)}; BullMQ's upsertJobScheduler refuses it ('End date must be greater than current "
-                "timestamp'): give a later end, or start the simulation earlier"
+                f"every={self!r} of function {function!r}: end {iso(self.end_ms * MS)} is before {when} "
+                f"{iso(ns)}; BullMQ's upsertJobScheduler refuses it ('End date must be greater than current "
+                f"timestamp'): give a later end, or {fix}"
             )
 
     def next_after(self, ns: int) -> int:

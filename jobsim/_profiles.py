@@ -304,14 +304,26 @@ def resolve(profile: Profile, functions: Iterable[Function], *, now: int | None 
     policies: dict[str, RetryPolicy] = {}
     schedules: dict[str, tuple[Any, ...]] = {}
     for fn in functions:
-        _check_triggers(profile, fn)
-        _check_features(profile, fn)
-        _check_debounce(profile, fn)
-        found = _schedules(profile, fn, now)
+        policies[fn.id], found = resolve_function(profile, fn, now=now)
         if found:
             schedules[fn.id] = found
-        policies[fn.id] = _policy(profile, fn)
     return Resolved(policies, schedules)
+
+
+def resolve_function(profile: Profile, fn: Function, *, now: int | None = None,
+                     added: bool = False) -> tuple[RetryPolicy, tuple[Any, ...]]:
+    """One function's checks (``resolve``'s, but for ``cron_tasks``), and its retry policy and bound schedules.
+
+    ``Simulation.add_function`` calls it for a function a plugin declares while the simulation runs, so that
+    it is refused as it would have been at build time (``added``: an ``every=`` end is checked against ``now``,
+    when it was added). ``cron_tasks`` need no check then: they must name functions the simulation had when
+    built, and a function added later cannot have one of their ids.
+    """
+    _check_triggers(profile, fn)
+    _check_features(profile, fn)
+    _check_debounce(profile, fn)
+    schedules = _schedules(profile, fn, now, added)
+    return _policy(profile, fn), schedules
 
 
 def _check_triggers(profile: Profile, fn: Function) -> None:
@@ -332,13 +344,13 @@ def _check_features(profile: Profile, fn: Function) -> None:
             raise profile.refuse(fn.id, feature)
 
 
-def _schedules(profile: Profile, fn: Function, now: int | None) -> tuple[Any, ...]:
+def _schedules(profile: Profile, fn: Function, now: int | None, added: bool = False) -> tuple[Any, ...]:
     """``fn``'s cron schedules bound to the profile's dialect, or its ``every=`` interval checked; () for none."""
     if fn.every is not None:
         if profile.interval is None:
             raise profile.refuse(fn.id, "every")
         if now is not None:
-            fn.every.check_made_at(fn.id, now)
+            fn.every.check_made_at(fn.id, now, added=added)
     if fn.crons:
         return tuple(profile.cron.bind(s, system=profile.label, function=fn.id, tz_option=fn.options.get("tz"))
                      for s in fn.crons)
@@ -587,4 +599,4 @@ def __getattr__(name: str) -> Any:
     return getattr(_systems, name)
 
 
-__all__ = ["CronTask", "Profile", "Profiles", "Resolved", "builtin_profiles", "profile", "resolve"]
+__all__ = ["CronTask", "Profile", "Profiles", "Resolved", "builtin_profiles", "profile", "resolve", "resolve_function"]

@@ -16,6 +16,7 @@ from . import _plugins
 from ._app import App, Function
 from ._checks import is_async, keywords_checked
 from ._events import Event, check_triggers
+from ._profiles import resolve_function
 from ._records import Run
 from ._retries import Retries
 from ._safe import shown
@@ -144,14 +145,17 @@ class _Targets:
 
     def _add_functions(self, functions: Iterable[Function]) -> None:
         for fn in functions:
-            check_triggers(fn.events, "events", list(fn.events))  # a backend plugin's trigger, as app.function's on=
-            if fn.id in self.functions:
-                other = self.functions[fn.id].app
-                where = (f"in app {other.id!r} and in app {fn.app.id!r}" if other is not fn.app
-                         else f"twice in app {fn.app.id!r}")  # fmt: skip
-                raise InvalidArgument(f"function id {fn.id!r} is declared {where}; a simulation's function ids must "
-                                      "be unique: rename one")  # fmt: skip
+            self._check_new(fn)
             self.functions[fn.id] = fn
+
+    def _check_new(self, fn: Function) -> None:
+        check_triggers(fn.events, "events", list(fn.events))  # a backend plugin's trigger, as app.function's on=
+        if fn.id in self.functions:
+            other = self.functions[fn.id].app
+            where = (f"in app {other.id!r} and in app {fn.app.id!r}" if other is not fn.app
+                     else f"twice in app {fn.app.id!r}")  # fmt: skip
+            raise InvalidArgument(f"function id {fn.id!r} is declared {where}; a simulation's function ids must "
+                                  "be unique: rename one")  # fmt: skip
 
     def add_function(self, fn: Function, *, own_worker: bool = False) -> None:
         """Declare ``fn`` while the simulation runs, for a plugin whose target is ``Adapted(dynamic=True)``.
@@ -159,11 +163,21 @@ class _Targets:
         jobsim-rq calls it the first time a queue enqueues a callable: RQ has no
         registry of job functions, so they are learnt from use. ``own_worker`` as in
         ``Adapted.own_worker``. The function's app must already be one of ``self.apps``.
+
+        It is checked against the profile as the functions of the targets are when the simulation is built
+        (``_profiles.resolve``): what the system lacks or limits (Inngest's 10 triggers, a debounce timeout
+        not over its period, a cron expression its dialect refuses) raises the same ``UnsupportedFeature`` or
+        ``InvalidArgument``, and the function is not added.
         """
         if not isinstance(fn, Function):  # a plugin's mistake, named here rather than as an AttributeError inside
             raise InvalidArgument.build("fn", fn, "a jobsim.Function, such as app.function(...)(handler) returns")
-        self._add_functions([fn])
-        fn = self.functions[fn.id] = self._limited(fn)
+        self._check_new(fn)
+        fn = self._limited(fn)
+        policy, schedules = resolve_function(self.profile, fn, now=self.kernel.now, added=True)
+        self.functions[fn.id] = fn
+        self.engine._policies[fn.id] = policy
+        if schedules:
+            self.engine.schedules[fn.id] = schedules
         if own_worker:
             self._own_worker.add(fn.id)
         if fn.app not in self.apps:

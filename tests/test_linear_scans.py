@@ -2,10 +2,11 @@
 
 A regular-expression scan (``finditer``, ``findall``, ``sub``) tries every start; a pattern
 whose first run can take the rest of a long run of its characters, then backtrack through
-it, makes that quadratic. Four such scans turned long input into what looked like a hang:
+it, makes that quadratic. Five such scans turned long input into what looked like a hang:
 redacting an address followed by a 20,000-character token (10 s; 200,000: about 17 min),
-a duration of 8,000 digits (10 s), a multipart ``Content-Type`` with a long word, and an
-SMTP path of quotes (exponential: 60 quotes, hours). Each is rewritten to scan once; the
+a duration of 8,000 digits (10 s), a multipart ``Content-Type`` with a long word, an
+SMTP path of quotes (exponential: 60 quotes, hours), and an ``if=`` expression with an
+unclosed string of escaped quotes (8,000 characters: 0.4 s; 32,000: 6 s). Each is rewritten to scan once; the
 rewrites find exactly what the patterns found (the equivalence tests below, and
 ``test_trace_save_same_bytes``).
 """
@@ -18,6 +19,7 @@ import textwrap
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from jobsim._expr import split_strings
 from jobsim._mailfields import _PARAM
 from jobsim._secrets import EMAIL, SHORT_TEXT, email_matches, email_sub
 
@@ -29,6 +31,7 @@ def test_long_input_is_scanned_in_linear_time():
     generous limit (its import alone is most of the time) tells the two apart without timing anything closely."""
     program = textwrap.dedent(f"""
         import jobsim
+        import jobsim._expr
         from jobsim._mailfields import _params
         from jobsim._secrets import email_sub
         from jobsim._smtp import _path
@@ -45,6 +48,12 @@ def test_long_input_is_scanned_in_linear_time():
             assert len(str(error)) < 2_000, "the value is shown once, cut short"
         else:
             raise AssertionError("a duration of digits without a unit was taken")
+        try:
+            jobsim._expr.compile_expression('event.data.a == "' + '\\\\"' * ({LONG} // 2))
+        except jobsim.InvalidArgument:
+            pass
+        else:
+            raise AssertionError("an unclosed string literal was taken")
         print("ok")
     """)
     done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120)
@@ -88,3 +97,14 @@ def test_a_long_duration_is_shown_once_in_every_message():
             assert len(str(error)) < 2_000, (len(value), len(str(error)))
         else:
             raise AssertionError(f"{value[:20]!r}... was taken")
+
+
+_STRINGS_SCANNED_FROM_EVERY_QUOTE = re.compile(r"""("(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')""")
+
+
+@settings(max_examples=2_000, deadline=None)
+@given(_texts("a", "=", " ", '"', "'", "\\", "\n", "\r", "é", '\\"', "\\'", "\\\n", "\\\\", '"x"', "'y'"))
+def test_an_expression_is_split_where_the_string_pattern_split_it(expr):
+    """``split_strings`` (an ``if=`` expression's code and string literals) gives what ``re.split`` gave with the
+    pattern it replaced, which took quadratic time on an unclosed literal of escaped quotes (8,000 characters: 1 s)."""
+    assert split_strings(expr) == _STRINGS_SCANNED_FROM_EVERY_QUOTE.split(expr)

@@ -11,6 +11,9 @@ from typing import TYPE_CHECKING, Any
 from jobsim.errors import InvalidArgument
 
 from . import _admin, _bulk
+from ._events import field_text
+from ._getjobs import job_ids
+from ._getjobs import lrange as _lrange
 
 if TYPE_CHECKING:
     from ._world import BullMQWorld
@@ -327,9 +330,10 @@ class _QueueMethods:
             from bullmq.job import Job
 
             q = store.queue(self.backend)
+            kinds = ["wait" if kind == "waiting" else field_text(kind) for kind in self.sanitizeJobTypes(types)]
             out, seen = [], set()
-            for kind in self.sanitizeJobTypes(types):
-                for job_id in _lrange(_ids(q, "wait" if kind == "waiting" else kind, asc), start, end):
+            for ids in job_ids(q, kinds, start, end, bool(asc), store.now(), lambda kind: _ids(q, kind, asc)):
+                for job_id in ids:
                     if job_id in seen or job_id not in q.jobs:
                         continue
                     seen.add(job_id)
@@ -349,17 +353,9 @@ def _ids(q: Any, kind: str, asc: bool) -> list[str]:
         items = list(getattr(q, kind))
         return list(reversed(items)) if asc else items
     zsets = {"completed": q.completed, "failed": q.failed, "delayed": q.delayed, "prioritized": q.prioritized,
-             "waiting-children": q.waiting_children}  # fmt: skip
+             "waiting-children": q.waiting_children, "marker": q.marker, "repeat": q.repeat}  # fmt: skip
     members = ordered(zsets.get(kind, {}))
     return members if asc else list(reversed(members))
-
-
-def _lrange(items: list[Any], start: int, end: int) -> list[Any]:
-    """Redis's inclusive ``start..end`` with negative indexes from the end."""
-    n = len(items)
-    start = max(start + n, 0) if start < 0 else start
-    end = end + n if end < 0 else min(end, n - 1)
-    return items[start : end + 1] if start <= end else []
 
 
 def _scheduler_fields(fields: dict[str, Any]) -> dict[str, str]:

@@ -284,7 +284,9 @@ def _check_options(what: str, priority: Any, retries: Any) -> None:
     if priority is not None and (isinstance(priority, bool) or not isinstance(priority, (int, float))):
         # Huey sends it to the storage unchecked: MemoryStorage fails on -priority, Redis on the ZADD score
         raise InvalidArgument.build(f"priority of {what}", priority, "a number (higher runs first), or None")
-    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+    if retries is not None and (isinstance(retries, bool) or not isinstance(retries, int) or retries < 0):
+        # None: Task.__init__ keeps it (``retries if retries is not None else default_retries``), and Huey's
+        # ``final = not task.retries`` never retries it: no retry, as 0
         # Huey retries while task.retries is truthy, subtracting 1 each time: -1 (or 2.5) never reaches 0
         raise InvalidArgument.build(f"retries of {what}", retries,
                                     "a whole number >= 0 (Huey retries a task while its retries is not 0, "

@@ -7,7 +7,7 @@ import math
 import time
 
 import pytest
-from huey import RedisHuey
+from huey import RedisHuey, crontab
 from huey.exceptions import CancelExecution, RetryTask, TaskException, TaskLockedException, TaskTimeout
 from huey_support import START, T0, T0_NS, secs
 from hypothesis import given, settings
@@ -221,3 +221,50 @@ def test_a_process_workers_timeout_interrupts_the_task_at_its_deadline(redis_hue
         assert run.status == "failed" and str(run.error) == "timeout (5s)" and secs(run.end_ns) == 5
         assert "crunch#1 timed out (TaskTimeout)" in sim.timeline()
         assert sim.now_ns() == T0_NS + 5 * SECOND
+
+
+def test_retries_none_is_no_retry_as_in_huey(redis_huey):
+    """``@huey.task(retries=None)``: Huey 3.5 keeps None (``Task.__init__``: ``retries if retries is not None else
+    default_retries``) and never retries it (``final = not task.retries``, ``api.py:523``): one attempt, and the
+    error result's ``retries`` is None (measured on huey 3.5.4). jobsim-huey refused it as not a whole number."""
+    h = redis_huey
+    calls = []
+
+    @h.task(retries=None)
+    def flaky():
+        calls.append(1)
+        raise ConnectionError("down")
+
+    @h.periodic_task(crontab(minute="*"), retries=None)
+    def tick():
+        calls.append(2)
+        raise ConnectionError("down")
+
+    with jobsim.Simulation(h, start=START) as sim:
+        result = flaky()
+        sim.run_until_idle()
+        with pytest.raises(TaskException) as failed:
+            result.get()
+        assert failed.value.metadata["retries"] is None and calls.count(1) == 1
+        assert [(r.status, len(r.attempts)) for r in sim.runs(flaky)] == [("failed", 1)]
+        sim.advance("2m")
+        ticks = sim.runs(tick)
+        assert len(ticks) >= 2 and {(r.status, len(r.attempts)) for r in ticks} == {("failed", 1)}
+        assert calls.count(2) == len(ticks)
+
+
+def test_retry_task_with_retries_none_is_hueys_own_type_error_and_the_task_is_lost(redis_huey):
+    """``RetryTask`` adds 1 to ``task.retries`` (``api.py:481``): None + 1 is a TypeError inside Huey's
+    ``_execute``, which the consumer's worker logs ("Unhandled error during execution of task") and drops, as
+    the real consumer does: no result, no retry."""
+    h = redis_huey
+
+    @h.task(retries=None)
+    def again():
+        raise RetryTask(delay=5)
+
+    with jobsim.Simulation(h, start=START) as sim:
+        result = again()
+        sim.run_until_idle()
+        assert result.get() is None  # nothing stored
+        assert [len(r.attempts) for r in sim.runs(again)] == [1]

@@ -1,0 +1,144 @@
+"""``queue.getJobs(types, start, end, asc)`` as ``getJobs-1.lua`` answers it on Redis 7, errors included.
+
+The script reads ``<prefix><type>`` for each type: ``LRANGE`` for ``wait``/``paused``/``active``, else ``ZRANGE``
+(``ZREVRANGE`` newest first). A type naming a key of another kind -- ``meta`` (a hash), ``id`` (a string), ``events``
+(a stream), a job id (its hash) -- fails the whole call with Redis's ``WRONGTYPE``, which redis-py raises as
+``ResponseError``; a key that does not exist is an empty range. ``start``/``end`` go through Lua's ``tonumber``:
+``'5'``, ``' 5 '``, ``'0x5'`` and ``5.0`` are 5; what it cannot read fails the first comparison ("attempt to
+compare nil with number"), and a number that is not whole (``1.5``) fails the range command ("value is not an
+integer or out of range"). redis-py refuses ``None`` and ``bool`` before sending (``DataError``).
+Each error is the one redis-py raises on a real server, with the script's SHA1 and line (measured with
+bullmq-python 3.4.4 and Redis 7.0: ``tests/test_bullmq_live.py``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from . import _dedup
+from ._events import field_text
+from ._schedulers import lua_number
+from ._state import QueueState
+
+LISTS = ("wait", "paused", "active")
+"""The types the script reads with ``LRANGE``: their keys are lists or do not exist."""
+
+_LINES = {
+    "compare asc": "if asc and isListType(stateType) and rangeStart >= 0",
+    "compare": "if rangeStart < 0 or rangeEnd < 0",
+    "arithmetic": "modifiedRangeEnd = -(sliceEnd + 1)",
+    "list asc": 'rcall("LRANGE", stateKey, modifiedRangeEnd',
+    "list": 'rcall("LRANGE", stateKey, sliceStart',
+    "zset asc": 'rcall("ZRANGE", stateKey',
+    "zset": 'rcall("ZREVRANGE", stateKey',
+}
+
+
+@cache
+def _script() -> tuple[str, dict[str, int]]:
+    """The installed ``getJobs-1.lua``'s SHA1 (what redis-py's ``EVALSHA`` names) and the lines of ``_LINES``."""
+    text = resources.files("bullmq").joinpath("commands/getJobs-1.lua").read_bytes()
+    lines = text.decode().splitlines()
+    found = {what: next((n for n, line in enumerate(lines, 1) if code in line), 0) for what, code in _LINES.items()}
+    return hashlib.sha1(text).hexdigest(), found  # Redis names scripts by SHA1
+
+
+def script_error(message: str, where: str) -> Exception:
+    """The ``ResponseError`` redis-py raises for an error at ``_LINES[where]`` of the script."""
+    from redis.exceptions import ResponseError
+
+    sha, lines = _script()
+    line = lines[where]
+    return ResponseError(f"{message} script: {sha}, on @user_script:{line}.")
+
+
+def unreadable(lo: float | None, hi: float | None, asc: bool, first: str) -> Exception:
+    """The error of a ``start`` or ``end`` Lua's ``tonumber`` cannot read (``None``), where the script meets it for
+    its first type: a comparison (``a >= 0`` is Lua's ``0 <= a``), or, after a negative start, the range command."""
+    listed = first in LISTS
+    if asc and listed and (lo is None or lo >= 0):
+        return _lua_error("attempt to compare number with nil", "compare asc")
+    if not (asc and listed) and (lo is None or lo >= 0):
+        return _lua_error("attempt to compare nil with number", "compare")
+    if asc and listed:
+        return _lua_error("attempt to perform arithmetic on local 'sliceEnd' (a nil value)", "arithmetic")
+    return script_error(
+        "Lua redis lib command arguments must be strings or integers",
+        ("list" if listed else "zset") + (" asc" if asc else ""),
+    )
+
+
+def _lua_error(message: str, where: str) -> Exception:
+    return script_error(f"user_script:{_script()[1][where]}: {message}", where)
+
+
+def job_ids(
+    q: QueueState, kinds: list[str], start: Any, end: Any, asc: bool, now: int, ids_of: Callable[[str], list[str]]
+) -> list[list[str]]:
+    """Per type (as the script names it: ``wait`` for ``waiting``), the ids of its ``start..end`` range (``ids_of``:
+    the type's ids in the order asked); the first error the script meets, raised as redis-py raises it."""
+    if not kinds:
+        return []
+    field_text(start), field_text(end)  # redis-py's DataError for None, a bool, a list...
+    lo, hi = lua_number(start), lua_number(end)  # tonumber(ARGV[1]), tonumber(ARGV[2])
+    if lo is None or hi is None:
+        raise unreadable(lo, hi, asc, kinds[0])
+    bounded, out = lo >= 0 and hi >= 0, []
+    for kind in kinds:
+        listed = kind in LISTS
+        ids = ids_of(kind)
+        if bounded and (hi - lo + 1 <= 0 or (listed and asc and lo >= len(ids))):
+            out.append([])  # collectJobs reads nothing: no entry is needed, or the window is past the list
+            continue
+        where = ("list" if listed else "zset") + (" asc" if asc else "")
+        first, last = whole(lo), whole(hi)
+        if first is None or last is None:
+            raise script_error("value is not an integer or out of range", where)
+        if not listed and wrong_type(q, kind, now):
+            raise script_error("WRONGTYPE Operation against a key holding the wrong kind of value", where)
+        out.append(lrange(ids, first, last))
+    return out
+
+
+def lrange(items: list[Any], start: int, end: int) -> list[Any]:
+    """Redis's inclusive ``start..end`` with negative indexes from the end."""
+    n = len(items)
+    start = max(start + n, 0) if start < 0 else start
+    end = end + n if end < 0 else min(end, n - 1)
+    return items[start : end + 1] if start <= end else []
+
+
+def whole(number: float) -> int | None:
+    """A Lua number as Redis reads it in a command: Redis 7 writes it with ``%.17g`` and takes a whole number that
+    way (``1e+17`` is not one)."""
+    text = f"{number:.17g}"
+    return int(text) if re.fullmatch(r"-?\d+", text) and -(2**63) <= int(text) < 2**63 else None
+
+
+def wrong_type(q: QueueState, key: str, now: int) -> bool:
+    """Whether ``<prefix><key>`` holds something other than a sorted set (``ZRANGE`` answers ``WRONGTYPE``)."""
+    job_id, _, part = key.rpartition(":") if key.endswith(_JOB_KEYS) else (key, "", "")
+    rec = q.jobs.get(job_id)
+    if rec is not None:  # the job's hash, or a key hanging off it
+        return {"": True, "logs": bool(rec.logs), "lock": rec.lock is not None and rec.lock_until > now,
+                "dependencies": bool(rec.dependencies), "processed": bool(rec.processed),
+                "failed": bool(rec.failed_children)}[part]  # fmt: skip
+    kind, _, rest = key.partition(":")
+    if kind == "de" and rest:
+        return _dedup.get(q, rest, now) is not None  # a string
+    if kind in ("dn", "repeat") and rest:
+        return rest in (q.dedup_next if kind == "dn" else q.schedulers)  # hashes
+    emitted = q.stream.last != (0, -1)  # the stream exists, and so does meta: every script that emits an event
+    # first sets meta's opts.maxLenEvents (getOrSetMaxEvents)
+    others = {"meta": bool(q.meta) or emitted, "events": emitted, "id": q.counter > 0, "pc": q.pc > 0,
+              "stalled": bool(q.stalled), "stalled-check": q.stalled_check_until > now,
+              "limiter": q.limiter[0] > 0 and (q.limiter[1] is None or q.limiter[1] > now)}  # fmt: skip
+    return others.get(key, False)
+
+
+_JOB_KEYS = (":logs", ":lock", ":dependencies", ":processed", ":failed")

@@ -33,7 +33,7 @@ def test_sim_fail_with_its_default_error_fails_the_job_instead_of_stopping_the_t
         first = run(enqueue("add", 1, 1))
         second = run(enqueue("add", 2, 2))
         sim.run_until_idle()
-        with pytest.raises(jobsim.InjectedFault, match="injected by sim.fail"):
+        with pytest.raises(jobsim.InjectedFault, match=r"injected by sim\.fail"):
             run(first.result())
         assert run(second.result()) == 4
     assert [r.status for r in sim.runs(add)] == ["failed", "completed"]

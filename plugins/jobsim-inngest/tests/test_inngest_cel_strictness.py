@@ -42,3 +42,29 @@ def test_a_bool_field_does_not_equal_one(client):
         sim.run_until_idle()
     assert sim.runs(flagged) == []
     assert sim.runs(waits)[0].output is None  # timed out
+
+
+def test_cel_words_inside_a_key_literal_are_data(client):
+    """The key parser turned ``true``/``false``/``null`` into Python's everywhere, inside string literals too:
+    ``"-null-"`` became ``-None-`` and ``"false"`` became ``False``."""
+    @client.create_function(fn_id="keyed", trigger=inngest.TriggerEvent(event="go"),
+                            concurrency=[inngest.Concurrency(limit=1, key='event.data.org + "-null-true"')],
+                            throttle=inngest.Throttle(limit=1, period=60_000, key='"false"'))  # fmt: skip
+    def keyed(ctx: inngest.ContextSync) -> None:
+        return None
+
+    with simulate(keyed, client) as sim:
+        flow = sim.functions["shop-keyed"].flow
+        event = jobsim.Event("go", {"org": "acme"})
+        assert flow.concurrency[0].key_fn(event) == "acme-null-true"
+        assert flow.throttle.key_fn(event) == "false"
+
+
+def test_a_key_in_python_spelling_is_refused(client):
+    @client.create_function(fn_id="keyed", trigger=inngest.TriggerEvent(event="go"),
+                            rate_limit=inngest.RateLimit(limit=1, period=dt.timedelta(minutes=1), key="None"))
+    def keyed(ctx: inngest.ContextSync) -> None:
+        return None
+
+    with pytest.raises(jobsim.InvalidArgument, match=r"'None' is Python, not CEL.*CEL writes 'null'"):
+        simulate(keyed, client).start()

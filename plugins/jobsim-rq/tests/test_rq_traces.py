@@ -35,5 +35,6 @@ def test_a_trace_with_scheduled_retried_and_repeated_jobs_saves_and_loads(queue,
     sim.trace.save(path)
     loaded = jobsim.Trace.load(path)
     due = [r.data["due"] for r in loaded.of("rq.schedule", "rq.repeat")]
-    assert [d // 1_000_000_000 - 1740787200 for d in due] == [9, 5, 60, 60]  # the enqueue_in, the retry, the repeat (scheduled, then told)
+    # the enqueue_in, the retry, the repeat (scheduled, then told)
+    assert [d // 1_000_000_000 - 1740787200 for d in due] == [9, 5, 60, 60]
     assert len(loaded.records) == len(sim.trace.records)

@@ -332,6 +332,7 @@ def compile_expression(expr: Any, argument: str = "if_exp", *, one: bool = False
         raise InvalidArgument.build(argument, expr, "expected an expression string or a callable")
     # CEL's spellings become Python's outside string literals only: 'hi!' and 'true' are data
     parts = split_strings(expr)
+    _refuse_python_words(expr, parts[::2], argument)
     source = "".join(part if i % 2 else _as_python(part) for i, part in enumerate(parts))
     try:
         tree = ast.parse(source.strip(), mode="eval").body
@@ -422,6 +423,21 @@ def _as_python(code: str) -> str:
     return re.sub(r"\btrue\b", "True", re.sub(r"\bfalse\b", "False", re.sub(r"\bnull\b", "None", code)))
 
 
+_PYTHON_WORDS = {"and": "&&", "or": "||", "not": "!", "True": "true", "False": "false", "None": "null"}
+_PYTHON_WORD = re.compile(r"(?<![\w.])(" + "|".join(_PYTHON_WORDS) + r")(?!\w)")
+
+
+def _refuse_python_words(expr: str, code: list[str], argument: str) -> None:
+    """Python's spellings, which CEL does not know (``and`` is a syntax error, ``True`` an undeclared name):
+    Inngest refuses the expression, so the translation to Python must not quietly accept them."""
+    for part in code:
+        found = _PYTHON_WORD.search(part)
+        if found:
+            word = found.group(1)
+            raise InvalidArgument(f"{argument}={expr!r} is not valid: {word!r} is Python, not CEL, and Inngest "
+                                  f"refuses the expression; CEL writes {_PYTHON_WORDS[word]!r}")  # fmt: skip
+
+
 _EXPR_HELP = (
     "expected a CEL-like expression over 'event' and 'async', e.g. "
     "\"event.data.userId == async.data.userId && async.data.plan == 'pro'\""
@@ -434,6 +450,10 @@ def _check(node: ast.AST, expr: str, argument: str) -> None:
     for child in ast.walk(node):
         if not isinstance(child, allowed):
             raise InvalidArgument.build(argument, expr, _EXPR_HELP)
+        if isinstance(child, ast.Compare) and len(child.ops) > 1:  # Python chains them; CEL does not
+            raise InvalidArgument(f"{argument}={expr!r} is not valid: CEL reads 'a < b < c' as '(a < b) < c', a "
+                                  "bool compared with the next operand (Inngest refuses '<' on a bool and a "
+                                  "number); write 'a < b && b < c'")  # fmt: skip
         if isinstance(child, ast.Name) and child.id not in _ROOTS and child.id not in ("True", "False", "None"):
             raise InvalidArgument(
                 f"{argument}={expr!r}: unknown name {child.id!r}; paths start with 'event.' or 'async.'"
@@ -517,6 +537,11 @@ def _compare(op: ast.cmpop, left: Any, right: Any) -> bool:
         return (left is UNKNOWN) is (kind in (ast.Lt, ast.LtE))
     if (left is None) is not (right is None) and kind not in (ast.Eq, ast.NotEq):
         left, right = (_zero(right), right) if left is None else (left, _zero(left))
+    if isinstance(left, bool) is not isinstance(right, bool) and left is not None and right is not None:
+        # CEL keeps bools apart from numbers, which Python's bool is: true == 1 is false, true < 2 an error
+        if kind is ast.Eq or kind is ast.NotEq:
+            return kind is ast.NotEq
+        raise TypeError(f"no CEL overload for a bool and {type(right if isinstance(left, bool) else left).__name__}")
     return _BINOPS[kind](left, right)
 
 

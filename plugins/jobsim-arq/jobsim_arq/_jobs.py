@@ -77,13 +77,15 @@ class _Jobs:
                 return await coroutine(ctx, *args, **kwargs)
             held.started = world.now_ns()
             held.run.status = "running"
+            fault = None
             try:
                 fault = world.sim.engine.take_fault(held.run.function.id, None)
                 if fault is not None:
                     raise fault
                 value = await coroutine(ctx, *args, **kwargs)
             except BaseException as exc:
-                if escapes(exc) and not isinstance(exc, asyncio.CancelledError | GeneratorExit):
+                # sim.fail's InjectedFault is a JobsimError that stands for the job's own error: a failure
+                if exc is not fault and escapes(exc) and not isinstance(exc, asyncio.CancelledError | GeneratorExit):
                     world.escaped = exc  # jobsim's own errors stop the test (jobsim.hooks.escapes)
                     asyncio.get_running_loop().stop()
                     raise

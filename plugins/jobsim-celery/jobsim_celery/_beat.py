@@ -21,6 +21,7 @@ wake-up is exactly the due instant, so entries fire on time to the microsecond.
 from __future__ import annotations
 
 import copy
+import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from celery.beat import Scheduler
@@ -63,6 +64,16 @@ class Beat:
             schedule = copy.copy(maybe_schedule(spec["schedule"], spec.get("relative", False), app=self.app))
         except AttributeError:
             schedule = None
+        except (ValueError, OverflowError) as exc:  # timedelta(seconds=nan / inf / 1e300)
+            raise InvalidArgument.build(f"beat_schedule[{name!r}]['schedule']", spec["schedule"],
+                                        f"a finite number of seconds that a timedelta holds (Celery: {exc})") from None
+        if isinstance(getattr(schedule, "run_every", None), dt.timedelta) and schedule.run_every <= dt.timedelta(0):
+            raise InvalidArgument.build(  # schedule.is_due answers (True, 0) at every check, and tick() returns 0
+                f"beat_schedule[{name!r}]['schedule']", spec["schedule"],
+                "a positive interval: with 0 or less Celery's beat finds the entry due at every check and sends "
+                "it back to back without pausing (Scheduler.tick returns 0), a flood the simulation would never "
+                "get past",
+            )  # fmt: skip
         if not hasattr(schedule, "is_due"):
             raise InvalidArgument.build(
                 f"beat_schedule[{name!r}]['schedule']", spec["schedule"],

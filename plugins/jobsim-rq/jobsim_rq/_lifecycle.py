@@ -107,7 +107,7 @@ class Lifecycle:
         left = job.repeats_left
         Repeat.schedule(job, held.queue, pipeline=NULL)  # type: ignore[arg-type]  # writes nothing
         due = self._next_due(held)
-        self.sim.trace.add(at, "rq.repeat", {"function": run.function.id, "run": job.id, "at": due,
+        self.sim.trace.add(at, "rq.repeat", {"function": run.function.id, "run": job.id, "due": due,
                                              "delay": max(0, due - at), "repeats_left": left - 1})  # fmt: skip
         if job.id in self.dependents:
             self.sim.kernel.schedule(at, self._release, held, True, owner=f"{job.func_name} (dependents)")

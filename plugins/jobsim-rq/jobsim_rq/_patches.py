@@ -170,6 +170,13 @@ def _create_job(original: Any, world: RQWorld) -> Any:
             name = getattr(func, "__qualname__", func)
             why = InvalidArgument.build("retry", retry, "an rq.Retry(max=..., interval=...), or None")
             raise InvalidArgument(f"RQ refused the job {name!r} on queue {self.name!r}: {why}")
+        if retry is not None and retry.intervals == []:  # Job.get_retry_interval: [][0] in the work horse
+            name = getattr(func, "__qualname__", func)
+            why = InvalidArgument.build("retry", retry, "a Retry with at least one interval: RQ takes the job's "
+                                        "retry interval from the list (Job.get_retry_interval, rq/job.py:1760-1773) "
+                                        "and raises IndexError at its first failure on an empty one; "
+                                        "Retry(max=..., interval=0) retries at once")  # fmt: skip
+            raise InvalidArgument(f"RQ refused the job {name!r} on queue {self.name!r}: {why}")
         try:
             job = original(self, func, *args, **kwargs)
         except InvalidArgument:

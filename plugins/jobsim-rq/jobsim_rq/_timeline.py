@@ -24,7 +24,7 @@ def _enqueue(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
 
 def _schedule(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
     unread = "" if d.get("listened", True) else " (no simulated worker reads it, so no scheduler: stays scheduled)"
-    return f"rq        {_name(d, names)} scheduled on queue {d['queue']!r} for {_at(d['at'], tz)}{unread}"
+    return f"rq        {_name(d, names)} scheduled on queue {d['queue']!r} for {_at(d['due'], tz)}{unread}"
 
 
 def _defer(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
@@ -89,7 +89,7 @@ def _scheduler(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
 
 
 def _repeat(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
-    when = "queued again at once" if not d.get("delay") else f"scheduled again for {_at(d['at'], tz)}"
+    when = "queued again at once" if not d.get("delay") else f"scheduled again for {_at(d['due'], tz)}"
     return f"rq        {_name(d, names)} repeats (Repeat): {when}, {d['repeats_left']} repeat(s) left after it"
 
 

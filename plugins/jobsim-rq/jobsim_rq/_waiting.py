@@ -123,7 +123,7 @@ class Waiting:
             self.store.save_meta(now, job, whole_job=True)
         held.due = max(due, now)
         self.store.add(now, queue.name, "scheduled", job.id, due // SECOND)  # ScheduledJobRegistry.schedule
-        self.record("rq.schedule", function=held.run.function.id, run=job.id, queue=queue.name, at=due,
+        self.record("rq.schedule", function=held.run.function.id, run=job.id, queue=queue.name, due=due,
                     requested=iso(int(aware.timestamp() * SECOND)), listened=queue.name in self.waiting)  # fmt: skip
         self._cleanup_ttl(held)  # _persist_job: job.cleanup(ttl=job.ttl) (rq/queue.py:1234, 1409)
         held.due_timer = self.sim.kernel.schedule(max(due, now), self._scheduled_due, held,

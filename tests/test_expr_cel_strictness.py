@@ -1,0 +1,52 @@
+"""Expressions (if_exp, Cancel/Batch if_, inngest-py's TriggerEvent expression) are CEL, not Python: the
+translation to Python must not accept Python's spellings nor mix bools with numbers as Python does."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+import jobsim
+from jobsim._expr import compile_expression
+
+
+@pytest.mark.parametrize(("expression", "word", "cel"), [
+    ("event.data.plan == 'pro' and async.data.ok", "and", "&&"),  # CEL: a syntax error
+    ("event.data.a == 1 or event.data.b == 2", "or", "||"),
+    ("not async.data.cancelled", "not", "!"),
+    ("async.data.ok == True", "True", "true"),  # CEL: an undeclared name
+    ("async.data.ok != False", "False", "false"),
+    ("async.data.reason == None", "None", "null"),
+])  # fmt: skip
+def test_python_spellings_are_refused_naming_the_cel_one(expression, word, cel):
+    spelled = re.escape(cel)
+    with pytest.raises(jobsim.InvalidArgument, match=rf"'{word}' is Python, not CEL.*CEL writes '{spelled}'"):
+        compile_expression(expression)
+
+
+def test_the_words_inside_string_literals_are_data():
+    holds = compile_expression("async.data.note == 'not and or True' && async.data.word == \"None\"")
+    assert holds(jobsim.Event("e", {}), jobsim.Event("c", {"note": "not and or True", "word": "None"}))
+
+
+def test_a_chained_comparison_is_refused():
+    """CEL reads ``1 < x < 5`` as ``(1 < x) < 5``: a bool and a number, which its type check refuses."""
+    with pytest.raises(jobsim.InvalidArgument, match=r"CEL reads 'a < b < c' as '\(a < b\) < c'.*a < b && b < c"):
+        compile_expression("1 < async.data.total < 5")
+
+
+@pytest.mark.parametrize(("expression", "holds"), [
+    ("async.data.flag == 1", False),  # CEL: true == 1 is false (bool and int are apart)
+    ("async.data.flag != 1", True),
+    ("async.data.zero == false", False),
+    ("async.data.flag > 0", False),  # no overload for a bool and a number: an error, no match
+    ("async.data.flag < 2", False),
+    ("async.data.flag == true", True),
+    ("async.data.zero < 1", True),  # numbers among themselves as before
+    ("async.data.one == 1.0", True),
+    ("async.data.nothing < true", True),  # null against a bool compares false with it
+])  # fmt: skip
+def test_bools_are_not_numbers(expression, holds):
+    candidate = jobsim.Event("c", {"flag": True, "zero": 0, "one": 1, "nothing": None})
+    assert compile_expression(expression)(jobsim.Event("e", {}), candidate) is holds

@@ -10,8 +10,8 @@ blocks the whole loop with ``time.sleep(1.9)``, so the scheduler wakes late, ``e
 ``threaded`` is a plain function in the loop's default executor.
 
 Both runs start 0.1 s past an even second, so the cron's instants fall at the same offsets. The
-sequence of (event, job, run time) must be the same, and each event's instant within ``TOLERANCE``
-of the simulation's.
+sequence of (event, job, run time) must be the same, and each event's instant no more than ``EARLY``
+before the simulation's and ``LATE`` after it.
 """
 
 from __future__ import annotations
@@ -34,7 +34,9 @@ NAMES = {EVENT_JOB_EXECUTED: "executed", EVENT_JOB_ERROR: "error", EVENT_JOB_MIS
          EVENT_JOB_MAX_INSTANCES: "max_instances"}  # fmt: skip
 WATCH = 6.8  # seconds of schedule compared (the BackgroundScheduler's)
 WATCH_AIO = 5.6  # the AsyncIOScheduler's
-TOLERANCE = 0.2  # real-time scheduling latency allowed, in seconds
+EARLY = 0.05  # seconds a real event may come before the simulation's: none came early in the runs measured
+LATE = 0.3  # seconds it may come after: latency, measured up to 8 ms at load 8 and 91 ms at load 11 plus three
+# busy loops (was 0.2 s both ways); distinct predicted instants are 0.4 s apart or more, or ordered by the sequence
 
 
 def _slow():
@@ -115,8 +117,8 @@ def test_the_simulation_matches_a_real_scheduler_event_by_event():
 
 def _compare(real: list, simulated: list) -> None:
     assert [event[1:] for event in real] == [event[1:] for event in simulated], real
-    late = [(r, s) for r, s in zip(real, simulated, strict=True) if abs(r[0] - s[0]) > TOLERANCE]
-    assert not late, late
+    off = [(r, s) for r, s in zip(real, simulated, strict=True) if not -EARLY <= r[0] - s[0] <= LATE]
+    assert not off, off
 
 
 # -- AsyncIOScheduler ------------------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ pytestmark = pytest.mark.live
 
 TOLERANCE = 0.1  # seconds, between a real instant re-timed onto the ideal poll grid and its simulated one
 PER_START = 0.04  # seconds more for each job the real worker started before it at the same poll (measured 25-30 ms)
+LOAD = 0.1  # seconds more a start or a duration may be late: CI runs this on a loaded 2-core machine (see below)
 JITTER = 0.05  # seconds: the median lateness of one real poll step; measured 12-24 ms a step under load
 RUN_FOR = 6.0
 POLLS: list[float] = []  # time.time() at each poll of the real worker
@@ -99,7 +100,10 @@ def test_a_real_worker_and_the_simulation_agree(redis_url):
       The scenario's due instants lie 0.25 s or more from a poll on either side (``arq_live_jobs.enqueue``).
 
     Measured under that load (16 runs): poll steps 500.7-574 ms, 50-200 ms of drift by the last poll; the largest
-    difference per run 45-305 ms on raw instants, 19-85 ms re-timed (per-start allowance included).
+    difference per run 45-305 ms on raw instants, 19-85 ms re-timed (per-start allowance included). 85 ms is close
+    to ``TOLERANCE``; CI runs the plugin stages next to the core's (load 4-8 on two cores), so starts and durations
+    get ``LOAD`` more. A start at the wrong poll is still 0.5 s off: the most a start may be late, with four jobs
+    started before it at its poll, is 0.1 + 0.1 + 4 x 0.04 = 0.36 s. The ``missed`` check keeps ``TOLERANCE``.
     """
     scenario.SEEN.clear()
     POLLS.clear()
@@ -127,7 +131,7 @@ def test_a_real_worker_and_the_simulation_agree(redis_url):
 
     def allowed(at):
         """``TOLERANCE`` plus ``PER_START`` for each job the real worker started after its last poll before ``at``."""
-        return TOLERANCE + PER_START * sum(1 for t in starts if last_poll(t) == last_poll(at) and t < at)
+        return TOLERANCE + LOAD + PER_START * sum(1 for t in starts if last_poll(t) == last_poll(at) and t < at)
 
     real = {(name, job_id, job_try): at - t0 for name, job_id, job_try, at in real_seen}
     simulated = {(name, job_id, job_try): at - t0 for name, job_id, job_try, at in sim_seen}
@@ -140,7 +144,7 @@ def test_a_real_worker_and_the_simulation_agree(redis_url):
         name, job_id, job_try = key
         if name == "slow done":  # since its start
             gap = (at - real[("slow", job_id, job_try)]) - (simulated[key] - simulated[("slow", job_id, job_try)])
-            ok = abs(gap) <= TOLERANCE + wake
+            ok = abs(gap) <= TOLERANCE + LOAD + wake
         else:
             gap = retimed(at + t0) - t0 - simulated[key]
             ok = -0.002 <= gap <= allowed(at + t0)
@@ -156,7 +160,7 @@ def test_a_real_worker_and_the_simulation_agree(redis_url):
         assert r is not None, job_id
         assert r[:3] == s[:3], job_id
         assert -0.002 <= retimed(r[3]) - s[3] <= allowed(r[3]), (job_id, r, s)
-        assert abs((r[4] - r[3]) - (s[4] - s[3])) <= TOLERANCE + wake, (job_id, r, s, wake)
+        assert abs((r[4] - r[3]) - (s[4] - s[3])) <= TOLERANCE + LOAD + wake, (job_id, r, s, wake)
     assert sim_out["e-capped"][:2] == (False, "TimeoutError()")
     assert sim_out["b-retried"][:3] == (True, "'third time'", 3)
     assert sim_out["h-expired"][:2] == (False, "JobExecutionFailed('job expired')")

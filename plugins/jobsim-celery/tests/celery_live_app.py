@@ -27,7 +27,7 @@ def make_app(url: str, sink: Callable[[dict[str, Any]], None] | None = None) -> 
     log = sink or _redis_sink(url)
 
     def record(task: Any, label: str) -> None:
-        log({"task": task.name, "label": label, "retries": task.request.retries, "t": time.time()})
+        log({"task": task.name, "label": label, "retries": task.request.retries, "t": time.time(), "pid": os.getpid()})
 
     @app.task(name="live.flaky", bind=True, autoretry_for=(OSError,), retry_backoff=1, retry_jitter=False,
               max_retries=3, shared=False)  # fmt: skip

@@ -17,6 +17,7 @@ import time
 import celery_live_app
 import pytest
 from celery.exceptions import TaskRevokedError
+from celery_live_wait import process_gone, wait_until
 
 import jobsim
 
@@ -60,7 +61,14 @@ def test_revoke_terminate_on_a_real_prefork_worker_matches_the_simulation(redis_
     deadline = time.monotonic() + 10
     while real.state != "REVOKED" and time.monotonic() < deadline:
         time.sleep(0.05)
-    time.sleep(4.5)  # past the moment "upload" would have been logged
+    # no "upload" can come once the pool process running the task has ended (polled; was a fixed 4.5 s wait,
+    # past the moment "upload" would have been logged)
+    pid = json.loads(client.lindex(celery_live_app.LOG_KEY, 0))["pid"]
+    wait_until("the terminated pool process to end", lambda: process_gone(pid), celery_prefork_worker)
+    entries = len(predicted["steps"]) + len(predicted["signal"])
+    wait_until(f"{entries} log entries", lambda: client.llen(celery_live_app.LOG_KEY) >= entries, celery_prefork_worker)
+    wait_until("the ack", lambda: client.hlen("unacked") == 0, celery_prefork_worker)
+    time.sleep(0.3)  # nothing more should arrive
     observed = summary([json.loads(raw) for raw in client.lrange(celery_live_app.LOG_KEY, 0, -1)], real)
     print("observed", observed)
     assert observed == predicted

@@ -15,6 +15,7 @@ import time
 
 import celery_live_app
 import pytest
+from celery_live_wait import process_gone, wait_until
 
 import jobsim
 
@@ -54,7 +55,12 @@ def test_time_limits_on_a_real_prefork_worker_match_the_simulation(redis_url, ce
     while real.state != "FAILURE" and time.monotonic() < deadline:
         celery_prefork_worker.check()
         time.sleep(0.05)
-    time.sleep(2.5)  # past the moment "end" would have been logged
+    # no "end" can come once the pool process killed at the hard limit has ended (polled; was a fixed 2.5 s wait)
+    pid = json.loads(client.lindex(celery_live_app.LOG_KEY, 0))["pid"]
+    wait_until("the killed pool process to end", lambda: process_gone(pid), celery_prefork_worker)
+    entries = len(predicted["log"])
+    wait_until(f"{entries} log entries", lambda: client.llen(celery_live_app.LOG_KEY) >= entries, celery_prefork_worker)
+    time.sleep(0.3)  # nothing more should arrive
     observed = summary([json.loads(raw) for raw in client.lrange(celery_live_app.LOG_KEY, 0, -1)], real)
     print("observed", observed)
     assert observed == predicted

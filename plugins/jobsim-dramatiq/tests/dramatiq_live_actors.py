@@ -84,11 +84,14 @@ def limited(tag: str) -> None:
         raise
 
 
+CRASHY = 1.0  # s: how long crashy works (was 2 s; the test kills its worker 0.3 s in)
+
+
 @dramatiq.actor(max_retries=3)
 def crashy(tag: str) -> None:
-    """Works for 2 s in small chunks; the crash test kills its worker process part-way."""
+    """Works for ``CRASHY`` seconds in small chunks; the crash test kills its worker process part-way."""
     log(event="crashy", tag=tag, retries=retries(), pid=os.getpid())
-    for _ in range(100):
+    for _ in range(round(CRASHY / SLEEP_CHUNK)):
         time.sleep(SLEEP_CHUNK)
     log(event="crashy done", tag=tag, retries=retries())
 

@@ -305,10 +305,14 @@ def test_expired_keys_on_the_real_worker(redis_url, rq_worker):
     try:
         real_queue = Queue(rq_live_jobs.LIVE_QUEUE, connection=client)
         real_jobs = enqueue_expiring(real_queue)
-        deadline = time.monotonic() + 7  # past the retry's 3 s wait, with room for the 1 s scheduler poll
-        while time.monotonic() < deadline:
-            rq_worker.check()
-            time.sleep(0.05)
+        key, retried = real_queue.scheduled_job_registry.key, real_jobs[0].id
+        wait_for("the retry's score", lambda: client.zscore(key, retried) is not None, [rq_worker])
+        # the scheduler, polling once a second, reaches the score 3 s later, finds the key gone and drops the id
+        # (rq/scheduler.py:256-270): the retry can no longer run. Polled rather than a fixed 7 s window.
+        wait_for("the scheduler to drop the expired retry", lambda: client.zscore(key, retried) is None, [rq_worker])
+        wait_for("the other jobs", lambda: key_states(client, real_jobs) == expected_keys
+                 and len(client.lrange(rq_live_jobs.LOG_KEY, 0, -1)) >= len(expected), [rq_worker])  # fmt: skip
+        time.sleep(0.3)  # nothing more should arrive
         real = [json.loads(raw) for raw in client.lrange(rq_live_jobs.LOG_KEY, 0, -1)]
         print("observed", real)
         assert shape(real) == shape(expected)
@@ -318,7 +322,7 @@ def test_expired_keys_on_the_real_worker(redis_url, rq_worker):
 
 
 def enqueue_stoppable(queue: Queue) -> Job:
-    return queue.enqueue(rq_live_jobs.sleeps, "stop", 3, retry=Retry(max=2, interval=1),
+    return queue.enqueue(rq_live_jobs.pid_sleeps, "stop", 3, retry=Retry(max=2, interval=1),
                          on_stopped=Callback(rq_live_jobs.on_stopped),
                          on_failure=Callback(rq_live_jobs.on_failure))  # fmt: skip
 
@@ -352,10 +356,18 @@ def test_a_stopped_job_on_the_real_forking_worker(redis_url, rq_forking_worker):
         started = json.loads(client.lindex(rq_live_jobs.LOG_KEY, 0))["t"]
         time.sleep(max(0.0, started + 1 - time.time()))
         send_stop_job_command(client, job.id)
-        time.sleep(4)  # past the sleep's end and a retry's interval: nothing more may come
+        # Nothing more may come: no "woke" once the horse is gone (polled: the worker reaps it), and no retry
+        # once the job is stopped with nothing scheduled or queued (was a fixed 4 s wait, past sleep and interval)
+        horse = json.loads(client.lindex(rq_live_jobs.LOG_KEY, 0))["pid"]
+        wait_for("the horse to be killed and reaped", lambda: not pid_exists(horse), [rq_forking_worker])
+        wait_for("the job to be stopped", lambda: job.get_status() == JobStatus.STOPPED, [rq_forking_worker])
+        wait_for("on_stopped", lambda: client.llen(rq_live_jobs.LOG_KEY) >= 2, [rq_forking_worker])
+        real_queue = Queue(rq_live_jobs.LIVE_QUEUE, connection=client)
+        assert not real_queue.scheduled_job_registry.count and not real_queue.count
+        time.sleep(0.3)
         real = [json.loads(raw) for raw in client.lrange(rq_live_jobs.LOG_KEY, 0, -1)]
         print("observed", real)
-        assert shape(real) == shape(expected)
+        assert clean(real) == clean(expected)
         assert real[1]["status"] == "started" and abs(real[1]["t"] - real[0]["t"] - 1) <= 0.5, real
         job.refresh()
         assert job.get_status() == JobStatus.STOPPED and job.retries_left == 2
@@ -382,6 +394,14 @@ def wait_for(what: str, check: Callable[[], bool], workers, seconds: float = 15)
             worker.check()
         assert time.monotonic() < deadline, f"waited {seconds} s for {what}"
         time.sleep(0.01)
+
+
+def pid_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def sim_queue() -> Queue:

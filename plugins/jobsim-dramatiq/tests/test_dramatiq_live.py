@@ -55,6 +55,7 @@ SLACK = 0.3  # s: scheduling on a loaded machine (two cores shared by the test s
 HOP = 2 * actors.WORKER_TIMEOUT / 1000 + SLACK
 LIMIT = actors.TIME_LIMIT_INTERVAL / 1000 + actors.SLEEP_CHUNK + SLACK
 EARLY = 0.002
+REDELIVERY_LATE = 1.0  # s: see test_a_killed_workers_message_is_redelivered_by_another_workers_maintenance
 SENT = [("flaky", "a", None), ("delayed", "b", 1800), ("limited", "c", 2400)]  # (actor, tag, delay ms)
 EVENTS = 7  # 3 attempts of flaky, delayed, limited, its time limit, its failure callback
 CAUSES = {  # an event -> the event it follows from (the others follow from their send)
@@ -157,7 +158,8 @@ def test_a_killed_workers_message_is_redelivered_by_another_workers_maintenance(
     The simulation, told the crash instant, predicts the redelivery exactly ``heartbeat_timeout`` later (the live
     workers poll continuously there). Really the dead worker's last heartbeat was its last poll, up to
     ``worker_timeout`` before the kill, and the new worker finds the expiry at its next poll, up to
-    ``worker_timeout`` after it: the real gap is within one poll either way, plus ``SLACK``."""
+    ``worker_timeout`` after it: the real gap is within one poll either way, plus ``SLACK`` early and
+    ``REDELIVERY_LATE`` late."""
     import os
     import signal
 
@@ -213,7 +215,9 @@ def test_a_killed_workers_message_is_redelivered_by_another_workers_maintenance(
     assert [t for _k, t in simulated] == pytest.approx([0, crash_after + hb, crash_after + hb + actors.CRASHY],
                                                        abs=1e-3)  # fmt: skip
     poll = actors.WORKER_TIMEOUT / 1000
-    assert hb - poll - SLACK <= real_gap <= hb + poll + SLACK, (
+    # Late by up to REDELIVERY_LATE: the survivor's poll loop is a thread of a real process on a loaded machine (3.50 s
+    # for 3 s seen at load 8-10 with SLACK's 0.3 s); still far from a redelivery at the next heartbeat window (6 s)
+    assert hb - poll - SLACK <= real_gap <= hb + poll + REDELIVERY_LATE, (
         f"redelivered {real_gap * 1000:.0f} ms after the kill on the real workers, {hb * 1000:.0f} ms in the simulation"
     )
 
@@ -323,7 +327,8 @@ def test_a_window_rate_limiter_admits_what_it_admits_on_real_redis(redis_url):
 
 PARTIES = (("A", "x", 0, 1.0, 3_000), ("B", "x", 300, 0, 3_000), ("C", "x", 1_500, 0, 3_000),
            ("D", "y", 0, 0, 1_000))  # (name, barrier, delay ms, seconds slept first, wait timeout ms)  # fmt: skip
-BARRIER_SLACK = 0.25  # s: a real delayed message waits for its delay consumer's loop (worker_timeout=10 ms) and load
+BARRIER_SLACK = 0.45  # s: a real delayed message waits for its delay consumer's loop (worker_timeout=10 ms) and load
+# (0.25 s failed once at load 10: B returned at 1.96 s, due at 1.5 s)
 
 
 def _barrier_parties(broker, clock):

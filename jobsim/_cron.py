@@ -127,10 +127,13 @@ class CronSchedule:
             prefix_zone = zone(head.split("=", 1)[1], argument=f"cron {expr!r} time zone")
             text = rest.strip()
         elif "=" in head:  # `tz=Europe/Paris 0 9 * * *` was "second field 'tz=Europe/Paris' is not valid"
+            # `tz=` first: every profile takes it, while only Inngest's robfig/cron reads a prefix (BullMQ,
+            # node-cron, Trigger.dev, Celery refuse `TZ=`: the advice alone sent their users to a second error)
             raise InvalidArgument(
-                f"cron={expr!r} is not valid: {head!r} is no cron field, nor a time-zone prefix, which robfig/cron "
-                f"(Inngest's) reads only as 'TZ=' or 'CRON_TZ=', in capitals: write "
-                f"'TZ={head.partition('=')[2]} {rest.strip()}', or give the zone as tz=")
+                f"cron={expr!r} is not valid: {head!r} is no cron field, nor a time-zone prefix: give the zone as "
+                f"tz={head.partition('=')[2]!r} and cron={rest.strip()!r} (every profile takes tz=), or, on Inngest, "
+                f"write the prefix robfig/cron reads, only as 'TZ=' or 'CRON_TZ=', in capitals: "
+                f"'TZ={head.partition('=')[2]} {rest.strip()}'")
         if prefix_zone is not None and tz is not None and zone(tz) != prefix_zone:
             raise InvalidArgument(f"cron={expr!r} names its own time zone and tz={tz!r} names another; give one")
         fields = expand(expr, text)

@@ -109,6 +109,8 @@ def misused_value(error: InvalidArgument) -> BaseException:
     called = frames[caller[-1] + 1]
     if called.f_code.co_name not in _STEP_METHODS or not isinstance(called.f_locals.get("self"), Execution):
         return error
+    if any(frame.f_code is _invoked.__code__ for frame in frames[caller[-1] + 1:]):
+        return error  # an invoke of a function a dynamic backend (RQ) may declare by the next attempt: retried
     misuse = StepMisuse(str(error))  # the message names the argument already; the traceback, the call
     misuse.__suppress_context__ = True
     return misuse.with_traceback(error.__traceback__)

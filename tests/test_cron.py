@@ -116,16 +116,32 @@ def test_descriptors():
         # read as a seconds field, it was "second field 'tz=Europe/Paris' is not valid; accepted: 0-59"
         ("tz=Europe/Paris 0 9 * * *",
          "cron='tz=Europe/Paris 0 9 * * *' is not valid: 'tz=Europe/Paris' is no cron field, nor a time-zone "
-         "prefix, which robfig/cron (Inngest's) reads only as 'TZ=' or 'CRON_TZ=', in capitals: write "
-         "'TZ=Europe/Paris 0 9 * * *', or give the zone as tz="),
+         "prefix: give the zone as tz='Europe/Paris' and cron='0 9 * * *' (every profile takes tz=), or, on "
+         "Inngest, write the prefix robfig/cron reads, only as 'TZ=' or 'CRON_TZ=', in capitals: "
+         "'TZ=Europe/Paris 0 9 * * *'"),
         ("cron_tz=Europe/Paris 0 9 * *", "'cron_tz=Europe/Paris' is no cron field, nor a time-zone prefix"),
-        ("TIMEZONE=UTC 0 9 * * *", "write 'TZ=UTC 0 9 * * *', or give the zone as tz="),
+        ("TIMEZONE=UTC 0 9 * * *", "give the zone as tz='UTC' and cron='0 9 * * *'"),
     ],
 )
 def test_bad_expressions(expr, message):
     with pytest.raises(InvalidArgument) as info:
         CronSchedule.parse(expr)
     assert message in str(info.value)
+
+
+@pytest.mark.parametrize("profile", ["inngest", "bullmq", "node-cron", "trigger.dev", "celery"])
+def test_a_lowercase_tz_prefix_is_refused_with_a_fix_that_works_on_every_profile(profile):
+    # the first fix named was a 'TZ=' prefix, which BullMQ, node-cron, Trigger.dev and Celery refuse in turn
+    # (UnsupportedFeature: "cron-parser has no TZ= prefix"): the fix given first must run on the profile
+    with pytest.raises(InvalidArgument) as info:
+        CronSchedule.parse("tz=Europe/Paris 0 9 * * *")
+    fix = str(info.value).split("give the zone as ", 1)[1].split(" (", 1)[0]  # tz='Europe/Paris' and cron='...'
+    tz, cron = (part.split("=", 1)[1].strip("'") for part in fix.split(" and "))
+    app = jobsim.App("a")
+    app.function("f", cron=cron, tz=tz)(lambda ctx: None)
+    with jobsim.Simulation(app, start="2025-01-01T00:00:00Z", profile=profile) as sim:
+        sim.advance("10h")
+    assert len(sim.runs("f")) == 1  # 09:00 in Paris, 08:00 UTC
 
 
 def test_unknown_zone_argument():

@@ -350,3 +350,35 @@ def test_a_sleep_until_with_an_offset_still_sleeps() -> None:
         sim.run_until_idle()
     [run] = sim.runs("remind")
     assert run.status == "completed" and (run.finished_at - run.started_at) == dt.timedelta(hours=1)
+
+
+def test_an_invoke_of_a_function_a_dynamic_backend_has_not_declared_yet_is_still_retried() -> None:
+    # jobsim-rq declares a job function when user code first enqueues it, so an invoke naming one not yet
+    # declared may find it on a later attempt: ``_steps._invoked`` re-raises that InvalidArgument to be retried,
+    # and the ctx.step misuse check must not turn it into a StepMisuse (it did: raised inside ctx.step.invoke)
+    from jobsim import _plugins
+    from jobsim.hooks import Adapted, hookimpl
+
+    class Dynamic:
+        pass
+
+    class DynamicPlugin:
+        @hookimpl
+        def jobsim_adapt(self, sim: Any, target: Any) -> Any:
+            return Adapted(backend="dynamic", functions=[], own_worker=True, dynamic=True) if isinstance(
+                target, Dynamic) else None
+
+    plugin = DynamicPlugin()
+    _plugins.register(plugin, name="dynamic-invoke-test")
+    try:
+        app = jobsim.App("shop")
+        app.function("caller", on="go", retries=jobsim.Retries(attempts=2, backoff="constant", min="1m"))(
+            lambda ctx: ctx.step.invoke("later", function="later"))
+        with jobsim.Simulation(app, Dynamic(), start=START) as sim:
+            sim.send("go")
+            sim.run_until_idle()
+    finally:
+        _plugins.unregister(plugin)
+    [run] = sim.runs("caller")
+    assert type(run.error) is InvalidArgument and "later" in str(run.error)
+    assert len(run.attempts) == 2  # retried a minute later, as the declared function may exist by then

@@ -4,9 +4,10 @@ The script reads ``<prefix><type>`` for each type: ``LRANGE`` for ``wait``/``pau
 (``ZREVRANGE`` newest first). A type naming a key of another kind -- ``meta`` (a hash), ``id`` (a string), ``events``
 (a stream), a job id (its hash) -- fails the whole call with Redis's ``WRONGTYPE``, which redis-py raises as
 ``ResponseError``; a key that does not exist is an empty range. ``start``/``end`` go through Lua's ``tonumber``:
-``'5'``, ``' 5 '``, ``'0x5'`` and ``5.0`` are 5; what it cannot read fails the first comparison ("attempt to
-compare nil with number"), and a number that is not whole (``1.5``) fails the range command ("value is not an
-integer or out of range"). redis-py refuses ``None`` and ``bool`` before sending (``DataError``).
+``'5'``, ``' 5 '``, ``'0x5'`` and ``5.0`` are 5, ``'nan'`` and ``'inf'`` what C's ``strtod`` makes of them (a NaN
+range reads nothing: the script's ``needed`` is NaN); what it cannot read fails the first comparison ("attempt to
+compare nil with number"), and a number that is not whole (``1.5``) or is ``-0`` fails the range command ("value
+is not an integer or out of range"). redis-py refuses ``None`` and ``bool`` before sending (``DataError``).
 Each error is the one redis-py raises on a real server, with the script's SHA1 and line (measured with
 bullmq-python 3.4.4 and Redis 7.0: ``tests/test_bullmq_live.py``).
 """
@@ -14,6 +15,7 @@ bullmq-python 3.4.4 and Redis 7.0: ``tests/test_bullmq_live.py``).
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from collections.abc import Callable
 from functools import cache
@@ -59,18 +61,21 @@ def script_error(message: str, where: str) -> Exception:
 
 def unreadable(lo: float | None, hi: float | None, asc: bool, first: str) -> Exception:
     """The error of a ``start`` or ``end`` Lua's ``tonumber`` cannot read (``None``), where the script meets it for
-    its first type: a comparison (``a >= 0`` is Lua's ``0 <= a``), or, after a negative start, the range command."""
-    listed = first in LISTS
-    if asc and listed and (lo is None or lo >= 0):
+    its first type: a comparison (``a >= 0`` is Lua's ``0 <= a``), or, after a negative start, the range command.
+    A NaN start is neither ``>= 0`` nor ``< 0`` (Lua compares as C does), so the end is compared."""
+    ascending_list = asc and first in LISTS
+    if ascending_list and (lo is None or lo >= 0):  # rangeStart >= 0 and rangeEnd >= 0
         return _lua_error("attempt to compare number with nil", "compare asc")
-    if not (asc and listed) and (lo is None or lo >= 0):
+    if lo is None or not lo < 0:  # rangeStart < 0 or rangeEnd < 0
         return _lua_error("attempt to compare nil with number", "compare")
-    if asc and listed:
+    if ascending_list:
         return _lua_error("attempt to perform arithmetic on local 'sliceEnd' (a nil value)", "arithmetic")
-    return script_error(
-        "Lua redis lib command arguments must be strings or integers",
-        ("list" if listed else "zset") + (" asc" if asc else ""),
-    )
+    return script_error("Lua redis lib command arguments must be strings or integers", _range_line(first, asc))
+
+
+def _range_line(kind: str, asc: bool) -> str:
+    """Which of ``_LINES``' range commands reads ``kind``."""
+    return ("list" if kind in LISTS else "zset") + (" asc" if asc else "")
 
 
 def _lua_error(message: str, where: str) -> Exception:
@@ -85,18 +90,21 @@ def job_ids(
     if not kinds:
         return []
     field_text(start), field_text(end)  # redis-py's DataError for None, a bool, a list...
-    lo, hi = lua_number(start), lua_number(end)  # tonumber(ARGV[1]), tonumber(ARGV[2])
+    lo, hi = tonumber(start), tonumber(end)  # tonumber(ARGV[1]), tonumber(ARGV[2])
     if lo is None or hi is None:
         raise unreadable(lo, hi, asc, kinds[0])
-    bounded, out = lo >= 0 and hi >= 0, []
+    bounded, out = not (lo < 0 or hi < 0), []  # NaN included: no comparison of it is true
     for kind in kinds:
         listed = kind in LISTS
         ids = ids_of(kind)
-        if bounded and (hi - lo + 1 <= 0 or (listed and asc and lo >= len(ids))):
-            out.append([])  # collectJobs reads nothing: no entry is needed, or the window is past the list
+        if bounded and (not hi - lo + 1 > 0 or (listed and asc and lo >= len(ids))):
+            out.append([])  # collectJobs reads nothing: no entry is needed (or NaN), or the window is past the list
             continue
-        where = ("list" if listed else "zset") + (" asc" if asc else "")
-        first, last = whole(lo), whole(hi)
+        where = _range_line(kind, asc)
+        # the range command's start and end as sent: -0 (no integer to Redis) only where the script passes a start
+        # or end as it is, not an ascending list's -(n + 1) nor a bounded end, cursor + needed - 1 (x + 0.0: -0 is 0)
+        negated = listed and asc
+        first, last = whole(lo + 0.0 if negated else lo), whole(hi + 0.0 if bounded or negated else hi)
         if first is None or last is None:
             raise script_error("value is not an integer or out of range", where)
         if not listed and wrong_type(q, kind, now):
@@ -113,11 +121,26 @@ def lrange(items: list[Any], start: int, end: int) -> list[Any]:
     return items[start : end + 1] if start <= end else []
 
 
+def tonumber(value: Any) -> float | None:
+    """Lua's ``tonumber`` of ``value`` as redis-py sends it: ``lua_number``, and the NaN and infinities C's
+    ``strtod`` reads too (``nan``, ``nan(...)``, ``inf``, ``infinity``, any case, signed, blanks around)."""
+    number = lua_number(value)
+    if number is not None or not isinstance(value, str):
+        return number
+    special = _STRTOD_SPECIAL.fullmatch(value.strip(" \t\n\v\f\r"))
+    if special is None:
+        return None
+    return math.nan if special["nan"] else -math.inf if value.strip().startswith("-") else math.inf
+
+
+_STRTOD_SPECIAL = re.compile(r"[+-]?(?:inf(?:inity)?|(?P<nan>nan)(?:\([0-9a-z_]*\))?)", re.IGNORECASE)
+
+
 def whole(number: float) -> int | None:
     """A Lua number as Redis reads it in a command: Redis 7 writes it with ``%.17g`` and takes a whole number that
-    way (``1e+17`` is not one)."""
+    way (``string2ll``: ``1e+17``, ``nan``, ``-0`` are none)."""
     text = f"{number:.17g}"
-    return int(text) if re.fullmatch(r"-?\d+", text) and -(2**63) <= int(text) < 2**63 else None
+    return int(text) if re.fullmatch(r"0|-?[1-9]\d*", text) and -(2**63) <= int(text) < 2**63 else None
 
 
 def wrong_type(q: QueueState, key: str, now: int) -> bool:

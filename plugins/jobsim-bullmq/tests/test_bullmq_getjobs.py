@@ -16,6 +16,7 @@ import jobsim
 
 QUEUE = "jobsim-getjobs"
 WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
+NAN, INF = float("nan"), float("inf")
 
 CALLS = [
     (["meta"],), (["id"],), (["events"],), (["1"],), (["custom"],), (["pc"],), (["de:x"],), (["repeat:s"],),
@@ -25,6 +26,11 @@ CALLS = [
     (["waiting"], -1, "x"), (["waiting"], -1, "x", True), (["delayed"], -1, "x", True), (["delayed"], 0, "x", True),
     (["delayed"], 0, 1.5), (["waiting"], 0, "1.5"), (["delayed"], 2, 1.5, True), (["waiting"], 5, 7.5, True),
     (["waiting"], 0, 10**17), (["waiting"], 0, None), (["waiting"], 0, True),
+    # what strtod reads besides digits (NaN and the infinities), and -0, which Redis takes for no integer
+    (["waiting"], 0, NAN), (["waiting"], "nan", 5), (["delayed"], 0, "NaN", True), (["waiting"], "inf", "inf"),
+    (["waiting"], INF, INF), (["waiting"], 0, " -Infinity "), (["waiting"], 0, "nan(1)"), (["waiting"], NAN, "x", True),
+    (["waiting"], NAN, "x"), (["waiting"], NAN, -1), (["waiting"], -0.0, 5), (["delayed"], "-0", 5),
+    (["waiting"], -0.0, 5, True), (["waiting"], 0, -0.0), (["waiting"], -1, -0.0), (["waiting"], "-0", -1, True),
 ]  # fmt: skip
 
 
@@ -95,6 +101,31 @@ def test_get_jobs_reads_start_and_end_as_luas_tonumber():
         "DataError",
         "Invalid input of type: 'NoneType'. Convert to a bytes, string, int or float first.",
     )
+
+
+def test_get_jobs_reads_nan_and_the_infinities_as_strtod_and_negative_zero_as_redis():
+    """Lua's ``tonumber`` reads ``"nan"``, ``"inf"``, ``"infinity"`` (any case, signed) as C's ``strtod`` does, and
+    redis-py sends ``float("nan")`` as ``"nan"``: a NaN in the range makes the script's ``needed`` NaN, so it reads
+    nothing (no error), and a NaN start is no negative one. A range command's ``-0`` (Lua's ``-0.0`` written with
+    ``%.17g``) is no integer to Redis (``string2ll``); the script only sends the start as it is (the end is
+    computed, an ascending list's range negated). Measured on Redis 7.0.15: the live test checks all of ``CALLS``."""
+    _, answers = predicted()
+    by_call = dict(zip(map(repr, CALLS), answers, strict=True))
+    nothing_read = [(["waiting"], 0, NAN), (["waiting"], "nan", 5), (["delayed"], 0, "NaN", True),
+                    (["waiting"], "inf", "inf"), (["waiting"], INF, INF), (["waiting"], 0, "nan(1)")]  # fmt: skip
+    for call in nothing_read:
+        assert by_call[repr(call)] == [], call
+    no_integer = [(["waiting"], 0, " -Infinity "), (["waiting"], NAN, -1), (["waiting"], -0.0, 5),
+                  (["waiting"], -1, -0.0)]  # fmt: skip
+    for call in no_integer:
+        assert by_call[repr(call)][1].startswith("value is not an integer or out of range script:"), call
+        assert by_call[repr(call)][1].endswith("on @user_script:59."), call  # LRANGE, newest first
+    assert by_call[repr((["delayed"], "-0", 5))][1].endswith("on @user_script:65.")  # ZREVRANGE
+    for call in ((["waiting"], NAN, "x", True), (["waiting"], NAN, "x")):  # NaN < 0 is false: rangeEnd < 0 fails
+        assert by_call[repr(call)][1].startswith("user_script:101: attempt to compare nil with number"), call
+    assert by_call[repr((["waiting"], -0.0, 5, True))] == ["1", "2", "5"]  # sent as -(5 + 1), -(-0 + 1)
+    assert by_call[repr((["waiting"], "-0", -1, True))] == ["1", "2", "5"]
+    assert by_call[repr((["waiting"], 0, -0.0))] == ["5"]  # the end is sent as 0 + 1 - 1
 
 
 def test_a_string_limit_of_a_job_scheduler_is_bullmq_pythons_own_type_error(worker_for, queue):

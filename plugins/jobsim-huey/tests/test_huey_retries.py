@@ -253,18 +253,23 @@ def test_retries_none_is_no_retry_as_in_huey(redis_huey):
         assert calls.count(2) == len(ticks)
 
 
-def test_retry_task_with_retries_none_is_hueys_own_type_error_and_the_task_is_lost(redis_huey):
-    """``RetryTask`` adds 1 to ``task.retries`` (``api.py:481``): None + 1 is a TypeError inside Huey's
-    ``_execute``, which the consumer's worker logs ("Unhandled error during execution of task") and drops, as
-    the real consumer does: no result, no retry."""
+@pytest.mark.parametrize(("raised", "message"), [
+    (RetryTask(delay=5), "unsupported operand type(s) for +=: 'NoneType' and 'int'"),
+    (CancelExecution(retry=True), "'>' not supported between instances of 'int' and 'NoneType'"),
+])  # fmt: skip
+def test_a_retry_with_retries_none_is_hueys_own_type_error_and_the_task_is_lost(redis_huey, raised, message):
+    """``RetryTask`` adds 1 to ``task.retries`` (``api.py:481``), ``CancelExecution(retry=True)`` takes
+    ``max(task.retries, 1)`` (``api.py:487``): with None, a TypeError inside Huey's ``_execute``, which the
+    consumer's worker logs ("Unhandled error during execution of task") and drops, as the real consumer does:
+    no result, no retry."""
     h = redis_huey
 
     @h.task(retries=None)
     def again():
-        raise RetryTask(delay=5)
+        raise raised
 
     with jobsim.Simulation(h, start=START) as sim:
         result = again()
         sim.run_until_idle()
         assert result.get() is None  # nothing stored
-        assert [len(r.attempts) for r in sim.runs(again)] == [1]
+        assert [(r.status, len(r.attempts), str(r.error)) for r in sim.runs(again)] == [("failed", 1, message)]

@@ -452,8 +452,10 @@ def _check(node: ast.AST, expr: str, argument: str) -> None:
             raise InvalidArgument.build(argument, expr, _EXPR_HELP)
         if isinstance(child, ast.Compare) and len(child.ops) > 1:  # Python chains them; CEL does not
             raise InvalidArgument(f"{argument}={expr!r} is not valid: CEL reads 'a < b < c' as '(a < b) < c', a "
-                                  "bool compared with the next operand (Inngest refuses '<' on a bool and a "
-                                  "number); write 'a < b && b < c'")  # fmt: skip
+                                  "bool compared with the next operand, where Python tests 'a < b and b < c'. "
+                                  "Inngest accepts the expression, but a bool against a number is an error at each "
+                                  "evaluation (no match), so jobsim refuses it; write 'a < b && b < c', or "
+                                  "'(a == b) == c' for CEL's reading")  # fmt: skip
         if isinstance(child, ast.Name) and child.id not in _ROOTS and child.id not in ("True", "False", "None"):
             raise InvalidArgument(
                 f"{argument}={expr!r}: unknown name {child.id!r}; paths start with 'event.' or 'async.'"

@@ -31,7 +31,7 @@ def test_the_words_inside_string_literals_are_data():
 
 
 def test_a_chained_comparison_is_refused():
-    """CEL reads ``1 < x < 5`` as ``(1 < x) < 5``: a bool and a number, which its type check refuses."""
+    """CEL reads ``1 < x < 5`` as ``(1 < x) < 5``: a bool and a number, an error at each evaluation on Inngest."""
     with pytest.raises(jobsim.InvalidArgument, match=r"CEL reads 'a < b < c' as '\(a < b\) < c'.*a < b && b < c"):
         compile_expression("1 < async.data.total < 5")
 
@@ -50,3 +50,18 @@ def test_a_chained_comparison_is_refused():
 def test_bools_are_not_numbers(expression, holds):
     candidate = jobsim.Event("c", {"flag": True, "zero": 0, "one": 1, "nothing": None})
     assert compile_expression(expression)(jobsim.Event("e", {}), candidate) is holds
+
+
+@pytest.mark.parametrize("expression", ["event.data.x == 3 == true", "1 < async.data.total < 5"])
+def test_a_chained_comparison_is_refused_by_jobsim_not_said_to_be_refused_by_inngest(expression):
+    """Inngest declares ``==``, ``<``... as ``(any, any) -> bool`` with type guards off
+    (``pkg/expressions/exprenv/overloads.go``): it compiles ``(1 < x) < 5`` (an error at each evaluation, never
+    a match) and ``(x == 3) == true`` (CEL's reading of ``x == 3 == true``). jobsim refuses the chain, whose
+    Python reading differs, and says so without claiming Inngest does, pointing at the parenthesized form."""
+    with pytest.raises(jobsim.InvalidArgument) as caught:
+        compile_expression(expression)
+    message = str(caught.value)
+    assert "Inngest accepts" in message and "Inngest refuses" not in message
+    assert "'(a == b) == c'" in message
+    event = jobsim.Event("e", {"x": 3})
+    assert compile_expression("(event.data.x == 3) == true")(event, event) is True

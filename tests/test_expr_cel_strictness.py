@@ -65,3 +65,18 @@ def test_a_chained_comparison_is_refused_by_jobsim_not_said_to_be_refused_by_inn
     assert "'(a == b) == c'" in message
     event = jobsim.Event("e", {"x": 3})
     assert compile_expression("(event.data.x == 3) == true")(event, event) is True
+
+
+@pytest.mark.parametrize(("expression", "holds"), [
+    ("event.data.ones == async.data.flags", False),  # [1] and [true]: CEL compares the elements, 1 == true false
+    ("event.data.ones != async.data.flags", True),
+    ("event.data.map == async.data.flagmap", False),  # {"a": 1} and {"a": true}
+    ("event.data.ones == async.data.doubles", True),  # [1] and [1.0]: numbers still equal across int and double
+    ("event.data.flags == async.data.flags", True),
+])  # fmt: skip
+def test_bools_are_not_numbers_inside_lists_and_maps_either(expression, holds):
+    """Python's ``[1] == [True]`` and ``{"a": 1} == {"a": True}`` hold; CEL's list and map equality compares the
+    elements with its own ``==``, where a bool equals no number."""
+    event = jobsim.Event("e", {"ones": [1], "flags": [True], "map": {"a": 1}})
+    candidate = jobsim.Event("c", {"flags": [True], "flagmap": {"a": True}, "doubles": [1.0]})
+    assert compile_expression(expression)(event, candidate) is holds

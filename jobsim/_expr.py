@@ -452,8 +452,10 @@ def _check(node: ast.AST, expr: str, argument: str) -> None:
             raise InvalidArgument.build(argument, expr, _EXPR_HELP)
         if isinstance(child, ast.Compare) and len(child.ops) > 1:  # Python chains them; CEL does not
             raise InvalidArgument(f"{argument}={expr!r} is not valid: CEL reads 'a < b < c' as '(a < b) < c', a "
-                                  "bool compared with the next operand (Inngest refuses '<' on a bool and a "
-                                  "number); write 'a < b && b < c'")  # fmt: skip
+                                  "bool compared with the next operand, where Python tests 'a < b and b < c'. "
+                                  "Inngest accepts the expression, but a bool against a number is an error at each "
+                                  "evaluation (no match), so jobsim refuses it; write 'a < b && b < c', or "
+                                  "'(a == b) == c' for CEL's reading")  # fmt: skip
         if isinstance(child, ast.Name) and child.id not in _ROOTS and child.id not in ("True", "False", "None"):
             raise InvalidArgument(
                 f"{argument}={expr!r}: unknown name {child.id!r}; paths start with 'event.' or 'async.'"
@@ -537,12 +539,30 @@ def _compare(op: ast.cmpop, left: Any, right: Any) -> bool:
         return (left is UNKNOWN) is (kind in (ast.Lt, ast.LtE))
     if (left is None) is not (right is None) and kind not in (ast.Eq, ast.NotEq):
         left, right = (_zero(right), right) if left is None else (left, _zero(left))
+    if kind is ast.Eq or kind is ast.NotEq:
+        return _cel_equal(left, right) is (kind is ast.Eq)
     if isinstance(left, bool) is not isinstance(right, bool) and left is not None and right is not None:
-        # CEL keeps bools apart from numbers, which Python's bool is: true == 1 is false, true < 2 an error
-        if kind is ast.Eq or kind is ast.NotEq:
-            return kind is ast.NotEq
+        # CEL keeps bools apart from numbers, which Python's bool is: true < 2 is an error
         raise TypeError(f"no CEL overload for a bool and {type(right if isinstance(left, bool) else left).__name__}")
     return _BINOPS[kind](left, right)
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def _cel_equal(left: Any, right: Any) -> bool:
+    """CEL's ``==``: a bool equals only a bool (Python's ``True == 1`` holds, CEL's ``true == 1`` is false), in
+    lists and maps too, which CEL compares element by element; numbers are equal across int and double."""
+    kind = type(left)
+    if kind is type(right) and kind in _SCALARS:  # the usual case, first: as fast as Python's ==
+        return left == right  # type: ignore[no-any-return]
+    if isinstance(left, bool) or isinstance(right, bool):
+        return isinstance(left, bool) and isinstance(right, bool) and left is right
+    if isinstance(left, list | tuple) and isinstance(right, list | tuple):
+        return len(left) == len(right) and all(map(_cel_equal, left, right))
+    if isinstance(left, dict) and isinstance(right, dict):
+        return left.keys() == right.keys() and all(_cel_equal(value, right[key]) for key, value in left.items())
+    return bool(left == right)
 
 
 def _zero(value: Any) -> Any:

@@ -31,7 +31,7 @@ def test_the_words_inside_string_literals_are_data():
 
 
 def test_a_chained_comparison_is_refused():
-    """CEL reads ``1 < x < 5`` as ``(1 < x) < 5``: a bool and a number, which its type check refuses."""
+    """CEL reads ``1 < x < 5`` as ``(1 < x) < 5``: a bool and a number, an error at each evaluation on Inngest."""
     with pytest.raises(jobsim.InvalidArgument, match=r"CEL reads 'a < b < c' as '\(a < b\) < c'.*a < b && b < c"):
         compile_expression("1 < async.data.total < 5")
 
@@ -50,3 +50,33 @@ def test_a_chained_comparison_is_refused():
 def test_bools_are_not_numbers(expression, holds):
     candidate = jobsim.Event("c", {"flag": True, "zero": 0, "one": 1, "nothing": None})
     assert compile_expression(expression)(jobsim.Event("e", {}), candidate) is holds
+
+
+@pytest.mark.parametrize("expression", ["event.data.x == 3 == true", "1 < async.data.total < 5"])
+def test_a_chained_comparison_is_refused_by_jobsim_not_said_to_be_refused_by_inngest(expression):
+    """Inngest declares ``==``, ``<``... as ``(any, any) -> bool`` with type guards off
+    (``pkg/expressions/exprenv/overloads.go``): it compiles ``(1 < x) < 5`` (an error at each evaluation, never
+    a match) and ``(x == 3) == true`` (CEL's reading of ``x == 3 == true``). jobsim refuses the chain, whose
+    Python reading differs, and says so without claiming Inngest does, pointing at the parenthesized form."""
+    with pytest.raises(jobsim.InvalidArgument) as caught:
+        compile_expression(expression)
+    message = str(caught.value)
+    assert "Inngest accepts" in message and "Inngest refuses" not in message
+    assert "'(a == b) == c'" in message
+    event = jobsim.Event("e", {"x": 3})
+    assert compile_expression("(event.data.x == 3) == true")(event, event) is True
+
+
+@pytest.mark.parametrize(("expression", "holds"), [
+    ("event.data.ones == async.data.flags", False),  # [1] and [true]: CEL compares the elements, 1 == true false
+    ("event.data.ones != async.data.flags", True),
+    ("event.data.map == async.data.flagmap", False),  # {"a": 1} and {"a": true}
+    ("event.data.ones == async.data.doubles", True),  # [1] and [1.0]: numbers still equal across int and double
+    ("event.data.flags == async.data.flags", True),
+])  # fmt: skip
+def test_bools_are_not_numbers_inside_lists_and_maps_either(expression, holds):
+    """Python's ``[1] == [True]`` and ``{"a": 1} == {"a": True}`` hold; CEL's list and map equality compares the
+    elements with its own ``==``, where a bool equals no number."""
+    event = jobsim.Event("e", {"ones": [1], "flags": [True], "map": {"a": 1}})
+    candidate = jobsim.Event("c", {"flags": [True], "flagmap": {"a": True}, "doubles": [1.0]})
+    assert compile_expression(expression)(event, candidate) is holds

@@ -36,6 +36,13 @@ if TYPE_CHECKING:
 _KEYS = {"task", "schedule", "args", "kwargs", "options", "relative"}
 
 
+def _rounded(given: Any) -> str:
+    """Why a positive number of seconds is an interval of 0: ``timedelta`` rounds it to whole microseconds."""
+    if isinstance(given, int | float) and not isinstance(given, bool) and given > 0:
+        return f" ({given!r} s is 0 in a timedelta, which keeps whole microseconds)"
+    return ""
+
+
 class Beat:
     def __init__(self, world: CeleryWorld, rt: AppRuntime) -> None:
         self.world = world
@@ -72,7 +79,7 @@ class Beat:
                 f"beat_schedule[{name!r}]['schedule']", spec["schedule"],
                 "a positive interval: with 0 or less Celery's beat finds the entry due at every check and sends "
                 "it back to back without pausing (Scheduler.tick returns 0), a flood the simulation would never "
-                "get past",
+                f"get past{_rounded(spec['schedule'])}",
             )  # fmt: skip
         if not hasattr(schedule, "is_due"):
             raise InvalidArgument.build(

@@ -43,3 +43,12 @@ def test_a_short_positive_interval_still_fires(app, tick):
     with jobsim.Simulation(app, start="2026-03-28T12:00:00Z") as sim:
         sim.advance("10s")
     assert len(sim.runs("tick")) == 20
+
+
+def test_a_positive_interval_under_a_microsecond_is_refused_saying_why(app, tick):
+    """``timedelta(seconds=1e-07)`` is 0 (a timedelta keeps whole microseconds): Celery's beat floods as with 0,
+    and "a positive interval" alone read as nonsense for a positive number."""
+    app.conf.beat_schedule = {"poll": {"task": "tick", "schedule": 1e-07}}
+    with pytest.raises(jobsim.InvalidArgument, match=r"=1e-07 is not valid: a positive interval.* \(1e-07 s is 0 "
+                       r"in a timedelta, which keeps whole microseconds"):  # fmt: skip
+        jobsim.Simulation(app).start()

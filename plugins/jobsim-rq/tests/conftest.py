@@ -120,10 +120,33 @@ def _worker(redis_url, *extra):
         yield worker
 
 
+def _kill_session(sid: int) -> None:
+    """SIGKILL, by pid, every process left in session ``sid``: RQ's work horse calls ``os.setpgrp()``
+    (``Worker.fork_work_horse``), so SIGKILL to the worker's process group misses it, and a horse still running
+    a job at teardown went on (logging into the next test's Redis after its flush) holding the worker's stdout
+    (the reader below then waited 10 s and left the pipe open). It keeps the worker's session."""
+    import os
+    import signal
+
+    try:
+        entries = [entry for entry in os.listdir("/proc") if entry.isdigit()]
+    except OSError:  # no /proc: the process group was all that could be reached
+        return
+    for entry in entries:
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()  # state, ppid, pgrp, session, ...
+        except OSError:  # it ended meanwhile
+            continue
+        if int(fields[3]) == sid:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(int(entry), signal.SIGKILL)
+
+
 @contextlib.contextmanager
 def _started(redis_url, extra, *, wait_for_scheduler: bool):
     """``rq_live_worker.py`` in its own session; with ``wait_for_scheduler``, until its scheduler runs (else
-    until it says it listens). Killed with its session (its scheduler process) by pid, then reaped."""
+    until it says it listens). Killed with its session (its scheduler process, a work horse) by pid, then reaped."""
     import os
     import signal
     import subprocess
@@ -163,7 +186,8 @@ def _started(redis_url, extra, *, wait_for_scheduler: bool):
         # SIGKILL to its whole session (the worker, its scheduler, a horse) at once: a warm shutdown waits up to
         # the scheduler's 1 s poll (measured: 0.9-2.7 s of teardown per test); the next worker flushes Redis
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
+            os.killpg(proc.pid, signal.SIGKILL)  # the worker and its scheduler: nothing forks a horse after this
+        _kill_session(proc.pid)  # a horse, in a process group of its own
         stop_process(proc, timeout=15)  # reaps it
         reader.join(timeout=10)
         if not reader.is_alive():

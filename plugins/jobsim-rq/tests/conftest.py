@@ -106,6 +106,13 @@ def _all_idle(workers, count: int) -> bool:
     return len(workers) == count and all(w.get_state() == "idle" for w in workers)
 
 
+@pytest.fixture
+def live_rq():
+    """``(flush, started)``: this file's helpers for a test that starts and stops its own worker (a test module
+    cannot import them: ``from conftest import`` finds whichever plugin's conftest.py pytest loaded last)."""
+    return _flush, _started
+
+
 def _flush(redis_url):
     import redis
 

@@ -8,7 +8,6 @@ import time
 
 import pytest
 import rq_live_jobs
-from conftest import _flush, _started
 from rq import Queue
 
 pytestmark = pytest.mark.live
@@ -23,13 +22,14 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def test_a_running_work_horse_does_not_outlive_its_worker(redis_url):
+def test_a_running_work_horse_does_not_outlive_its_worker(redis_url, live_rq):
     """RQ's horse calls ``os.setpgrp()`` (``Worker.fork_work_horse``): SIGKILL to the worker's process group
     missed it, and a horse still running a job at teardown (a test that failed part-way) went on, logging into
     the next test's Redis after its flush, and held the worker's stdout open (the fixture's reader then waited 10 s
     and left the pipe unclosed). The horse keeps the worker's session, which the teardown now kills whole."""
     import redis
 
+    _flush, _started = live_rq
     _flush(redis_url)
     client = redis.Redis.from_url(redis_url)
     try:

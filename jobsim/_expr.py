@@ -330,10 +330,7 @@ def compile_expression(expr: Any, argument: str = "if_exp", *, one: bool = False
         return holds
     if not isinstance(expr, str) or not expr.strip():
         raise InvalidArgument.build(argument, expr, "expected an expression string or a callable")
-    # CEL's spellings become Python's outside string literals only: 'hi!' and 'true' are data
-    parts = split_strings(expr)
-    _refuse_python_words(expr, parts[::2], argument)
-    source = "".join(part if i % 2 else _as_python(part) for i, part in enumerate(parts))
+    source = cel_as_python(expr, argument)
     try:
         tree = ast.parse(source.strip(), mode="eval").body
     except (SyntaxError, ValueError):  # ValueError: a NUL character, as Python 3.10 reports it
@@ -414,6 +411,14 @@ def split_strings(expr: str) -> list[str]:
             unclosed[quote] = end
     parts.append(expr[code:])
     return parts
+
+
+def cel_as_python(expr: str, argument: str) -> str:
+    """``expr`` with CEL's spellings made Python's outside string literals only ('hi!' and 'true' are data), once
+    Python's own words (``and``, ``True``), which CEL does not know, are refused."""
+    parts = split_strings(expr)
+    _refuse_python_words(expr, parts[::2], argument)
+    return "".join(part if i % 2 else _as_python(part) for i, part in enumerate(parts))
 
 
 def _as_python(code: str) -> str:

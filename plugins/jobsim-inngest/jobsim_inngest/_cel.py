@@ -29,12 +29,11 @@ than being read as something it is not.
 from __future__ import annotations
 
 import ast
-import re
 from collections.abc import Callable
 from typing import Any
 
 from jobsim import InvalidArgument
-from jobsim._expr import UNKNOWN, _refuse_python_words, compile_expression, go_string, split_strings
+from jobsim._expr import UNKNOWN, cel_as_python, compile_expression, go_string
 from jobsim._flow import cel_int_or_none
 from jobsim.errors import _init_or_name_keyword
 
@@ -70,12 +69,7 @@ def compile_value(expr: Any, argument: str, on_error: Callable[[], Any] = _false
         check = compile_expression(condition, argument, truthy=True)  # JS-like, as unknown.go evalTruthyCondition
         yes, no = compile_value(then, argument, on_error), compile_value(otherwise, argument, on_error)
         return lambda event: yes(event) if check(event, event) else no(event)
-    parts = split_strings(expr.strip())  # code and string literals in turn: a literal's 'true' is data
-    _refuse_python_words(expr, parts[::2], argument)
-    for i in range(0, len(parts), 2):
-        for cel, python in (("null", "None"), ("true", "True"), ("false", "False")):
-            parts[i] = re.sub(rf"\b{cel}\b", python, parts[i])
-    source = "".join(parts)
+    source = cel_as_python(expr.strip(), argument)  # a string literal's 'true' is data
     try:
         tree = ast.parse(source, mode="eval").body
     except SyntaxError:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import resource
 import time
 
@@ -49,10 +50,8 @@ def main() -> None:
     cpu, wall = time.process_time(), time.perf_counter()
     with jobsim.Simulation(worker, start="2025-03-01T00:00:00Z") as sim:
         asyncio.run(queue.add("poll", {}, opts))
-        try:
+        with contextlib.suppress(jobsim.BudgetExceeded):
             sim.run_until_idle()
-        except jobsim.BudgetExceeded:
-            pass
         reached = len(sim.runs("q")[0].attempts)
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

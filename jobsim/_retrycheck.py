@@ -137,37 +137,82 @@ def _race_retries(
     new by then, so it may be another step's attempt, a sleep, wait or invoke it
     planned, or the body's -- never a grouped ``step.run`` (those are targeted requests
     on counters of their own). So a failure's retry is a later attempt numbered one
-    more that no other failure took: first each failure takes the fitting one (within
-    the policy's delay; the earliest, then the same step), then the failures left take
-    what is left, to be reported. Delays of one attempt number share their bounds, so
-    taking the earliest fitting retry in the order they failed pairs them as well as
-    any order could. A retry that planned a group (its sleeps, waits, invokes) is one request:
-    the failure that takes one of the group's attempts takes them all.
+    more that no other failure took. The failures are paired with the retries that
+    fit them (within the policy's delay, or a ``RetryAfterError``'s) as a maximum
+    matching (``_pair``): the greedy pairing, each failure taking its earliest fitting
+    retry in the order they failed, can take the one retry that fits a later failure
+    when their bounds differ (a policy's jitter range beside a ``RetryAfterError``'s
+    exact delay). The failures left unpaired then take what is left, to be reported. A
+    retry that planned a group (its sleeps, waits, invokes) is one request: the failure
+    that takes one of the group's attempts takes them all.
     """
     targeted = {key for key in grouped if getattr(run.steps.get(key), "kind", "run") in ("run", "send_event")}
     group_of = {key: index for index, (_, keys, _) in enumerate(groups) for key in keys}
     pool = [a for a in run.attempts if a.step not in targeted]
     failures = sorted((a for a in pool if a.error is not None and not isinstance(a.error, WorkerCrashed)
                        and not _final(sim, a.error)), key=lambda a: a.end_ns)  # fmt: skip
+    requests: dict[Any, list[Attempt]] = {}  # one retry request: an attempt, or the group attempts it planned
+    for a in pool:
+        group = group_of.get(a.step or "")
+        requests.setdefault(id(a) if group is None else (group, a.start_ns, a.number), []).append(a)
     late_ok = _waited(sim, run)
-    taken: dict[int, Attempt] = {}
-    claimed: set[int] = set()
-    for fitting in (True, False):
-        for failed in failures:
-            if id(failed) in taken:
-                continue
-            low, high = _bounds(sim, run, failed, failed.number + 1)
-            high = sys.maxsize if late_ok else high  # queues (concurrency, throttle) may start a retry later
-            later = [a for a in pool if a.number == failed.number + 1 and a.start_ns >= failed.end_ns
-                     and id(a) not in claimed and (not fitting or low <= a.start_ns - failed.end_ns <= high)]
-            after = min(later, key=lambda a: (a.start_ns, a.step != failed.step), default=None)
-            if after is not None:
-                taken[id(failed)] = after
-                group = group_of.get(after.step or "")
-                claimed.update(id(a) for a in pool if a is after or (
-                    group is not None and group_of.get(a.step or "") == group
-                    and a.start_ns == after.start_ns and a.number == after.number))  # fmt: skip
+
+    def options(failed: Attempt, fitting: bool) -> list[tuple[Any, Attempt]]:
+        """The requests that could be ``failed``'s retry, earliest (then of its own step) first."""
+        low, high = _bounds(sim, run, failed, failed.number + 1)
+        high = sys.maxsize if late_ok else high  # queues (concurrency, throttle) may start a retry later
+        found = []
+        for key, members in requests.items():
+            start, number = members[0].start_ns, members[0].number
+            if number == failed.number + 1 and start >= failed.end_ns and (
+                    not fitting or low <= start - failed.end_ns <= high):  # fmt: skip
+                pick = next((m for m in members if m.step == failed.step), members[0])
+                found.append(((start, pick.step != failed.step), key, pick))
+        return [(key, pick) for _, key, pick in sorted(found, key=lambda item: item[0])]
+
+    paired = _pair([options(failed, True) for failed in failures])
+    taken = {id(failures[i]): pick for i, (_, pick) in paired.items()}
+    claimed = {key for key, _ in paired.values()}
+    for i, failed in enumerate(failures):  # the rest: the earliest request left, whatever its delay
+        if i not in paired:
+            key, pick = next(((k, p) for k, p in options(failed, False) if k not in claimed), (None, None))
+            if pick is not None:
+                taken[id(failed)] = pick
+                claimed.add(key)
     return taken
+
+
+def _pair(options: list[list[tuple[Any, Attempt]]]) -> dict[int, tuple[Any, Attempt]]:
+    """A maximum matching of failures (by index) to the retry requests that fit them.
+
+    ``options[i]``: failure i's candidates as ``(request key, attempt)``, preferred first.
+    Failures are placed in order, each along the shortest augmenting path (breadth-first,
+    so no recursion however many failures a run has): one whose candidates are all taken
+    may move an earlier failure to another candidate of its own.
+    """
+    owner: dict[Any, int] = {}  # request key -> the failure it is paired with
+    choice: dict[int, tuple[Any, Attempt]] = {}
+    for i in range(len(options)):
+        reached: dict[Any, tuple[int, Attempt]] = {}  # request key -> (the failure that reached it, attempt)
+        queue, free = [i], None
+        for failure in queue:  # grows as taken requests lead to their owners
+            for key, pick in options[failure]:
+                if key in reached:
+                    continue
+                reached[key] = (failure, pick)
+                if key not in owner:
+                    free = key
+                    break
+                queue.append(owner[key])
+            if free is not None:
+                break
+        key = free
+        while key is not None:  # augment: each failure on the path moves to the request that reached it
+            failure, pick = reached[key]
+            before = choice.get(failure)
+            owner[key], choice[failure] = failure, (key, pick)
+            key = None if failure == i else before[0]  # type: ignore[index]
+    return choice
 
 
 def _overtaken(

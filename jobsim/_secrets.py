@@ -194,10 +194,17 @@ of it in clear (``josé.garcí`` + a fake), or found nothing at an IDN domain. P
 _LOCAL_RUN = re.compile(r"[\w.%+-]*")
 
 
+def _run_end(text: str, pos: int = 0) -> int:
+    """Where the run of local-part characters from ``pos`` ends (``_LOCAL_RUN`` matches the empty run too)."""
+    run = _LOCAL_RUN.match(text, pos)
+    assert run is not None  # a pattern of one starred class always matches
+    return run.end()
+
+
 def _local_start(text: str, pos: int, first: int) -> int:
     """Where the run of local-part characters ending at ``first`` (an ``@`` or ``%40``) starts, not before ``pos``:
     the first place a match can start (the run matched on the text reversed from ``first``)."""
-    return first - _LOCAL_RUN.match(text[pos:first][::-1]).end()
+    return first - _run_end(text[pos:first][::-1])
 
 
 def email_matches(text: str) -> Iterator[re.Match[str]]:
@@ -230,7 +237,7 @@ def email_matches(text: str) -> Iterator[re.Match[str]]:
             yield match
             pos = match.end()
         else:  # none from here to the end of this run
-            pos = max(_LOCAL_RUN.match(text, start).end(), first + 1)
+            pos = max(_run_end(text, start), first + 1)
 
 
 SHORT_TEXT = 256
@@ -247,7 +254,8 @@ def email_sub(repl: Callable[[re.Match[str]], str], text: str) -> str:
             return text
         start = _local_start(text, 0, first)
         return EMAIL.sub(repl, text) if start <= 0 else text[:start] + EMAIL.sub(repl, text[start:])
-    pieces, last = [], 0
+    pieces: list[str] = []
+    last = 0
     for match in email_matches(text):
         pieces += text[last : match.start()], repl(match)
         last = match.end()

@@ -39,7 +39,7 @@ from ._stepdata import as_requested as as_requested
 from ._stepdata import dump as dump
 from ._stepdata import failure
 from ._stepdata import load as load
-from ._time import Duration, Instant, duration_ns, instant_ns, job_instant_ns
+from ._time import Duration, Instant, duration_ns, job_instant_ns
 from .errors import InvalidArgument, NonRetriableError, StepMisuse
 
 T = TypeVar("T")

@@ -399,6 +399,14 @@ def check_bookkeeping(spec: AppSpec, outcome: Outcome) -> None:
                                       children=(Action(kind="sleep", id="q6", seconds=1),
                                                 Action(kind="sleep", id="q7", seconds=1)))))),
     profile="inngest", seed=1, faults=(), program=(("send", 1, 0),)))  # fmt: skip
+@example(AppSpec(  # the second race request's retry meets 'r7' mid-way through the first's RetryAfterError chain
+    functions=(FnSpec(actions=(Action(kind="raise_once"),)), FnSpec(actions=(Action(kind="run", id="r1"),)),
+               FnSpec(actions=(Action(kind="run", id="r2"),)),
+               FnSpec(actions=(Action(kind="parallel", id="g5", error="race",
+                                      children=(Action(kind="run", id="p3"), Action(kind="run", id="p4"))),
+                               Action(kind="run", id="r6", fails=2),
+                               Action(kind="run", id="r7", fails=3, error="after")))),
+    profile="inngest", seed=1, faults=(), program=(("send", 3, 0),)))  # fmt: skip
 def test_features_in_combination_keep_every_property(spec: AppSpec) -> None:
     note(repr(spec))
     first = simulate(spec)

@@ -8,7 +8,8 @@ import time
 import pytest
 
 import jobsim
-from jobsim import InvalidArgument, Retries, StepError
+from jobsim import InvalidArgument, Retries, RetryAfterError, StepError, invariants
+from jobsim._records import Attempt
 from jobsim._time import SECOND, instant_ns
 
 START = "2025-03-01T00:00:00Z"
@@ -386,6 +387,48 @@ def test_race_mode_a_late_success_after_a_saved_final_failure_keeps_the_failure_
     assert (run.steps["after"].status, str(run.steps["after"].error)) == ("failed", "after failed")
     assert [(a.number, secs(a.start_ns), secs(a.end_ns), a.error is None) for a in run.steps["after"].attempts] == [
         (0, 0, 0, False), (1, 10, 10, False), (0, 0, 20, True)]
+
+
+def test_race_mode_retries_are_paired_with_their_failures_whatever_order_they_fit_in():
+    # both requests fail 'after' at 0 s; their retries are due 10-20 s later (jitter). The first, at 10.135 s,
+    # runs 'after', then 'next', which asks for 2 s (RetryAfterError) three times. The second request's retry,
+    # at 12.329 s, meets 'next' as its attempt 1 and completes the run. Paired by the order they failed, the second
+    # 'after' failure took the attempt at 12.135 s (it fits 10-20 s) and left 'next' attempt 0 the one at 12.329 s,
+    # 2.194 s after it failed: retries_respect_policy reported a delay the run never had. Found by
+    # test_fuzz_combinations (profile inngest, seed 1).
+    app, calls = jobsim.App("race"), []
+
+    def after():
+        calls.append("after")
+        if calls.count("after") <= 2:
+            raise RuntimeError("after failed")
+        return "after"
+
+    def next_():
+        calls.append("next")
+        if calls.count("next") <= 3:
+            raise RetryAfterError("2s", "busy")
+        return "done"
+
+    @app.function("fan", on="go", retries=Retries(attempts=5, backoff="constant", min="10s", jitter="10s"))
+    def fan(ctx):
+        ctx.step.parallel([lambda: ctx.step.run("a", lambda: "a"), lambda: ctx.step.run("b", lambda: "b")],
+                          mode="race")
+        ctx.step.run("after", after)
+        return ctx.step.run("next", next_)
+
+    sim, run = run_one(app, seed=0)
+    assert [(a.step, a.number, round(secs(a.start_ns), 3)) for a in run.attempts[2:]] == [
+        ("after", 0, 0), ("after", 0, 0), ("after", 1, 10.135), ("next", 0, 10.135), ("next", 1, 12.135),
+        ("next", 1, 12.329), ("next", 2, 14.135), (None, 0, 14.135)]
+    assert (run.status, run.output) == ("completed", "done")
+    invariants.retries_respect_policy(sim)
+    # and a retry that really came late is still reported
+    on_time = run.attempts[6]  # 'next' attempt 1 at 12.135 s, 2 s after attempt 0 failed
+    run.attempts[6] = Attempt(1, "next", on_time.start_ns + SECOND, on_time.end_ns + SECOND, on_time.error)
+    late = r"step 'next' attempt 1 started 2s999ms\d+ns after attempt 0 failed"
+    with pytest.raises(invariants.Violation, match=late):
+        invariants.retries_respect_policy(sim)
 
 
 @pytest.mark.parametrize("kind", ["sleep", "wait", "invoke"])

@@ -306,8 +306,8 @@ def test_a_negative_interval_is_refused_not_a_hang():
 def test_a_negative_interval_given_by_reschedule_or_modify_is_refused_too():
     """``reschedule_job``, ``modify_job`` and ``job.reschedule`` never pass ``_real_add_job``: a negative interval
     given there hung the simulation in ``Job._get_run_times`` as one given to ``add_job`` did."""
-    from apscheduler.triggers.cron import CronTrigger
     from apscheduler.triggers.combining import AndTrigger, OrTrigger
+    from apscheduler.triggers.cron import CronTrigger
     from apscheduler.triggers.interval import IntervalTrigger
 
     scheduler = BackgroundScheduler(timezone="UTC")

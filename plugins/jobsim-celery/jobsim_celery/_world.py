@@ -27,7 +27,7 @@ from jobsim._events import Event
 from jobsim._records import Attempt, Run
 from jobsim._time import MS, instant_ns, iso
 from jobsim.errors import InvalidArgument, JobsimError, UnsupportedFeature
-from jobsim.hooks import Adapted, end_run, output_bytes, planned_instant, refusing_handler
+from jobsim.hooks import Adapted, end_run, output_bytes, planned_instant, refusing_handler, target_rng
 
 from . import _lifecycle, _patches
 from ._backend import SimulatedBackend, backend_class
@@ -170,7 +170,7 @@ class CeleryWorld(Revoking, Crashes):
         (``sim.rng_for``): a task that sends more moves no other task's ids. An id of no one task (a chord's
         when Celery gives none) and every id under ``random_streams="shared"`` come from the plugin's own."""
         sim = self.sim
-        rng = self.ids if task is None or sim.random_streams == "shared" else sim.rng_for(task)
+        rng = self.ids if task is None or sim.random_streams == "shared" else target_rng(sim, task)
         return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
     def install(self, rt: AppRuntime) -> None:

@@ -478,7 +478,8 @@ class Adapted:
     dynamic: bool = False
     """True when the target's functions are only known once user code uses them
     (jobsim-rq: any callable a queue enqueues). ``functions`` may then be empty, and
-    the plugin declares each one with ``Simulation.add_function`` when it first appears."""
+    the plugin declares each one with ``Simulation.add_function`` when it first appears, before it records
+    the function in its own tables: a function the simulation refuses is then registered nowhere."""
 
 
 class JobsimSpec:

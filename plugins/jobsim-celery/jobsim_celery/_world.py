@@ -38,6 +38,8 @@ from ._revoking import Revoking
 from ._worker import Held, ProcessTerminated, Worker
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from jobsim import Simulation
 
 KILLING = ("SIGTERM", "SIGKILL", "SIGQUIT", "SIGHUP", "SIGABRT", "SIGALRM", "SIGUSR2")
@@ -115,10 +117,15 @@ class AppRuntime:
         self.saved: dict[str, Any] = {}
         self.wrapped: list[tuple[Any, str, Any]] = []
 
-    def declare(self, name: str) -> jobsim.Function:
-        task = self.tasks[name] = self.app.tasks[name]
+    def declare(self, name: str, add: Callable[[jobsim.Function], None] | None = None) -> jobsim.Function:
+        """Task ``name``'s function; ``add`` (``sim.add_function``, for a task registered after the build) is
+        called before it is recorded here, so a function the simulation refuses is registered nowhere."""
+        task = self.app.tasks[name]
         options = {"celery": True, "native": task}  # native: sim.runs(task) finds it
         fn = jobsim.Function(id=name, handler=_not_an_event_handler(name), app=self.fapp, options=options)
+        if add is not None:
+            add(fn)
+        self.tasks[name] = task
         self.fapp.functions[name] = fn
         self.functions[name] = fn
         return fn
@@ -336,8 +343,7 @@ class CeleryWorld(Revoking, Crashes):
         Simulation was built (a module of tasks imported inside the ``with``): a real worker runs it too."""
         fn = rt.functions.get(name)
         if fn is None and name in rt.app.tasks:
-            fn = rt.declare(name)
-            self.sim.add_function(fn, own_worker=True)
+            fn = rt.declare(name, add=lambda fn: self.sim.add_function(fn, own_worker=True))
             self._wrap(rt, rt.tasks[name])
         return fn
 

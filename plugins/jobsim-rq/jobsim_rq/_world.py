@@ -358,9 +358,9 @@ class RQWorld(Stopping, Lifecycle, Waiting):
             native = _resolve(job)
             fn = jobsim.Function(id=name, handler=_not_an_event_handler(name), app=self.app,
                                  options={"rq": True, "native": native})  # fmt: skip
+            self.sim.add_function(fn, own_worker=True)  # first: a function it refuses is registered nowhere
             self.app.functions[name] = fn
             self.functions[name] = fn
-            self.sim.add_function(fn, own_worker=True)
         return fn
 
     # -- the worker ----------------------------------------------------------------------------

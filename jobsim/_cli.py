@@ -31,6 +31,7 @@ from ._cli_traces import add_trace_commands, check_profile
 from ._safe import shown
 from ._simulation import DEFAULT_START, Simulation
 from ._time import MAX_NS, duration_ns, instant_ns, iso, to_datetime, zone
+from ._trace import python_file_said
 from .errors import InvalidArgument, JobsimError
 
 
@@ -308,10 +309,9 @@ def check_output(flag: str, path: str, before: str) -> None:
                           f"give a file name, such as 'run.jobsim.jsonl' (or ./- for that file)")  # fmt: skip
     target = Path(path)
     folder = target.resolve().parent
-    if target.suffix.lower() in (".py", ".pyw", ".pyi"):  # `--save jobs.py`: the trace would replace the code
-        what = "which the trace would replace" if target.exists() else "not a trace file"
-        raise JobsimError(f"{flag} {path!r} names a Python file, {what}; give a trace file, "
-                          f"such as {str(target.with_suffix('.jobsim.jsonl'))!r} (checked before {before})")
+    said = python_file_said(target)  # `--save jobs.py`: the trace would replace the code
+    if said is not None:
+        raise JobsimError(f"{flag} {path!r} {said} (checked before {before})")
     if target.is_dir():
         raise JobsimError(f"{flag} {path!r} is a folder; give a file in it, such as "
                           f"{str(target / 'run.jobsim.jsonl')!r} (checked before {before})")  # fmt: skip

@@ -116,10 +116,13 @@ class CronSchedule:
         return {} if name == "UTC" else {"tz": name}
 
     @classmethod
-    def parse(cls, expr: str, tz: str | dt.tzinfo | None = None, *, seconds: bool = False) -> CronSchedule:
-        """Parse ``expr``; ``seconds=True`` also accepts six fields with a leading seconds field."""
+    def parse(cls, expr: str, tz: str | dt.tzinfo | None = None, *, seconds: bool = False,
+              descriptors: bool = True) -> CronSchedule:
+        """Parse ``expr``; ``seconds=True`` also accepts six fields with a leading seconds field.
+        ``descriptors=False``: the caller's system refuses ``@daily`` & co. (its dialect says why, when it binds
+        the schedule), so no error here lists them as what to write."""
         if not isinstance(expr, str) or not expr.strip():
-            raise InvalidArgument.build("cron", expr, expected(seconds))
+            raise InvalidArgument.build("cron", expr, expected(seconds, descriptors))
         text = expr.strip()
         prefix_zone = None
         head, _, rest = text.partition(" ")
@@ -136,9 +139,9 @@ class CronSchedule:
                 f"'TZ={head.partition('=')[2]} {rest.strip()}'")
         if prefix_zone is not None and tz is not None and zone(tz) != prefix_zone:
             raise InvalidArgument(f"cron={expr!r} names its own time zone and tz={tz!r} names another; give one")
-        fields = expand(expr, text)
+        fields = expand(expr, text, descriptors)
         try:
-            validate(expr, fields, seconds)
+            validate(expr, fields, seconds, descriptors)
         except InvalidArgument:
             node = node_cron_fields(fields.split())
             if node is None:

@@ -23,18 +23,21 @@ DESCRIPTORS = {
 }
 
 
-def _unknown_descriptor(expr: str, text: str) -> str:
-    """What is wrong with ``@every 5m`` or ``@weekdays``, and what to write instead."""
+def _unknown_descriptor(expr: str, text: str, descriptors: bool) -> str:
+    """What is wrong with ``@every 5m`` or ``@weekdays``, and what to write instead (``descriptors``: the
+    system takes ``@daily`` & co., so they are listed)."""
     head, _, interval = text.partition(" ")
     if head.lower() == "@every":
         return (f"cron expression {expr!r}: @every is robfig's interval form, not a cron schedule (Inngest's "
                 "registration refuses it; cron-parser and the others have none): give every="
                 f"{interval.strip() or '5m'!r} where the profile has intervals (bullmq), or the 5 fields of a cron "
                 "such as '*/5 * * * *'")  # fmt: skip
+    if not descriptors:
+        return f"cron expression {expr!r}: {head!r} is not a cron schedule; write the {_FIVE}"
     guess = closest_keyword(head, DESCRIPTORS)
     known = ", ".join(DESCRIPTORS)
     return (f"cron expression {expr!r}: {head!r} is not a descriptor" + (f" (did you mean {guess!r}?)" if guess else "")
-            + f"; the descriptors are {known}, or write the 5 fields 'minute hour day-of-month month day-of-week'")
+            + f"; the descriptors are {known}, or write the {_FIVE}")
 
 
 _FIELDS = (
@@ -45,20 +48,23 @@ _FIELDS = (
     ("day-of-week", "0-7 or SUN-SAT, 'FRI#2' (the 2nd Friday), '5L' (the last Friday)"),
 )
 _SECONDS = ("second", "0-59")
-_HELP = "expected 5 fields 'minute hour day-of-month month day-of-week' or one of " + ", ".join(DESCRIPTORS)
-_HELP6 = "expected 5 fields 'minute hour day-of-month month day-of-week' (6 with a leading seconds field)"
+_FIVE = "5 fields 'minute hour day-of-month month day-of-week'"
+_HELP5 = f"expected {_FIVE}"
+_HELP = f"{_HELP5} or one of " + ", ".join(DESCRIPTORS)
+_HELP6 = f"{_HELP5} (6 with a leading seconds field)"
 
 
-def expected(seconds: bool) -> str:
-    """What a cron expression should look like, for an error message (``seconds``: six fields allowed)."""
-    return _HELP6 if seconds else _HELP
+def expected(seconds: bool, descriptors: bool = True) -> str:
+    """What a cron expression should look like, for an error message (``seconds``: six fields allowed;
+    ``descriptors``: ``@daily`` & co. too, listed only where the system takes them)."""
+    return _HELP6 if seconds else _HELP if descriptors else _HELP5
 
 
-def expand(expr: str, text: str) -> str:
+def expand(expr: str, text: str, descriptors: bool = True) -> str:
     """The fields of ``text`` (``expr`` without its ``TZ=`` prefix): a descriptor expanded, ``?`` as ``*`` and
     one-value ranges as their value, as cronsim reads them; an unknown descriptor is refused."""
     if text.startswith("@") and text.lower() not in DESCRIPTORS:
-        raise InvalidArgument(_unknown_descriptor(expr, text))
+        raise InvalidArgument(_unknown_descriptor(expr, text, descriptors))
     return _one_value_ranges(_question_marks(DESCRIPTORS.get(text.lower(), text)))
 
 
@@ -82,22 +88,22 @@ def _one_value_ranges(fields: str) -> str:
     return _ONE_VALUE_RANGE.sub(r"\1", fields)
 
 
-def validate(expr: str, fields: str, seconds: bool) -> None:
+def validate(expr: str, fields: str, seconds: bool, descriptors: bool = True) -> None:
     parts = fields.split()
     if len(parts) != 5 and not (seconds and len(parts) == 6):
         raise InvalidArgument(
-            f"cron expression {expr!r}: has {len(parts)} field(s); {_HELP6 if seconds else _HELP}"
+            f"cron expression {expr!r}: has {len(parts)} field(s); {expected(seconds, descriptors)}"
             + (" (seconds are not supported)" if len(parts) == 6 else "")
         )
     try:
         next(CronSim(fields, dt.datetime(2000, 1, 1)))
     except CronSimError as exc:
-        raise InvalidArgument(_explain(expr, parts, str(exc))) from None
+        raise InvalidArgument(_explain(expr, parts, str(exc), descriptors)) from None
     except StopIteration:
         raise InvalidArgument(f"cron expression {expr!r} never fires (no such date in 50 years)") from None
 
 
-def _explain(expr: str, parts: list[str], message: str) -> str:
+def _explain(expr: str, parts: list[str], message: str, descriptors: bool = True) -> str:
     if message == "Bad day-of-month" and _days_in_range(parts[-3]) and parts[-1].startswith("*"):
         # a day-of-week field starting with '*' adds no day, as in every cron: the schedule never fires
         return (f"cron expression {expr!r}: day-of-month {parts[-3]!r} never falls in month {parts[-2]!r}, so it "
@@ -115,7 +121,7 @@ def _explain(expr: str, parts: list[str], message: str) -> str:
                 f"cron expression {expr!r}: {name} field {parts[index]!r} is not valid; "
                 f"accepted: {accepted}, '*', lists 'a,b', ranges 'a-b' and steps '*/n'"
             )
-    return f"cron expression {expr!r}: {message}; {_HELP}"
+    return f"cron expression {expr!r}: {message}; {expected(False, descriptors)}"
 
 
 def _days_in_range(field: str) -> bool:

@@ -95,7 +95,7 @@ class Engine(_Requests):
     def __init__(self, sim: Simulation) -> None:
         self.sim = sim
         self.kernel = sim.kernel
-        self.rng_for = sim.rng_for  # function id -> the generator its draws come from
+        self.rng_for = sim._stream  # function id -> the generator its draws come from (``sim.rng_for``, unchecked)
         self._streams = sim._streams  # what rng_for has made so far, by function id
         self.profile = sim.profile
         self.jcs = sim.profile.jcs  # outputs as the next request carries them (``_stepdata.as_requested``)

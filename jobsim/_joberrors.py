@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sysconfig
 import traceback
+from collections.abc import Callable
 from types import FrameType
 from typing import TYPE_CHECKING
 
@@ -55,6 +56,17 @@ _LIBRARIES = sorted({os.path.abspath(path) for key in ("purelib", "platlib", "st
                      if (path := sysconfig.get_paths().get(key))}, key=len, reverse=True)  # fmt: skip
 
 
+def called_below(error: BaseException, caller: Callable[[FrameType], bool]) -> tuple[list[FrameType], int] | None:
+    """The frames of ``error``'s traceback and the index of the one the last frame ``caller`` accepts called
+    (``_trimmed``: the project's code; ``_steps.misused_value``: job code, installed libraries too); None when no
+    frame is the caller's, or the error was raised in the last one that is."""
+    frames = [frame for frame, _ in traceback.walk_tb(error.__traceback__)]
+    callers = [index for index, frame in enumerate(frames) if caller(frame)]
+    if not callers or callers[-1] + 1 >= len(frames):
+        return None
+    return frames, callers[-1] + 1
+
+
 def _library(frame: FrameType) -> str | None:
     """The package a frame's code belongs to (``"httpx"``, ``"jobsim"``), or None for the project's own code."""
     path = os.path.abspath(frame.f_code.co_filename)
@@ -75,13 +87,12 @@ def _trimmed(error: BaseException) -> str | None:
     nothing about the job. ``None`` for any other error, whose traceback is shown whole."""
     if error.__cause__ is not None or (error.__context__ is not None and not error.__suppress_context__):
         return None
-    frames = [frame for frame, _ in traceback.walk_tb(error.__traceback__)]
-    if not frames or _library(frames[-1]) != "jobsim":
+    found = called_below(error, lambda frame: _library(frame) is None)
+    if found is None:
         return None
-    own = [index for index, frame in enumerate(frames) if _library(frame) is None]
-    if not own or own[-1] == len(frames) - 1:
+    frames, cut = found
+    if _library(frames[-1]) != "jobsim":
         return None
-    cut = own[-1] + 1
     below = list(dict.fromkeys(name for frame in frames[cut:] if (name := _library(frame)) is not None))
     names = below[0] if len(below) == 1 else ", ".join(below[:-1]) + " and " + below[-1]
     kept = traceback.StackSummary.extract(traceback.walk_tb(error.__traceback__), limit=cut)

@@ -230,8 +230,8 @@ class _Targets:
             raise InvalidArgument.build(argument, function, f"it is a function of app {function.app.id!r}, which this "
                                         "simulation does not run (it runs " + ", ".join(repr(a.id) for a in self.apps)
                                         + "); pass that app to Simulation(...) too, or name one of the simulated "
-                                        "function ids: " + ", ".join(map(repr, self.functions)))  # fmt: skip
-        accepted = "one of the simulated function ids: " + ", ".join(map(repr, self.functions))
+                                        "function ids: " + _listed(self.functions))  # fmt: skip
+        accepted = "one of the simulated function ids: " + _listed(self.functions)
         dynamic = sorted({a.backend for a in self.adapted if a.dynamic})
         if dynamic:  # e.g. jobsim-rq: a job function is declared when a queue first enqueues it
             listed = accepted if self.functions else "no function is known yet"
@@ -253,6 +253,17 @@ class _Targets:
             )  # fmt: skip
             self._failure_handlers[fn.id] = self.functions[handler.id] = handler
         return handler
+
+
+_LISTED = 20
+"""Function ids an error lists at most (a Celery app's 40 tasks, say): the rest are counted."""
+
+
+def _listed(ids: Iterable[str]) -> str:
+    """``'a', 'b', ...``: the first ``_LISTED`` ids, then how many more there are."""
+    ids = list(ids)
+    more = f", ... and {len(ids) - _LISTED} more" if len(ids) > _LISTED else ""
+    return ", ".join(map(repr, ids[:_LISTED])) + more
 
 
 def _flatten(targets: Iterable[Any]) -> Iterable[Any]:

@@ -163,17 +163,25 @@ class Simulation(_Faults):
         """Virtual time as job code sees it: the execution's own clock while code runs."""
         return self.engine.now()
 
-    def rng_for(self, function_id: str) -> random.Random:
+    def rng_for(self, function_id: Any) -> random.Random:
         """The generator of the draws made for function ``function_id``'s runs: its retry jitter, the jitter of
         its schedule, the ids its job code's emails and HTTP answers get. Each function has its own, seeded
         from the seed and its id (a string seed is hashed with SHA-512: the same in every process), so that
         one function drawing more (an extra retry, an extra email) moves no other function's draws, and a
         replay of yesterday's trace against changed code shows no noise in the functions nobody changed.
-        With ``random_streams="shared"`` every function draws from ``sim.rng``, as before trace minor 2."""
-        rng = self._streams.get(function_id)
+        With ``random_streams="shared"`` every function draws from ``sim.rng``, as before trace minor 2.
+
+        ``function_id``: a simulated function's id, or the object ``@app.function`` (or a plugin's task) is;
+        another is refused (``InvalidArgument`` listing the ids), as a misspelled one gave a stream nothing draws
+        from. A plugin's stream for a name that may be no function's: ``jobsim.hooks.target_rng``."""
+        return self._stream(self._function(function_id).id)
+
+    def _stream(self, name: str) -> random.Random:
+        """``rng_for`` without the check: the engine's draws, for functions it runs, and ``hooks.target_rng``."""
+        rng = self._streams.get(name)
         if rng is None:
-            rng = self.rng if self.random_streams == "shared" else random.Random(f"jobsim:{self.seed}:{function_id}")
-            self._streams[function_id] = rng
+            rng = self.rng if self.random_streams == "shared" else random.Random(f"jobsim:{self.seed}:{name}")
+            self._streams[name] = rng
         return rng
 
     def job_rng(self) -> random.Random:
@@ -184,7 +192,7 @@ class Simulation(_Faults):
     def _job_code_rng(self) -> random.Random | None:
         """The running function's stream while job code runs, else None: ``uuid.uuid4()`` in job code."""
         x = self.engine.x
-        return None if x is None else self.rng_for(x.run_.function.id)
+        return None if x is None else self._stream(x.run_.function.id)
 
     def in_job_code(self) -> bool:
         """Job code is running on the calling thread: an execution is under way in a driving call on it."""

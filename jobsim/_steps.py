@@ -98,18 +98,16 @@ def misused_value(error: InvalidArgument) -> BaseException:
     failed the same way on every attempt, minutes of backoff later. Only when the frame job code called is the
     step method itself (or jobsim below it), so an ``InvalidArgument`` job code raised, or got from another
     jobsim call, is retried as any error. Looked at only once an attempt has failed."""
-    import traceback
+    from ._joberrors import _library, called_below
 
-    from ._joberrors import _library
-
-    frames = [frame for frame, _ in traceback.walk_tb(error.__traceback__)]
-    caller = [index for index, frame in enumerate(frames) if _library(frame) != "jobsim"]  # job code, installed too
-    if not caller or caller[-1] + 1 >= len(frames):
+    found = called_below(error, lambda frame: _library(frame) != "jobsim")  # job code, installed libraries too
+    if found is None:
         return error
-    called = frames[caller[-1] + 1]
+    frames, first = found
+    called = frames[first]
     if called.f_code.co_name not in _STEP_METHODS or not isinstance(called.f_locals.get("self"), Execution):
         return error
-    if any(frame.f_code is _invoked.__code__ for frame in frames[caller[-1] + 1:]):
+    if any(frame.f_code is _invoked.__code__ for frame in frames[first:]):
         return error  # an invoke of a function a dynamic backend (RQ) may declare by the next attempt: retried
     misuse = StepMisuse(str(error))  # the message names the argument already; the traceback, the call
     misuse.__suppress_context__ = True

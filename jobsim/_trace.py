@@ -35,6 +35,19 @@ RESERVED_KINDS = ("header", "end")
 """The first and last lines of a trace file."""
 
 
+PYTHON_SUFFIXES = (".py", ".pyw", ".pyi")
+
+
+def python_file_said(target: Path) -> str | None:
+    """Why a trace may not be written to ``target`` when it names Python code (``jobs.py``: the trace would replace
+    the code), with the fix; None for any other path. ``Trace.save`` and every command's ``--save``/``--out`` say it."""
+    if target.suffix.lower() not in PYTHON_SUFFIXES:
+        return None
+    what = "which the trace would replace" if target.exists() else "not a trace file"
+    return (f"names a Python file, {what}; give a trace file, "
+            f"such as {str(target.with_suffix('.jobsim.jsonl'))!r}")  # fmt: skip
+
+
 class Record(NamedTuple):
     """One thing that happened: ``seq`` orders records, ``at`` is epoch ns (virtual)."""
 

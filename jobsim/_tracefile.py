@@ -44,7 +44,7 @@ from ._gc import paused_gc
 from ._redactkept import PhonesIn, pseudonyms_in
 from ._redactpolicy import Redaction, policy_for
 from ._time import iso, zone_name
-from ._trace import Trace
+from ._trace import Trace, python_file_said
 from ._tracefork import _cuts, _in_processes, _processes, workers_asked
 from ._tracelines import _OPTIONS, _default, _prepared, _put
 from .errors import InvalidArgument, TraceError
@@ -68,6 +68,9 @@ def save(trace: Trace, path: str | os.PathLike[str], *, redact: Redaction | bool
     target = _path(path)
     if not target.name:  # '/', '.' resolved nowhere: with_name() below raised ValueError
         raise InvalidArgument.build("path", path, "a file path ending in a file name, such as 'run.jobsim.jsonl'")
+    said = python_file_said(target)  # sim.trace.save("jobs.py") replaced the code, as `--save jobs.py` no longer did
+    if said is not None:
+        raise InvalidArgument(f"path={str(target)!r} {said}")
     if compress is not None and not isinstance(compress, bool):
         raise InvalidArgument.build("compress", compress, "True (gzip), False, or None (gzip if the name ends in .gz)")
     gz = target.name.endswith(".gz") if compress is None else compress

@@ -29,6 +29,7 @@ import functools
 import gc
 import importlib
 import inspect
+import random
 import sys
 import weakref
 from collections.abc import Callable, Mapping, Sequence
@@ -51,7 +52,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Adapted", "ClassGuard", "ProcessPatches", "PumpedLoop", "PumpedWorld", "RecordRenderer", "StoppableExecution",
     "attempt_budget", "end_run", "escapes", "guard_hooks", "hookimpl", "hookspec", "output_bytes", "planned_instant",
-    "refusing_handler",
+    "refusing_handler", "target_rng",
 ]
 
 W = TypeVar("W")
@@ -139,6 +140,14 @@ def attempt_budget(run: Any, at: int, knob: str, limit: int, *, noun: str, forev
             f"{iso(at)}; a {noun} that retries forever ({forever}) never lets the simulation go idle. "
             f"Give it {bound}, or raise {knob} (now {limit:,}) if that many retries are the point."
         )
+
+
+def target_rng(sim: Simulation, name: str) -> random.Random:
+    """The stream a plugin draws from for its target ``name`` outside job code (the id of a message the test
+    sends): a function's own stream (``sim.rng_for(name)``) when ``name`` is one's id, else one seeded the same
+    way from ``name`` -- a task sent by a name no task of the app has, a queue no worker serves -- which
+    ``sim.rng_for``, taking simulated functions only, refuses. ``sim.rng`` under ``random_streams="shared"``."""
+    return sim._stream(name)
 
 
 def planned_instant(sim: Simulation, at: Any, what: str, name: str = "at") -> int:
@@ -469,7 +478,8 @@ class Adapted:
     dynamic: bool = False
     """True when the target's functions are only known once user code uses them
     (jobsim-rq: any callable a queue enqueues). ``functions`` may then be empty, and
-    the plugin declares each one with ``Simulation.add_function`` when it first appears."""
+    the plugin declares each one with ``Simulation.add_function`` when it first appears, before it records
+    the function in its own tables: a function the simulation refuses is then registered nowhere."""
 
 
 class JobsimSpec:

@@ -382,3 +382,41 @@ def test_an_invoke_of_a_function_a_dynamic_backend_has_not_declared_yet_is_still
     [run] = sim.runs("caller")
     assert type(run.error) is InvalidArgument and "later" in str(run.error)
     assert len(run.attempts) == 2  # retried a minute later, as the declared function may exist by then
+
+
+def test_a_step_misused_by_an_installed_helper_library_is_not_retried_either(tmp_path, monkeypatch):
+    """A handler calls its team's helper package, installed in site-packages, which calls
+    ``ctx.step.sleep("nap", "soon")``: the same value fails every attempt whoever passed it, so it is a
+    ``StepMisuse`` as when the handler calls the step itself (the caller is any frame outside jobsim)."""
+    import importlib
+    import sys
+    import traceback
+
+    from jobsim import StepMisuse, _joberrors
+
+    package = tmp_path / "site-packages" / "acme_steps"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("def nap(ctx, **kwargs):\n    return ctx.step.sleep('nap', **kwargs)\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "site-packages"))
+    monkeypatch.setattr(_joberrors, "_LIBRARIES", [str(tmp_path), *_joberrors._LIBRARIES])
+    helper = importlib.import_module("acme_steps")
+    monkeypatch.delitem(sys.modules, "acme_steps")
+    app = jobsim.App("shop")
+
+    @app.function("bad-value", on="go", retries=3)
+    def bad_value(ctx: Any) -> None:
+        helper.nap(ctx, duration="soon")
+
+    @app.function("bad-keyword", on="go", retries=3)
+    def bad_keyword(ctx: Any) -> None:
+        helper.nap(ctx, duraton="1h")
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.send("go", {})
+        sim.run_until_idle()
+    for fn_id, said in [("bad-value", "duration='soon' is not valid"), ("bad-keyword", "got an unknown keyword")]:
+        (run,) = sim.runs(fn_id)
+        assert (run.status, len(run.attempts), type(run.error)) == ("failed", 1, StepMisuse), fn_id
+        assert said in str(run.error)
+    frames = [frame for frame, _ in traceback.walk_tb(sim.runs("bad-value")[0].error.__traceback__)]
+    assert "acme_steps" in {_joberrors._library(frame) for frame in frames}  # it went through the helper's frame

@@ -113,6 +113,41 @@ def test_a_functions_stream_is_its_own_and_draws_outside_functions_keep_sim_rng(
     assert shared.rng_for("a") is shared.rng_for("b") is shared.rng
 
 
+def test_rng_for_takes_a_simulated_function_and_refuses_another_id_naming_the_known_ones():
+    """``sim.rng_for("bb")`` (a typo) gave a fresh stream that nothing draws from: a test predicting b's jitter
+    from it compared against noise."""
+    sim = run(shop())
+    assert sim.rng_for(sim.functions["b"]) is sim.rng_for("b")  # the object @app.function returned names it too
+    for unknown in ("bb", "shop-b", 3):
+        with pytest.raises(InvalidArgument) as info:
+            sim.rng_for(unknown)
+        assert str(info.value) == f"function_id={unknown!r} is not valid: one of the simulated function ids: 'a', 'b'"
+    assert "bb" not in sim._streams
+
+
+def test_a_refusal_lists_at_most_twenty_function_ids_and_counts_the_rest():
+    app = jobsim.App("many")
+    for n in range(25):
+        app.function(f"f{n:02}", on="go")(lambda ctx: None)
+    with jobsim.Simulation(app, start=START) as sim, pytest.raises(InvalidArgument) as info:
+        sim.rng_for("f25")
+    listed = ", ".join(repr(f"f{n:02}") for n in range(20))
+    said = f"function_id='f25' is not valid: one of the simulated function ids: {listed}, ... and 5 more"
+    assert str(info.value) == said
+
+
+def test_a_plugins_stream_for_a_name_no_function_has_is_seeded_from_it_as_a_functions_is():
+    """A Celery task sent by a name the app has no task of, a BullMQ queue no worker serves: ``hooks.target_rng``
+    (``sim.rng_for`` refuses such a name)."""
+    from jobsim.hooks import target_rng
+
+    sim = run(shop())
+    assert target_rng(sim, "b") is sim.rng_for("b")
+    assert target_rng(sim, "reports.nightly").random() == random.Random("jobsim:3:reports.nightly").random()
+    shared = run(shop(), random_streams="shared")
+    assert target_rng(shared, "reports.nightly") is shared.rng
+
+
 def test_a_replay_after_changing_a_reports_no_divergence_in_b():
     recorded = run(shop())
     result = jobsim.Simulation.replay(recorded.trace, shop(a_retries=3))  # a: one more retry, one more email

@@ -480,6 +480,24 @@ def test_a_path_with_no_file_name_is_refused(recorded, where):
         recorded.trace.save(where)
 
 
+@pytest.mark.parametrize("name", ["jobs.py", "JOBS.PY", "gui.pyw", "jobs.pyi"])
+def test_saving_over_python_code_is_refused_as_the_command_line_refuses_it(recorded, tmp_path, monkeypatch, name):
+    """``sim.trace.save("jobs.py")`` replaced the code with the trace; only ``--save jobs.py`` was refused."""
+    monkeypatch.chdir(tmp_path)
+    code = tmp_path / name
+    code.write_text("app = None\n")
+    stem = name.rsplit(".", 1)[0]
+    for path, what in [(name, "which the trace would replace"), (tmp_path / f"new{name}", "not a trace file")]:
+        shown = str(path)
+        fix = f"{shown.rsplit('.', 1)[0]}.jobsim.jsonl"
+        with pytest.raises(jobsim.InvalidArgument) as info:
+            recorded.trace.save(path)
+        assert str(info.value) == f"path={shown!r} names a Python file, {what}; give a trace file, such as {fix!r}"
+    assert code.read_text() == "app = None\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]  # nothing written, no '.part' left
+    assert recorded.trace.save(f"{stem}.py.jobsim.jsonl").exists()  # a trace file named after the code is fine
+
+
 @pytest.mark.parametrize(("start", "at"), [("1600-01-01T00:00:00Z", "starts at 1600-01-01T00:00:00.000Z"),
                                            ("2600-01-01T00:00:00Z", "starts at 2600-01-01T00:00:00.000Z")])
 def test_a_simulation_outside_what_a_trace_file_holds_is_named_when_saved(tmp_path, start, at):

@@ -25,6 +25,8 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from jobsim.hooks import target_rng
+
 if TYPE_CHECKING:
     from ._world import APSWorld
 
@@ -41,7 +43,7 @@ class Draws:
 
     def jitter_rng(self, trigger: Any) -> random.Random:
         job_id = None if self.shared else self._job_of(trigger)
-        return self.world.rng if job_id is None else self.world.sim.rng_for(job_id)
+        return self.world.rng if job_id is None else target_rng(self.world.sim, job_id)
 
     def _job_of(self, trigger: Any) -> str | None:
         known = self._triggers.get(id(trigger))

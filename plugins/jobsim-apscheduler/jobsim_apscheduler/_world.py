@@ -178,11 +178,11 @@ class APSWorld(_Driving):
             return fn
         fn = jobsim.Function(id=job_id, handler=_not_an_event_handler(job_id), app=self.app,
                              options={"apscheduler": True, "native": self._native(job_id, job)})  # fmt: skip
+        if not adopting:
+            self.sim.add_function(fn, own_worker=True)  # first: a function it refuses is registered nowhere
         self.app.functions[job_id] = fn
         self.functions[job_id] = fn
         self.owner[job_id] = driven
-        if not adopting:
-            self.sim.add_function(fn, own_worker=True)
         return fn
 
     def _native(self, job_id: str, job: Any) -> _JobFunc | None:

@@ -171,10 +171,10 @@ class ArqWorld(_Jobs):
             message = f"arq function {name!r} runs in its arq worker (enqueue_job), not through jobsim events"
             fn = jobsim.Function(id=name, handler=refusing_handler(message), app=self.app,
                                  options={"arq": True, "native": self._native(name)})  # fmt: skip
+            if own:
+                self.sim.add_function(fn, own_worker=True)  # first: a function it refuses is registered nowhere
             self.app.functions[name] = fn
             self.functions[name] = fn
-            if own:
-                self.sim.add_function(fn, own_worker=True)
         return fn
 
     def _native(self, name: str) -> Any:

@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 from jobsim._kernel import URGENT
 from jobsim._time import duration_ns
 from jobsim.errors import InvalidArgument, WorkerCrashed
-from jobsim.hooks import planned_instant
+from jobsim.hooks import planned_instant, target_rng
 
 if TYPE_CHECKING:
     from ._world import BullMQWorld
@@ -148,7 +148,7 @@ class Crashes:
         # the queue's own stream: restarting another queue's worker renames none of this queue's (the plugin's
         # numbered generators, counted across queues, under random_streams="shared")
         rng = (random.Random(f"jobsim-bullmq-restart:{self.sim.seed}:{self.restarts}")
-               if self.sim.random_streams == "shared" else self.sim.rng_for(dead.name))  # fmt: skip
+               if self.sim.random_streams == "shared" else target_rng(self.sim, dead.name))  # fmt: skip
         worker.id = uuid.UUID(int=rng.getrandbits(128), version=4).hex
         worker._callbacks = dead._callbacks  # the listeners the process registers at start
         world.workers.append(worker)

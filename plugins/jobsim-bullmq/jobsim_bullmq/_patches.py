@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from jobsim._time import SECOND
 from jobsim.errors import JobsimError, UnsupportedFeature
-from jobsim.hooks import ProcessPatches
+from jobsim.hooks import ProcessPatches, target_rng
 
 from ._backend import _Backend, _QueueMethods
 
@@ -96,7 +96,7 @@ def _patch(world: BullMQWorld) -> None:
         more jobs to one queue renames none of another's; the plugin's own stream under ``"shared"``."""
         queue = _NODE_QUEUE.get()
         shared = world.sim.random_streams == "shared" or not isinstance(queue, str)
-        return uuid.UUID(int=(ids if shared else world.sim.rng_for(queue)).getrandbits(128), version=4)
+        return uuid.UUID(int=(ids if shared else target_rng(world.sim, queue)).getrandbits(128), version=4)
 
     patches: dict[tuple[Any, str], Any] = {
         (bullmq.job, "time"): clock, (bullmq.job_scheduler, "time"): clock, (bullmq.scripts, "time"): clock,

@@ -138,10 +138,10 @@ class BullMQWorld(RunRecords):
                        if worker is not None else f"BullMQ queue {queue!r} has no simulated worker")  # fmt: skip
             fn = jobsim.Function(id=queue, handler=refusing_handler(message), app=self.app,
                                  options={"bullmq": True, "native": worker})  # fmt: skip
+            if worker is None:
+                self.sim.add_function(fn, own_worker=True)  # first: a function it refuses is registered nowhere
             self.app.functions[queue] = fn
             self.functions[queue] = fn
-            if worker is None:
-                self.sim.add_function(fn, own_worker=True)
         return fn
 
     # -- the simulation starts and ends ------------------------------------------------------------

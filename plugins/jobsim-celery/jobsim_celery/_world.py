@@ -27,7 +27,7 @@ from jobsim._events import Event
 from jobsim._records import Attempt, Run
 from jobsim._time import MS, instant_ns, iso
 from jobsim.errors import InvalidArgument, JobsimError, UnsupportedFeature
-from jobsim.hooks import Adapted, end_run, output_bytes, planned_instant, refusing_handler
+from jobsim.hooks import Adapted, end_run, output_bytes, planned_instant, refusing_handler, target_rng
 
 from . import _lifecycle, _patches
 from ._backend import SimulatedBackend, backend_class
@@ -38,6 +38,8 @@ from ._revoking import Revoking
 from ._worker import Held, ProcessTerminated, Worker
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from jobsim import Simulation
 
 KILLING = ("SIGTERM", "SIGKILL", "SIGQUIT", "SIGHUP", "SIGABRT", "SIGALRM", "SIGUSR2")
@@ -115,10 +117,15 @@ class AppRuntime:
         self.saved: dict[str, Any] = {}
         self.wrapped: list[tuple[Any, str, Any]] = []
 
-    def declare(self, name: str) -> jobsim.Function:
-        task = self.tasks[name] = self.app.tasks[name]
+    def declare(self, name: str, add: Callable[[jobsim.Function], None] | None = None) -> jobsim.Function:
+        """Task ``name``'s function; ``add`` (``sim.add_function``, for a task registered after the build) is
+        called before it is recorded here, so a function the simulation refuses is registered nowhere."""
+        task = self.app.tasks[name]
         options = {"celery": True, "native": task}  # native: sim.runs(task) finds it
         fn = jobsim.Function(id=name, handler=_not_an_event_handler(name), app=self.fapp, options=options)
+        if add is not None:
+            add(fn)
+        self.tasks[name] = task
         self.fapp.functions[name] = fn
         self.functions[name] = fn
         return fn
@@ -170,7 +177,7 @@ class CeleryWorld(Revoking, Crashes):
         (``sim.rng_for``): a task that sends more moves no other task's ids. An id of no one task (a chord's
         when Celery gives none) and every id under ``random_streams="shared"`` come from the plugin's own."""
         sim = self.sim
-        rng = self.ids if task is None or sim.random_streams == "shared" else sim.rng_for(task)
+        rng = self.ids if task is None or sim.random_streams == "shared" else target_rng(sim, task)
         return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
     def install(self, rt: AppRuntime) -> None:
@@ -336,8 +343,7 @@ class CeleryWorld(Revoking, Crashes):
         Simulation was built (a module of tasks imported inside the ``with``): a real worker runs it too."""
         fn = rt.functions.get(name)
         if fn is None and name in rt.app.tasks:
-            fn = rt.declare(name)
-            self.sim.add_function(fn, own_worker=True)
+            fn = rt.declare(name, add=lambda fn: self.sim.add_function(fn, own_worker=True))
             self._wrap(rt, rt.tasks[name])
         return fn
 

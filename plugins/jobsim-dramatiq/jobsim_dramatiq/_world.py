@@ -209,10 +209,10 @@ class DramatiqWorld(Deliveries, StandIns):
             return fn
         fn = jobsim.Function(id=name, handler=_not_an_event_handler(name), app=self.app,
                              options={"dramatiq": True, "native": actor, "broker": sb.broker})  # fmt: skip
+        if not adopting:
+            self.sim.add_function(fn, own_worker=True)  # first: a function it refuses is registered nowhere
         self.app.functions[name] = fn
         self.functions[name] = fn
-        if not adopting:
-            self.sim.add_function(fn, own_worker=True)
         return fn
 
     # -- install / uninstall ----------------------------------------------------------------

@@ -618,3 +618,27 @@ def test_an_option_no_middleware_of_the_broker_reads_is_not_checked(broker):
             job.send_with_options(max_retries="3")  # Retries is there
         sim.run_until_idle()
         assert [r.status for r in sim.runs(job)] == ["completed"]
+
+
+def test_an_actor_the_simulation_refuses_to_declare_is_registered_nowhere(broker):
+    """An actor declared inside the ``with`` whose name a jobsim function has: ``sim.add_function`` refused it,
+    but jobsim-dramatiq had kept it, so its next message ran as though it had been declared."""
+    shop = jobsim.App("shop")
+    shop.function("greet", on="shop/greet")(lambda ctx: None)
+
+    @dramatiq.actor
+    def first() -> None:
+        pass
+
+    with jobsim.Simulation(shop, broker, start=START) as sim:
+
+        @dramatiq.actor
+        def greet() -> None:
+            pass
+
+        for _ in range(2):  # the second send found it in the plugin's table and ran it
+            with pytest.raises(InvalidArgument, match="function id 'greet' is declared in app 'shop' and in app"):
+                greet.send()
+                sim.run_until_idle()
+        assert "greet" not in sim.dramatiq.functions and "greet" not in sim.dramatiq.app.functions
+    assert sim.runs("greet") == []

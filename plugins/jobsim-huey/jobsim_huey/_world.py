@@ -206,11 +206,11 @@ class HueyWorld(_Runs):
             f"Huey task {name!r} runs from its Huey's queue (call the task to enqueue it), not from jobsim events"),
             app=self.app, options={"huey": hs.huey, "native": _Native(cls),
                                    "key": hs.huey._registry.task_to_string(cls)})  # fmt: skip
+        if not adopting:
+            self.sim.add_function(fn, own_worker=True)  # first: a function it refuses is registered nowhere
         self.app.functions[name] = fn
         self.functions[name] = fn
         self.by_class[cls] = fn
-        if not adopting:
-            self.sim.add_function(fn, own_worker=True)
         return fn
 
     # -- install / uninstall -------------------------------------------------------------------------

@@ -39,6 +39,7 @@ import inngest
 
 import jobsim
 from jobsim._cron import CronSchedule
+from jobsim._dialects import ROBFIG
 from jobsim._expr import Unevaluable, compile_expression
 from jobsim._time import MINUTE, SECOND, duration_ns, format_duration
 
@@ -173,7 +174,7 @@ class JitteredCron:
 def _cron(trigger: inngest.TriggerCron, where: str, seed: str) -> Any:
     argument = f"TriggerCron(cron={trigger.cron!r})"
     try:
-        schedule = CronSchedule.parse(trigger.cron)
+        schedule = CronSchedule.parse(trigger.cron, descriptors=ROBFIG.descriptors)  # @daily & co.: refused there
     except jobsim.InvalidArgument as exc:
         raise ConfigError(f"{where}: {argument}: {exc}") from None
     if trigger.jitter is None:

@@ -127,3 +127,21 @@ def test_a_descriptor_is_refused_as_inngest_registration_refuses_it(client):
     with pytest.raises(jobsim.UnsupportedFeature, match=r"cron '@daily': Inngest refuses @descriptors .* "
                                                          r"write the 5 fields \('0 0 \* \* \*'\)"):
         simulate(tick).close()
+
+
+@pytest.mark.parametrize(("cron", "said"), [
+    ("0 30 9 * * *", "has 6 field(s); expected 5 fields 'minute hour day-of-month month day-of-week' (seconds are "
+                     "not supported)"),
+    ("* * * *", "has 4 field(s); expected 5 fields 'minute hour day-of-month month day-of-week'"),
+    ("@dialy", "'@dialy' is not a cron schedule; write the 5 fields 'minute hour day-of-month month day-of-week'"),
+])  # fmt: skip
+def test_a_malformed_cron_is_told_the_5_fields_not_the_descriptors_inngest_refuses(client, cron, said):
+    """The hint listed @yearly, @daily ... as what to write: each is then refused (the test above)."""
+    @client.create_function(fn_id="tick", trigger=inngest.TriggerCron(cron=cron))
+    def tick(ctx: inngest.ContextSync) -> None:
+        pass
+
+    with pytest.raises(jobsim.InvalidArgument) as info:
+        simulate(tick).close()
+    where = f"inngest function 'shop-tick': TriggerCron(cron={cron!r})"
+    assert str(info.value) == f"{where}: cron expression {cron!r}: {said}"

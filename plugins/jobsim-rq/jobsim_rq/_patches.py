@@ -170,13 +170,6 @@ def _create_job(original: Any, world: RQWorld) -> Any:
             name = getattr(func, "__qualname__", func)
             why = InvalidArgument.build("retry", retry, "an rq.Retry(max=..., interval=...), or None")
             raise InvalidArgument(f"RQ refused the job {name!r} on queue {self.name!r}: {why}")
-        if retry is not None and retry.intervals == []:  # Job.get_retry_interval: [][0] in the work horse
-            name = getattr(func, "__qualname__", func)
-            why = InvalidArgument.build("retry", retry, "a Retry with at least one interval: RQ takes the job's "
-                                        "retry interval from the list (Job.get_retry_interval, rq/job.py:1760-1773) "
-                                        "and raises IndexError at its first failure on an empty one; "
-                                        "Retry(max=..., interval=0) retries at once")  # fmt: skip
-            raise InvalidArgument(f"RQ refused the job {name!r} on queue {self.name!r}: {why}")
         try:
             job = original(self, func, *args, **kwargs)
         except InvalidArgument:
@@ -209,6 +202,22 @@ def _enqueue_in(original: Any) -> Any:
                                         "within year 9999 (RQ adds it to rq.utils.now(), rq/queue.py:1252)") from exc
 
     return enqueue_in
+
+
+def check_retry_intervals(job: Any, queue: Any) -> None:
+    """An enqueue-time ``Retry(max, interval=[])`` (``queue.enqueue(..., retry=...)``, or ``Job.create(...,
+    retry=...)`` then ``queue.enqueue_job(job)``): ``Job.get_retry_interval`` would index ``[][0]`` in the work
+    horse at the job's first failure (``rq/job.py:1760-1773``), a bare IndexError."""
+    from rq import Retry
+
+    if job.retry_intervals != [] or not job.retries_left:
+        return
+    retry = Retry(max=job.retries_left, interval=[], enqueue_at_front=job.enqueue_at_front_on_retry)
+    why = InvalidArgument.build("retry", retry, "a Retry with at least one interval: RQ takes the job's "
+                                "retry interval from the list (Job.get_retry_interval, rq/job.py:1760-1773) "
+                                "and raises IndexError at its first failure on an empty one; "
+                                "Retry(max=..., interval=0) retries at once")  # fmt: skip
+    raise InvalidArgument(f"RQ refused the job {job.func_name!r} on queue {queue.name!r}: {why}")
 
 
 def _retry_init(original: Any) -> Any:

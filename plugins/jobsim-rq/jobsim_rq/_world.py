@@ -49,6 +49,7 @@ from ._execution import NULL
 from ._execution import HorseKilled as HorseKilled  # re-exported: _store.py and _crash.py import these from here
 from ._execution import RQExecution as RQExecution
 from ._lifecycle import Lifecycle
+from ._patches import check_retry_intervals
 from ._pool import Line, Pool, Settings
 from ._stop import Stopping
 from ._store import HEARTBEAT, Store
@@ -222,6 +223,7 @@ class RQWorld(Stopping, Lifecycle, Waiting):
 
     def check_job(self, job: Any, queue: Any, *, pipeline: Any, unique: bool, what: str) -> None:
         """Refuse what the simulated worker does not model, naming the option, before anything is recorded."""
+        check_retry_intervals(job, queue)
         unsupported: list[tuple[str, str]] = []  # (what, the fix)
         if pipeline is not None:
             unsupported.append(("a Redis pipeline (pipeline=, or Queue.enqueue_many which uses one)",
@@ -356,9 +358,9 @@ class RQWorld(Stopping, Lifecycle, Waiting):
             native = _resolve(job)
             fn = jobsim.Function(id=name, handler=_not_an_event_handler(name), app=self.app,
                                  options={"rq": True, "native": native})  # fmt: skip
+            self.sim.add_function(fn, own_worker=True)  # first: a function it refuses is registered nowhere
             self.app.functions[name] = fn
             self.functions[name] = fn
-            self.sim.add_function(fn, own_worker=True)
         return fn
 
     # -- the worker ----------------------------------------------------------------------------

@@ -46,3 +46,25 @@ def test_a_returned_retry_with_no_interval_still_retries_at_once(queue):
         queue.enqueue(asks_for_an_immediate_retry)
         sim.run_until_idle()
     assert LOG == [(0, None), (0, 1), (0, 2)]
+
+
+def test_a_created_job_with_no_retry_interval_is_refused_at_enqueue_job_with_the_same_message(queue):
+    """``Job.create(..., retry=Retry(interval=[]))`` then ``queue.enqueue_job(job)`` went around the enqueue's
+    refusal: RQ raised a bare IndexError from ``Job.get_retry_interval`` at the job's first failure."""
+    from rq.job import Job
+
+    said = (f"RQ refused the job '{__name__}.fails' on queue 'default': retry=Retry(max=2, interval=[], "
+            "enqueue_at_front=False) is not valid: a Retry with at least one interval: RQ takes the job's retry "
+            "interval from the list (Job.get_retry_interval, rq/job.py:1760-1773) and raises IndexError at its "
+            "first failure on an empty one; Retry(max=..., interval=0) retries at once")  # fmt: skip
+    when = __import__("datetime").datetime(2025, 3, 1, 0, 5, tzinfo=__import__("datetime").timezone.utc)
+    with jobsim.Simulation(queue, start=START) as sim:
+        with pytest.raises(jobsim.InvalidArgument) as enqueued:
+            queue.enqueue(fails, retry=Retry(max=2, interval=[]))
+        for put in (queue.enqueue_job, lambda job: queue.schedule_job(job, when)):
+            job = Job.create(fails, connection=queue.connection, retry=Retry(max=2, interval=[]))
+            with pytest.raises(jobsim.InvalidArgument) as created:
+                put(job)
+            assert str(created.value) == str(enqueued.value) == said
+        sim.run_until_idle()
+        assert sim.runs() == []

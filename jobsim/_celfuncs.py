@@ -33,6 +33,7 @@ jobsim folds CEL errors into ``UNKNOWN`` (``_expr``): every operator around eith
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Callable
 from typing import Any
@@ -151,6 +152,7 @@ def call(name: str, args: list[Any], unknown: Any) -> Any:
     return FUNCTIONS[name](*args)
 
 
+_STRING = frozenset({"string"})
 # What a call gives, for the compile-time check of literal operands: (argument kinds accepted, result kind).
 SIGNATURES: dict[str, tuple[tuple[frozenset[str], ...], str]] = {
     "size": ((frozenset({"string", "bytes", "list", "map"}),), "int"),
@@ -158,8 +160,77 @@ SIGNATURES: dict[str, tuple[tuple[frozenset[str], ...], str]] = {
     "double": ((frozenset({"int", "double", "string"}),), "double"),
     "lowercase": ((frozenset({"string"}),), "string"),
     "uppercase": ((frozenset({"string"}),), "string"),
-    **{name: ((frozenset({"string"}), frozenset({"string"})), "bool")
-       for name in ("contains", "startsWith", "endsWith", "matches")},  # fmt: skip
-    "in": ((frozenset({"bool", "null", "int", "double", "string", "list", "map"}), frozenset({"list", "map"})),
-           "bool"),  # fmt: skip
+    **{name: ((_STRING, _STRING), "bool") for name in ("contains", "startsWith", "endsWith", "matches")},
+    "in": ((frozenset({"bool", "null", "int", "double", "string", "list", "map"}), frozenset({"list", "map"})), "bool"),
 }
+
+
+def evaluate(node: ast.Call, scope: dict[str, Any]) -> Any:
+    """A CEL function, method or macro, in ``jobsim._expr``'s evaluation; a CEL error is ``UNKNOWN``."""
+    from ._expr import UNKNOWN, _eval
+
+    func = node.func
+    if isinstance(func, ast.Name) and func.id == "has":
+        return _has(node.args[0], scope)  # type: ignore[arg-type]
+    if isinstance(func, ast.Attribute) and func.attr in MACROS:
+        return _macro(node, scope)
+    name = func.attr if isinstance(func, ast.Attribute) else func.id  # type: ignore[attr-defined]
+    args = [_eval(arg, scope) for arg in ([func.value] if isinstance(func, ast.Attribute) else []) + node.args]
+    try:
+        return call(name, args, UNKNOWN)
+    except CelTypeError:
+        return UNKNOWN
+
+
+def _has(node: ast.Attribute, scope: dict[str, Any]) -> Any:
+    """``has(x.f)``: ``true`` if ``x`` has the field ``f``. Otherwise unknown (Inngest marks the missing path
+    unknown, ``_celfuncs`` docstring), except inside a macro's body, where nothing is marked: ``false`` on a map."""
+    from ._expr import _MISSING, UNKNOWN, _eval, _field
+
+    base = _eval(node.value, scope)
+    if base is not UNKNOWN and _field(base, node.attr) is not _MISSING:
+        return True
+    return False if isinstance(base, dict) and "\0macro" in scope else UNKNOWN
+
+
+def _macro(node: ast.Call, scope: dict[str, Any]) -> Any:
+    """``all``, ``exists``, ``exists_one``, ``filter``, ``map`` over a list's elements or a map's keys, as CEL's
+    comprehensions run them; a predicate that is not a bool (an error, an unknown) makes the result unknown
+    unless ``all`` finds a ``false`` or ``exists`` a ``true``."""
+    from ._expr import UNKNOWN, _eval
+
+    func = node.func
+    assert isinstance(func, ast.Attribute) and isinstance(node.args[0], ast.Name)
+    items = _eval(func.value, scope)
+    if not isinstance(items, (list, tuple, dict)):  # unknown, or no such overload: an error
+        return UNKNOWN
+    inner = {**scope, "\0macro": True}
+    name, var, bodies = func.attr, node.args[0].id, node.args[1:]
+
+    def each(body: ast.AST) -> list[Any]:
+        out = []
+        for item in items:
+            inner[var] = item
+            out.append(_eval(body, inner))
+        return out
+
+    if name == "map":
+        kept = list(items)
+        if len(bodies) == 2:  # map(x, filter, transform)
+            keep = each(bodies[0])
+            if any(type(k) is not bool for k in keep):
+                return UNKNOWN
+            kept = [item for item, k in zip(items, keep, strict=True) if k]
+        values = []
+        for item in kept:
+            inner[var] = item
+            values.append(_eval(bodies[-1], inner))
+        return UNKNOWN if any(v is UNKNOWN for v in values) else values
+    verdicts = each(bodies[0])
+    if (name == "exists" and any(v is True for v in verdicts)) or (name == "all" and any(v is False for v in verdicts)):
+        return name == "exists"
+    if any(type(v) is not bool for v in verdicts):
+        return UNKNOWN
+    if name == "filter":
+        return [item for item, v in zip(items, verdicts, strict=True) if v]
+    return {"exists": False, "all": True}.get(name, verdicts.count(True) == 1)

@@ -90,7 +90,7 @@ _CALLS_HELP = ("functions: size(x) or x.size(), x.contains(s), x.startsWith(s), 
                "x.exists_one(v, p), x.filter(v, p), x.map(v, e)")  # fmt: skip
 
 
-def check_call(node: ast.Call, expr: str, argument: str, restricted: bool) -> tuple[str, list[ast.AST]]:
+def check_call(node: ast.Call, expr: str, argument: str, restricted: bool) -> tuple[str, list[ast.expr]]:
     """A call's CEL name and its operands (a method's receiver first), once its shape and its literal operands'
     types are ones Inngest's compiler accepts; raises ``InvalidArgument`` naming ``argument`` otherwise."""
     if node.keywords or any(isinstance(a, ast.Starred) for a in node.args):
@@ -140,7 +140,7 @@ def static_kind(node: ast.AST) -> str | None:
     return None
 
 
-def check_types(name: str, operands: list[ast.AST], expr: str, argument: str) -> None:
+def check_types(name: str, operands: list[ast.expr], expr: str, argument: str) -> None:
     """Refuse what Inngest's type check refuses (``validation.go : Validate`` compiles with checking): a literal
     operand of a type no overload takes (``size(1)``, ``'a' in 1``, ``1.startsWith('a')``), an invalid literal
     regular expression."""

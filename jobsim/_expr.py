@@ -476,7 +476,7 @@ def _check(node: ast.AST, expr: str, argument: str, bound: frozenset[str], restr
         if not isinstance(child, _ALLOWED):
             raise InvalidArgument.build(argument, expr, _EXPR_HELP)
         if isinstance(child, ast.Call):
-            name, operands = _celsyntax.check_call(child, expr, argument, restricted)
+            _, operands = _celsyntax.check_call(child, expr, argument, restricted)
             if _celsyntax.is_macro(child):  # the receiver outside, the body with the macro's variable bound
                 _check(operands[0], expr, argument, bound, restricted)
                 for body in child.args[1:]:
@@ -523,7 +523,7 @@ def _eval(node: ast.AST, scope: dict[str, Any]) -> Any:
     if isinstance(node, ast.BoolOp):
         return _logical(node, scope)
     if isinstance(node, ast.Call):
-        return _celcall(node, scope)
+        return _celfuncs.evaluate(node, scope)
     if isinstance(node, ast.List):  # an element unknown or an error: so is the list
         items = [_eval(item, scope) for item in node.elts]
         return UNKNOWN if any(item is UNKNOWN for item in items) else items
@@ -543,71 +543,6 @@ def _eval(node: ast.AST, scope: dict[str, Any]) -> Any:
             return UNKNOWN
         left = right
     return True
-
-
-def _celcall(node: ast.Call, scope: dict[str, Any]) -> Any:
-    """A CEL function, method or macro (``_celfuncs``); a CEL error is ``UNKNOWN`` (module docstring there)."""
-    func = node.func
-    if isinstance(func, ast.Name) and func.id == "has":
-        return _has(node.args[0], scope)  # type: ignore[arg-type]
-    if _celsyntax.is_macro(node):
-        return _macro(node, scope)
-    name = func.attr if isinstance(func, ast.Attribute) else func.id  # type: ignore[attr-defined]
-    args = [_eval(arg, scope) for arg in ([func.value] if isinstance(func, ast.Attribute) else []) + node.args]
-    try:
-        return _celfuncs.call(name, args, UNKNOWN)
-    except _celfuncs.CelTypeError:
-        return UNKNOWN
-
-
-def _has(node: ast.Attribute, scope: dict[str, Any]) -> Any:
-    """``has(x.f)``: ``true`` if ``x`` has the field ``f``. Otherwise unknown (Inngest marks the missing path
-    unknown, ``_celfuncs`` docstring), except inside a macro's body, where nothing is marked: ``false`` on a map."""
-    base = _eval(node.value, scope)
-    if base is not UNKNOWN and _field(base, node.attr) is not _MISSING:
-        return True
-    return False if isinstance(base, dict) and "\0macro" in scope else UNKNOWN
-
-
-def _macro(node: ast.Call, scope: dict[str, Any]) -> Any:
-    """``all``, ``exists``, ``exists_one``, ``filter``, ``map`` over a list's elements or a map's keys, as CEL's
-    comprehensions run them; a predicate that is not a bool (an error, an unknown) makes the result unknown
-    unless ``all`` finds a ``false`` or ``exists`` a ``true``."""
-    func = node.func
-    assert isinstance(func, ast.Attribute) and isinstance(node.args[0], ast.Name)
-    items = _eval(func.value, scope)
-    if not isinstance(items, (list, tuple, dict)):  # unknown, or no such overload: an error
-        return UNKNOWN
-    inner = {**scope, "\0macro": True}
-    name, var, bodies = func.attr, node.args[0].id, node.args[1:]
-
-    def each(body: ast.AST) -> list[Any]:
-        out = []
-        for item in items:
-            inner[var] = item
-            out.append(_eval(body, inner))
-        return out
-
-    if name == "map":
-        kept = list(items)
-        if len(bodies) == 2:  # map(x, filter, transform)
-            keep = each(bodies[0])
-            if any(type(k) is not bool for k in keep):
-                return UNKNOWN
-            kept = [item for item, k in zip(items, keep, strict=True) if k]
-        values = []
-        for item in kept:
-            inner[var] = item
-            values.append(_eval(bodies[-1], inner))
-        return UNKNOWN if any(v is UNKNOWN for v in values) else values
-    verdicts = each(bodies[0])
-    if name == "exists" and any(v is True for v in verdicts) or name == "all" and any(v is False for v in verdicts):
-        return name == "exists"
-    if any(type(v) is not bool for v in verdicts):
-        return UNKNOWN
-    if name == "filter":
-        return [item for item, v in zip(items, verdicts, strict=True) if v]
-    return {"exists": False, "all": True}.get(name, verdicts.count(True) == 1)
 
 
 def _logical(node: ast.BoolOp, scope: dict[str, Any]) -> Any:

@@ -140,7 +140,7 @@ def test_reserved_words_are_valid_field_names_as_cel_go_reads_them():
     "async.data.a == 'x' 'y'", "async.data.a == 'x''y'", "async.data.a == \"x\" 'y'", "'a' r'b' == async.data.a",
 ])
 def test_adjacent_string_literals_are_refused(expression):
-    with pytest.raises(jobsim.InvalidArgument, match="two string literals side by side.*syntax error in CEL"):
+    with pytest.raises(jobsim.InvalidArgument, match=r"two string literals side by side.*syntax error in CEL"):
         compile_expression(expression)
 
 

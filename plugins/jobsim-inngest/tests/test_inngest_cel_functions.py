@@ -9,9 +9,9 @@ import datetime as dt
 import inngest
 import pytest
 from inngest_support import simulate
+from jobsim_inngest._cel import compile_value
 
 import jobsim
-from jobsim_inngest._cel import compile_value
 
 EVENT = jobsim.Event("go", {"email": "Ann@Example.COM", "tags": ["a", "b"], "title": "héllo", "n": 5,
                             "from": "shop", "plan": "pro", "m": {"k": 1}})  # fmt: skip

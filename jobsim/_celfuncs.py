@@ -95,9 +95,10 @@ def _double(value: Any) -> float:
         raise CelTypeError(f"double({value!r}): not a number") from None
 
 
-_RE2_LACKS = re.compile(r"\\[1-9]|\(\?(?:[=!]|<[=!]|P=|>|\()|\\[ZpPG]")
+_RE2_LACKS = re.compile(r"\\[1-9]|\(\?(?:[=!]|<[=!]|P=|>|\(|#)|\\[ZpPG]|(?<!\\)[*+?}]\+")
 """Python constructs Go's RE2 does not have: backreferences, lookahead/lookbehind, ``(?P=name)``, atomic groups,
-conditionals, ``\\Z`` (RE2 writes ``\\z``), ``\\p``/``\\P`` classes (RE2 has them, Python's ``re`` does not)."""
+conditionals, comments, possessive quantifiers (``a*+``), ``\\Z`` (RE2 writes ``\\z``), ``\\p``/``\\P`` classes (RE2
+has them, Python's ``re`` does not)."""
 
 
 def regex(pattern: str) -> re.Pattern[str]:
@@ -108,7 +109,7 @@ def regex(pattern: str) -> re.Pattern[str]:
     Python, only at the very end in RE2."""
     if _RE2_LACKS.search(pattern.replace("\\\\", "")):
         raise CelTypeError(f"{pattern!r} uses a construct RE2 lacks or reads differently (backreference, "
-                           "lookaround, atomic group, conditional, \\Z, \\p)")  # fmt: skip
+                           "lookaround, atomic group, conditional, comment, possessive quantifier, \\Z, \\p)")  # fmt: skip
     try:
         return re.compile(pattern, re.ASCII)
     except re.error as exc:

@@ -66,6 +66,7 @@ def holds(expression: str, candidate: jobsim.Event = CANDIDATE) -> bool:
     ("async.data.title.matches('^h.l+o$')", True),
     ("async.data.title.matches('^x')", False),
     ("async.data.status.matches('\\\\d+')", True),
+    ("async.data.status.matches('\\\\++|0{2}')", True),  # an escaped '+' repeated is no possessive quantifier
     ("async.data.n.startsWith('5')", False),
     ("!async.data.n.startsWith('5')", False),  # ! of an error: false (handleUnknownCall)
     ("async.data.title.contains(async.data.n)", False),
@@ -165,7 +166,7 @@ def test_a_literal_of_the_wrong_type_is_refused_as_inngests_type_check_does(expr
 
 
 @pytest.mark.parametrize("pattern", ["(?=a)", "(?!a)", "(?<=a)b", "(?<!a)b", "(a)\\\\1", "(?P<x>a)(?P=x)", "a\\\\Z",
-                                     "\\\\pL", "(?>a)", "(a"])  # fmt: skip
+                                     "\\\\pL", "(?>a)", "(a", "a*+", "a{2}+", "(?#c)a"])  # fmt: skip
 def test_a_literal_pattern_re2_lacks_or_reads_differently_is_refused(pattern):
     with pytest.raises(jobsim.InvalidArgument, match=r"matches\(\) pattern .*RE2"):
         compile_expression(f"async.data.title.matches('{pattern}')")

@@ -391,12 +391,16 @@ def parse(expr: str, argument: str, help_text: str) -> ast.expr:
     back); ``InvalidArgument`` with ``help_text`` if it does not parse."""
     source = cel_as_python(expr, argument)
     try:
-        with warnings.catch_warnings():  # '\\d' in a literal: an invalid escape, which Python only warns about
-            warnings.simplefilter("ignore")
+        if "\\" in source:  # '\\d' in a literal: an invalid escape, which Python only warns about
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                tree = ast.parse(source.strip(), mode="eval").body
+        else:
             tree = ast.parse(source.strip(), mode="eval").body
     except (SyntaxError, ValueError):  # ValueError: a NUL character, as Python 3.10 reports it
         raise InvalidArgument.build(argument, expr, help_text) from None
-    _celsyntax.unmangle(tree)
+    if _celsyntax.MANGLE in source:
+        _celsyntax.unmangle(tree)
     return tree
 
 
@@ -522,12 +526,12 @@ def _eval(node: ast.AST, scope: dict[str, Any]) -> Any:
         return not operand if isinstance(operand, bool) else UNKNOWN  # !'x': no such overload, an error
     if isinstance(node, ast.BoolOp):
         return _logical(node, scope)
-    if isinstance(node, ast.Call):
-        return _celfuncs.evaluate(node, scope)
-    if isinstance(node, ast.List):  # an element unknown or an error: so is the list
-        items = [_eval(item, scope) for item in node.elts]
+    if not isinstance(node, ast.Compare):  # one test on the way to the usual comparison
+        if isinstance(node, ast.Call):
+            return _celfuncs.evaluate(node, scope)
+        assert isinstance(node, ast.List)
+        items = [_eval(item, scope) for item in node.elts]  # an element unknown or an error: so is the list
         return UNKNOWN if any(item is UNKNOWN for item in items) else items
-    assert isinstance(node, ast.Compare)
     left = _eval(node.left, scope)
     for op, right_node in zip(node.ops, node.comparators, strict=True):
         right = _eval(right_node, scope)

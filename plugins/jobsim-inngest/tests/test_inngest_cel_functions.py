@@ -40,6 +40,10 @@ def _error() -> str:
     ("event.data.missing in ['pro']", False),
     ("event.data.from + '-' + lowercase(event.data.email)", "shop-ann@example.com"),
     ("double(event.data.n) - 1.0", 4.0),
+    ("has(event.data.region) ? event.data.region : 'none'", "none"),  # unknown: a falsy condition
+    ("has(event.data.plan) ? lowercase(event.data.plan) : 'none'", "pro"),
+    ("size(event.data.tags) > 1 ? 'many' : 'few'", "many"),
+    ("'b' in event.data.tags ? 1 : 0", 1),
     # a wrong type at evaluation: a CEL error, the option's on_error
     ("size(event.data.n)", "<error>"),
     ("lowercase(event.data.n)", "<error>"),

@@ -108,8 +108,8 @@ def regex(pattern: str) -> re.Pattern[str]:
     ``_RE2_LACKS``). A remaining difference: ``$`` without ``(?m)`` also matches before a final newline in
     Python, only at the very end in RE2."""
     if _RE2_LACKS.search(pattern.replace("\\\\", "")):
-        raise CelTypeError(f"{pattern!r} uses a construct RE2 lacks or reads differently (backreference, "
-                           "lookaround, atomic group, conditional, comment, possessive quantifier, \\Z, \\p)")  # fmt: skip
+        raise CelTypeError(f"{pattern!r} uses a construct RE2 lacks or reads differently (backreference, lookaround, "
+                           "atomic group, conditional, comment, possessive quantifier, \\Z, \\p)")  # fmt: skip
     try:
         return re.compile(pattern, re.ASCII)
     except re.error as exc:

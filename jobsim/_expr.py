@@ -20,9 +20,11 @@ import ast
 import inspect
 import operator
 import re
+import warnings
 from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
+from . import _celfuncs, _celsyntax
 from ._checks import check_callable
 from ._events import Event
 from .errors import InvalidArgument, JobsimError
@@ -303,8 +305,8 @@ _BINOPS: dict[type[ast.cmpop], Callable[[Any, Any], bool]] = {
 _ROOTS = {"event": "event", "_async": "async"}
 
 
-def compile_expression(expr: Any, argument: str = "if_exp", *, one: bool = False,
-                       truthy: bool = False) -> Callable[[Any, Any], bool]:
+def compile_expression(expr: Any, argument: str = "if_exp", *, one: bool = False, truthy: bool = False,
+                       restricted: bool = False) -> Callable[[Any, Any], bool]:
     """A CEL-subset string (or a callable) -> ``(event, candidate) -> bool``.
 
     ``one``: a condition on one event (a batch's ``if_``), where a callable ``event -> bool``
@@ -313,7 +315,9 @@ def compile_expression(expr: Any, argument: str = "if_exp", *, one: bool = False
     (``pkg/expressions/expressions.go : booleanEvaluator.Evaluate``: any other result is
     ``ErrInvalidResult``, so no match): ``event.data.name`` alone never holds, nor does
     ``event.data.a && event.data.b`` on two strings, which gives the second string. ``truthy``: the
-    condition of a ternary, which Inngest reads JS-like (``unknown.go : evalTruthyCondition``).
+    condition of a ternary, which Inngest reads JS-like (``unknown.go : evalTruthyCondition``). ``restricted``:
+    a function's cancellation condition, which Inngest validates with ``DefaultRestrictiveValidationPolicy``
+    (no macros, no functions but ``int``/``double``; ``_celsyntax.check_call``).
     """
     if callable(expr):
         single = one and _binds(expr, 1) and not _binds(expr, 2)
@@ -330,12 +334,8 @@ def compile_expression(expr: Any, argument: str = "if_exp", *, one: bool = False
         return holds
     if not isinstance(expr, str) or not expr.strip():
         raise InvalidArgument.build(argument, expr, "expected an expression string or a callable")
-    source = cel_as_python(expr, argument)
-    try:
-        tree = ast.parse(source.strip(), mode="eval").body
-    except (SyntaxError, ValueError):  # ValueError: a NUL character, as Python 3.10 reports it
-        raise InvalidArgument.build(argument, expr, _EXPR_HELP) from None
-    _check(tree, expr, argument)
+    tree = parse(expr, argument, _EXPR_HELP)
+    _check(tree, expr, argument, frozenset(), restricted)
 
     def evaluate(event: Any, candidate: Any) -> bool:
         result = _eval(tree, {"event": event, "_async": candidate})
@@ -386,6 +386,24 @@ _BODIES = {q: re.compile(rf"[^{q}\\\n]*(?:\\.[^{q}\\\n]*)*") for q in "\"'"}
 or a newline, and escapes (a backslash and any character but a newline). Unrolled, it never backtracks."""
 
 
+def parse(expr: str, argument: str, help_text: str) -> ast.expr:
+    """``expr``, CEL, as a Python expression tree (names ``_celsyntax`` carried through Python's parser given
+    back); ``InvalidArgument`` with ``help_text`` if it does not parse."""
+    source = cel_as_python(expr, argument)
+    try:
+        if "\\" in source:  # '\\d' in a literal: an invalid escape, which Python only warns about
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                tree = ast.parse(source.strip(), mode="eval").body
+        else:
+            tree = ast.parse(source.strip(), mode="eval").body
+    except (SyntaxError, ValueError):  # ValueError: a NUL character, as Python 3.10 reports it
+        raise InvalidArgument.build(argument, expr, help_text) from None
+    if _celsyntax.MANGLE in source:
+        _celsyntax.unmangle(tree)
+    return tree
+
+
 def split_strings(expr: str) -> list[str]:
     r"""``expr``'s code and quoted string literals (escapes included) in turn: literals at odd indexes.
 
@@ -418,14 +436,15 @@ def cel_as_python(expr: str, argument: str) -> str:
     Python's own words (``and``, ``True``), which CEL does not know, are refused."""
     parts = split_strings(expr)
     _refuse_python_words(expr, parts[::2], argument)
-    return "".join(part if i % 2 else _as_python(part) for i, part in enumerate(parts))
+    _celsyntax.refuse_non_ascii(expr, parts[::2], argument)
+    _celsyntax.refuse_adjacent_literals(expr, parts, argument)
+    return "".join(part if i % 2 else _as_python(part, expr, argument) for i, part in enumerate(parts))
 
 
-def _as_python(code: str) -> str:
-    """CEL operators and constants in ``code`` (no string literal in it) as Python writes them."""
-    code = re.sub(r"\basync\.", "_async.", code).replace("&&", " and ").replace("||", " or ")
-    code = re.sub(r"!(?!=)", " not ", code)
-    return re.sub(r"\btrue\b", "True", re.sub(r"\bfalse\b", "False", re.sub(r"\bnull\b", "None", code)))
+def _as_python(code: str, expr: str, argument: str) -> str:
+    """CEL operators, constants and names in ``code`` (no string literal in it) as Python writes them."""
+    code = _celsyntax.translate_words(code, expr, argument).replace("&&", " and ").replace("||", " or ")
+    return re.sub(r"!(?!=)", " not ", code)
 
 
 _PYTHON_WORDS = {"and": "&&", "or": "||", "not": "!", "True": "true", "False": "false", "None": "null"}
@@ -449,19 +468,36 @@ _EXPR_HELP = (
 )
 
 
-def _check(node: ast.AST, expr: str, argument: str) -> None:
-    allowed = (ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.USub, ast.Compare, ast.Constant,
-               ast.Attribute, ast.Name, ast.Load, ast.Subscript, *_BINOPS)  # fmt: skip
-    for child in ast.walk(node):
-        if not isinstance(child, allowed):
+_ALLOWED = (ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.USub, ast.Compare, ast.Constant, ast.Attribute,
+            ast.Name, ast.Load, ast.Subscript, ast.List, ast.Call, ast.In, *_BINOPS)  # fmt: skip
+
+
+def _check(node: ast.AST, expr: str, argument: str, bound: frozenset[str], restricted: bool) -> None:
+    """Refuse what is not CEL as jobsim reads it; ``bound``: the variables of the macros around ``node``."""
+    stack = [node]
+    while stack:
+        child = stack.pop()
+        if not isinstance(child, _ALLOWED):
             raise InvalidArgument.build(argument, expr, _EXPR_HELP)
+        if isinstance(child, ast.Call):
+            _, operands = _celsyntax.check_call(child, expr, argument, restricted)
+            if _celsyntax.is_macro(child):  # the receiver outside, the body with the macro's variable bound
+                _check(operands[0], expr, argument, bound, restricted)
+                for body in child.args[1:]:
+                    _check(body, expr, argument, _celsyntax.scope_of(child, bound), restricted)
+            else:
+                stack.extend(operands)
+            continue
+        stack.extend(ast.iter_child_nodes(child))
         if isinstance(child, ast.Compare) and len(child.ops) > 1:  # Python chains them; CEL does not
             raise InvalidArgument(f"{argument}={expr!r} is not valid: CEL reads 'a < b < c' as '(a < b) < c', a "
                                   "bool compared with the next operand, where Python tests 'a < b and b < c'. "
                                   "Inngest accepts the expression, but a bool against a number is an error at each "
                                   "evaluation (no match), so jobsim refuses it; write 'a < b && b < c', or "
                                   "'(a == b) == c' for CEL's reading")  # fmt: skip
-        if isinstance(child, ast.Name) and child.id not in _ROOTS and child.id not in ("True", "False", "None"):
+        if isinstance(child, ast.Compare) and isinstance(child.ops[0], ast.In):
+            _celsyntax.check_types("in", [child.left, child.comparators[0]], expr, argument)
+        if isinstance(child, ast.Name) and child.id not in _ROOTS and child.id not in bound:
             raise InvalidArgument(
                 f"{argument}={expr!r}: unknown name {child.id!r}; paths start with 'event.' or 'async.'"
             )
@@ -490,10 +526,20 @@ def _eval(node: ast.AST, scope: dict[str, Any]) -> Any:
         return not operand if isinstance(operand, bool) else UNKNOWN  # !'x': no such overload, an error
     if isinstance(node, ast.BoolOp):
         return _logical(node, scope)
-    assert isinstance(node, ast.Compare)
+    if not isinstance(node, ast.Compare):  # one test on the way to the usual comparison
+        if isinstance(node, ast.Call):
+            return _celfuncs.evaluate(node, scope)
+        assert isinstance(node, ast.List)
+        items = [_eval(item, scope) for item in node.elts]  # an element unknown or an error: so is the list
+        return UNKNOWN if any(item is UNKNOWN for item in items) else items
     left = _eval(node.left, scope)
     for op, right_node in zip(node.ops, node.comparators, strict=True):
         right = _eval(right_node, scope)
+        if type(op) is ast.In:
+            try:
+                return _celfuncs.call("in", [left, right], UNKNOWN)
+            except _celfuncs.CelTypeError:
+                return UNKNOWN
         try:
             if not _compare(op, left, right):
                 return False

@@ -257,7 +257,7 @@ class Cancel:
         if self.match is not None:
             checks.append(compile_match(self.match))
         if self.if_exp is not None:
-            checks.append(compile_expression(self.if_exp))
+            checks.append(compile_expression(self.if_exp, restricted=True))
         object.__setattr__(self, "checks", tuple(checks))
 
 

@@ -54,6 +54,12 @@ def test_long_input_is_scanned_in_linear_time():
             pass
         else:
             raise AssertionError("an unclosed string literal was taken")
+        # CEL names and numbers read for Python (keywords, reserved words, '1.size()'), adjacent literals
+        for source in ["." + " " * {LONG} + "x", "1" * {LONG} + ".", ". " * ({LONG} // 2), "'a' " * ({LONG} // 4)]:
+            try:
+                jobsim._expr.cel_as_python(source, "if_exp")
+            except jobsim.InvalidArgument:
+                pass
         print("ok")
     """)
     done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120)

@@ -16,7 +16,12 @@ against the event. Supported here, safely (no ``eval``):
 * the conditional ``cond ? a : b`` with ``cond`` in jobsim's expression subset
   (``== != < <= > >= && || !``): ``event.data.plan == "pro" ? 120 : 0``;
 * ``int(x)``, CEL's conversion: an event's numbers are JSON doubles on Inngest's server, and a
-  priority must be an int (``int(event.data.priority)``; a bare path gives priority 0 there).
+  priority must be an int (``int(event.data.priority)``; a bare path gives priority 0 there);
+* CEL's functions as ``jobsim._celfuncs`` evaluates them (its docstring has Inngest's facts): ``size(x)`` /
+  ``x.size()``, ``x.contains(s)``, ``x.startsWith(s)``, ``x.endsWith(s)``, ``x.matches(re)``, ``double(x)``,
+  Inngest's ``lowercase(s)`` and ``uppercase(s)`` (``lowercase(event.data.email)``: one key per address, any
+  case), ``has(x.f)``, ``x in [...]`` and list literals. A missing operand gives what ``handleUnknownCall``
+  gives (``size`` 0, the others ``false``); a wrong type is a CEL error. Macros (``exists``...) are not keys.
 
 A value still unknown at the end is ``false``, as ``pkg/expressions/cel.go : eval`` makes it. A CEL
 error (``-`` of a string, ``int("abc")``, ``true + true``) is ``false`` with an error there, which each
@@ -33,13 +38,15 @@ from collections.abc import Callable
 from typing import Any
 
 from jobsim import InvalidArgument
-from jobsim._expr import UNKNOWN, cel_as_python, compile_expression, go_string
-from jobsim._flow import cel_int_or_none
+from jobsim._celfuncs import MACROS, CelTypeError, call
+from jobsim._celsyntax import check_call, check_types
+from jobsim._expr import UNKNOWN, compile_expression, go_string, parse
 from jobsim.errors import _init_or_name_keyword
 
 _HELP = (
     "a CEL key: a path such as 'event.data.user_id', a literal such as '\"openai\"', '+' or '-' between them, "
-    "'cond ? a : b' or int(x)"
+    "'cond ? a : b', int(x), lowercase(x), size(x), x.contains(s) and CEL's other string functions, has(x.f) or "
+    "'x in [...]'"
 )
 
 
@@ -69,11 +76,7 @@ def compile_value(expr: Any, argument: str, on_error: Callable[[], Any] = _false
         check = compile_expression(condition, argument, truthy=True)  # JS-like, as unknown.go evalTruthyCondition
         yes, no = compile_value(then, argument, on_error), compile_value(otherwise, argument, on_error)
         return lambda event: yes(event) if check(event, event) else no(event)
-    source = cel_as_python(expr.strip(), argument)  # a string literal's 'true' is data
-    try:
-        tree = ast.parse(source, mode="eval").body
-    except SyntaxError:
-        raise InvalidArgument.build(argument, expr, _HELP) from None
+    tree = parse(expr.strip(), argument, _HELP)  # a string literal's 'true' is data
     _check(tree, expr, argument)
 
     def value(event: Any) -> Any:
@@ -107,16 +110,21 @@ def _split_conditional(expr: str) -> tuple[str, str, str] | None:
 
 def _check(node: ast.AST, expr: str, argument: str) -> None:
     allowed = (ast.BinOp, ast.Add, ast.Sub, ast.Constant, ast.Attribute, ast.Name, ast.Load, ast.Subscript,
-               ast.UnaryOp, ast.USub, ast.Call)  # fmt: skip
+               ast.UnaryOp, ast.USub, ast.Call, ast.List, ast.Compare, ast.In)  # fmt: skip
     calls = set()
     for child in ast.walk(node):
         if not isinstance(child, allowed):
             raise InvalidArgument.build(argument, expr, _HELP)
-        if isinstance(child, ast.Call):  # CEL's int(x) only: what a priority needs for an event's number
-            if not (isinstance(child.func, ast.Name) and child.func.id == "int" and len(child.args) == 1
-                    and not child.keywords):  # fmt: skip
-                raise InvalidArgument.build(argument, expr, _HELP)
+        if isinstance(child, ast.Call):  # CEL's functions (jobsim._celfuncs); no macro
+            name, _ = check_call(child, expr, argument, restricted=False)
+            if name in MACROS:
+                raise InvalidArgument(f"{argument}={expr!r} is not valid: jobsim reads no macro ({name}) in a key; "
+                                      f"{_HELP}")  # fmt: skip
             calls.add(child.func)
+        if isinstance(child, ast.Compare):  # 'x in [...]' only: a comparison belongs in a 'cond ? a : b'
+            if len(child.ops) != 1 or not isinstance(child.ops[0], ast.In):
+                raise InvalidArgument.build(argument, expr, _HELP)
+            check_types("in", [child.left, child.comparators[0]], expr, argument)
         if isinstance(child, ast.Name) and child not in calls and child.id not in ("event", "None", "True", "False"):
             raise InvalidArgument(f"{argument}={expr!r}: unknown name {child.id!r}; paths start with 'event.'")
         if isinstance(child, ast.Subscript) and not isinstance(child.slice, ast.Constant):
@@ -132,14 +140,13 @@ def _eval(node: ast.AST, event: Any) -> Any:
         base = _eval(node.value, event)
         name = node.attr if isinstance(node, ast.Attribute) else node.slice.value  # type: ignore[attr-defined]
         return UNKNOWN if base is UNKNOWN else _json(_field(base, name))
-    if isinstance(node, ast.Call):  # int(x), the one call _check lets through
-        got = _eval(node.args[0], event)
-        if got is UNKNOWN:  # handleUnknownCall: any call but +, ==, <, size of an unknown is false
-            return False
-        number = cel_int_or_none(got)
-        if number is None:
-            raise CelError("int() of a value CEL cannot convert")
-        return number
+    if isinstance(node, ast.Call):
+        return _call(node, event)
+    if isinstance(node, ast.List):
+        items = [_eval(item, event) for item in node.elts]
+        return UNKNOWN if any(item is UNKNOWN for item in items) else items
+    if isinstance(node, ast.Compare):  # x in [...], the one comparison _check lets through
+        return _calling("in", [_eval(node.left, event), _eval(node.comparators[0], event)])
     if isinstance(node, ast.UnaryOp):
         got = _eval(node.operand, event)
         if got is UNKNOWN:
@@ -150,6 +157,28 @@ def _eval(node: ast.AST, event: Any) -> Any:
     assert isinstance(node, ast.BinOp)
     left, right = _eval(node.left, event), _eval(node.right, event)
     return _add(left, right) if isinstance(node.op, ast.Add) else _subtract(left, right)
+
+
+def _call(node: ast.Call, event: Any) -> Any:
+    """A CEL function (``jobsim._celfuncs``): of an unknown, what ``handleUnknownCall`` gives (``size`` 0, any
+    other call ``false``); ``has(x.f)`` of a missing field is unknown there, ``false`` once it is the result."""
+    func = node.func
+    if isinstance(func, ast.Name) and func.id == "has":
+        field = node.args[0]
+        assert isinstance(field, ast.Attribute)
+        base = _eval(field.value, event)
+        return UNKNOWN if base is UNKNOWN or _field(base, field.attr) is UNKNOWN else True
+    if isinstance(func, ast.Attribute):
+        return _calling(func.attr, [_eval(func.value, event), *(_eval(arg, event) for arg in node.args)])
+    assert isinstance(func, ast.Name)
+    return _calling(func.id, [_eval(arg, event) for arg in node.args])
+
+
+def _calling(name: str, args: list[Any]) -> Any:
+    try:
+        return call(name, args, UNKNOWN)
+    except CelTypeError as exc:
+        raise CelError(str(exc)) from None
 
 
 def _add(left: Any, right: Any) -> Any:

@@ -1,0 +1,169 @@
+"""CEL source read as Python source, and CEL's calls checked as Inngest's compiler checks them.
+
+``jobsim._expr`` parses a CEL expression with Python's ``ast`` once CEL's spellings are made Python's. CEL
+identifiers that are Python keywords (``event.data.from``, ``.class``, ``.import``, ``.lambda``) are valid CEL
+field names: cel-go reserves words only as identifiers, not as fields (``parser/parser.go : reservedIds``,
+"valid field names for protos"); only ``in``, ``true``, ``false`` and ``null`` are tokens of their own
+(``parser/gen/CEL.g4``), so ``event.data.in`` is a syntax error there. Such a name is carried through Python's
+parser with a prefix no CEL identifier (ASCII only) can have, and given back its name once parsed.
+"""
+
+from __future__ import annotations
+
+import ast
+import keyword
+import re
+from typing import Any
+
+from . import _celfuncs
+from .errors import InvalidArgument
+
+MANGLE = "\u01c0"  # LATIN LETTER DENTAL CLICK: a Python identifier letter, never in a CEL identifier
+CEL_RESERVED = frozenset({
+    "as", "break", "const", "continue", "else", "for", "function", "if", "import", "let", "loop", "package",
+    "namespace", "return", "var", "void", "while",
+})  # fmt: skip
+"""The CEL spec's reserved words (langdef.md, "Syntax"; cel-go ``parser.go : reservedIds``): refused as names."""
+_TOKENS = frozenset({"in", "true", "false", "null"})
+_WORD = re.compile(r"(\.\s*)?\b([A-Za-z_]\w*)")
+_NUMBER_DOT = re.compile(r"(?<![\w.])(\d+)\.(?=\s*[A-Za-z_])")
+_LITERALS = {"true": "True", "false": "False", "null": "None"}
+
+
+def translate_words(code: str, expr: str, argument: str) -> str:
+    """The identifiers of ``code`` (CEL outside string literals) as Python reads them."""
+
+    def word(found: re.Match[str]) -> str:
+        dot, name = found.group(1), found.group(2)
+        if dot:
+            if name in _TOKENS:
+                raise InvalidArgument(f"{argument}={expr!r} is not valid: '.{name}' is a syntax error in CEL, where "
+                                      f"'{name}' is a keyword, not a field name; write ['{name}'] for a field "
+                                      "of that name")  # fmt: skip
+            return dot + MANGLE + name if keyword.iskeyword(name) else found.group(0)
+        if name in _LITERALS:
+            return _LITERALS[name]
+        if name == "async":
+            return "_async"
+        if name in CEL_RESERVED:
+            raise InvalidArgument(f"{argument}={expr!r} is not valid: {name!r} is a reserved word in CEL, which "
+                                  "Inngest refuses as a name (it may be a field: event.data.if)")  # fmt: skip
+        return MANGLE + name if keyword.iskeyword(name) and name != "in" else name
+
+    code = _NUMBER_DOT.sub(r"\1 .", code)  # 1.size(): a member of the int 1 in CEL, a malformed float to Python
+    return _WORD.sub(word, code)
+
+
+def refuse_adjacent_literals(expr: str, parts: list[str], argument: str) -> None:
+    """``'a' 'b'``: Python joins adjacent string literals into one, CEL refuses them (a syntax error)."""
+    for i in range(2, len(parts) - 1, 2):
+        if re.fullmatch(r"\s*[rRbB]{0,2}", parts[i]):
+            raise InvalidArgument(f"{argument}={expr!r} is not valid: two string literals side by side "
+                                  f"({parts[i - 1]} {parts[i + 1]}) are a syntax error in CEL; join them into one "
+                                  "literal, or with '+' where the option takes '+'")  # fmt: skip
+
+
+def refuse_non_ascii(expr: str, code: list[str], argument: str) -> None:
+    for part in code:
+        if not part.isascii():
+            bad = next(c for c in part if not c.isascii())
+            raise InvalidArgument(f"{argument}={expr!r} is not valid: {bad!r} outside a string literal; CEL "
+                                  "identifiers are ASCII letters, digits and '_' (write ['name'] for any other "
+                                  "field name)")  # fmt: skip
+
+
+def unmangle(tree: ast.AST) -> None:
+    """Give the names ``translate_words`` prefixed their CEL spelling back."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr.startswith(MANGLE):
+            node.attr = node.attr[1:]
+        elif isinstance(node, ast.Name) and node.id.startswith(MANGLE):
+            node.id = node.id[1:]
+
+
+def _bad(argument: str, expr: str, why: str) -> InvalidArgument:
+    return InvalidArgument(f"{argument}={expr!r} is not valid: {why}")
+
+
+_CALLS_HELP = ("functions: size(x) or x.size(), x.contains(s), x.startsWith(s), x.endsWith(s), x.matches(re), "
+               "int(x), double(x), lowercase(s), uppercase(s), has(x.f); macros: x.all(v, p), x.exists(v, p), "
+               "x.exists_one(v, p), x.filter(v, p), x.map(v, e)")  # fmt: skip
+
+
+def check_call(node: ast.Call, expr: str, argument: str, restricted: bool) -> tuple[str, list[ast.expr]]:
+    """A call's CEL name and its operands (a method's receiver first), once its shape and its literal operands'
+    types are ones Inngest's compiler accepts; raises ``InvalidArgument`` naming ``argument`` otherwise."""
+    if node.keywords or any(isinstance(a, ast.Starred) for a in node.args):
+        raise _bad(argument, expr, f"CEL calls take plain arguments; {_CALLS_HELP}")
+    func = node.func
+    if isinstance(func, ast.Name):
+        name, operands = func.id, list(node.args)
+        if name == "has":
+            if len(operands) != 1 or not isinstance(operands[0], ast.Attribute):
+                raise _bad(argument, expr, "has() takes one field selection, e.g. has(event.data.userId)")
+        elif name not in _celfuncs.GLOBALS or len(operands) != 1:
+            raise _bad(argument, expr, f"unknown function {name}() with {len(operands)} argument(s); {_CALLS_HELP}")
+    elif isinstance(func, ast.Attribute):
+        name, operands = func.attr, [func.value, *node.args]
+        if name in _celfuncs.MACROS:
+            ok = len(node.args) == 2 or (name == "map" and len(node.args) == 3)
+            if not ok or not isinstance(node.args[0], ast.Name) or node.args[0].id in ("event", "_async"):
+                raise _bad(argument, expr, f".{name}() takes a variable name and an expression, e.g. "
+                                           f"event.data.items.{name}(item, item.qty > 1)")  # fmt: skip
+        elif name not in _celfuncs.METHODS or len(node.args) != (0 if name == "size" else 1):
+            raise _bad(argument, expr, f"unknown method .{name}() with {len(node.args)} argument(s); {_CALLS_HELP}")
+    else:
+        raise _bad(argument, expr, f"only named functions and methods can be called; {_CALLS_HELP}")
+    if restricted and name not in _celfuncs.RESTRICTED_OK:
+        raise _bad(argument, expr, f"{name}() in a cancellation's condition: Inngest validates it with "
+                   "DefaultRestrictiveValidationPolicy (pkg/expressions/validation.go), which refuses macros and every "
+                   "function but int(), uint() and double(); keep to comparisons, '&&', '||', '!' and 'in'")
+    check_types(name, operands, expr, argument)
+    return name, operands
+
+
+def static_kind(node: ast.AST) -> str | None:
+    """The CEL type the compiler knows ``node`` has (a literal, a list, a call's result), ``None`` for ``dyn``."""
+    if isinstance(node, ast.Constant):
+        return "bytes" if isinstance(node.value, bytes) else _celfuncs.kind(node.value)
+    if isinstance(node, ast.List):
+        return "list"
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        return static_kind(node.operand) if isinstance(node.operand, ast.Constant) else None
+    if isinstance(node, (ast.Compare, ast.UnaryOp)):
+        return "bool"
+    if isinstance(node, ast.Call):
+        name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+        if name in _celfuncs.SIGNATURES:
+            return _celfuncs.SIGNATURES[name][1]
+        return {"has": "bool", "all": "bool", "exists": "bool", "exists_one": "bool"}.get(name, "list")
+    return None
+
+
+def check_types(name: str, operands: list[ast.expr], expr: str, argument: str) -> None:
+    """Refuse what Inngest's type check refuses (``validation.go : Validate`` compiles with checking): a literal
+    operand of a type no overload takes (``size(1)``, ``'a' in 1``, ``1.startsWith('a')``), an invalid literal
+    regular expression."""
+    if name in _celfuncs.MACROS:
+        accepted: tuple[frozenset[str], ...] = (frozenset({"list", "map"}),)
+    else:
+        accepted = _celfuncs.SIGNATURES.get(name, ((),))[0]
+    for operand, kinds in zip(operands, accepted, strict=False):
+        found = static_kind(operand)
+        if found is not None and kinds and found not in kinds:
+            raise _bad(argument, expr, f"no overload of {name} for a {found} (it takes {' or '.join(sorted(kinds))}): "
+                                       "Inngest's type check refuses the expression")  # fmt: skip
+    if name == "matches" and isinstance(operands[1], ast.Constant) and isinstance(operands[1].value, str):
+        try:
+            _celfuncs.regex(operands[1].value)
+        except _celfuncs.CelTypeError as exc:
+            raise _bad(argument, expr, f"matches() pattern {exc}; CEL's matches() is Go's RE2") from None
+
+
+def scope_of(node: ast.Call, bound: frozenset[str]) -> frozenset[str]:
+    """The names bound inside a macro's body: the caller's and the macro's variable."""
+    return bound | {node.args[0].id}  # type: ignore[attr-defined]
+
+
+def is_macro(node: Any) -> bool:
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _celfuncs.MACROS

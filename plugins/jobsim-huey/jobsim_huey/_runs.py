@@ -100,13 +100,21 @@ class _Runs:
         return result
 
     def _declared(self, hs: HueyState, tasks: Any) -> None:
-        """Declare the functions of the tasks this enqueue puts in the queue now, before it does: a task the
-        simulation refuses (``sim.add_function``: a jobsim function has its name) raises here, at the caller.
-        Declared in the ``enqueued`` signal, Huey's ``Signal.send`` logged the refusal and enqueued the task
-        anyway, and the consumer then failed on it, both out of the test's sight."""
-        for task in tasks:
+        """Declare the functions of the tasks this enqueue puts in the queue, and of those their pipelines
+        (``then``/``error``) enqueue later, before it does: a task the simulation refuses (``sim.add_function``:
+        a jobsim function has its name) raises here, at the caller. Declared in the ``enqueued`` signal, Huey's
+        ``Signal.send`` logged the refusal and enqueued the task anyway, and the consumer then failed on it
+        (a pipeline's next task: after the first had run), out of the test's sight."""
+        from huey.api import Task
+
+        todo = list(tasks)
+        while todo:
+            task = todo.pop(0)
+            if not isinstance(task, Task):
+                continue
             if type(task) not in self.by_class:
                 self._declare(hs, type(task))
+            todo += [task.on_complete, task.on_error]
 
     def _keep(self, result: Any) -> None:
         """Remember the ``Result`` objects an enqueue returned (a ``ResultGroup``'s members too): see ``_Closed``."""

@@ -28,3 +28,27 @@ def test_a_task_declared_inside_the_simulation_under_a_jobsim_function_id_is_ref
             sim.run_until_idle()
         assert "greet" not in sim.huey.functions and "greet" not in sim.huey.app.functions
     assert ran == [] and sim.runs("greet") == []
+
+
+def test_a_pipeline_whose_next_task_is_refused_is_refused_at_the_enqueue_before_anything_runs(memory_huey):
+    """The next task was declared when the first had run and the consumer enqueued it: the refusal went to
+    Huey's log ("Unhandled error during execution"), the first task ran, the pipeline stopped silently."""
+    h = memory_huey
+    shop = jobsim.App("shop")
+    shop.function("greet", on="shop/greet")(lambda ctx: None)
+    ran: list[str] = []
+
+    @h.task()
+    def first() -> None:
+        ran.append("first")
+
+    with jobsim.Simulation(shop, h, start=START) as sim:
+
+        @h.task()
+        def greet(_value: object) -> None:
+            ran.append("greet")
+
+        with pytest.raises(jobsim.InvalidArgument, match="function id 'greet' is declared in app 'shop' and in app"):
+            h.enqueue(first.s().then(greet))
+        sim.run_until_idle()
+    assert ran == [] and sim.runs("first") == []

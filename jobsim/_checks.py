@@ -107,6 +107,21 @@ def closest_keyword(given: str, accepted: Iterable[str]) -> str | None:
     return prefixed[0] if len(prefixed) == 1 else None
 
 
+LISTED_IDS = 20
+"""Function ids an error lists at most (a Celery app's 40 tasks, its builtins among them, say): the rest are counted."""
+
+
+def listed_ids(ids: Iterable[str], given: Any = None) -> str:
+    """``'a', 'b'``, or the first ``LISTED_IDS`` ids then ``... and N more``; when the list is cut and ``given`` (a
+    str: the id asked for) looks like one of them, ``(did you mean 'x'?)``, as the one meant may be past the cut."""
+    ids = list(ids)
+    if len(ids) <= LISTED_IDS:
+        return ", ".join(map(repr, ids))
+    guess = closest_keyword(given, ids) if isinstance(given, str) and given else None
+    return (", ".join(map(repr, ids[:LISTED_IDS])) + f", ... and {len(ids) - LISTED_IDS} more"
+            + (f" (did you mean {guess!r}?)" if guess is not None else ""))
+
+
 def keyword_error(where: str, key: str, value: Any, accepted: Iterable[str]) -> InvalidArgument:
     """``Retries() got an unknown keyword argument backof='linear' (did you mean backoff=?); accepted: ...``"""
     names = list(accepted)

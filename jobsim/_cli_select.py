@@ -14,6 +14,7 @@ import argparse
 from typing import Any
 
 from ._app import App
+from ._checks import listed_ids
 from .errors import InvalidArgument
 
 FLAGS = {"functions": "--functions", "exclude_functions": "--exclude-functions"}
@@ -46,7 +47,7 @@ def selection(args: argparse.Namespace, target: Any) -> dict[str, list[str]]:
             what = ", ".join(map(repr, unknown))
             raise InvalidArgument(
                 f"{FLAGS[name]} {text!r}: {what} {'is' if len(unknown) == 1 else 'are'} not a function of the "
-                f"app; known function ids: {', '.join(map(repr, known)) or 'none'}"
+                f"app; known function ids: {listed_ids(known, unknown[0]) or 'none'}"
             )
         if name == "exclude_functions" and set(known) <= set(ids):
             raise InvalidArgument(f"--exclude-functions {text!r} leaves out every function of the app "

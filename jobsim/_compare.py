@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from ._checks import check_callable, init_keywords_checked, keywords_checked
+from ._checks import check_callable, init_keywords_checked, keywords_checked, listed_ids
 from ._profiles import Profiles
 from ._profilespec import split_names
 from ._simulation import DEFAULT_START, Simulation
@@ -195,7 +195,7 @@ def _run(scenario: Scenario, profile: str, seed: int) -> list[Outcome]:
     unknown = [f for f in functions if f not in sim.functions]
     if unknown:  # said before playing, naming the scenario's field (sim.runs would name its own argument, after)
         raise InvalidArgument.build("functions", scenario.functions, "ids of functions the scenario's build() "
-                                    f"declares: {', '.join(map(repr, sim.functions))} (unknown: "
+                                    f"declares: {listed_ids(sim.functions, unknown[0])} (unknown: "
                                     f"{', '.join(map(repr, unknown))})")
     try:
         with sim:

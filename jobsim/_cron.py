@@ -117,10 +117,11 @@ class CronSchedule:
 
     @classmethod
     def parse(cls, expr: str, tz: str | dt.tzinfo | None = None, *, seconds: bool = False,
-              descriptors: bool = True) -> CronSchedule:
+              descriptors: bool = True, specials: bool = True) -> CronSchedule:
         """Parse ``expr``; ``seconds=True`` also accepts six fields with a leading seconds field.
         ``descriptors=False``: the caller's system refuses ``@daily`` & co. (its dialect says why, when it binds
-        the schedule), so no error here lists them as what to write."""
+        the schedule), so no error here lists them as what to write. ``specials=False``: likewise ``L``, ``W``,
+        ``#`` and day-of-week 7 (robfig/cron's): a field's hint names plain values only."""
         if not isinstance(expr, str) or not expr.strip():
             raise InvalidArgument.build("cron", expr, expected(seconds, descriptors))
         text = expr.strip()
@@ -141,7 +142,7 @@ class CronSchedule:
             raise InvalidArgument(f"cron={expr!r} names its own time zone and tz={tz!r} names another; give one")
         fields = expand(expr, text, descriptors)
         try:
-            validate(expr, fields, seconds, descriptors)
+            validate(expr, fields, seconds, descriptors, specials)
         except InvalidArgument:
             node = node_cron_fields(fields.split())
             if node is None:

@@ -47,6 +47,8 @@ _FIELDS = (
     ("month", "1-12 or JAN-DEC"),
     ("day-of-week", "0-7 or SUN-SAT, 'FRI#2' (the 2nd Friday), '5L' (the last Friday)"),
 )
+_PLAIN = {"day-of-month": "1-31", "day-of-week": "0-6 or SUN-SAT"}
+"""What a field takes in a dialect without ``L``, ``W``, ``#`` and day-of-week 7 (robfig/cron: Inngest)."""
 _SECONDS = ("second", "0-59")
 _FIVE = "5 fields 'minute hour day-of-month month day-of-week'"
 _HELP5 = f"expected {_FIVE}"
@@ -88,7 +90,7 @@ def _one_value_ranges(fields: str) -> str:
     return _ONE_VALUE_RANGE.sub(r"\1", fields)
 
 
-def validate(expr: str, fields: str, seconds: bool, descriptors: bool = True) -> None:
+def validate(expr: str, fields: str, seconds: bool, descriptors: bool = True, specials: bool = True) -> None:
     parts = fields.split()
     if len(parts) != 5 and not (seconds and len(parts) == 6):
         raise InvalidArgument(
@@ -98,12 +100,12 @@ def validate(expr: str, fields: str, seconds: bool, descriptors: bool = True) ->
     try:
         next(CronSim(fields, dt.datetime(2000, 1, 1)))
     except CronSimError as exc:
-        raise InvalidArgument(_explain(expr, parts, str(exc), descriptors)) from None
+        raise InvalidArgument(_explain(expr, parts, str(exc), descriptors, specials)) from None
     except StopIteration:
         raise InvalidArgument(f"cron expression {expr!r} never fires (no such date in 50 years)") from None
 
 
-def _explain(expr: str, parts: list[str], message: str, descriptors: bool = True) -> str:
+def _explain(expr: str, parts: list[str], message: str, descriptors: bool = True, specials: bool = True) -> str:
     if message == "Bad day-of-month" and _days_in_range(parts[-3]) and parts[-1].startswith("*"):
         # a day-of-week field starting with '*' adds no day, as in every cron: the schedule never fires
         return (f"cron expression {expr!r}: day-of-month {parts[-3]!r} never falls in month {parts[-2]!r}, so it "
@@ -117,6 +119,7 @@ def _explain(expr: str, parts: list[str], message: str, descriptors: bool = True
     names = (_SECONDS, *_FIELDS) if len(parts) == 6 else _FIELDS
     for index, (name, accepted) in enumerate(names):
         if name in message.lower():
+            accepted = accepted if specials else _PLAIN.get(name, accepted)
             return (
                 f"cron expression {expr!r}: {name} field {parts[index]!r} is not valid; "
                 f"accepted: {accepted}, '*', lists 'a,b', ranges 'a-b' and steps '*/n'"

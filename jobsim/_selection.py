@@ -19,6 +19,7 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from ._app import Function
+from ._checks import listed_ids
 from .errors import InvalidArgument, NonRetriableError, UnsupportedFeature
 
 _ACCEPTED = "a list of function ids (str) or functions (what @app.function returns)"
@@ -138,7 +139,7 @@ def _resolve(argument: str, given: Any, items: list[Any], functions: dict[str, F
         raise InvalidArgument(
             f"{argument}={given!r} is not valid: {what} {'is' if len(unknown) == 1 else 'are'} "
             f"not among the targets' functions (name them by id, or by the object @app.function returned); "
-            f"known function ids: {_known(functions)}{note}"
+            f"known function ids: {_known(functions, unknown[0])}{note}"
         )
     return ids
 
@@ -172,5 +173,5 @@ def _equal(native: Any, item: Any) -> bool:
         return False
 
 
-def _known(functions: Mapping[str, Function]) -> str:
-    return ", ".join(map(repr, functions)) or "none"
+def _known(functions: Mapping[str, Function], given: Any = None) -> str:
+    return listed_ids(functions, given) or "none"

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _plugins
 from ._app import App, Function
-from ._checks import is_async, keywords_checked
+from ._checks import is_async, keywords_checked, listed_ids
 from ._events import Event, check_triggers
 from ._profiles import resolve_function
 from ._records import Run
@@ -230,8 +230,8 @@ class _Targets:
             raise InvalidArgument.build(argument, function, f"it is a function of app {function.app.id!r}, which this "
                                         "simulation does not run (it runs " + ", ".join(repr(a.id) for a in self.apps)
                                         + "); pass that app to Simulation(...) too, or name one of the simulated "
-                                        "function ids: " + _listed(self.functions))  # fmt: skip
-        accepted = "one of the simulated function ids: " + _listed(self.functions)
+                                        "function ids: " + listed_ids(self.functions))  # fmt: skip
+        accepted = "one of the simulated function ids: " + listed_ids(self.functions, function)
         dynamic = sorted({a.backend for a in self.adapted if a.dynamic})
         if dynamic:  # e.g. jobsim-rq: a job function is declared when a queue first enqueues it
             listed = accepted if self.functions else "no function is known yet"
@@ -253,17 +253,6 @@ class _Targets:
             )  # fmt: skip
             self._failure_handlers[fn.id] = self.functions[handler.id] = handler
         return handler
-
-
-_LISTED = 20
-"""Function ids an error lists at most (a Celery app's 40 tasks, say): the rest are counted."""
-
-
-def _listed(ids: Iterable[str]) -> str:
-    """``'a', 'b', ...``: the first ``_LISTED`` ids, then how many more there are."""
-    ids = list(ids)
-    more = f", ... and {len(ids) - _LISTED} more" if len(ids) > _LISTED else ""
-    return ", ".join(map(repr, ids[:_LISTED])) + more
 
 
 def _flatten(targets: Iterable[Any]) -> Iterable[Any]:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from ._checks import listed_ids
 from ._time import format_duration, iso
 from ._tracestory import COMPARISONS, MISSING
 from .errors import InvalidArgument
@@ -135,7 +136,7 @@ class Comparison:
         if result is None and function not in self.known:  # a typo would read as "no divergence"
             ids = sorted(self.known.union(self.functions))
             raise InvalidArgument.build("function", function, "one of the compared function ids: "
-                                        + (", ".join(map(repr, ids)) or "none (neither trace names a function)"))
+                                        + (listed_ids(ids, function) or "none (neither trace names a function)"))
         return None if result is None else result.first
 
     def assert_same(self) -> None:

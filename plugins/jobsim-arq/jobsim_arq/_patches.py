@@ -108,6 +108,7 @@ def _enqueue_job(original: Any) -> Any:
             raise InvalidArgument.build("enqueue_job(_job_try=...)", job_try, "the try to count this job as, an int "
                                         "(the worker compares it with its own count: a string would crash it), or "
                                         "None")  # fmt: skip
+        world()._function(function)  # declared first: one the simulation refuses is not written to Redis either
         job = await original(pool, function, *args, **kwargs)
         world().enqueued(pool, job, function, args, kwargs)
         return job

@@ -49,6 +49,7 @@ class Adding:
         opts = msgpack.unpackb(packed_opts, raw=False)
         q = self.queue(backend)
         self._check_options(q, job, opts)
+        self.world._function(q.name)  # declared first: a queue the simulation refuses stores nothing, counts no id
         parent_key, parent = args[4], args[6]
         if parent_key is not None and self.job_by_key(parent_key) is None:
             raise backend.scripts.finishedErrors({"code": -5, "parentKey": parent_key, "command": "addJob"})

@@ -169,7 +169,7 @@ class Crashes:
             if held.run is not None and not held.run.done:
                 held.run.status = "queued"
             self.pending[again.task_id] = again
-            data = {"task": message.headers["task"], "id": again.task_id, "at": due,
+            data = {"task": message.headers["task"], "id": again.task_id, "due": due,  # "at": every line's own
                     "run": again.task_id if held.run else None}  # fmt: skip
             self.sim.trace.add(at, "celery.redeliver", data)
             self.sim.kernel.schedule(due, self._receive, rt, again, owner=message.headers["task"])

@@ -41,7 +41,7 @@ def _crash(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
 
 
 def _redeliver(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
-    return f"celery    {_name(d, names)} unacknowledged: the broker delivers it again at {_at(d['at'], tz)}"
+    return f"celery    {_name(d, names)} unacknowledged: the broker delivers it again at {_at(d['due'], tz)}"
 
 
 def _beat(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:

@@ -20,6 +20,7 @@ import pytest
 from celery.exceptions import WorkerLostError
 
 import jobsim
+from jobsim import traces
 
 START = "2025-03-01T00:00:00Z"
 T0 = dt.datetime(2025, 3, 1, tzinfo=dt.timezone.utc)
@@ -287,3 +288,17 @@ def test_a_crash_found_after_another_task_ran_across_it_is_refused_not_ignored(a
                            r"but render .* ran across that instant.*crash_worker\(at='2025-03-01T00:00:05\.000Z'\) "
                            r"without function="):
             sim.run_until_idle()
+
+
+def test_a_trace_with_a_redelivery_saves_and_reads_back(app, charge, tmp_path):
+    """The ``celery.redeliver`` record named its instant ``at``, the field every trace line has itself:
+    ``sim.trace.save`` (and ``--jobsim-trace-dir``) refused any simulation where a crash returned a message."""
+    app.conf.broker_url = "amqp://guest@127.0.0.1//"
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.celery.crash_worker(function="charge")
+        charge.delay("o1")
+        sim.run_until_idle()
+    path = sim.trace.save(tmp_path / "crash.jobsim.jsonl")
+    (redelivered,) = [r for r in traces.iter_records(path) if r.kind == "celery.redeliver"]
+    assert redelivered.data["due"] == sim.runs("charge")[0].attempts[1].start_ns
+    assert "the broker delivers it again at 2025-03-01 00:00:00.000" in sim.timeline()

@@ -45,6 +45,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
+from jobsim._checks import listed_ids
 from jobsim._kernel import URGENT
 from jobsim._time import MS, duration_ns, iso
 from jobsim.errors import InvalidArgument, UnsupportedFeature
@@ -102,7 +103,7 @@ class Crashes:
             fn_id = self.sim._function(function, "function").id
             if fn_id not in world.functions:
                 raise InvalidArgument.build("function", function, "a Dramatiq actor of this simulation: "
-                                            + ", ".join(map(repr, sorted(world.functions))))  # fmt: skip
+                                            + listed_ids(sorted(world.functions)))  # fmt: skip
         if worker is not None and (worker not in world.workers or worker.dead):
             raise InvalidArgument.build("worker", worker, "one of sim.dramatiq.workers (a live simulated worker)")
         restart_ns = None if restart is None else duration_ns(restart, "restart")

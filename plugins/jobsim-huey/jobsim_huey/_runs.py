@@ -79,12 +79,15 @@ class _Runs:
         elif isinstance(task, Task):
             try:
                 self._check_registered(hs, task)
+                self._declared(hs, [task])
             except InvalidArgument as refused:
                 if self.ticking is not None:  # the consumer's scheduler logs this and goes on: _tick raises it
                     self.refused_periodic = refused
                 raise
         else:
             raise InvalidArgument.build("task", task, "a huey Task (what task.s(...) returns), a group or a chord")
+        if not isinstance(task, Task):
+            self._declared(hs, task.tasks)
         self.sync()
         wallclock = self.sim.wallclock
         wallclock.activate()  # from the test too, signal receivers read the virtual clock (nested: free)
@@ -95,6 +98,23 @@ class _Runs:
             wallclock.deactivate()
         self._keep(result)
         return result
+
+    def _declared(self, hs: HueyState, tasks: Any) -> None:
+        """Declare the functions of the tasks this enqueue puts in the queue, and of those their pipelines
+        (``then``/``error``) enqueue later, before it does: a task the simulation refuses (``sim.add_function``:
+        a jobsim function has its name) raises here, at the caller. Declared in the ``enqueued`` signal, Huey's
+        ``Signal.send`` logged the refusal and enqueued the task anyway, and the consumer then failed on it
+        (a pipeline's next task: after the first had run), out of the test's sight."""
+        from huey.api import Task
+
+        todo = list(tasks)
+        while todo:
+            task = todo.pop(0)
+            if not isinstance(task, Task):
+                continue
+            if type(task) not in self.by_class:
+                self._declare(hs, type(task))
+            todo += [task.on_complete, task.on_error]
 
     def _keep(self, result: Any) -> None:
         """Remember the ``Result`` objects an enqueue returned (a ``ResultGroup``'s members too): see ``_Closed``."""

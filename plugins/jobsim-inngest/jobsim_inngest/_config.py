@@ -174,7 +174,8 @@ class JitteredCron:
 def _cron(trigger: inngest.TriggerCron, where: str, seed: str) -> Any:
     argument = f"TriggerCron(cron={trigger.cron!r})"
     try:
-        schedule = CronSchedule.parse(trigger.cron, descriptors=ROBFIG.descriptors)  # @daily & co.: refused there
+        # @daily & co., L, W, # and day-of-week 7: refused there, so no hint names them
+        schedule = CronSchedule.parse(trigger.cron, descriptors=ROBFIG.descriptors, specials=ROBFIG.specials)
     except jobsim.InvalidArgument as exc:
         raise ConfigError(f"{where}: {argument}: {exc}") from None
     if trigger.jitter is None:

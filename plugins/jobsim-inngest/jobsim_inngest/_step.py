@@ -35,6 +35,7 @@ from inngest._internal import types as inngest_types
 from inngest._internal.step_lib import base as step_base
 
 import jobsim
+from jobsim._checks import listed_ids
 from jobsim._steps import Suspend, load, track
 
 from ._errors import BUBBLES, Bubble, Unsupported, json_checked, to_inngest_step_error
@@ -165,7 +166,7 @@ class _StepBase:
                 sim._function(function_id, "function")
             raise jobsim.InvalidArgument(
                 f"step.invoke: function {function_id!r} is not part of this simulation; pass it to "
-                f"jobsim.Simulation([...]) too (simulated: {', '.join(map(repr, sim.functions))})"
+                f"jobsim.Simulation([...]) too (simulated: {listed_ids(sim.functions, function_id)})"
             )
         if data is not None and not isinstance(data, Mapping):
             raise jobsim.InvalidArgument.build("data", data, "a mapping: it becomes the invoked function's event.data")

@@ -145,3 +145,21 @@ def test_a_malformed_cron_is_told_the_5_fields_not_the_descriptors_inngest_refus
         simulate(tick).close()
     where = f"inngest function 'shop-tick': TriggerCron(cron={cron!r})"
     assert str(info.value) == f"{where}: cron expression {cron!r}: {said}"
+
+
+@pytest.mark.parametrize(("cron", "said"), [
+    ("0 0 32 * *", "day-of-month field '32' is not valid; accepted: 1-31, '*', lists 'a,b', ranges 'a-b' and steps "
+                   "'*/n'"),
+    ("0 0 * * 9", "day-of-week field '9' is not valid; accepted: 0-6 or SUN-SAT, '*', lists 'a,b', ranges 'a-b' and "
+                  "steps '*/n'"),
+])  # fmt: skip
+def test_a_field_out_of_range_is_told_the_values_robfig_takes_not_l_w_or_hash(client, cron, said):
+    """The hint offered 'L', 'LW', 'FRI#2', '5L' and day-of-week 7, which robfig/cron refuses (spec.go bounds
+    day-of-week to 0-6 and getRange reads no L, W or #): following it gave a second error."""
+    @client.create_function(fn_id="tick", trigger=inngest.TriggerCron(cron=cron))
+    def tick(ctx: inngest.ContextSync) -> None:
+        pass
+
+    with pytest.raises(jobsim.InvalidArgument) as info:
+        simulate(tick).close()
+    assert str(info.value) == f"inngest function 'shop-tick': TriggerCron(cron={cron!r}): cron expression {cron!r}: {said}"

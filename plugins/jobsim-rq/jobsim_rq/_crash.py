@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from rq.job import JobStatus
 
+from jobsim._checks import listed_ids
 from jobsim._kernel import URGENT
 from jobsim._time import SECOND, duration_ns, iso
 from jobsim.errors import InvalidArgument, UnsupportedFeature, WorkerCrashed
@@ -115,7 +116,7 @@ class Crashes:
         fn_id = self.sim._function(function, "function").id
         if fn_id not in self.world.functions:
             raise InvalidArgument.build("function", function, "an RQ job function enqueued in this simulation: "
-                                        + ", ".join(map(repr, self.world.functions)))  # fmt: skip
+                                        + listed_ids(self.world.functions))  # fmt: skip
         return fn_id
 
     def _refuse_if_already_ran(self, plan: CrashPlan) -> None:

@@ -1,0 +1,35 @@
+"""A queue the simulation refuses to declare as a function (``Simulation.add_function``: no worker reads it and
+its name is a ``jobsim.App`` function's id) is registered nowhere: jobsim-bullmq's own tables did not keep it, so
+adding to it again is refused again rather than recorded as a run of it; and the refused add stores no job."""
+
+from __future__ import annotations
+
+import pytest
+from bullmq import Queue
+from bullmq_support import NOWHERE, START, run
+
+import jobsim
+
+
+COUNTED = ("active", "completed", "delayed", "failed", "prioritized", "waiting", "waiting-children")
+
+
+async def _work(job, token):
+    return "done"
+
+
+def test_a_queue_no_worker_reads_under_a_jobsim_function_id_is_refused_at_every_add(worker_for):
+    shop = jobsim.App("shop")
+    shop.function("greet", on="shop/greet")(lambda ctx: None)
+    with jobsim.Simulation(shop, worker_for(_work, queue="emails"), start=START) as sim:
+        greet = Queue("greet", {"connection": NOWHERE})
+        for _ in range(2):  # the second add found it in the plugin's table and recorded a run of it
+            with pytest.raises(jobsim.InvalidArgument, match="function id 'greet' is declared in app 'shop' and in app"):
+                run(greet.add("hi", {}))
+            assert run(greet.getJobCounts()) == dict.fromkeys(COUNTED, 0) and run(greet.getJob("1")) is None
+        sim.run_until_idle()
+        assert "greet" not in sim.bullmq.functions and "greet" not in sim.bullmq.app.functions
+        run(Queue("emails", {"connection": NOWHERE}).add("send", {}))  # the worker goes on
+        sim.run_until_idle()
+        assert [r.status for r in sim.runs("emails")] == ["completed"]
+    assert sim.runs("greet") == []

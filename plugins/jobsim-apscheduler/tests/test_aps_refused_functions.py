@@ -22,7 +22,8 @@ def test_a_job_added_inside_the_simulation_under_a_jobsim_function_id_is_refused
     scheduler.add_job(tick, "interval", minutes=1, id="tick")
     with jobsim.Simulation(shop, scheduler, start=START) as sim:
         for _ in range(2):  # the second add found it in the plugin's table and ran it
-            with pytest.raises(jobsim.InvalidArgument, match="function id 'greet' is declared in app 'shop' and in app"):
+            refused = "function id 'greet' is declared in app 'shop' and in app"
+            with pytest.raises(jobsim.InvalidArgument, match=refused):
                 scheduler.add_job(lambda: ran.append("greet"), "interval", seconds=30, id="greet")
             assert scheduler.get_job("greet") is None
         sim.advance("90s")

@@ -9,7 +9,6 @@ import asyncio
 
 import pytest
 from arq import create_pool
-from arq.worker import func
 from arq_jobs import NOWHERE, START, add
 
 import jobsim
@@ -26,7 +25,8 @@ def test_a_function_no_worker_has_under_a_jobsim_function_id_is_refused_at_every
     settings = {"functions": [add], "redis_settings": NOWHERE}
     with jobsim.Simulation(shop, settings, start=START) as sim:
         for _ in range(2):  # the second enqueue found it in the plugin's table and ran it
-            with pytest.raises(jobsim.InvalidArgument, match="function id 'greet' is declared in app 'shop' and in app"):
+            refused = "function id 'greet' is declared in app 'shop' and in app"
+            with pytest.raises(jobsim.InvalidArgument, match=refused):
                 asyncio.run(_enqueue("greet"))
             assert sim.arq.store.c_ZCARD("arq:queue") == 0  # refused before it was written to Redis
             sim.run_until_idle()

@@ -10,7 +10,6 @@ from bullmq_support import NOWHERE, START, run
 
 import jobsim
 
-
 COUNTED = ("active", "completed", "delayed", "failed", "prioritized", "waiting", "waiting-children")
 
 
@@ -24,7 +23,8 @@ def test_a_queue_no_worker_reads_under_a_jobsim_function_id_is_refused_at_every_
     with jobsim.Simulation(shop, worker_for(_work, queue="emails"), start=START) as sim:
         greet = Queue("greet", {"connection": NOWHERE})
         for _ in range(2):  # the second add found it in the plugin's table and recorded a run of it
-            with pytest.raises(jobsim.InvalidArgument, match="function id 'greet' is declared in app 'shop' and in app"):
+            refused = "function id 'greet' is declared in app 'shop' and in app"
+            with pytest.raises(jobsim.InvalidArgument, match=refused):
                 run(greet.add("hi", {}))
             assert run(greet.getJobCounts()) == dict.fromkeys(COUNTED, 0) and run(greet.getJob("1")) is None
         sim.run_until_idle()

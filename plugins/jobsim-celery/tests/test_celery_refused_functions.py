@@ -22,7 +22,8 @@ def test_a_task_registered_inside_the_simulation_under_a_jobsim_function_id_is_r
             ran.append("greet")
 
         for _ in range(2):  # the second send found it in the plugin's table and ran it
-            with pytest.raises(jobsim.InvalidArgument, match="function id 'greet' is declared in app 'shop' and in app"):
+            refused = "function id 'greet' is declared in app 'shop' and in app"
+            with pytest.raises(jobsim.InvalidArgument, match=refused):
                 greet.delay()
             sim.run_until_idle()
         assert all("greet" not in rt.functions and "greet" not in rt.tasks for rt in sim.celery.apps)

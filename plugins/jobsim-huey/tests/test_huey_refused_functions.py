@@ -23,7 +23,8 @@ def test_a_task_declared_inside_the_simulation_under_a_jobsim_function_id_is_ref
             ran.append("greet")
 
         for _ in range(2):  # the second call found it in the plugin's table and ran it
-            with pytest.raises(jobsim.InvalidArgument, match="function id 'greet' is declared in app 'shop' and in app"):
+            refused = "function id 'greet' is declared in app 'shop' and in app"
+            with pytest.raises(jobsim.InvalidArgument, match=refused):
                 greet()
             sim.run_until_idle()
         assert "greet" not in sim.huey.functions and "greet" not in sim.huey.app.functions

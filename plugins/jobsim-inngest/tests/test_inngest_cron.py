@@ -162,4 +162,5 @@ def test_a_field_out_of_range_is_told_the_values_robfig_takes_not_l_w_or_hash(cl
 
     with pytest.raises(jobsim.InvalidArgument) as info:
         simulate(tick).close()
-    assert str(info.value) == f"inngest function 'shop-tick': TriggerCron(cron={cron!r}): cron expression {cron!r}: {said}"
+    where = f"inngest function 'shop-tick': TriggerCron(cron={cron!r})"
+    assert str(info.value) == f"{where}: cron expression {cron!r}: {said}"

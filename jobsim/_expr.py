@@ -26,19 +26,21 @@ from typing import Any
 
 from . import _celfuncs, _celsyntax
 from ._checks import check_callable
-from ._events import Event
+from ._events import EVENT_FIELDS, Event
 from .errors import InvalidArgument, JobsimError
 
 Key = str | Callable[[Any], Hashable]
 _MISSING = object()
+_EVENT_KEYS = frozenset(EVENT_FIELDS)
 
 
 def _field(value: Any, part: str) -> Any:
-    """A JSON object's field, or an ``Event``'s attribute; anything else has no fields (``_MISSING``):
-    ``tags.count`` on a list is missing, not the bound method ``list.count``."""
+    """A JSON object's field, or one of an ``Event``'s fields (``name``, ``data``, ``id``, ``user``, ``ts``, ``v``, the
+    keys of Inngest's event map); anything else has no fields (``_MISSING``): ``tags.count`` on a list is missing,
+    not the bound method ``list.count``, and ``event.__class__`` is missing, not the Python class."""
     if isinstance(value, Mapping):
         return value.get(part, _MISSING)
-    return getattr(value, part, _MISSING) if isinstance(value, Event) else _MISSING
+    return getattr(value, part) if isinstance(value, Event) and part in _EVENT_KEYS else _MISSING
 
 
 def _walk(value: Any, parts: list[str]) -> Any:

@@ -34,12 +34,13 @@ than being read as something it is not.
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from jobsim import InvalidArgument
+from jobsim import Event, InvalidArgument
 from jobsim._celfuncs import MACROS, CelTypeError, call
 from jobsim._celsyntax import check_call, check_types
+from jobsim._events import EVENT_FIELDS
 from jobsim._expr import UNKNOWN, compile_expression, go_string, parse
 from jobsim.errors import _init_or_name_keyword
 
@@ -224,14 +225,15 @@ def _go(value: Any) -> str:
 
 
 def _field(value: Any, name: Any) -> Any:
-    """A field of a JSON object or of the event; ``UNKNOWN`` where the path does not exist (the
-    attribute is marked unknown: ``expressions/data.go : partialWithPatterns``), ``None`` for a null."""
-    if isinstance(value, dict):
+    """A field of a JSON object or one of the event's fields
+    (``name``, ``data``, ``id``, ``user``, ``ts``, ``v``: Inngest's event map); ``UNKNOWN`` where the path does not
+    exist (the attribute is marked unknown: ``expressions/data.go : partialWithPatterns``), ``None`` for a null.
+    Nothing else of a Python object is reachable: ``event.__class__`` is unknown, as it is on Inngest."""
+    if isinstance(value, Mapping):
         return value.get(name, UNKNOWN)
-    if value is None or isinstance(value, (list, str, int, float, bool)):  # JSON values have no fields
-        return UNKNOWN
-    found = getattr(value, str(name), UNKNOWN)  # the event itself: event.data, event.name, ...
-    return found
+    if isinstance(value, Event) and name in EVENT_FIELDS:
+        return getattr(value, name)
+    return UNKNOWN  # JSON values have no fields
 
 
 def _json(value: Any) -> Any:

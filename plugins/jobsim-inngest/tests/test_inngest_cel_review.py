@@ -1,0 +1,25 @@
+"""Keys and priorities as a demanding user writes them: what a review of the CEL functions found (each test
+failed before its fix)."""
+
+from __future__ import annotations
+
+import pytest
+from jobsim_inngest._cel import compile_value
+
+import jobsim
+
+EVENT = jobsim.Event("go", {"tags": ["a", "b"], "n": 5, "m": {"k": 1}})
+
+
+@pytest.mark.parametrize("expression", [
+    "event.__class__",
+    "event.__class__.__name__",
+    "event['__class__']['__init__']['__globals__']",  # the module's globals: sys, os.environ through them
+    "event.__class__.__init__.__globals__.__name__",
+    "event.data.__class__",
+    "event.data.tags.__len__",
+])  # fmt: skip
+def test_a_key_reaches_no_python_attribute(expression: str) -> None:
+    # Inngest's event is a map of name, data, id, user, ts, v: anything else is a missing field, false
+    assert compile_value(expression, "key")(EVENT) is False
+    assert compile_value(f"size({expression})", "key")(EVENT) == 0

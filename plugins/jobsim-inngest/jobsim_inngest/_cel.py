@@ -4,7 +4,7 @@ Keys (``Concurrency.key``, ``Throttle.key``, ``RateLimit.key``, ``Debounce.key``
 ``Batch.key``, ``idempotency``) and ``Priority.run`` are CEL expressions evaluated
 against the event. Supported here, safely (no ``eval``):
 
-* paths rooted at ``event``: ``event.data.user_id``, ``event.data["user-id"]``;
+* paths rooted at ``event``: ``event.data.user_id``, ``event.data["user-id"]``, ``event.data.tags[0]``;
 * string, number, bool and null literals: ``"openai"`` (one shared key), ``0``;
 * ``+`` and ``-``, as Inngest's evaluator runs them (``pkg/expressions/unknown.go :
   runtimeUnknownCall``, ``exprenv/overloads.go``): ``+`` of two values of one CEL type adds or
@@ -225,12 +225,14 @@ def _go(value: Any) -> str:
 
 
 def _field(value: Any, name: Any) -> Any:
-    """A field of a JSON object or one of the event's fields
+    """A field of a JSON object, an element of a JSON array (``event.data.tags[0]``) or one of the event's fields
     (``name``, ``data``, ``id``, ``user``, ``ts``, ``v``: Inngest's event map); ``UNKNOWN`` where the path does not
     exist (the attribute is marked unknown: ``expressions/data.go : partialWithPatterns``), ``None`` for a null.
     Nothing else of a Python object is reachable: ``event.__class__`` is unknown, as it is on Inngest."""
     if isinstance(value, Mapping):
         return value.get(name, UNKNOWN)
+    if isinstance(value, (list, tuple)) and type(name) is int:  # CEL's list[i]; out of range: no such element
+        return value[name] if 0 <= name < len(value) else UNKNOWN
     if isinstance(value, Event) and name in EVENT_FIELDS:
         return getattr(value, name)
     return UNKNOWN  # JSON values have no fields

@@ -23,3 +23,15 @@ def test_a_key_reaches_no_python_attribute(expression: str) -> None:
     # Inngest's event is a map of name, data, id, user, ts, v: anything else is a missing field, false
     assert compile_value(expression, "key")(EVENT) is False
     assert compile_value(f"size({expression})", "key")(EVENT) == 0
+
+
+@pytest.mark.parametrize(("expression", "value"), [
+    ("event.data.tags[0]", "a"),
+    ("event.data.tags[1] + '-' + event.name", "b-go"),
+    ("event.data.tags[2]", False),  # past the end: no such element
+    ("size(event.data.tags[0])", 1),
+    ("event.name", "go"),
+    ("event.data.m.k", 1.0),
+])  # fmt: skip
+def test_a_key_indexes_a_list(expression: str, value: object) -> None:
+    assert compile_value(expression, "key")(EVENT) == value

@@ -63,6 +63,46 @@ def refuse_adjacent_literals(expr: str, parts: list[str], argument: str) -> None
                                   "literal, or with '+' where the option takes '+'")  # fmt: skip
 
 
+_PREFIX = re.compile(r"(?<![\w.])([A-Za-z]{1,2})$")
+_PYTHON_PREFIXES = frozenset({"r", "u", "f", "b", "br", "rb", "fr", "rf"})
+_ESCAPE = re.compile(r"\\(?:([abfnrtv\\'\"])|([`?])|[xX]([0-9A-Fa-f]{2})|u([0-9A-Fa-f]{4})|U([0-9A-Fa-f]{8})"
+                     r"|([0-3][0-7]{2})|(.?))", re.DOTALL)
+_ESCAPES_HELP = ("CEL's escapes are \\a \\b \\f \\n \\r \\t \\v \\\\ \\' \\\" \\` \\? \\xHH \\uHHHH \\UHHHHHHHH and "
+                 "three-digit octal \\ooo; write '\\\\' for a backslash, or a raw string: r'\\d+'")
+
+
+def literal_as_python(code: str, literal: str, expr: str, argument: str) -> str:
+    """A CEL string literal (``code``: the code before it, which holds its prefix) as the Python literal of the same
+    value: cel-go's ``parser/unescape.go`` refuses an escape it does not know (``'\\d'``, which Python keeps as
+    ``\\d``, ``'\\N{...}'``, a short octal ``'\\1'``), and reads ``\\?``, ``\\```, ``\\X41`` as Python does not."""
+    found = _PREFIX.search(code)
+    prefix = found.group(1).lower() if found and found.group(1).lower() in _PYTHON_PREFIXES else ""
+    if prefix not in ("", "r", "b", "br"):
+        raise _bad(argument, expr, f"{found.group(1)}{literal} is Python, not CEL: a CEL string "  # type: ignore[union-attr]
+                   "literal's prefix is r (raw), b (bytes) or br (raw bytes)")
+    if "r" in prefix or "\\" not in literal:
+        return literal
+    is_bytes = "b" in prefix
+
+    def escape(match: re.Match[str]) -> str:
+        simple, python_lacks, hex_, u4, u8, octal, bad = match.groups()
+        if python_lacks is not None:  # \? and \` are the character itself
+            return python_lacks
+        if hex_ is not None:
+            return "\\x" + hex_  # CEL's \X41 too
+        if (u4 or u8) is not None:
+            point = int(u4 or u8, 16)
+            if is_bytes or 0xD800 <= point < 0xE000 or point > 0x10FFFF:
+                what = "no escape of a bytes literal" if is_bytes else "not a valid code point"
+                raise _bad(argument, expr, f"{match.group(0)} in the literal {literal} is {what} in CEL, which refuses it")
+        if bad is not None:
+            raise _bad(argument, expr, f"{match.group(0)} in the literal {literal} is not a CEL escape, and cel-go refuses the "
+                       f"expression (Python would keep it as written); {_ESCAPES_HELP}")
+        return match.group(0)
+
+    return _ESCAPE.sub(escape, literal[1:-1]).join((literal[0], literal[-1])) if len(literal) >= 2 else literal
+
+
 def refuse_non_ascii(expr: str, code: list[str], argument: str) -> None:
     for part in code:
         if not part.isascii():

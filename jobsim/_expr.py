@@ -440,7 +440,8 @@ def cel_as_python(expr: str, argument: str) -> str:
     _refuse_python_words(expr, parts[::2], argument)
     _celsyntax.refuse_non_ascii(expr, parts[::2], argument)
     _celsyntax.refuse_adjacent_literals(expr, parts, argument)
-    return "".join(part if i % 2 else _as_python(part, expr, argument) for i, part in enumerate(parts))
+    return "".join(_celsyntax.literal_as_python(parts[i - 1], part, expr, argument) if i % 2
+                   else _as_python(part, expr, argument) for i, part in enumerate(parts))  # fmt: skip
 
 
 def _as_python(code: str, expr: str, argument: str) -> str:

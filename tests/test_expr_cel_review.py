@@ -26,3 +26,34 @@ def test_an_events_python_attributes_are_no_fields(expression: str) -> None:
     assert holds(expression) is False
     assert holds("async.__class__ == null") is True  # a missing field equals null (unknown.go)
     assert holds("async.name == 'c' && async.data.n == 5 && async.user == null") is True
+
+
+@pytest.mark.parametrize(("expression", "expected"), [
+    (r"'\?' == '?'", True),  # CEL's \? and \` are the character, Python keeps the backslash
+    (r"'\`' == '`'", True),
+    (r"'\X41' == 'A'", True),  # \X is \x in CEL
+    (r"'\101\x41\u0041\U00000041' == 'AAAA'", True),
+    (r"'\\d' == r'\d'", True),
+    (r"async.data.s.matches('\\w+')", True),
+    (r"async.data.s.matches(r'^\w+$')", True),
+    (r"b'\x41\101' == b'AA'", True),
+    ("\"it\\'s\" == \"it's\"", True),
+])  # fmt: skip
+def test_cel_string_escapes_are_read_as_cel_reads_them(expression: str, expected: bool) -> None:
+    assert holds(expression) is expected
+
+
+@pytest.mark.parametrize(("expression", "why"), [
+    (r"async.data.s.matches('\d+')", r"\d in the literal '\d+' is not a CEL escape"),  # Python kept it as \d
+    (r"'\1' == 'x'", "not a CEL escape"),  # CEL's octal escapes have three digits
+    (r"'\8' == 'x'", "not a CEL escape"),
+    (r"'\N{DIGIT ONE}' == '1'", "not a CEL escape"),
+    (r"'\ud800' == 'x'", "not a valid code point"),
+    (r"b'\u00e9' == b'x'", "no escape of a bytes literal"),
+    ("u'x' == 'x'", "prefix is r (raw), b (bytes) or br"),
+    ("rb'x' == b'x'", "prefix is r (raw), b (bytes) or br"),
+])  # fmt: skip
+def test_what_cel_go_refuses_in_a_string_literal_is_refused(expression: str, why: str) -> None:
+    with pytest.raises(jobsim.InvalidArgument, match="if_exp=") as info:
+        compile_expression(expression)
+    assert why in str(info.value)

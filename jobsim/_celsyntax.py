@@ -78,14 +78,14 @@ def literal_as_python(code: str, literal: str, expr: str, argument: str) -> str:
     found = _PREFIX.search(code)
     prefix = found.group(1).lower() if found and found.group(1).lower() in _PYTHON_PREFIXES else ""
     if prefix not in ("", "r", "b", "br"):
-        raise _bad(argument, expr, f"{found.group(1)}{literal} is Python, not CEL: a CEL string "  # type: ignore[union-attr]
-                   "literal's prefix is r (raw), b (bytes) or br (raw bytes)")
+        raise _bad(argument, expr, f"{code[-len(prefix):]}{literal} is Python, not CEL: a CEL string literal's "
+                   "prefix is r (raw), b (bytes) or br (raw bytes)")
     if "r" in prefix or "\\" not in literal:
         return literal
     is_bytes = "b" in prefix
 
     def escape(match: re.Match[str]) -> str:
-        simple, python_lacks, hex_, u4, u8, octal, bad = match.groups()
+        _, python_lacks, hex_, u4, u8, _, bad = match.groups()
         if python_lacks is not None:  # \? and \` are the character itself
             return python_lacks
         if hex_ is not None:
@@ -94,10 +94,10 @@ def literal_as_python(code: str, literal: str, expr: str, argument: str) -> str:
             point = int(u4 or u8, 16)
             if is_bytes or 0xD800 <= point < 0xE000 or point > 0x10FFFF:
                 what = "no escape of a bytes literal" if is_bytes else "not a valid code point"
-                raise _bad(argument, expr, f"{match.group(0)} in the literal {literal} is {what} in CEL, which refuses it")
+                raise _bad(argument, expr, f"{match.group(0)} in the literal {literal} is {what} in CEL (refused)")
         if bad is not None:
-            raise _bad(argument, expr, f"{match.group(0)} in the literal {literal} is not a CEL escape, and cel-go refuses the "
-                       f"expression (Python would keep it as written); {_ESCAPES_HELP}")
+            raise _bad(argument, expr, f"{match.group(0)} in the literal {literal} is not a CEL escape, and cel-go "
+                       f"refuses the expression (Python would keep it as written); {_ESCAPES_HELP}")
         return match.group(0)
 
     return _ESCAPE.sub(escape, literal[1:-1]).join((literal[0], literal[-1])) if len(literal) >= 2 else literal

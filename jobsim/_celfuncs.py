@@ -34,9 +34,12 @@ jobsim folds CEL errors into ``UNKNOWN`` (``_expr``): every operator around eith
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from collections.abc import Callable
 from typing import Any
+
+from . import _celregex
 
 METHODS = frozenset({"size", "contains", "startsWith", "endsWith", "matches"})
 GLOBALS = frozenset({"size", "int", "double", "lowercase", "uppercase"})
@@ -101,17 +104,20 @@ conditionals, comments, possessive quantifiers (``a*+``), ``\\Z`` (RE2 writes ``
 has them, Python's ``re`` does not)."""
 
 
+@functools.lru_cache(maxsize=256)
 def regex(pattern: str) -> re.Pattern[str]:
-    """``pattern`` compiled as close to RE2 as Python's ``re`` gets: ``\\d \\w \\s \\b`` ASCII-only as in Go.
+    """``pattern`` (Go's RE2) compiled with Python's ``re`` to match the same (``_celregex``: ``\\d \\w \\s \\b`` ASCII,
+    ``$`` the end of the text, POSIX classes...). Cached: a pattern from the event is compiled at each evaluation.
 
     Raises ``CelTypeError`` for a pattern RE2 would refuse or that Python would read differently (see
-    ``_RE2_LACKS``). A remaining difference: ``$`` without ``(?m)`` also matches before a final newline in
-    Python, only at the very end in RE2."""
+    ``_RE2_LACKS`` and ``_celregex``)."""
     if _RE2_LACKS.search(pattern.replace("\\\\", "")):
         raise CelTypeError(f"{pattern!r} uses a construct RE2 lacks or reads differently (backreference, lookaround, "
                            "atomic group, conditional, comment, possessive quantifier, \\Z, \\p)")  # fmt: skip
     try:
-        return re.compile(pattern, re.ASCII)
+        return re.compile(_celregex.as_python(pattern))
+    except _celregex.RegexError as exc:
+        raise CelTypeError(f"{pattern!r}: {exc}") from None
     except re.error as exc:
         raise CelTypeError(f"{pattern!r} is not a valid regular expression: {exc}") from None
 

@@ -57,3 +57,46 @@ def test_what_cel_go_refuses_in_a_string_literal_is_refused(expression: str, why
     with pytest.raises(jobsim.InvalidArgument, match="if_exp=") as info:
         compile_expression(expression)
     assert why in str(info.value)
+
+
+@pytest.mark.parametrize(("text", "pattern", "expected"), [
+    ("hello", r"o\\z", True),  # RE2's end of text; Python's re refused \z
+    ("hello\n", "o$", False),  # RE2's $ without (?m) is the end of the text; Python's also matched before a final \n
+    ("hello\n", "(?m)o$", True),
+    ("hello", "^[[:alpha:]]+$", True),  # a POSIX class; Python read [[:alpha:] as a set of '[:alph'
+    ("hello", "[[:digit:]]", False),
+    (":", "[[:alpha:]]", False),
+    ("x1", "^[[:alpha:]][[:digit:]]$", True),
+    ("É", "(?i)é", True),  # RE2 folds case in Unicode; a pattern-wide re.ASCII folded ASCII only
+    ("é", r"^\\w", False),  # ... while \w stays ASCII
+    ("é", r"^[\\w]", False),
+    ("a b", r"a\\sb", True),
+    ("a.b", r"^\\Qa.b\\E$", True),  # \Q...\E quotes
+    ("axb", r"^\\Qa.b\\E$", False),
+    ("ab", "(?<first>a)b", True),  # Go's named group
+    ("a[b", "[[]", True),
+    ("xhelloy", "hello", True),  # an unanchored search, as RE2's MatchString
+])  # fmt: skip
+def test_matches_reads_re2_syntax_as_re2_does(text: str, pattern: str, expected: bool) -> None:
+    candidate = jobsim.Event("c", {"s": text})
+    assert compile_expression(f"async.data.s.matches('{pattern}')")(candidate, candidate) is expected
+    assert compile_expression("async.data.s.matches(async.data.p)")(candidate, jobsim.Event("c", {
+        "s": text, "p": pattern.replace("\\\\", "\\")})) is expected  # fmt: skip
+
+
+@pytest.mark.parametrize(("pattern", "why"), [
+    ("a{1001}", "over RE2's limit of 1000"),
+    ("a{2,1001}", "over RE2's limit of 1000"),
+    ("(?x)a b", "RE2's flags are i, m, s and U only"),  # Python's verbose flag, accepted before
+    ("(?a)a", "RE2's flags are i, m, s and U only"),
+    ("(?U)a+", "ungreedy"),
+    ("[[:^alpha:]]", "negated POSIX class"),
+    ("[[:letter:]]", "no POSIX class RE2 knows"),
+])  # fmt: skip
+def test_a_pattern_re2_refuses_or_python_cannot_match_alike_is_refused(pattern: str, why: str) -> None:
+    with pytest.raises(jobsim.InvalidArgument, match="matches\\(\\) pattern") as info:
+        compile_expression(f"async.data.s.matches('{pattern}')")
+    assert why in str(info.value)
+    candidate = jobsim.Event("c", {"s": "a", "p": pattern})
+    assert compile_expression("async.data.s.matches(async.data.p)")(candidate, candidate) is False  # an error
+    assert compile_expression("!async.data.s.matches(async.data.p)")(candidate, candidate) is False

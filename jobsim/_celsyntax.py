@@ -45,6 +45,9 @@ def translate_words(code: str, expr: str, argument: str) -> str:
             return _LITERALS[name]
         if name == "async":
             return "_async"
+        if name == "_async":  # what jobsim writes for CEL's async: the user's _async is no variable of Inngest's
+            raise InvalidArgument(f"{argument}={expr!r}: unknown name '_async'; Inngest's variables are event and "
+                                  "async")  # fmt: skip
         if name in CEL_RESERVED:
             raise InvalidArgument(f"{argument}={expr!r} is not valid: {name!r} is a reserved word in CEL, which "
                                   "Inngest refuses as a name (it may be a field: event.data.if)")  # fmt: skip

@@ -100,3 +100,10 @@ def test_a_pattern_re2_refuses_or_python_cannot_match_alike_is_refused(pattern: 
     candidate = jobsim.Event("c", {"s": "a", "p": pattern})
     assert compile_expression("async.data.s.matches(async.data.p)")(candidate, candidate) is False  # an error
     assert compile_expression("!async.data.s.matches(async.data.p)")(candidate, candidate) is False
+
+
+def test_underscore_async_is_no_name() -> None:
+    # jobsim spells CEL's async _async for Python's parser: the user's own _async was read as async
+    with pytest.raises(jobsim.InvalidArgument, match="unknown name '_async'"):
+        compile_expression("_async.data.n == 5")
+    assert holds("async.data.n == 5 && async.data._async == null")

@@ -127,7 +127,9 @@ def _check(node: ast.AST, expr: str, argument: str) -> None:
                 raise InvalidArgument.build(argument, expr, _HELP)
             check_types("in", [child.left, child.comparators[0]], expr, argument)
         if isinstance(child, ast.Name) and child not in calls and child.id not in ("event", "None", "True", "False"):
-            raise InvalidArgument(f"{argument}={expr!r}: unknown name {child.id!r}; paths start with 'event.'")
+            name = "async" if child.id == "_async" else child.id  # jobsim's spelling of CEL's async
+            raise InvalidArgument(f"{argument}={expr!r}: unknown name {name!r}; a key's paths start with 'event.' "
+                                  "(a key reads the event only)")  # fmt: skip
         if isinstance(child, ast.Subscript) and not isinstance(child.slice, ast.Constant):
             raise InvalidArgument.build(argument, expr, _HELP)
 

@@ -124,6 +124,34 @@ def unmangle(tree: ast.AST) -> None:
             node.id = node.id[1:]
 
 
+_FRAMES: dict[type[ast.AST], int] = {ast.Call: 4, ast.BoolOp: 3, ast.List: 2}
+"""Python frames ``_expr._eval`` (or ``jobsim_inngest._cel._eval``) takes to evaluate a node's operand, at most;
+any other node takes one."""
+MAX_FRAMES = 400
+"""The frames an expression may take, nested: leaves 600 of Python's default 1,000 for the caller."""
+SHALLOW = MAX_FRAMES // max(_FRAMES.values())
+"""An expression this long or shorter has too few nodes to nest ``MAX_FRAMES`` frames deep."""
+
+
+def too_deep(expr: str, argument: str) -> InvalidArgument:
+    return _bad(argument, expr[:200] + ("..." if len(expr) > 200 else ""), "it is nested too deeply for jobsim, "
+                "which evaluates an expression recursively (calls, macros, '!', '-', brackets and parentheses inside "
+                "one another, and chained '.field' or '+'); keep it shallower: cel-go's parser too refuses more than "
+                "250 nested levels")  # fmt: skip
+
+
+def check_depth(tree: ast.AST, expr: str, argument: str) -> None:
+    """Refuse a tree whose evaluation would nest more than ``MAX_FRAMES`` Python frames (a ``RecursionError`` out of
+    ``sim.send`` otherwise); iterative, as the tree may be deep."""
+    stack = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        depth += _FRAMES.get(type(node), 1)
+        if depth > MAX_FRAMES:
+            raise too_deep(expr, argument)
+        stack.extend((child, depth) for child in ast.iter_child_nodes(node))
+
+
 def _bad(argument: str, expr: str, why: str) -> InvalidArgument:
     return InvalidArgument(f"{argument}={expr!r} is not valid: {why}")
 

@@ -401,6 +401,10 @@ def parse(expr: str, argument: str, help_text: str) -> ast.expr:
             tree = ast.parse(source.strip(), mode="eval").body
     except (SyntaxError, ValueError):  # ValueError: a NUL character, as Python 3.10 reports it
         raise InvalidArgument.build(argument, expr, help_text) from None
+    except RecursionError:  # '!!!…' or '((…))' thousands deep: Python's parser recurses
+        raise _celsyntax.too_deep(expr, argument) from None
+    if len(source) > _celsyntax.SHALLOW:  # a shorter expression cannot nest too deep
+        _celsyntax.check_depth(tree, expr, argument)
     if _celsyntax.MANGLE in source:
         _celsyntax.unmangle(tree)
     return tree

@@ -107,3 +107,31 @@ def test_underscore_async_is_no_name() -> None:
     with pytest.raises(jobsim.InvalidArgument, match="unknown name '_async'"):
         compile_expression("_async.data.n == 5")
     assert holds("async.data.n == 5 && async.data._async == null")
+
+
+@pytest.mark.parametrize("expression", [
+    "!" * 3000 + "true",  # Python's parser raised RecursionError
+    "async" + ".a" * 3000 + " == null",
+    "async.data.tags" + ".map(x, x)" * 150 + " == []",  # compiled, then RecursionError at each evaluation
+    "!" * 450 + "true",
+])  # fmt: skip
+def test_an_expression_nested_too_deep_is_refused(expression: str) -> None:
+    with pytest.raises(jobsim.InvalidArgument, match=r"if_exp=.* nested too deeply for jobsim"):
+        compile_expression(expression)
+
+
+def test_an_expression_nested_as_deep_as_allowed_evaluates_under_a_deep_stack() -> None:
+    from jobsim._celsyntax import MAX_FRAMES
+
+    deepest = [
+        "!" * (MAX_FRAMES - 1) + "true",
+        "async.data.tags" + ".map(x, x)" * ((MAX_FRAMES - 10) // 5) + " == []",
+        "async" + ".a" * (MAX_FRAMES - 3) + " == null",
+        "lowercase(" * ((MAX_FRAMES - 10) // 4) + "async.data.s" + ")" * ((MAX_FRAMES - 10) // 4) + " == 'hello'",
+    ]
+    checks = [compile_expression(expression) for expression in deepest]
+
+    def nest(depth: int) -> list[bool]:  # the caller's stack: 500 frames, half the default limit
+        return nest(depth - 1) if depth else [check(CANDIDATE, CANDIDATE) for check in checks]
+
+    assert nest(500) == [False, False, True, True]

@@ -42,3 +42,10 @@ def test_a_key_on_async_names_async() -> None:
         compile_value("async.data.user", "key")
     with pytest.raises(jobsim.InvalidArgument, match="unknown name '_async'"):
         compile_value("_async.data.user", "key")
+
+
+@pytest.mark.parametrize("expression", ["event" + ".a" * 3000, "event.data.n" + " + 1" * 3000])
+def test_a_key_nested_too_deep_is_refused(expression: str) -> None:
+    # a RecursionError out of Python's parser (or at each evaluation) before
+    with pytest.raises(jobsim.InvalidArgument, match=r"key=.* nested too deeply for jobsim"):
+        compile_value(expression, "key")

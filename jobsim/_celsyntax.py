@@ -60,6 +60,10 @@ def translate_words(code: str, expr: str, argument: str) -> str:
 def refuse_adjacent_literals(expr: str, parts: list[str], argument: str) -> None:
     """``'a' 'b'``: Python joins adjacent string literals into one, CEL refuses them (a syntax error)."""
     for i in range(2, len(parts) - 1, 2):
+        if not parts[i] and parts[i - 1] in ("''", '""') and parts[i + 1][0] == parts[i - 1][0]:
+            raise InvalidArgument(f"{argument}={expr!r} is not valid here: jobsim does not read CEL's triple-quoted "
+                                  "string literals ('''...''' or \"\"\"...\"\"\"); write the literal in single quotes, "
+                                  "a newline as \\n")  # fmt: skip
         if re.fullmatch(r"\s*[rRbB]{0,2}", parts[i]):
             raise InvalidArgument(f"{argument}={expr!r} is not valid: two string literals side by side "
                                   f"({parts[i - 1]} {parts[i + 1]}) are a syntax error in CEL; join them into one "

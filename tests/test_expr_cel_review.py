@@ -135,3 +135,11 @@ def test_an_expression_nested_as_deep_as_allowed_evaluates_under_a_deep_stack() 
         return nest(depth - 1) if depth else [check(CANDIDATE, CANDIDATE) for check in checks]
 
     assert nest(500) == [False, False, True, True]
+
+
+@pytest.mark.parametrize("expression", ["async.data.s == '''hello'''", 'async.data.s == """hello"""',
+                                        "'''it's''' == 'x'"])  # fmt: skip
+def test_a_triple_quoted_literal_is_refused_as_unread_not_as_two_literals(expression: str) -> None:
+    # valid CEL, which jobsim does not read: the message said "two string literals side by side ('' 'hello')"
+    with pytest.raises(jobsim.InvalidArgument, match="does not read CEL's triple-quoted string literals"):
+        compile_expression(expression)

@@ -197,6 +197,15 @@ def check_call(node: ast.Call, expr: str, argument: str, restricted: bool) -> tu
     return name, operands
 
 
+def check_negation(node: ast.UnaryOp, expr: str, argument: str) -> None:
+    """``-x`` in a cancellation's condition: CEL's parser makes ``-5`` a literal, but the negation of anything else is
+    the function ``-_``, which ``DefaultRestrictiveValidationPolicy`` refuses (``mathFnNames``: no math functions)."""
+    if not (isinstance(node.operand, ast.Constant) and type(node.operand.value) in (int, float)):
+        raise _bad(argument, expr, "'-' of a field in a cancellation's condition: Inngest validates it with "
+                   "DefaultRestrictiveValidationPolicy (pkg/expressions/validation.go), which refuses arithmetic, "
+                   "negation included; compare with a negative literal instead ('x > -5', not '-x < 5')")
+
+
 def static_kind(node: ast.AST) -> str | None:
     """The CEL type the compiler knows ``node`` has (a literal, a list, a call's result), ``None`` for ``dyn``."""
     if isinstance(node, ast.Constant):

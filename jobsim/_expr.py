@@ -496,6 +496,8 @@ def _check(node: ast.AST, expr: str, argument: str, bound: frozenset[str], restr
                 stack.extend(operands)
             continue
         stack.extend(ast.iter_child_nodes(child))
+        if restricted and isinstance(child, ast.UnaryOp) and isinstance(child.op, ast.USub):
+            _celsyntax.check_negation(child, expr, argument)
         if isinstance(child, ast.Compare) and len(child.ops) > 1:  # Python chains them; CEL does not
             raise InvalidArgument(f"{argument}={expr!r} is not valid: CEL reads 'a < b < c' as '(a < b) < c', a "
                                   "bool compared with the next operand, where Python tests 'a < b and b < c'. "

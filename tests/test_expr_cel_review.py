@@ -143,3 +143,11 @@ def test_a_triple_quoted_literal_is_refused_as_unread_not_as_two_literals(expres
     # valid CEL, which jobsim does not read: the message said "two string literals side by side ('' 'hello')"
     with pytest.raises(jobsim.InvalidArgument, match="does not read CEL's triple-quoted string literals"):
         compile_expression(expression)
+
+
+def test_a_cancellations_condition_refuses_negating_a_field() -> None:
+    # DefaultRestrictiveValidationPolicy refuses math functions, '-_' (negation) among them; -5 is a literal
+    with pytest.raises(jobsim.InvalidArgument, match="'-' of a field in a cancellation's condition"):
+        jobsim.Cancel(event="x", if_exp="-async.data.n < 5")
+    jobsim.Cancel(event="x", if_exp="async.data.n > -5 && async.data.n != -1.5")
+    assert holds("-async.data.n < 0")  # elsewhere (if_exp of a wait) it is read

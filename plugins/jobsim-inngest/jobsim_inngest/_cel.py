@@ -128,8 +128,8 @@ def _check(node: ast.AST, expr: str, argument: str) -> None:
             check_types("in", [child.left, child.comparators[0]], expr, argument)
         if isinstance(child, ast.Name) and child not in calls and child.id not in ("event", "None", "True", "False"):
             name = "async" if child.id == "_async" else child.id  # jobsim's spelling of CEL's async
-            raise InvalidArgument(f"{argument}={expr!r}: unknown name {name!r}; a key's paths start with 'event.' "
-                                  "(a key reads the event only)")  # fmt: skip
+            raise InvalidArgument(f"{argument}={expr!r}: unknown name {name!r}; paths start with 'event.'"
+                                  + (" (a key reads the event only)" if name == "async" else ""))  # fmt: skip
         if isinstance(child, ast.Subscript) and not isinstance(child.slice, ast.Constant):
             raise InvalidArgument.build(argument, expr, _HELP)
 

@@ -137,12 +137,37 @@ def _in(item: Any, container: Any) -> bool:
     raise CelTypeError(f"no such overload: {kind(item)} in {kind(container)}")
 
 
+def _go_lower(text: str) -> str:
+    """Go's ``strings.ToLower`` (Inngest's ``lowercase``): each code point by its simple case mapping (UnicodeData),
+    where Python's ``str.lower`` applies the full one: ``İ`` is ``i``, not ``i`` and a combining dot, and capital
+    sigma (U+03A3) is always U+03C3, never the final U+03C2."""
+    if text.isascii():
+        return text.lower()
+    return "".join(c.lower()[0] for c in text)  # per code point: no final-sigma context; İ's full mapping starts 'i'
+
+
+def _go_upper(text: str) -> str:
+    """Go's ``strings.ToUpper``: simple case mappings, so ``ß`` and ``ﬁ`` stay (Python makes ``SS``, ``FI``); where
+    Python's full mapping has several code points the simple one, if any, is the titlecase one (``ᾳ``: ``ᾼ``)."""
+    if text.isascii():
+        return text.upper()
+    return "".join(_upper_one(c) for c in text)
+
+
+def _upper_one(c: str) -> str:
+    upper = c.upper()
+    if len(upper) == 1:
+        return upper
+    title = c.title()
+    return title if len(title) == 1 else c
+
+
 FUNCTIONS: dict[str, Callable[..., Any]] = {
     "size": _size,
     "int": _int,
     "double": _double,
-    "lowercase": lambda s: _string("lowercase", s).lower(),
-    "uppercase": lambda s: _string("uppercase", s).upper(),
+    "lowercase": lambda s: _go_lower(_string("lowercase", s)),
+    "uppercase": lambda s: _go_upper(_string("uppercase", s)),
     "contains": lambda s, sub: _string("contains", sub) in _string("contains", s),
     "startsWith": lambda s, p: _string("startsWith", s).startswith(_string("startsWith", p)),
     "endsWith": lambda s, p: _string("endsWith", s).endswith(_string("endsWith", p)),

@@ -151,3 +151,18 @@ def test_a_cancellations_condition_refuses_negating_a_field() -> None:
         jobsim.Cancel(event="x", if_exp="-async.data.n < 5")
     jobsim.Cancel(event="x", if_exp="async.data.n > -5 && async.data.n != -1.5")
     assert holds("-async.data.n < 0")  # elsewhere (if_exp of a wait) it is read
+
+
+@pytest.mark.parametrize(("text", "lower", "upper"), [
+    ("Ann@Example.COM", "ann@example.com", "ANN@EXAMPLE.COM"),
+    ("ΟΔΟΣ", "οδοσ", "ΟΔΟΣ"),  # Go maps each code point: no final sigma (Python: οδος)
+    ("İstanbul", "istanbul", "İSTANBUL"),  # simple mapping: İ -> i (Python: i + combining dot)
+    ("straße", "straße", "STRAßE"),  # ß has no simple uppercase (Python: STRASSE)
+    ("ﬁle", "ﬁle", "ﬁLE"),
+    ("ᾳ", "ᾳ", "ᾼ"),
+])  # fmt: skip
+def test_lowercase_and_uppercase_are_gos(text: str, lower: str, upper: str) -> None:
+    # Inngest's lowercase/uppercase are strings.ToLower/ToUpper (exprenv/overloads.go): simple case mappings
+    candidate = jobsim.Event("c", {"s": text})
+    check = compile_expression(f"lowercase(async.data.s) == '{lower}' && uppercase(async.data.s) == '{upper}'")
+    assert check(candidate, candidate) is True

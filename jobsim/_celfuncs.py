@@ -92,10 +92,29 @@ def _int(value: Any) -> int:
 def _double(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise CelTypeError(f"no such overload: double({kind(value)})")
-    try:
+    if not isinstance(value, str):
         return float(value)
+    try:
+        return _parse_float(value)
     except ValueError:  # Go's strconv.ParseFloat refuses it too
         raise CelTypeError(f"double({value!r}): not a number") from None
+
+
+_HEX_FLOAT = re.compile(r"[+-]?0[xX](?:[0-9A-Fa-f]+\.?[0-9A-Fa-f]*|\.[0-9A-Fa-f]+)[pP][+-]?[0-9]+")
+
+
+def _parse_float(text: str) -> float:
+    """Go's ``strconv.ParseFloat(text, 64)``, which cel-go's ``double(string)`` calls: unlike Python's ``float`` it
+    refuses surrounding whitespace, non-ASCII digits and a value out of range (``1e400``), and reads hex floats
+    (``0x1p-2``). Raises ``ValueError``."""
+    if not text.isascii() or text != text.strip():
+        raise ValueError(text)
+    if _HEX_FLOAT.fullmatch(text):
+        return float.fromhex(text)
+    number = float(text)
+    if number in (float("inf"), float("-inf")) and text.lstrip("+-").lower() not in ("inf", "infinity"):
+        raise ValueError(text)  # ErrRange
+    return number
 
 
 _RE2_LACKS = re.compile(r"\\[1-9]|\(\?(?:[=!]|<[=!]|P=|>|\(|#)|\\[ZpPG]|(?<!\\)[*+?}]\+")

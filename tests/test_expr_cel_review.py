@@ -166,3 +166,23 @@ def test_lowercase_and_uppercase_are_gos(text: str, lower: str, upper: str) -> N
     candidate = jobsim.Event("c", {"s": text})
     check = compile_expression(f"lowercase(async.data.s) == '{lower}' && uppercase(async.data.s) == '{upper}'")
     assert check(candidate, candidate) is True
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("1.5", 1.5),
+    ("-Inf", float("-inf")),
+    ("0x1p-2", 0.25),  # Go reads hex floats; Python's float() refused them
+    (" 1.5", None),  # Go refuses what Python's float() took: whitespace, non-ASCII digits, out of range
+    ("1.5\n", None),
+    ("١٢", None),
+    ("1e400", None),
+])  # fmt: skip
+def test_double_of_a_string_is_gos_parse_float(text: str, expected: float | None) -> None:
+    # cel-go's double(string) is strconv.ParseFloat(s, 64), an error (no match) when it fails
+    candidate = jobsim.Event("c", {"s": text})
+    if expected is None:
+        assert compile_expression("double(async.data.s) > 0.0")(candidate, candidate) is False  # an error
+        assert compile_expression("double(async.data.s) == 0.0")(candidate, candidate) is False
+    else:
+        candidate = jobsim.Event("c", {"s": text, "x": expected})
+        assert compile_expression("double(async.data.s) == async.data.x")(candidate, candidate) is True

@@ -54,7 +54,7 @@ def as_python(pattern: str) -> str:
                 i += 3
                 continue
         repeat = _REPEAT.match(pattern, i) if c == "{" else None
-        if repeat and any(count and int(count) > _MAX_REPEAT for count in repeat.groups()):
+        if repeat and any(count and (len(count) > 4 or int(count) > _MAX_REPEAT) for count in repeat.groups()):
             raise RegexError(f"repeat count {repeat.group(0)} is over RE2's limit of {_MAX_REPEAT}")
         out.append("\\Z" if c == "$" and not multiline else c)
         i += 1
@@ -84,7 +84,7 @@ def _bracket(pattern: str, start: int, out: list[str]) -> int:
             ascii_only |= pattern[i + 1] in _PERL
             body.append(pattern[i : i + 2])
             i += 2
-        elif pattern.startswith("[:", i) and (end := pattern.find(":]", i + 2)) > 0:
+        elif pattern.startswith("[:", i) and (end := pattern.find(":]", i + 2, i + 12)) > 0:  # names are short
             name = pattern[i + 2 : end]
             if name.startswith("^"):
                 raise RegexError(f"the negated POSIX class [:{name}:] inside brackets has no Python equivalent; "
@@ -96,9 +96,8 @@ def _bracket(pattern: str, start: int, out: list[str]) -> int:
         else:
             body.append("\\" + c if c in "[&~|" else c)  # literals in RE2; Python warns of future set operations
             i += 1
-    if i >= len(pattern):  # no closing ']': re.compile says so
-        out.append(pattern[start:])
-        return i
+    if i >= len(pattern):
+        raise RegexError(f"missing closing ] for the class at position {start}")
     body.append("]")
     text = "".join(body)
     out.append(f"(?a:{text})" if ascii_only else text)

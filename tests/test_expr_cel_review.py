@@ -186,3 +186,16 @@ def test_double_of_a_string_is_gos_parse_float(text: str, expected: float | None
     else:
         candidate = jobsim.Event("c", {"s": text, "x": expected})
         assert compile_expression("double(async.data.s) == async.data.x")(candidate, candidate) is True
+
+
+def test_a_pattern_from_the_event_with_a_huge_count_or_many_brackets_is_an_error_not_a_crash() -> None:
+    # int() of a 5,000-digit count raised ValueError (Python's int string limit) out of the evaluation
+    for pattern in ["a{" + "9" * 5_000 + "}", "a{1," + "9" * 5_000 + "}"]:
+        candidate = jobsim.Event("c", {"s": "a", "p": pattern})
+        assert compile_expression("async.data.s.matches(async.data.p)")(candidate, candidate) is False
+    import time
+
+    candidate = jobsim.Event("c", {"s": "a", "p": "[" + "[:" * 50_000})  # each '[:' searched to the end
+    started = time.process_time()
+    assert compile_expression("async.data.s.matches(async.data.p)")(candidate, candidate) is False
+    assert time.process_time() - started < 1.0

@@ -34,9 +34,12 @@ jobsim folds CEL errors into ``UNKNOWN`` (``_expr``): every operator around eith
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from collections.abc import Callable
 from typing import Any
+
+from . import _celregex
 
 METHODS = frozenset({"size", "contains", "startsWith", "endsWith", "matches"})
 GLOBALS = frozenset({"size", "int", "double", "lowercase", "uppercase"})
@@ -89,10 +92,29 @@ def _int(value: Any) -> int:
 def _double(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise CelTypeError(f"no such overload: double({kind(value)})")
-    try:
+    if not isinstance(value, str):
         return float(value)
+    try:
+        return _parse_float(value)
     except ValueError:  # Go's strconv.ParseFloat refuses it too
         raise CelTypeError(f"double({value!r}): not a number") from None
+
+
+_HEX_FLOAT = re.compile(r"[+-]?0[xX](?:[0-9A-Fa-f]+\.?[0-9A-Fa-f]*|\.[0-9A-Fa-f]+)[pP][+-]?[0-9]+")
+
+
+def _parse_float(text: str) -> float:
+    """Go's ``strconv.ParseFloat(text, 64)``, which cel-go's ``double(string)`` calls: unlike Python's ``float`` it
+    refuses surrounding whitespace, non-ASCII digits and a value out of range (``1e400``), and reads hex floats
+    (``0x1p-2``). Raises ``ValueError``."""
+    if not text.isascii() or text != text.strip():
+        raise ValueError(text)
+    if _HEX_FLOAT.fullmatch(text):
+        return float.fromhex(text)
+    number = float(text)
+    if number in (float("inf"), float("-inf")) and text.lstrip("+-").lower() not in ("inf", "infinity"):
+        raise ValueError(text)  # ErrRange
+    return number
 
 
 _RE2_LACKS = re.compile(r"\\[1-9]|\(\?(?:[=!]|<[=!]|P=|>|\(|#)|\\[ZpPG]|(?<!\\)[*+?}]\+")
@@ -101,17 +123,20 @@ conditionals, comments, possessive quantifiers (``a*+``), ``\\Z`` (RE2 writes ``
 has them, Python's ``re`` does not)."""
 
 
+@functools.lru_cache(maxsize=256)
 def regex(pattern: str) -> re.Pattern[str]:
-    """``pattern`` compiled as close to RE2 as Python's ``re`` gets: ``\\d \\w \\s \\b`` ASCII-only as in Go.
+    """``pattern`` (Go's RE2) compiled with Python's ``re`` to match the same (``_celregex``: ``\\d \\w \\s \\b`` ASCII,
+    ``$`` the end of the text, POSIX classes...). Cached: a pattern from the event is compiled at each evaluation.
 
     Raises ``CelTypeError`` for a pattern RE2 would refuse or that Python would read differently (see
-    ``_RE2_LACKS``). A remaining difference: ``$`` without ``(?m)`` also matches before a final newline in
-    Python, only at the very end in RE2."""
+    ``_RE2_LACKS`` and ``_celregex``)."""
     if _RE2_LACKS.search(pattern.replace("\\\\", "")):
         raise CelTypeError(f"{pattern!r} uses a construct RE2 lacks or reads differently (backreference, lookaround, "
                            "atomic group, conditional, comment, possessive quantifier, \\Z, \\p)")  # fmt: skip
     try:
-        return re.compile(pattern, re.ASCII)
+        return re.compile(_celregex.as_python(pattern))
+    except _celregex.RegexError as exc:
+        raise CelTypeError(f"{pattern!r}: {exc}") from None
     except re.error as exc:
         raise CelTypeError(f"{pattern!r} is not a valid regular expression: {exc}") from None
 
@@ -131,12 +156,37 @@ def _in(item: Any, container: Any) -> bool:
     raise CelTypeError(f"no such overload: {kind(item)} in {kind(container)}")
 
 
+def _go_lower(text: str) -> str:
+    """Go's ``strings.ToLower`` (Inngest's ``lowercase``): each code point by its simple case mapping (UnicodeData),
+    where Python's ``str.lower`` applies the full one: ``İ`` is ``i``, not ``i`` and a combining dot, and capital
+    sigma (U+03A3) is always U+03C3, never the final U+03C2."""
+    if text.isascii():
+        return text.lower()
+    return "".join(c.lower()[0] for c in text)  # per code point: no final-sigma context; İ's full mapping starts 'i'
+
+
+def _go_upper(text: str) -> str:
+    """Go's ``strings.ToUpper``: simple case mappings, so ``ß`` and ``ﬁ`` stay (Python makes ``SS``, ``FI``); where
+    Python's full mapping has several code points the simple one, if any, is the titlecase one (``ᾳ``: ``ᾼ``)."""
+    if text.isascii():
+        return text.upper()
+    return "".join(_upper_one(c) for c in text)
+
+
+def _upper_one(c: str) -> str:
+    upper = c.upper()
+    if len(upper) == 1:
+        return upper
+    title = c.title()
+    return title if len(title) == 1 else c
+
+
 FUNCTIONS: dict[str, Callable[..., Any]] = {
     "size": _size,
     "int": _int,
     "double": _double,
-    "lowercase": lambda s: _string("lowercase", s).lower(),
-    "uppercase": lambda s: _string("uppercase", s).upper(),
+    "lowercase": lambda s: _go_lower(_string("lowercase", s)),
+    "uppercase": lambda s: _go_upper(_string("uppercase", s)),
     "contains": lambda s, sub: _string("contains", sub) in _string("contains", s),
     "startsWith": lambda s, p: _string("startsWith", s).startswith(_string("startsWith", p)),
     "endsWith": lambda s, p: _string("endsWith", s).endswith(_string("endsWith", p)),

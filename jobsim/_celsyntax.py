@@ -45,6 +45,9 @@ def translate_words(code: str, expr: str, argument: str) -> str:
             return _LITERALS[name]
         if name == "async":
             return "_async"
+        if name == "_async":  # what jobsim writes for CEL's async: the user's _async is no variable of Inngest's
+            raise InvalidArgument(f"{argument}={expr!r}: unknown name '_async'; Inngest's variables are event and "
+                                  "async")  # fmt: skip
         if name in CEL_RESERVED:
             raise InvalidArgument(f"{argument}={expr!r} is not valid: {name!r} is a reserved word in CEL, which "
                                   "Inngest refuses as a name (it may be a field: event.data.if)")  # fmt: skip
@@ -57,10 +60,54 @@ def translate_words(code: str, expr: str, argument: str) -> str:
 def refuse_adjacent_literals(expr: str, parts: list[str], argument: str) -> None:
     """``'a' 'b'``: Python joins adjacent string literals into one, CEL refuses them (a syntax error)."""
     for i in range(2, len(parts) - 1, 2):
+        if not parts[i] and parts[i - 1] in ("''", '""') and parts[i + 1][0] == parts[i - 1][0]:
+            raise InvalidArgument(f"{argument}={expr!r} is not valid here: jobsim does not read CEL's triple-quoted "
+                                  "string literals ('''...''' or \"\"\"...\"\"\"); write the literal in single quotes, "
+                                  "a newline as \\n")  # fmt: skip
         if re.fullmatch(r"\s*[rRbB]{0,2}", parts[i]):
             raise InvalidArgument(f"{argument}={expr!r} is not valid: two string literals side by side "
                                   f"({parts[i - 1]} {parts[i + 1]}) are a syntax error in CEL; join them into one "
                                   "literal, or with '+' where the option takes '+'")  # fmt: skip
+
+
+_PREFIX = re.compile(r"(?<![\w.])([A-Za-z]{1,2})$")
+_PYTHON_PREFIXES = frozenset({"r", "u", "f", "b", "br", "rb", "fr", "rf"})
+_ESCAPE = re.compile(r"\\(?:([abfnrtv\\'\"])|([`?])|[xX]([0-9A-Fa-f]{2})|u([0-9A-Fa-f]{4})|U([0-9A-Fa-f]{8})"
+                     r"|([0-3][0-7]{2})|(.?))", re.DOTALL)
+_ESCAPES_HELP = ("CEL's escapes are \\a \\b \\f \\n \\r \\t \\v \\\\ \\' \\\" \\` \\? \\xHH \\uHHHH \\UHHHHHHHH and "
+                 "three-digit octal \\ooo; write '\\\\' for a backslash, or a raw string: r'\\d+'")
+
+
+def literal_as_python(code: str, literal: str, expr: str, argument: str) -> str:
+    """A CEL string literal (``code``: the code before it, which holds its prefix) as the Python literal of the same
+    value: cel-go's ``parser/unescape.go`` refuses an escape it does not know (``'\\d'``, which Python keeps as
+    ``\\d``, ``'\\N{...}'``, a short octal ``'\\1'``), and reads ``\\?``, ``\\```, ``\\X41`` as Python does not."""
+    found = _PREFIX.search(code)
+    prefix = found.group(1).lower() if found and found.group(1).lower() in _PYTHON_PREFIXES else ""
+    if prefix not in ("", "r", "b", "br"):
+        raise _bad(argument, expr, f"{code[-len(prefix):]}{literal} is Python, not CEL: a CEL string literal's "
+                   "prefix is r (raw), b (bytes) or br (raw bytes)")
+    if "r" in prefix or "\\" not in literal:
+        return literal
+    is_bytes = "b" in prefix
+
+    def escape(match: re.Match[str]) -> str:
+        _, python_lacks, hex_, u4, u8, _, bad = match.groups()
+        if python_lacks is not None:  # \? and \` are the character itself
+            return python_lacks
+        if hex_ is not None:
+            return "\\x" + hex_  # CEL's \X41 too
+        if (u4 or u8) is not None:
+            point = int(u4 or u8, 16)
+            if is_bytes or 0xD800 <= point < 0xE000 or point > 0x10FFFF:
+                what = "no escape of a bytes literal" if is_bytes else "not a valid code point"
+                raise _bad(argument, expr, f"{match.group(0)} in the literal {literal} is {what} in CEL (refused)")
+        if bad is not None:
+            raise _bad(argument, expr, f"{match.group(0)} in the literal {literal} is not a CEL escape, and cel-go "
+                       f"refuses the expression (Python would keep it as written); {_ESCAPES_HELP}")
+        return match.group(0)
+
+    return _ESCAPE.sub(escape, literal[1:-1]).join((literal[0], literal[-1])) if len(literal) >= 2 else literal
 
 
 def refuse_non_ascii(expr: str, code: list[str], argument: str) -> None:
@@ -79,6 +126,34 @@ def unmangle(tree: ast.AST) -> None:
             node.attr = node.attr[1:]
         elif isinstance(node, ast.Name) and node.id.startswith(MANGLE):
             node.id = node.id[1:]
+
+
+_FRAMES: dict[type[ast.AST], int] = {ast.Call: 4, ast.BoolOp: 3, ast.List: 2}
+"""Python frames ``_expr._eval`` (or ``jobsim_inngest._cel._eval``) takes to evaluate a node's operand, at most;
+any other node takes one."""
+MAX_FRAMES = 400
+"""The frames an expression may take, nested: leaves 600 of Python's default 1,000 for the caller."""
+SHALLOW = MAX_FRAMES // max(_FRAMES.values())
+"""An expression this long or shorter has too few nodes to nest ``MAX_FRAMES`` frames deep."""
+
+
+def too_deep(expr: str, argument: str) -> InvalidArgument:
+    return _bad(argument, expr[:200] + ("..." if len(expr) > 200 else ""), "it is nested too deeply for jobsim, "
+                "which evaluates an expression recursively (calls, macros, '!', '-', brackets and parentheses inside "
+                "one another, and chained '.field' or '+'); keep it shallower: cel-go's parser too refuses more than "
+                "250 nested levels")  # fmt: skip
+
+
+def check_depth(tree: ast.AST, expr: str, argument: str) -> None:
+    """Refuse a tree whose evaluation would nest more than ``MAX_FRAMES`` Python frames (a ``RecursionError`` out of
+    ``sim.send`` otherwise); iterative, as the tree may be deep."""
+    stack = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        depth += _FRAMES.get(type(node), 1)
+        if depth > MAX_FRAMES:
+            raise too_deep(expr, argument)
+        stack.extend((child, depth) for child in ast.iter_child_nodes(node))
 
 
 def _bad(argument: str, expr: str, why: str) -> InvalidArgument:
@@ -120,6 +195,15 @@ def check_call(node: ast.Call, expr: str, argument: str, restricted: bool) -> tu
                    "function but int(), uint() and double(); keep to comparisons, '&&', '||', '!' and 'in'")
     check_types(name, operands, expr, argument)
     return name, operands
+
+
+def check_negation(node: ast.UnaryOp, expr: str, argument: str) -> None:
+    """``-x`` in a cancellation's condition: CEL's parser makes ``-5`` a literal, but the negation of anything else is
+    the function ``-_``, which ``DefaultRestrictiveValidationPolicy`` refuses (``mathFnNames``: no math functions)."""
+    if not (isinstance(node.operand, ast.Constant) and type(node.operand.value) in (int, float)):
+        raise _bad(argument, expr, "'-' of a field in a cancellation's condition: Inngest validates it with "
+                   "DefaultRestrictiveValidationPolicy (pkg/expressions/validation.go), which refuses arithmetic, "
+                   "negation included; compare with a negative literal instead ('x > -5', not '-x < 5')")
 
 
 def static_kind(node: ast.AST) -> str | None:

@@ -26,19 +26,21 @@ from typing import Any
 
 from . import _celfuncs, _celsyntax
 from ._checks import check_callable
-from ._events import Event
+from ._events import EVENT_FIELDS, Event
 from .errors import InvalidArgument, JobsimError
 
 Key = str | Callable[[Any], Hashable]
 _MISSING = object()
+_EVENT_KEYS = frozenset(EVENT_FIELDS)
 
 
 def _field(value: Any, part: str) -> Any:
-    """A JSON object's field, or an ``Event``'s attribute; anything else has no fields (``_MISSING``):
-    ``tags.count`` on a list is missing, not the bound method ``list.count``."""
+    """A JSON object's field, or one of an ``Event``'s fields (``name``, ``data``, ``id``, ``user``, ``ts``, ``v``, the
+    keys of Inngest's event map); anything else has no fields (``_MISSING``): ``tags.count`` on a list is missing,
+    not the bound method ``list.count``, and ``event.__class__`` is missing, not the Python class."""
     if isinstance(value, Mapping):
         return value.get(part, _MISSING)
-    return getattr(value, part, _MISSING) if isinstance(value, Event) else _MISSING
+    return getattr(value, part) if isinstance(value, Event) and part in _EVENT_KEYS else _MISSING
 
 
 def _walk(value: Any, parts: list[str]) -> Any:
@@ -399,6 +401,10 @@ def parse(expr: str, argument: str, help_text: str) -> ast.expr:
             tree = ast.parse(source.strip(), mode="eval").body
     except (SyntaxError, ValueError):  # ValueError: a NUL character, as Python 3.10 reports it
         raise InvalidArgument.build(argument, expr, help_text) from None
+    except RecursionError:  # '!!!…' or '((…))' thousands deep: Python's parser recurses
+        raise _celsyntax.too_deep(expr, argument) from None
+    if len(source) > _celsyntax.SHALLOW:  # a shorter expression cannot nest too deep
+        _celsyntax.check_depth(tree, expr, argument)
     if _celsyntax.MANGLE in source:
         _celsyntax.unmangle(tree)
     return tree
@@ -438,7 +444,8 @@ def cel_as_python(expr: str, argument: str) -> str:
     _refuse_python_words(expr, parts[::2], argument)
     _celsyntax.refuse_non_ascii(expr, parts[::2], argument)
     _celsyntax.refuse_adjacent_literals(expr, parts, argument)
-    return "".join(part if i % 2 else _as_python(part, expr, argument) for i, part in enumerate(parts))
+    return "".join(_celsyntax.literal_as_python(parts[i - 1], part, expr, argument) if i % 2
+                   else _as_python(part, expr, argument) for i, part in enumerate(parts))  # fmt: skip
 
 
 def _as_python(code: str, expr: str, argument: str) -> str:
@@ -489,6 +496,8 @@ def _check(node: ast.AST, expr: str, argument: str, bound: frozenset[str], restr
                 stack.extend(operands)
             continue
         stack.extend(ast.iter_child_nodes(child))
+        if restricted and isinstance(child, ast.UnaryOp) and isinstance(child.op, ast.USub):
+            _celsyntax.check_negation(child, expr, argument)
         if isinstance(child, ast.Compare) and len(child.ops) > 1:  # Python chains them; CEL does not
             raise InvalidArgument(f"{argument}={expr!r} is not valid: CEL reads 'a < b < c' as '(a < b) < c', a "
                                   "bool compared with the next operand, where Python tests 'a < b and b < c'. "

@@ -4,7 +4,7 @@ Keys (``Concurrency.key``, ``Throttle.key``, ``RateLimit.key``, ``Debounce.key``
 ``Batch.key``, ``idempotency``) and ``Priority.run`` are CEL expressions evaluated
 against the event. Supported here, safely (no ``eval``):
 
-* paths rooted at ``event``: ``event.data.user_id``, ``event.data["user-id"]``;
+* paths rooted at ``event``: ``event.data.user_id``, ``event.data["user-id"]``, ``event.data.tags[0]``;
 * string, number, bool and null literals: ``"openai"`` (one shared key), ``0``;
 * ``+`` and ``-``, as Inngest's evaluator runs them (``pkg/expressions/unknown.go :
   runtimeUnknownCall``, ``exprenv/overloads.go``): ``+`` of two values of one CEL type adds or
@@ -34,12 +34,13 @@ than being read as something it is not.
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from jobsim import InvalidArgument
+from jobsim import Event, InvalidArgument
 from jobsim._celfuncs import MACROS, CelTypeError, call
 from jobsim._celsyntax import check_call, check_types
+from jobsim._events import EVENT_FIELDS
 from jobsim._expr import UNKNOWN, compile_expression, go_string, parse
 from jobsim.errors import _init_or_name_keyword
 
@@ -126,7 +127,9 @@ def _check(node: ast.AST, expr: str, argument: str) -> None:
                 raise InvalidArgument.build(argument, expr, _HELP)
             check_types("in", [child.left, child.comparators[0]], expr, argument)
         if isinstance(child, ast.Name) and child not in calls and child.id not in ("event", "None", "True", "False"):
-            raise InvalidArgument(f"{argument}={expr!r}: unknown name {child.id!r}; paths start with 'event.'")
+            name = "async" if child.id == "_async" else child.id  # jobsim's spelling of CEL's async
+            raise InvalidArgument(f"{argument}={expr!r}: unknown name {name!r}; paths start with 'event.'"
+                                  + (" (a key reads the event only)" if name == "async" else ""))  # fmt: skip
         if isinstance(child, ast.Subscript) and not isinstance(child.slice, ast.Constant):
             raise InvalidArgument.build(argument, expr, _HELP)
 
@@ -224,14 +227,17 @@ def _go(value: Any) -> str:
 
 
 def _field(value: Any, name: Any) -> Any:
-    """A field of a JSON object or of the event; ``UNKNOWN`` where the path does not exist (the
-    attribute is marked unknown: ``expressions/data.go : partialWithPatterns``), ``None`` for a null."""
-    if isinstance(value, dict):
+    """A field of a JSON object, an element of a JSON array (``event.data.tags[0]``) or one of the event's fields
+    (``name``, ``data``, ``id``, ``user``, ``ts``, ``v``: Inngest's event map); ``UNKNOWN`` where the path does not
+    exist (the attribute is marked unknown: ``expressions/data.go : partialWithPatterns``), ``None`` for a null.
+    Nothing else of a Python object is reachable: ``event.__class__`` is unknown, as it is on Inngest."""
+    if isinstance(value, Mapping):
         return value.get(name, UNKNOWN)
-    if value is None or isinstance(value, (list, str, int, float, bool)):  # JSON values have no fields
-        return UNKNOWN
-    found = getattr(value, str(name), UNKNOWN)  # the event itself: event.data, event.name, ...
-    return found
+    if isinstance(value, (list, tuple)) and type(name) is int:  # CEL's list[i]; out of range: no such element
+        return value[name] if 0 <= name < len(value) else UNKNOWN
+    if isinstance(value, Event) and name in EVENT_FIELDS:
+        return getattr(value, name)
+    return UNKNOWN  # JSON values have no fields
 
 
 def _json(value: Any) -> Any:

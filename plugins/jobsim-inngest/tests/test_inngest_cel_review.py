@@ -1,0 +1,51 @@
+"""Keys and priorities as a demanding user writes them: what a review of the CEL functions found (each test
+failed before its fix)."""
+
+from __future__ import annotations
+
+import pytest
+from jobsim_inngest._cel import compile_value
+
+import jobsim
+
+EVENT = jobsim.Event("go", {"tags": ["a", "b"], "n": 5, "m": {"k": 1}})
+
+
+@pytest.mark.parametrize("expression", [
+    "event.__class__",
+    "event.__class__.__name__",
+    "event['__class__']['__init__']['__globals__']",  # the module's globals: sys, os.environ through them
+    "event.__class__.__init__.__globals__.__name__",
+    "event.data.__class__",
+    "event.data.tags.__len__",
+])  # fmt: skip
+def test_a_key_reaches_no_python_attribute(expression: str) -> None:
+    # Inngest's event is a map of name, data, id, user, ts, v: anything else is a missing field, false
+    assert compile_value(expression, "key")(EVENT) is False
+    assert compile_value(f"size({expression})", "key")(EVENT) == 0
+
+
+@pytest.mark.parametrize(("expression", "value"), [
+    ("event.data.tags[0]", "a"),
+    ("event.data.tags[1] + '-' + event.name", "b-go"),
+    ("event.data.tags[2]", False),  # past the end: no such element
+    ("size(event.data.tags[0])", 1),
+    ("event.name", "go"),
+    ("event.data.m.k", 1.0),
+])  # fmt: skip
+def test_a_key_indexes_a_list(expression: str, value: object) -> None:
+    assert compile_value(expression, "key")(EVENT) == value
+
+
+def test_a_key_on_async_names_async() -> None:
+    with pytest.raises(jobsim.InvalidArgument, match=r"unknown name 'async'; .* \(a key reads the event only\)"):
+        compile_value("async.data.user", "key")
+    with pytest.raises(jobsim.InvalidArgument, match="unknown name '_async'"):
+        compile_value("_async.data.user", "key")
+
+
+@pytest.mark.parametrize("expression", ["event" + ".a" * 3000, "event.data.n" + " + 1" * 3000])
+def test_a_key_nested_too_deep_is_refused(expression: str) -> None:
+    # a RecursionError out of Python's parser (or at each evaluation) before
+    with pytest.raises(jobsim.InvalidArgument, match=r"key=.* nested too deeply for jobsim"):
+        compile_value(expression, "key")

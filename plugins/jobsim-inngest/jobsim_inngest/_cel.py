@@ -39,6 +39,7 @@ from typing import Any
 
 from jobsim import Event, InvalidArgument
 from jobsim._celfuncs import MACROS, CelTypeError, call
+from jobsim._celfuncs import kind as _kind  # a literal 1 is an int, an event's number (``_json``) a double
 from jobsim._celsyntax import check_call, check_types
 from jobsim._events import EVENT_FIELDS
 from jobsim._expr import UNKNOWN, compile_expression, go_string, parse
@@ -204,21 +205,6 @@ def _subtract(left: Any, right: Any) -> Any:
     if kind in ("int", "double") and kind == _kind(right):
         return left - right
     raise CelError("no such overload: -")
-
-
-def _kind(value: Any) -> str:
-    """The CEL type of a value: a literal ``1`` is an int, an event's number (``_json``) a double."""
-    if isinstance(value, bool):
-        return "bool"
-    if value is None:
-        return "null"
-    if isinstance(value, int):
-        return "int"
-    if isinstance(value, float):
-        return "double"
-    if isinstance(value, str):
-        return "string"
-    return "list" if isinstance(value, list) else "map"
 
 
 def _go(value: Any) -> str:

@@ -129,6 +129,17 @@ def test_a_descriptor_is_refused_as_inngest_registration_refuses_it(client):
         simulate(tick).close()
 
 
+def refusal(client, cron):
+    """The message a function whose only trigger is ``cron`` is refused with."""
+    @client.create_function(fn_id="tick", trigger=inngest.TriggerCron(cron=cron))
+    def tick(ctx: inngest.ContextSync) -> None:
+        pass
+
+    with pytest.raises(jobsim.InvalidArgument) as info:
+        simulate(tick).close()
+    return str(info.value)
+
+
 @pytest.mark.parametrize(("cron", "said"), [
     ("0 30 9 * * *", "has 6 field(s); expected 5 fields 'minute hour day-of-month month day-of-week' (seconds are "
                      "not supported)"),
@@ -137,14 +148,8 @@ def test_a_descriptor_is_refused_as_inngest_registration_refuses_it(client):
 ])  # fmt: skip
 def test_a_malformed_cron_is_told_the_5_fields_not_the_descriptors_inngest_refuses(client, cron, said):
     """The hint listed @yearly, @daily ... as what to write: each is then refused (the test above)."""
-    @client.create_function(fn_id="tick", trigger=inngest.TriggerCron(cron=cron))
-    def tick(ctx: inngest.ContextSync) -> None:
-        pass
-
-    with pytest.raises(jobsim.InvalidArgument) as info:
-        simulate(tick).close()
     where = f"inngest function 'shop-tick': TriggerCron(cron={cron!r})"
-    assert str(info.value) == f"{where}: cron expression {cron!r}: {said}"
+    assert refusal(client, cron) == f"{where}: cron expression {cron!r}: {said}"
 
 
 @pytest.mark.parametrize(("cron", "said"), [
@@ -156,11 +161,5 @@ def test_a_malformed_cron_is_told_the_5_fields_not_the_descriptors_inngest_refus
 def test_a_field_out_of_range_is_told_the_values_robfig_takes_not_l_w_or_hash(client, cron, said):
     """The hint offered 'L', 'LW', 'FRI#2', '5L' and day-of-week 7, which robfig/cron refuses (spec.go bounds
     day-of-week to 0-6 and getRange reads no L, W or #): following it gave a second error."""
-    @client.create_function(fn_id="tick", trigger=inngest.TriggerCron(cron=cron))
-    def tick(ctx: inngest.ContextSync) -> None:
-        pass
-
-    with pytest.raises(jobsim.InvalidArgument) as info:
-        simulate(tick).close()
     where = f"inngest function 'shop-tick': TriggerCron(cron={cron!r})"
-    assert str(info.value) == f"{where}: cron expression {cron!r}: {said}"
+    assert refusal(client, cron) == f"{where}: cron expression {cron!r}: {said}"

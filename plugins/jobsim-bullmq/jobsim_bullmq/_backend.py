@@ -39,6 +39,8 @@ class _Backend:
             return ids
 
         async def addFlow(self: Any, entries: list[dict[str, Any]]) -> list[str]:
+            for entry in entries:  # one MULTI/EXEC in bullmq: a queue refused anywhere in the tree stores nothing
+                w._function(store.queue(entry["job"].queue.backend).name)
             results = []
             for entry in entries:
                 job = entry["job"]

@@ -28,6 +28,7 @@ class Schedulers(Adding):
         delayed, prioritized or waiting), and add the job for ``next_millis`` (``every``: computed here from the
         previous one). Returns ``[job id, delay]``; -10 when a ``pattern`` job of that id exists already."""
         q = self.queue(backend)
+        self.world._function(q.name)  # declared first: a queue the simulation refuses keeps no scheduler, no job
         name = scheduler_opts.get("name")
         if not isinstance(name, str):  # Redis would refuse the table in HSET (a Lua error); name the argument instead
             raise InvalidArgument.build(f"queue.upsertJobScheduler({scheduler_id!r}, repeat_opts, job_name)", name,

@@ -5,7 +5,7 @@ adding to it again is refused again rather than recorded as a run of it; and the
 from __future__ import annotations
 
 import pytest
-from bullmq import Queue
+from bullmq import FlowProducer, Queue
 from bullmq_support import NOWHERE, START, run
 
 import jobsim
@@ -32,4 +32,34 @@ def test_a_queue_no_worker_reads_under_a_jobsim_function_id_is_refused_at_every_
         run(Queue("emails", {"connection": NOWHERE}).add("send", {}))  # the worker goes on
         sim.run_until_idle()
         assert [r.status for r in sim.runs("emails")] == ["completed"]
+    assert sim.runs("greet") == []
+
+
+def test_a_flow_with_a_refused_queue_anywhere_in_its_tree_stores_none_of_its_jobs(worker_for):
+    # bullmq commits a flow in one MULTI/EXEC: the refused child's queue must not leave its parent stored
+    shop = jobsim.App("shop")
+    shop.function("greet", on="shop/greet")(lambda ctx: None)
+    with jobsim.Simulation(shop, worker_for(_work, queue="emails"), start=START) as sim:
+        producer = FlowProducer({"connection": NOWHERE})
+        flow = {"name": "report", "queueName": "emails", "data": {},
+                "children": [{"name": "hi", "queueName": "greet", "data": {}}]}  # fmt: skip
+        with pytest.raises(jobsim.InvalidArgument, match="function id 'greet' is declared in app 'shop' and in app"):
+            run(producer.add(flow))
+        emails = Queue("emails", {"connection": NOWHERE})
+        assert run(emails.getJobCounts()) == dict.fromkeys(COUNTED, 0)
+        sim.run_until_idle()
+    assert sim.runs("emails") == [] and sim.runs("greet") == []
+
+
+def test_a_job_scheduler_on_a_refused_queue_stores_no_scheduler_and_no_job(worker_for):
+    shop = jobsim.App("shop")
+    shop.function("greet", on="shop/greet")(lambda ctx: None)
+    with jobsim.Simulation(shop, worker_for(_work, queue="emails"), start=START) as sim:
+        greet = Queue("greet", {"connection": NOWHERE})
+        for _ in range(2):
+            with pytest.raises(jobsim.InvalidArgument, match="function id 'greet' is declared in app 'shop' and in"):
+                run(greet.upsertJobScheduler("every-minute", {"every": 60_000}, "hi", {}))
+            assert run(greet.getJobSchedulersCount()) == 0
+            assert run(greet.getJobCounts()) == dict.fromkeys(COUNTED, 0)
+        sim.advance("5m")
     assert sim.runs("greet") == []

@@ -174,3 +174,19 @@ def test_a_replay_names_the_task_calls_the_test_made_and_how_to_repeat_them(app)
                for note in result.notes), result.notes
     assert "jobsim_setup(sim)" in result.report()
     assert jobsim.Simulation.replay(sim.trace, app, setup=lambda sim: sync.delay(1)).same
+
+
+def test_get_of_a_task_routed_to_a_queue_no_worker_reads_names_the_queue_and_the_fix(app):
+    @app.task
+    def send_digest():
+        return "sent"
+
+    with jobsim.Simulation(app, start="2025-03-01T09:00:00Z") as sim:
+        result = send_digest.apply_async(queue="emails")
+        sim.run_until_idle()
+        with pytest.raises(jobsim.JobsimError) as info:
+            result.get()
+    message = str(info.value)
+    assert "queue 'emails'" in message and "reads only 'celery'" in message
+    assert "CeleryTarget(app, queues=['celery', 'emails'])" in message
+    assert "advance the simulation first" not in message

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import smtplib
 from email.message import EmailMessage
 
@@ -61,7 +62,7 @@ def test_jittered_backoff_stays_within_celerys_bounds(app):
             flaky.delay()
             sim.run_until_idle()
         starts = [a.started_at for a in sim.runs(flaky)[0].attempts]
-        waits = [(b - a).total_seconds() for a, b in zip(starts, starts[1:])]
+        waits = [(b - a).total_seconds() for a, b in itertools.pairwise(starts)]
         # retry_jitter=True (Celery's default): randrange(min(600, 10 * 2**n) + 1), whole seconds
         assert len(waits) == 5
         assert all(w == int(w) and 0 <= w <= 10 * 2**n for n, w in enumerate(waits)), waits
@@ -154,9 +155,8 @@ def test_bad_apply_async_options_are_named(app, options, argument):
     def noop():
         return None
 
-    with jobsim.Simulation(app, start="2025-03-01T09:00:00Z"):
-        with pytest.raises(jobsim.InvalidArgument, match=argument):
-            noop.apply_async(**options)
+    with jobsim.Simulation(app, start="2025-03-01T09:00:00Z"), pytest.raises(jobsim.InvalidArgument, match=argument):
+        noop.apply_async(**options)
 
 
 def test_a_replay_names_the_task_calls_the_test_made_and_how_to_repeat_them(app):

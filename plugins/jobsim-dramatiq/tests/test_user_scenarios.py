@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import dramatiq
 import httpx
 import pytest
@@ -12,7 +14,7 @@ import jobsim
 
 def _waits_ms(run):
     starts = [a.started_at for a in run.attempts]
-    return [round((b - a).total_seconds() * 1000) for a, b in zip(starts, starts[1:])]
+    return [round((b - a).total_seconds() * 1000) for a, b in itertools.pairwise(starts)]
 
 
 @pytest.mark.parametrize("seed", range(8))

@@ -6,10 +6,10 @@ from datetime import timedelta
 
 import httpx
 from rq import Retry
-
-import jobsim
 from rq_log import LOG
 from rq_user_jobs import charge, deliver_webhook, gateway_down, remind_cart, reserve
+
+import jobsim
 
 
 def _times(run):

@@ -7,6 +7,7 @@ import smtplib
 from email.message import EmailMessage
 
 import httpx
+import jobsim_celery
 import pytest
 from celery.schedules import crontab
 
@@ -190,3 +191,15 @@ def test_get_of_a_task_routed_to_a_queue_no_worker_reads_names_the_queue_and_the
     assert "queue 'emails'" in message and "reads only 'celery'" in message
     assert "CeleryTarget(app, queues=['celery', 'emails'])" in message
     assert "advance the simulation first" not in message
+
+
+@pytest.mark.parametrize(("call", "meant"), [
+    (lambda app, sim: jobsim_celery.CeleryTarget(app, concurency=2), "concurrency"),
+    (lambda app, sim: sim.celery.crash_worker(functon="t.noop"), "function"),
+    (lambda app, sim: sim.celery.revoke("some-id", terminat=True), "terminate"),
+    (lambda app, sim: sim.celery.result(tsk="some-id"), "task"),
+])
+def test_a_misspelt_keyword_names_the_one_meant(app, call, meant):
+    with jobsim.Simulation(app, start="2025-03-01T09:00:00Z") as sim, pytest.raises(jobsim.InvalidArgument) as info:
+        call(app, sim)
+    assert f"(did you mean {meant}=?)" in str(info.value)

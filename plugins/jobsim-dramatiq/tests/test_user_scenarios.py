@@ -100,3 +100,14 @@ def test_retries_exhausted_go_to_the_dead_letters_and_on_retry_exhausted(broker)
         assert len(sim.dramatiq.dead_letters) == 1
     assert exhausted == [(["o1"], 2, 2)]
     assert len(sim.runs(charge)[0].attempts) == 3
+
+
+@pytest.mark.parametrize(("call", "meant"), [
+    (lambda sim: sim.dramatiq.stop_worker(att="2025-03-01T10:00:00Z"), "at"),
+    (lambda sim: sim.dramatiq.crash_worker(functon="flaky"), "function"),
+    (lambda sim: sim.dramatiq.start_worker(wrker="worker-1"), "worker"),
+])
+def test_a_misspelt_keyword_names_the_one_meant(broker, call, meant):
+    with jobsim.Simulation(broker, start="2025-03-01T09:00:00Z") as sim, pytest.raises(jobsim.InvalidArgument) as info:
+        call(sim)
+    assert f"(did you mean {meant}=?)" in str(info.value)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import httpx
+import pytest
+from jobsim_rq import Worker
 from rq import Retry
 from rq_log import LOG
 from rq_user_jobs import charge, deliver_webhook, gateway_down, remind_cart, reserve
@@ -63,3 +65,15 @@ def test_order_processing_with_depends_on(queue):
         assert charged.get_status() == "deferred"
         sim.run_until_idle()
         assert (reserved.return_value(), charged.return_value()) == ("reserved o1", "charged o1")
+
+
+@pytest.mark.parametrize(("call", "meant"), [
+    (lambda queue, sim: Worker([queue], cnt=3), "count"),
+    (lambda queue, sim: sim.rq.stop("some-id", att="2025-03-01T10:00:00Z"), "at"),
+    (lambda queue, sim: sim.rq.crash_worker(knd="horse"), "kind"),
+    (lambda queue, sim: sim.rq.job(jobid="some-id"), "job_id"),
+])
+def test_a_misspelt_keyword_names_the_one_meant(queue, call, meant):
+    with jobsim.Simulation(queue, start="2025-03-01T09:00:00Z") as sim, pytest.raises(jobsim.InvalidArgument) as info:
+        call(queue, sim)
+    assert f"(did you mean {meant}=?)" in str(info.value)

@@ -77,3 +77,17 @@ def test_a_misspelt_keyword_names_the_one_meant(queue, call, meant):
     with jobsim.Simulation(queue, start="2025-03-01T09:00:00Z") as sim, pytest.raises(jobsim.InvalidArgument) as info:
         call(queue, sim)
     assert f"(did you mean {meant}=?)" in str(info.value)
+
+
+def test_a_job_on_a_queue_no_worker_reads_stays_queued_as_the_readme_says(queue):
+    from rq import Queue
+
+    emails = Queue("emails", connection=queue.connection)
+    with jobsim.Simulation(queue, start="2025-03-01T09:00:00Z") as sim:
+        job = emails.enqueue(remind_cart, "c1")
+        sim.run_until_idle()
+        assert job.get_status() == "queued" and LOG == []
+    with jobsim.Simulation([queue, emails], start="2025-03-01T09:00:00Z") as sim:
+        job = emails.enqueue(remind_cart, "c1")
+        sim.run_until_idle()
+        assert job.get_status() == "finished" and LOG == ["c1"]

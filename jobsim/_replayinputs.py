@@ -274,16 +274,19 @@ def rebuild_error(info: Any) -> Any:
     return InjectedFault(f"{name}: {message}")
 
 
-_CAUSED = re.compile(r"#\d+$")  # a backend plugin's run.start origin naming the run that made it: 'tasks.order#2'
+_CALL = re.compile(r"[a-z_]+")
+"""A backend plugin's ``run.start`` origin for a call made outside job code: one word (``apply_async``,
+``enqueue``, ``enqueue_job``, ``add``, ``send``), where a run that made it is named (``'tasks.order#2'``) and a
+schedule is described (``"beat entry 'nightly'"``, ``'run time ...'``; arq's ``'cron'``)."""
 
 
 def _backend_origins(trace: Trace) -> Counter[tuple[str, str]]:
-    """``(function, origin)`` of the runs a backend call started rather than an event, a schedule or a run:
-    the ``run.start`` records whose ``event`` is a plugin's word for the call (``apply_async``, ``enqueue``)."""
+    """``(function, origin)`` of the runs a call into a backend started rather than an event, a schedule or a
+    run: the ``run.start`` records whose ``event`` is a plugin's word for the call and names no event sent."""
     sent = {data.get("name") for _, kind, data in trace._rows if kind in ("event", "event.dropped")}
     return Counter((data["function"], origin) for _, kind, data in trace._rows if kind == "run.start"
                    and isinstance(origin := data.get("event"), str) and isinstance(data.get("function"), str)
-                   and origin not in sent and not origin.startswith("inngest/") and not _CAUSED.search(origin))
+                   and _CALL.fullmatch(origin) and origin != "cron" and origin not in sent)  # fmt: skip
 
 
 def backend_calls_missing(recorded: Trace, replayed: Trace) -> list[str]:

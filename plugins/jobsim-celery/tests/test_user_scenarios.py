@@ -203,3 +203,17 @@ def test_a_misspelt_keyword_names_the_one_meant(app, call, meant):
     with jobsim.Simulation(app, start="2025-03-01T09:00:00Z") as sim, pytest.raises(jobsim.InvalidArgument) as info:
         call(app, sim)
     assert f"(did you mean {meant}=?)" in str(info.value)
+
+
+def test_a_beat_run_the_replay_lacks_is_not_called_a_test_call(app):
+    app.conf.beat_schedule = {"hourly": {"task": "ping", "schedule": 3600.0}}
+
+    @app.task(name="ping")
+    def ping():
+        return "pong"
+
+    with jobsim.Simulation(app, start="2025-03-01T09:00:00Z") as sim:
+        sim.advance("2h")
+    app.conf.beat_schedule = {}
+    result = jobsim.Simulation.replay(sim.trace, app)
+    assert not result.same and not any("jobsim_setup" in note for note in result.notes)

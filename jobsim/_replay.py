@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from ._checks import check_callable, keywords_checked
 from ._redactpolicy import Redaction
 from ._replayhttp import Keeps, serve_recorded_http
-from ._replayinputs import Deliver, Script, has_outcomes, send_input
+from ._replayinputs import Deliver, Script, backend_calls_missing, has_outcomes, send_input
 from ._safe import said
 from ._time import MAX_NS, Duration, duration_ns, iso, to_datetime
 from ._timeline import _clip
@@ -232,6 +232,7 @@ def replay(
         served = serve_recorded_http(sim, recorded, keeps) if http == "recorded" else None
         stopped = script.run(extra_ns)
         sim._undriven = None  # a replay stops where the recording stopped: events sent after it stay queued
+    notes += backend_calls_missing(recorded, sim.trace)
     if served is not None and served.excerpts:
         notes.append(f"{served.excerpts} recorded HTTP response(s) had a body over 64 KiB, which a trace keeps "
                      "only as a digest and its first 1 KiB: the replay answered with that excerpt")  # fmt: skip

@@ -6,6 +6,7 @@ keeps simulating until idle or ``until``; ``rebuild_error`` makes a recorded ``s
 from __future__ import annotations
 
 import builtins
+import re
 import sys
 from collections import Counter
 from collections.abc import Callable
@@ -271,3 +272,33 @@ def rebuild_error(info: Any) -> Any:
     if message is None:
         return InjectedFault(f"{name} (replayed)")
     return InjectedFault(f"{name}: {message}")
+
+
+_CALL = re.compile(r"[a-z_]+")
+"""A backend plugin's ``run.start`` origin for a call made outside job code: one word (``apply_async``,
+``enqueue``, ``enqueue_job``, ``add``, ``send``), where a run that made it is named (``'tasks.order#2'``) and a
+schedule is described (``"beat entry 'nightly'"``, ``'run time ...'``; arq's ``'cron'``)."""
+
+
+def _backend_origins(trace: Trace) -> Counter[tuple[str, str]]:
+    """``(function, origin)`` of the runs a call into a backend started rather than an event, a schedule or a
+    run: the ``run.start`` records whose ``event`` is a plugin's word for the call and names no event sent."""
+    sent = {data.get("name") for _, kind, data in trace._rows if kind in ("event", "event.dropped")}
+    return Counter((data["function"], origin) for _, kind, data in trace._rows if kind == "run.start"
+                   and isinstance(origin := data.get("event"), str) and isinstance(data.get("function"), str)
+                   and _CALL.fullmatch(origin) and origin != "cron" and origin not in sent)  # fmt: skip
+
+
+def backend_calls_missing(recorded: Trace, replayed: Trace) -> list[str]:
+    """A note for runs of the recording that a call into a backend started (``task.delay()`` in the test) and
+    the replay lacks: a replay repeats events, schedules and faults, not such calls, so unchanged code read as
+    changed with only "missing from the replay" to say why."""
+    missing = _backend_origins(recorded) - _backend_origins(replayed)
+    if not missing:
+        return []
+    listed = [f"{count} run{'s' if count > 1 else ''} of {function!r} started by {origin}"
+              for (function, origin), count in missing.items()]  # fmt: skip
+    return [f"the replay lacks {', '.join(listed)}: such runs start from a call into the backend, not from an "
+            "event, and a replay repeats the recording's events, schedules and faults, not the calls its test "
+            "made (task.delay(), queue.enqueue(), actor.send()); to replay them, make those calls again in the "
+            "--app module's jobsim_setup(sim) (setup= of Simulation.replay), which runs at the recording's start"]

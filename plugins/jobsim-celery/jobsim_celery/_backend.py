@@ -195,6 +195,9 @@ class SimulatedBackend(KeyValueStoreBackend):  # type: ignore[misc]
                 f"was stored), so at virtual time {iso(self._sim.now_ns())} it reads PENDING and a real .get() would "
                 "wait forever: read it before then, or raise app.conf.result_expires"
             )  # fmt: skip
+        unread = _unconsumed(self._sim, task_id)
+        if unread is not None:
+            raise JobsimError(f"the result of task {task_id} will never be ready: {unread}")
         raise JobsimError(
             f"the result of task {task_id} is not ready at virtual time {iso(self._sim.now_ns())} "
             f"(state {meta['status']}): advance the simulation first, e.g. sim.run_until_idle(), "
@@ -252,3 +255,17 @@ def has_result_backend(app: Any) -> bool:
     """Whether ``app`` configures a result backend: Celery uses ``DisabledBackend`` for none or ``disabled``."""
     backend = app.conf.result_backend
     return bool(backend) and str(backend).split(":", 1)[0].lower() != "disabled"
+
+
+def _unconsumed(sim: Any, task_id: str) -> str | None:
+    """Why a task whose message waits in a queue no simulated worker reads never runs, and the fix; else None.
+    (``run_until_idle`` cannot help it: "advance the simulation first" sent the user round in circles.)"""
+    held = next((h for h in getattr(getattr(sim, "celery", None), "unconsumed", ()) if h.task_id == task_id), None)
+    if held is None:
+        return None
+    read = sorted(held.rt.consumed if held.rt.consumed is not None else held.rt.queues or ())
+    shown = ", ".join(map(repr, read)) or "none"
+    return (f"its message waits in queue {held.queue!r}, and the simulated worker reads only {shown} (as "
+            f"`celery worker` without -Q {held.queue} would): let it read that queue too, "
+            f"jobsim.Simulation(jobsim_celery.CeleryTarget(app, queues={[*read, held.queue]!r})) (-Q), or route "
+            "the task to a queue it reads; sim.celery.unconsumed lists such messages")

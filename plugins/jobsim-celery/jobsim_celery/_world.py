@@ -23,6 +23,7 @@ from celery.utils.time import maybe_iso8601
 from celery.worker import state as worker_state
 
 import jobsim
+from jobsim._checks import init_keywords_checked, keywords_checked
 from jobsim._events import Event
 from jobsim._records import Attempt, Run
 from jobsim._time import MS, instant_ns, iso
@@ -49,6 +50,7 @@ resets SIGTERM and SIGHUP to the default, WORKER_SIGIGNORE ignores SIGINT; billi
 installs the soft time limit's handler on SIGUSR1)."""
 
 
+@init_keywords_checked("CeleryTarget()")
 @dataclasses.dataclass(slots=True)
 class CeleryTarget:
     """A Celery app with worker options, e.g. ``CeleryTarget(app, beat=False, concurrency=4, queues=["emails"])``.
@@ -291,6 +293,7 @@ class CeleryWorld(Revoking, Crashes):
 
         return revoke
 
+    @keywords_checked("sim.celery.revoke()")
     def revoke(self, task: Any, *, at: Any = None, terminate: bool = False, signal: Any = None) -> None:
         """Revoke ``task`` (a task id, an ``AsyncResult``, a ``Run``, or a list) at ``at`` (default: now).
 
@@ -421,6 +424,7 @@ class CeleryWorld(Revoking, Crashes):
         return None if run is None else run.function.id
 
     # -- crashes --------------------------------------------------------------------------------
+    @keywords_checked("sim.celery.crash_worker()")
     def crash_worker(self, at: Any = None, function: Any = None, *, kind: str = "worker") -> None:
         """Kill the worker, as ``kill -9`` would, while a task runs (see the README for what follows)."""
         if kind not in KINDS:
@@ -442,6 +446,7 @@ class CeleryWorld(Revoking, Crashes):
             self.sim.kernel.schedule(at_ns, self._crash_timer, plan, owner="celery crash", priority=0)
 
     # -- helpers for users ------------------------------------------------------------------------
+    @keywords_checked("sim.celery.result()")
     def result(self, task: Any) -> Any:
         """The ``AsyncResult`` of a run or task id, read from the simulated result backend."""
         task_id = getattr(task, "id", task)

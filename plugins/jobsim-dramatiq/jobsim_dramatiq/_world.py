@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import jobsim
+from jobsim._checks import keywords_checked
 from jobsim._records import Run
 from jobsim._time import MS, duration_ns, iso
 from jobsim.errors import InvalidArgument, JobsimError, UnsupportedFeature
@@ -431,6 +432,7 @@ class DramatiqWorld(Deliveries, StandIns):
                 "can finish"
             )
 
+    @keywords_checked("sim.dramatiq.stop_worker()")
     def stop_worker(self, at: Any = None, *, worker: SimWorker | str | None = None, timeout: int = 600_000) -> None:
         """``worker.stop(timeout)`` at ``at`` (default: now), for one simulated worker (or its name) or all of them.
 
@@ -458,6 +460,7 @@ class DramatiqWorld(Deliveries, StandIns):
             for item in list(target.running):
                 target._check_stop(item)
 
+    @keywords_checked("sim.dramatiq.crash_worker()")
     def crash_worker(self, at: Any = None, function: Any = None, *, worker: SimWorker | str | None = None,
                      restart: Any = 0) -> None:  # fmt: skip
         """Kill a worker process at ``at`` (default: now), with its unacknowledged messages (``_crash``).
@@ -492,6 +495,7 @@ class DramatiqWorld(Deliveries, StandIns):
         self.sim.kernel.schedule(at, new.start, owner=f"dramatiq {new.name} (restart)")
         return new.name
 
+    @keywords_checked("sim.dramatiq.start_worker()")
     def start_worker(self, at: Any = None, *, worker: SimWorker | str | None = None) -> None:
         """Start a stopped worker again at ``at`` (default: now): it fetches what waits on its queues."""
         when = self._planned(at, "at", "start_worker")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from jobsim._checks import init_keywords_checked
 from jobsim.errors import InvalidArgument
 
 DEFAULT_MAINTENANCE_INTERVAL = 600  # rq/defaults.py:98 DEFAULT_MAINTENANCE_TASK_INTERVAL
@@ -24,6 +25,7 @@ DEFAULT_JOB_MONITORING_INTERVAL = 30  # rq/defaults.py:52
 DEFAULT_WORKER_TTL = 420  # rq/defaults.py:46
 
 
+@init_keywords_checked("jobsim_rq.Worker()")
 @dataclasses.dataclass(frozen=True, slots=True, eq=False)
 class Worker:
     """``count`` RQ workers reading ``queues`` in this order (a ``Queue``, a queue name, or a list of them).

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from rq.job import JobStatus
 
+from jobsim._checks import keywords_checked
 from jobsim._time import iso
 from jobsim.errors import InvalidArgument, JobsimError, UnsupportedFeature
 from jobsim.hooks import escapes, planned_instant
@@ -87,6 +88,7 @@ class Stopping(Lifecycle):
             raise JobsimError(f"{call} needs a simulation that is not closed: it is closed, so nothing could happen "
                               "at that instant; plan it inside the simulation's `with` block")
 
+    @keywords_checked("sim.rq.stop()")
     def stop(self, job: Any, *, at: Any = None) -> None:
         """Stop ``job`` (a ``Job``, a job id or its ``Run``) as ``send_stop_job_command`` does, at ``at``
         (default: now; inside job code, that code's instant).

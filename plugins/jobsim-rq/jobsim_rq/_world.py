@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 from rq.job import JobStatus
 
 import jobsim
+from jobsim._checks import keywords_checked
 from jobsim._events import Event
 from jobsim._records import Run
 from jobsim._time import MS, to_datetime
@@ -461,6 +462,7 @@ class RQWorld(Stopping, Lifecycle, Waiting):
         self.sim.trace.add(self.sim.now_ns(), kind, data)
 
     # -- for tests ------------------------------------------------------------------------------
+    @keywords_checked("sim.rq.crash_worker()")
     def crash_worker(self, at: Any = None, function: Any = None, *, worker: str | None = None, kind: str = "worker",
                      restart: Any = 0) -> None:  # fmt: skip
         """Kill a worker at ``at`` (default: now), as ``sim.crash_worker`` does, with RQ's options (``_crash.py``).
@@ -481,6 +483,7 @@ class RQWorld(Stopping, Lifecycle, Waiting):
         """The names of the live simulated workers, in the order they were given (replacements last)."""
         return [w.name for w in self.pool.alive()]
 
+    @keywords_checked("sim.rq.job()")
     def job(self, job_id: str) -> Any:
         """The ``rq.job.Job`` of ``job_id`` in this simulation; once RQ's key for it is gone (``ttl``,
         ``result_ttl``, ``failure_ttl``), ``NoSuchJobError`` as ``Job.fetch`` raises."""

@@ -405,7 +405,8 @@ def summary(sim: Simulation) -> str:
         other = len(runs) - status["completed"] - status["failed"]
         retries = sum(r.retries for r in runs)
         counts = (len(runs), status["completed"], status["failed"], other, retries, emails[fn_id], calls[fn_id])
-        rows.append((fn_id, *counts))
+        if any(counts) or not sim.functions[fn_id].options.get("builtin"):  # a system's own task that never ran: out
+            rows.append((fn_id, *counts))
     totals = ("total", *(sum(row[i] for row in rows) for i in range(1, len(header))))
     table = [header, *rows, totals]
     widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]

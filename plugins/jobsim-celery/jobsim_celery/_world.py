@@ -108,7 +108,11 @@ class AppRuntime:
         if not getattr(app.loader, "_jobsim_imported", False):
             app.loader.import_default_modules()
             app.loader._jobsim_imported = True
-        self.tasks = dict(app.tasks)  # finalizes the app: autodiscovered and shared tasks are in
+        # reading app.tasks finalizes the app: autodiscovered and shared tasks are in. Celery registers its own
+        # tasks and @shared_task ones from a set of callbacks (celery._state._on_app_finalizers), in an order that
+        # changes from process to process: sorted, the app's tasks first, so that sim.functions, the trace's
+        # header and `jobsim run`'s table are the same in every run
+        self.tasks = dict(sorted(app.tasks.items(), key=lambda item: (_builtin(item[0]), item[0])))
         self.functions: dict[str, jobsim.Function] = {}
         self.fapp = jobsim.App(f"celery:{app.main or 'app'}")
         for name in self.tasks:
@@ -123,7 +127,8 @@ class AppRuntime:
         """Task ``name``'s function; ``add`` (``sim.add_function``, for a task registered after the build) is
         called before it is recorded here, so a function the simulation refuses is registered nowhere."""
         task = self.app.tasks[name]
-        options = {"celery": True, "native": task}  # native: sim.runs(task) finds it
+        # native: sim.runs(task) finds it; builtin: `jobsim run`'s table leaves it out when it never ran
+        options = {"celery": True, "native": task, "builtin": _builtin(name)}
         fn = jobsim.Function(id=name, handler=_not_an_event_handler(name), app=self.fapp, options=options)
         if add is not None:
             add(fn)
@@ -541,3 +546,9 @@ def _queue_names(queues: Any) -> list[str]:
 
 def _not_an_event_handler(name: str) -> Any:
     return refusing_handler(f"Celery task {name!r} runs from delay()/apply_async()/beat, not from jobsim events")
+
+
+def _builtin(name: str) -> bool:
+    """Whether ``name`` is one of Celery's own tasks (``celery.chord_unlock``, ``celery.backend_cleanup``, ...:
+    celery/app/builtins.py names each ``celery.<what>``)."""
+    return name.startswith("celery.")

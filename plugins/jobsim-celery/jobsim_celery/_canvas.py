@@ -87,9 +87,9 @@ def checked(original: Any, kind: str) -> Any:
             app = self.app
         except Exception:  # no app to find yet: Celery's own call below says what is wrong
             app = None
-        world = getattr(app, "_jobsim_world", None)
+        world: CeleryWorld | None = getattr(app, "_jobsim_world", None)
         rt = None if world is None else next((rt for rt in world.apps if rt.app is app), None)
-        if rt is not None:
+        if world is not None and rt is not None:
             declare_all(world, rt, [self, *(kwargs.get(key) for key in OPTIONS)], f"this {kind}")
         return original(self, *args, **kwargs)
 

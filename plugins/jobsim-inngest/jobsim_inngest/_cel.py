@@ -42,7 +42,8 @@ from jobsim._celfuncs import MACROS, CelTypeError, call
 from jobsim._celfuncs import kind as _kind  # a literal 1 is an int, an event's number (``_json``) a double
 from jobsim._celsyntax import check_call, check_types
 from jobsim._events import EVENT_FIELDS
-from jobsim._expr import UNKNOWN, compile_expression, go_string, parse, split_strings
+from jobsim._expr import UNKNOWN, compile_expression, parse, split_strings
+from jobsim._gostring import go_string
 from jobsim.errors import _init_or_name_keyword
 
 _HELP = (

@@ -455,6 +455,8 @@ def _eval(node: ast.AST, scope: dict[str, Any]) -> Any:
     if isinstance(node, ast.UnaryOp):
         operand = _eval(node.operand, scope)
         if isinstance(node.op, ast.USub):  # -5, -x: a number, else a CEL error
+            if operand is UNKNOWN:  # '-_' of a missing field or an error: false (``handleUnknownCall``'s default)
+                return False
             if isinstance(operand, bool) or not isinstance(operand, (int, float)):
                 return UNKNOWN
             return -operand

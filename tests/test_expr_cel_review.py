@@ -199,3 +199,17 @@ def test_a_pattern_from_the_event_with_a_huge_count_or_many_brackets_is_an_error
     started = time.process_time()
     assert compile_expression("async.data.s.matches(async.data.p)")(candidate, candidate) is False
     assert time.process_time() - started < 1.0
+
+
+@pytest.mark.parametrize(("expression", "expected"), [
+    ("-async.data.missing == false", True),  # '-_' of an unknown is false (handleUnknownCall's default)
+    ("-async.data.missing", False),
+    ("-async.data.missing < 0", False),  # false < 0: no such overload, an error: false
+    ("-async.data.missing == null", False),
+    ("-async.data.missing != 1", True),
+    ("-(-async.data.missing) == false", False),  # -false: no such overload; an error == false is false
+    ("-async.data.n == -5", True),
+])  # fmt: skip
+def test_negating_a_missing_field_gives_false_as_inngest_does(expression: str, expected: bool) -> None:
+    # it gave an unknown, which '== false' did not hold against
+    assert holds(expression) is expected

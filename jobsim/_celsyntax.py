@@ -182,9 +182,12 @@ def check_call(node: ast.Call, expr: str, argument: str, restricted: bool) -> tu
         name, operands = func.attr, [func.value, *node.args]
         if name in _celfuncs.MACROS:
             ok = len(node.args) == 2 or (name == "map" and len(node.args) == 3)
-            if not ok or not isinstance(node.args[0], ast.Name) or node.args[0].id in ("event", "_async"):
+            if not ok or not isinstance(node.args[0], ast.Name):
                 raise _bad(argument, expr, f".{name}() takes a variable name and an expression, e.g. "
                                            f"event.data.items.{name}(item, item.qty > 1)")  # fmt: skip
+            if node.args[0].id == "__result__":  # cel-go's parser/macro.go: the comprehension's accumulator
+                raise _bad(argument, expr, f".{name}(__result__, ...): iteration variable overwrites accumulator "
+                                           "variable (cel-go refuses it); name the variable otherwise")  # fmt: skip
         elif name not in _celfuncs.METHODS or len(node.args) != (0 if name == "size" else 1):
             raise _bad(argument, expr, f"unknown method .{name}() with {len(node.args)} argument(s); {_CALLS_HELP}")
     else:
@@ -245,7 +248,9 @@ def check_types(name: str, operands: list[ast.expr], expr: str, argument: str) -
 
 
 def scope_of(node: ast.Call, bound: frozenset[str]) -> frozenset[str]:
-    """The names bound inside a macro's body: the caller's and the macro's variable."""
+    """The names bound inside a macro's body: the caller's and the macro's variable, which shadows an outer name
+    of its own, ``event`` and ``async`` too (cel-go's checker and interpreter look a comprehension's variable
+    up first: ``event.data.items.exists(event, event > 1)`` tests each item)."""
     return bound | {node.args[0].id}  # type: ignore[attr-defined]
 
 

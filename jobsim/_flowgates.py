@@ -16,8 +16,9 @@ from heapq import heappop, heappush
 from typing import TYPE_CHECKING, Any
 
 from ._events import Event
-from ._expr import _MISSING, FALSE_KEY, Unevaluable, _field
+from ._expr import _MISSING, Unevaluable, _field
 from ._flowstate import PRIORITY_MAX_S, PROCESS, Gcra, Pool, RunControl, Slots, _plain
+from ._gostring import FALSE_KEY
 from ._kernel import Timer
 from ._records import FINAL, Run
 from ._time import DAY, MS, SECOND

@@ -33,7 +33,7 @@ from heapq import heappop, heappush
 from typing import TYPE_CHECKING, Any
 
 from ._events import RUN_IDS, Event, ulid
-from ._expr import FALSE_KEY, Key, Unevaluable
+from ._expr import Key, Unevaluable
 from ._flow import CANCEL_TIMEOUT, Concurrency
 from ._flowgates import FunctionFlow, KeyWatch
 from ._flowstate import (
@@ -48,6 +48,7 @@ from ._flowstate import (
     _plain,
 )
 from ._flowstate import RunIds as RunIds  # the engine imports it from here
+from ._gostring import FALSE_KEY
 from ._kernel import LAST, NORMAL, URGENT, Kernel
 from ._listeners import Listeners
 from ._records import FINAL, Run

@@ -80,6 +80,7 @@ class Simulation(_Faults):
         self.random_streams = _check_random_streams(random_streams)
         self.rng = random.Random(seed)  # draws made outside any function's runs (and every draw when "shared")
         self._streams: dict[str, random.Random] = {}  # function id -> its own stream (``rng_for``)
+        self._target_streams: dict[str, random.Random] = {}  # a plugin's target named as a test's function is
         self._plugins = _plugins.manager()
         self.profiles = Profiles()
         for contributed in self._plugins.hook.jobsim_profiles():
@@ -182,6 +183,18 @@ class Simulation(_Faults):
         if rng is None:
             rng = self.rng if self.random_streams == "shared" else random.Random(f"jobsim:{self.seed}:{name}")
             self._streams[name] = rng
+        return rng
+
+    def _target_stream(self, name: str) -> random.Random:
+        """``hooks.target_rng``: ``_stream(name)``, unless ``name`` is the id of a function of a ``jobsim.App``
+        the test passed (never a plugin's target): then a stream of the target's own, seeded from
+        ``"jobsim-target:<seed>:<name>"``, so what the plugin draws for it moves none of that function's draws."""
+        fn = self.functions.get(name)
+        if fn is None or self.random_streams == "shared" or not any(fn.app is app for app in self._app_targets):
+            return self._stream(name)
+        rng = self._target_streams.get(name)
+        if rng is None:
+            rng = self._target_streams[name] = random.Random(f"jobsim-target:{self.seed}:{name}")
         return rng
 
     def job_rng(self) -> random.Random:

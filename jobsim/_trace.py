@@ -16,7 +16,7 @@ from __future__ import annotations
 import difflib
 import os
 from collections.abc import Container, Iterator
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ._checks import keywords_checked
@@ -40,12 +40,19 @@ PYTHON_SUFFIXES = (".py", ".pyw", ".pyi")
 
 def python_file_said(target: Path) -> str | None:
     """Why a trace may not be written to ``target`` when it names Python code (``jobs.py``: the trace would replace
-    the code), with the fix; None for any other path. ``Trace.save`` and every command's ``--save``/``--out`` say it."""
-    if target.suffix.lower() not in PYTHON_SUFFIXES:
+    the code), with the fix; None for any other path. ``Trace.save`` and every command's ``--save``/``--out`` say it.
+    The suffix is read as Windows reads the name, trailing dots and spaces dropped (``jobs.py.`` and ``jobs.py ``
+    open ``jobs.py`` there), in any case (``JOBS.PY``), on every system: a test run on Linux refuses what would
+    replace the code on Windows."""
+    name = target.name.rstrip(". ")
+    if not name or PurePath(name).suffix.lower() not in PYTHON_SUFFIXES:
         return None
-    what = "which the trace would replace" if target.exists() else "not a trace file"
+    code = target.with_name(name)
+    what = "which the trace would replace" if target.exists() or code.exists() else "not a trace file"
+    if name != target.name:
+        what += f" ({name!r} on Windows, which drops a name's trailing dots and spaces)"
     return (f"names a Python file, {what}; give a trace file, "
-            f"such as {str(target.with_suffix('.jobsim.jsonl'))!r}")  # fmt: skip
+            f"such as {str(code.with_suffix('.jobsim.jsonl'))!r}")  # fmt: skip
 
 
 class Record(NamedTuple):

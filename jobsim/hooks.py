@@ -146,8 +146,13 @@ def target_rng(sim: Simulation, name: str) -> random.Random:
     """The stream a plugin draws from for its target ``name`` outside job code (the id of a message the test
     sends): a function's own stream (``sim.rng_for(name)``) when ``name`` is one's id, else one seeded the same
     way from ``name`` -- a task sent by a name no task of the app has, a queue no worker serves -- which
-    ``sim.rng_for``, taking simulated functions only, refuses. ``sim.rng`` under ``random_streams="shared"``."""
-    return sim._stream(name)
+    ``sim.rng_for``, taking simulated functions only, refuses. ``sim.rng`` under ``random_streams="shared"``.
+
+    A ``name`` that is the id of a function of a ``jobsim.App`` the test passed (``@app.function("emails")``
+    and a Celery task sent as ``"emails"`` that the Celery app does not have) is no plugin's target: it gets a
+    stream of its own (seeded from ``"jobsim-target:<seed>:<name>"``), so the plugin's draws move none of that
+    function's. Every other name's stream is as before."""
+    return sim._target_stream(name)
 
 
 def planned_instant(sim: Simulation, at: Any, what: str, name: str = "at") -> int:

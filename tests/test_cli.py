@@ -636,6 +636,19 @@ def test_save_refuses_a_python_file_it_would_write_the_trace_over(module, capsys
     assert not (tmp_path / "new.py").exists()
 
 
+def test_save_refuses_a_python_file_named_with_a_trailing_dot_or_space(module, capsys, tmp_path):
+    """``--save jobs.py.`` (or ``"jobs.py "``) is ``jobs.py`` on Windows, which drops trailing dots and spaces."""
+    source = (tmp_path / f"{module}.py").read_bytes()
+    for given in (f"{module}.py.", f"{module}.py "):
+        code, out, err = run(capsys, "run", module, "--save", given)
+        assert (code, out) == (2, "")
+        assert err == (f"jobsim: error: --save {given!r} names a Python file, which the trace would replace "
+                       f"({given.rstrip('. ')!r} on Windows, which drops a name's trailing dots and spaces); give a "
+                       f"trace file, such as '{module}.jobsim.jsonl' (checked before simulating)\n")
+    assert (tmp_path / f"{module}.py").read_bytes() == source
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(module)) == [f"{module}.py"]
+
+
 def test_an_empty_save_is_refused_not_skipped(module, capsys, tmp_path):
     """``--save "$TRACE"`` with the variable unset simulated, printed and saved nothing, exit 0."""
     code, out, err = run(capsys, "run", module, "--save", "", "--no-redact")

@@ -199,3 +199,36 @@ def test_a_pattern_from_the_event_with_a_huge_count_or_many_brackets_is_an_error
     started = time.process_time()
     assert compile_expression("async.data.s.matches(async.data.p)")(candidate, candidate) is False
     assert time.process_time() - started < 1.0
+
+
+@pytest.mark.parametrize(("expression", "expected"), [
+    ("-async.data.missing == false", True),  # '-_' of an unknown is false (handleUnknownCall's default)
+    ("-async.data.missing", False),
+    ("-async.data.missing < 0", False),  # false < 0: no such overload, an error: false
+    ("-async.data.missing == null", False),
+    ("-async.data.missing != 1", True),
+    ("-(-async.data.missing) == false", False),  # -false: no such overload; an error == false is false
+    ("-async.data.n == -5", True),
+])  # fmt: skip
+def test_negating_a_missing_field_gives_false_as_inngest_does(expression: str, expected: bool) -> None:
+    # it gave an unknown, which '== false' did not hold against
+    assert holds(expression) is expected
+
+
+@pytest.mark.parametrize(("expression", "expected"), [
+    ("async.data.items.exists(event, event > 2)", True),  # the item, not the run's event
+    ("async.data.items.all(event, event > 2)", False),
+    ("async.data.items.exists(async, async == 3) && async.data.n == 5", True),  # async again outside the macro
+    ("async.data.items.filter(event, event > 1) == [3]", True),
+    ("async.data.items.exists(event, event.data.n == 5)", False),  # event.data of an item: none
+    ("async.data.items.exists(x, x > event.data.n)", True),  # another name: event is still the run's event (n=1)
+])  # fmt: skip
+def test_a_macro_variable_named_event_or_async_shadows_it_inside_the_body(expression: str, expected: bool) -> None:
+    # cel-go's checker and interpreter look a comprehension's variable up first; jobsim refused the name
+    event, candidate = jobsim.Event("e", {"n": 1}), jobsim.Event("c", {"n": 5, "items": [1, 3]})
+    assert compile_expression(expression)(event, candidate) is expected
+
+
+def test_a_macro_variable_named_as_the_accumulator_is_refused_as_cel_go_refuses_it() -> None:
+    with pytest.raises(jobsim.InvalidArgument, match="iteration variable overwrites accumulator variable"):
+        compile_expression("async.data.items.exists(__result__, __result__ > 1)")

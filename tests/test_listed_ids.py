@@ -51,3 +51,35 @@ def test_a_short_list_is_whole_and_guesses_nothing():
     """Every id is shown: the one meant is there to see (and the messages tests pin stay as they were)."""
     assert listed_ids(["a", "b"], "bb") == "'a', 'b'"
     assert listed_ids([f"f{n:02}" for n in range(25)], 3) == f"{FIRST}, ... and 5 more"  # an object: no guess
+
+
+def _played(sim: jobsim.Simulation) -> None:
+    sim.send("go")
+    sim.run_until_idle()
+
+
+def test_a_trace_comparisons_first_cuts_its_list_and_guesses():
+    """``TraceComparison.first`` (and ``ReplayResult.first``) of a misspelt id: the 25 compared ids, cut at 20."""
+    with jobsim.Simulation(many(), start=START) as recorded:
+        _played(recorded)
+    result = jobsim.Simulation.replay(recorded.trace, many())
+    for first in (result.comparison.first, result.first):
+        with pytest.raises(InvalidArgument) as info:
+            first("send-welcom-email")
+        assert str(info.value) == ("function='send-welcom-email' is not valid: one of the compared function ids: "
+                                   + CUT)
+
+
+def test_compare_cuts_the_scenarios_function_list_and_guesses():
+    scenario = jobsim.Scenario(name="many", description="25 functions", build=many, play=_played,
+                               functions=["send-welcom-email"])  # fmt: skip
+    with pytest.raises(InvalidArgument) as info:
+        jobsim.compare(scenario, ["inngest"])
+    assert str(info.value) == ("functions=['send-welcom-email'] is not valid: ids of functions the scenario's "
+                               f"build() declares: {CUT} (unknown: 'send-welcom-email')")
+
+
+def test_a_crash_of_an_unknown_function_cuts_its_list_and_guesses():
+    with jobsim.Simulation(many(), start=START) as sim, pytest.raises(InvalidArgument) as info:
+        sim.crash_worker(function="send-welcom-email")
+    assert str(info.value) == f"function='send-welcom-email' is not valid: one of the simulated function ids: {CUT}"

@@ -142,10 +142,58 @@ def test_a_plugins_stream_for_a_name_no_function_has_is_seeded_from_it_as_a_func
     from jobsim.hooks import target_rng
 
     sim = run(shop())
-    assert target_rng(sim, "b") is sim.rng_for("b")
     assert target_rng(sim, "reports.nightly").random() == random.Random("jobsim:3:reports.nightly").random()
     shared = run(shop(), random_streams="shared")
     assert target_rng(shared, "reports.nightly") is shared.rng
+
+
+def test_a_plugins_stream_for_the_id_of_a_function_of_the_tests_app_is_not_that_functions():
+    """``hooks.target_rng(sim, "b")`` with ``b`` an ``@app.function`` of the test (a Celery task sent by that name,
+    which no Celery app has): the plugin drew from b's own stream, so its draws moved b's jitter and ids."""
+    from jobsim.hooks import target_rng
+
+    sim = run(shop())
+    b = sim.rng_for("b")
+    state = b.getstate()
+    target = target_rng(sim, "b")
+    assert target is not b and target is target_rng(sim, "b")
+    assert target.random() == random.Random("jobsim-target:3:b").random()
+    assert b.getstate() == state  # the target's draw moved nothing of b's
+
+
+class _Queue:
+    """A pretend backend target, adapted into one function named as it is."""
+
+
+@pytest.fixture
+def celery_like():
+    from jobsim import _plugins
+    from jobsim.hooks import Adapted, hookimpl
+
+    backend = jobsim.App("backend:queue")
+    task = backend.function("emails", on="queue/emails")(lambda ctx: None)
+
+    class Plugin:
+        @hookimpl
+        def jobsim_adapt(self, sim, target):
+            return Adapted(backend="queue", functions=[task]) if isinstance(target, _Queue) else None
+
+    plugin = Plugin()
+    _plugins.register(plugin, name="target-rng-test")
+    try:
+        with jobsim.Simulation(_Queue(), start=START, seed=3) as sim:
+            yield sim, "emails"
+    finally:
+        _plugins.unregister(plugin)
+
+
+def test_a_plugins_stream_for_its_own_function_is_that_functions(celery_like):
+    """A plugin's target that is its own function (a task of the Celery app, a job of the scheduler) draws from
+    the function's stream, as before: its ids and the function's jitter come from one stream."""
+    from jobsim.hooks import target_rng
+
+    sim, fn_id = celery_like
+    assert target_rng(sim, fn_id) is sim.rng_for(fn_id)
 
 
 def test_a_replay_after_changing_a_reports_no_divergence_in_b():

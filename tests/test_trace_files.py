@@ -581,3 +581,22 @@ def test_rfc3339_rejects_an_offset_that_is_not_a_time_of_day(offset):
     with pytest.raises(ValueError, match=rf"time '2025-03-03T09:00:00\{offset[0]}{offset[1:3]}:?{offset[-2:]}' has "
                                          r"offset .*, not a valid one \(hours 00-23, minutes 00-59\)"):
         rfc3339_ns(f"2025-03-03T09:00:00{offset}")
+
+
+@pytest.mark.parametrize("name", ["jobs.py.", "jobs.py ", "jobs.py. .", "JOBS.PY.", "gui.Pyw  ", "jobs.pyi..."])
+def test_a_python_file_named_with_trailing_dots_or_spaces_is_refused_on_every_system(recorded, tmp_path,
+                                                                                    monkeypatch, name):
+    """Windows drops a name's trailing dots and spaces: ``save("jobs.py.")`` writes ``jobs.py`` there, over the code
+    (and on Linux it made a file a Windows checkout of the folder cannot tell from the code)."""
+    monkeypatch.chdir(tmp_path)
+    code = name.rstrip(". ")
+    (tmp_path / code).write_text("app = None\n")
+    stem = code.rsplit(".", 1)[0]
+    for path, prefix, what in [(name, "", "which the trace would replace"), (f"new{name}", "new", "not a trace file")]:
+        windows = f"({prefix + code!r} on Windows, which drops a name's trailing dots and spaces)"
+        with pytest.raises(jobsim.InvalidArgument) as info:
+            recorded.trace.save(path)
+        assert str(info.value) == (f"path={path!r} names a Python file, {what} {windows}; give a trace file, such as "
+                                   f"{prefix + stem + '.jobsim.jsonl'!r}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [code]  # nothing written, no '.part' left
+

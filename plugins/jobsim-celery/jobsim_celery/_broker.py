@@ -35,6 +35,8 @@ from kombu.transport.virtual.exchange import STANDARD_EXCHANGE_TYPES
 from jobsim._time import SECOND, to_datetime
 from jobsim.errors import InvalidArgument, UnsupportedFeature
 
+from ._canvas import declare_options
+
 if TYPE_CHECKING:
     from ._world import AppRuntime, CeleryWorld
 
@@ -79,6 +81,8 @@ class Publisher:
         app = self.app
         amqp = app.amqp
         _check_timing(countdown, eta, None if expires is _OMITTED else expires)
+        declare_options(self.world, self.rt, name, {"link": link, "link_error": link_error, "chain": chain,
+                                                    "chord": chord})  # fmt: skip
         task_id = task_id or self.world.new_id(name)
         if task_type is None:
             task_type = app._tasks.get(name)

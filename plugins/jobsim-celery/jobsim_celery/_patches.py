@@ -49,6 +49,9 @@
   instruction, or the same source text, so while a simulation runs they are remembered (about 0.5 ms of a retry;
   the text is unchanged, for tracebacks formatted elsewhere in the process too).
 
+* **A canvas is declared whole.** ``group.apply_async`` and ``chord.apply_async`` first declare every task the
+  group or chord reaches (``_canvas``), so a task the simulation refuses refuses it before any of it is sent.
+
 Module globals can only be patched once per process, so active simulations form a
 stack: the most recently started one is served, and the originals come back when the
 last one closes.
@@ -70,6 +73,7 @@ from jobsim.hooks import ClassGuard
 _TARGETS = (("celery.app.task", "uuid"), ("celery.app.base", "uuid"), ("celery.canvas", "uuid"))
 _active: list[Any] = []  # the worlds of running simulations, innermost last
 _saved: dict[tuple[str, str], Any] = {}
+_methods: dict[type, Any] = {}  # canvas class -> its own apply_async, while wrapped (_check_canvas)
 
 
 class _Jitter:
@@ -237,9 +241,21 @@ def _memo_tracebacks() -> None:
             setattr(traceback, attr, memo(original))
 
 
+def _check_canvas() -> None:
+    """``group.apply_async`` and ``chord.apply_async`` declare every task they reach first (``_canvas``)."""
+    from celery import canvas
+
+    from ._canvas import checked
+
+    for cls, kind in ((canvas.group, "group"), (canvas._chord, "chord")):
+        _methods[cls] = cls.__dict__["apply_async"]
+        cls.apply_async = checked(cls.apply_async, kind)
+
+
 def push(world: Any) -> None:
     if not _active:
         _memo_tracebacks()
+        _check_canvas()
         for module_name, attr in (*_TARGETS, ("celery.utils.time", "random")):
             module = importlib.import_module(module_name)
             _saved[module_name, attr] = getattr(module, attr)
@@ -260,6 +276,9 @@ def pop(world: Any) -> None:
         code = _saved.pop(("billiard.einfo", "Code"), None)  # a class attribute, not a module's
         if code is not None:
             importlib.import_module("billiard.einfo")._Frame.Code = code
+        for cls, method in _methods.items():
+            cls.apply_async = method
+        _methods.clear()
         for (module_name, attr), original in _saved.items():
             setattr(importlib.import_module(module_name), attr, original)
         _saved.clear()

@@ -356,3 +356,17 @@ def test_a_stop_whose_messages_finish_in_time_keeps_no_timer_pending():
         sim.run_until_idle()
         assert ms(sim.now_ns()) == 10_000  # not the stop timeout's 61 s
         assert [r.status for r in sim.runs(charge)] == ["completed"]
+
+
+def test_a_crash_of_a_function_that_is_no_actor_lists_20_actors_and_counts_the_rest():
+    """The actors are listed through ``listed_ids``: 20, then how many more (a big app has dozens)."""
+    redis = _redis()
+    for n in range(22):
+        dramatiq.actor(lambda: None, actor_name=f"a{n:02}", broker=redis)
+    shop = jobsim.App("shop")
+    shop.function("greet", on="shop/greet")(lambda ctx: None)
+    with jobsim.Simulation(redis, shop, start=START) as sim, pytest.raises(InvalidArgument) as info:
+        sim.dramatiq.crash_worker(function="greet")
+    listed = ", ".join(repr(f"a{n:02}") for n in range(20))
+    said = f"function='greet' is not valid: a Dramatiq actor of this simulation: {listed}, ... and 2 more"
+    assert str(info.value) == said

@@ -42,7 +42,8 @@ from jobsim._celfuncs import MACROS, CelTypeError, call
 from jobsim._celfuncs import kind as _kind  # a literal 1 is an int, an event's number (``_json``) a double
 from jobsim._celsyntax import check_call, check_types
 from jobsim._events import EVENT_FIELDS
-from jobsim._expr import UNKNOWN, compile_expression, go_string, parse
+from jobsim._expr import UNKNOWN, compile_expression, parse, split_strings
+from jobsim._gostring import go_string
 from jobsim.errors import _init_or_name_keyword
 
 _HELP = (
@@ -92,21 +93,25 @@ def compile_value(expr: Any, argument: str, on_error: Callable[[], Any] = _false
 
 
 def _split_conditional(expr: str) -> tuple[str, str, str] | None:
-    """``a ? b : c`` at the top level (outside quotes and brackets), else ``None``."""
-    depth, quote, question = 0, "", -1
-    for i, ch in enumerate(expr):
-        if quote:
-            quote = "" if ch == quote and expr[i - 1] != "\\" else quote
-        elif ch in "\"'":
-            quote = ch
-        elif ch in "([":
-            depth += 1
-        elif ch in ")]":
-            depth -= 1
-        elif depth == 0 and ch == "?" and question < 0:
-            question = i
-        elif depth == 0 and ch == ":" and question >= 0:
-            return expr[:question], expr[question + 1 : i], expr[i + 1 :]
+    """``a ? b : c`` at the top level (outside string literals and brackets), else ``None``. Literals are found
+    as the expression parser finds them (``split_strings``: ``'\\\\'`` is one escaped backslash, so its second
+    quote closes it); a conditional inside the middle branch (``a ? b ? c : d : e``) keeps its own ``:``."""
+    depth, question, pending, start = 0, -1, 0, 0
+    for n, part in enumerate(split_strings(expr)):
+        if n % 2 == 0:  # code; the odd parts are string literals
+            for i, ch in enumerate(part, start):
+                if ch in "([":
+                    depth += 1
+                elif ch in ")]":
+                    depth -= 1
+                elif depth == 0 and ch == "?":
+                    question = i if question < 0 else question
+                    pending += 1
+                elif depth == 0 and ch == ":" and question >= 0:
+                    pending -= 1
+                    if pending == 0:
+                        return expr[:question], expr[question + 1 : i], expr[i + 1 :]
+        start += len(part)
     return None
 
 

@@ -49,3 +49,17 @@ def test_a_key_nested_too_deep_is_refused(expression: str) -> None:
     # a RecursionError out of Python's parser (or at each evaluation) before
     with pytest.raises(jobsim.InvalidArgument, match=r"key=.* nested too deeply for jobsim"):
         compile_value(expression, "key")
+
+
+@pytest.mark.parametrize(("expression", "values"), [
+    (r"event.data.s == '\\' ? 'yes' : 'no'", ["yes", "no"]),  # '\\': one backslash; its second quote closes it
+    (r'event.data.s == "\\" ? "yes" : "no"', ["yes", "no"]),
+    (r"event.data.s == 'a\\' ? 'yes' : 'no'", ["no", "no"]),
+    (r"event.data.s.endsWith('\\') ? event.data.s + '?' : 'b:c'", ["\\?", "b:c"]),
+    ("event.data.s == '?:' ? 1 : 2", [2, 2]),
+    ("event.data.n > 1 ? event.data.n > 3 ? 'big' : 'mid' : 'small'", ["big", "small"]),  # nested in the middle
+])  # fmt: skip
+def test_a_conditional_after_a_literal_ending_in_an_escaped_backslash_is_split_there(expression, values) -> None:
+    # the scan for ' ? ' read the quote after '\\' as escaped: the literal ran on, the conditional was refused
+    events = [jobsim.Event("go", {"s": "\\", "n": 5}), jobsim.Event("go", {"s": "x", "n": 0})]
+    assert [compile_value(expression, "key")(event) for event in events] == values

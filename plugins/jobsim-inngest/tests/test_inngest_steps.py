@@ -509,6 +509,26 @@ def test_invoking_a_function_outside_the_simulation_is_named(client):
     assert "step.invoke: function 'shop-elsewhere' is not part of this simulation" in str(error)
 
 
+def test_invoking_an_unknown_function_lists_20_ids_and_guesses_the_one_meant(client):
+    """The simulated ids are cut at 20 (``listed_ids``); the one a misspelt id meant may be past the cut."""
+    many = [client.create_function(fn_id=f"f{n:02}", trigger=trigger("never"))(lambda ctx: None) for n in range(23)]
+    welcome = client.create_function(fn_id="send-welcome-email", trigger=trigger("never"))(lambda ctx: None)
+    misspelt = client.create_function(fn_id="send-welcom-email", trigger=trigger("never"))(lambda ctx: None)
+
+    @client.create_function(fn_id="caller", trigger=trigger(), retries=0)
+    def caller(ctx: inngest.ContextSync) -> None:
+        ctx.step.invoke("call", function=misspelt)
+
+    with simulate([*many, welcome, caller]) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    listed = ", ".join(repr(f"shop-f{n:02}") for n in range(20))
+    assert str(sim.runs("shop-caller")[0].error) == (
+        "step.invoke: function 'shop-send-welcom-email' is not part of this simulation; pass it to "
+        f"jobsim.Simulation([...]) too (simulated: {listed}, ... and 5 more (did you mean 'shop-send-welcome-email'?))"
+    )
+
+
 def test_invoking_a_function_the_test_left_out_says_how_to_select_it(client):
     @client.create_function(fn_id="charge", trigger=trigger("charge"))
     def charge(ctx):

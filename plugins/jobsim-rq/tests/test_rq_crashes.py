@@ -350,3 +350,21 @@ def test_crashes_planned_for_the_same_instant_and_worker_are_one_crash(queue):
         sim.run_until_idle()
         assert sim.rq.workers == ["jobsim-rq"] and [r.data["how"] for r in sim.trace.records
                                                     if r.kind == "rq.crash"] == ["horse"]  # fmt: skip
+
+
+def test_a_crash_of_a_function_no_job_used_lists_20_job_functions_and_counts_the_rest(queue):
+    """The RQ job functions are listed through ``listed_ids``: 20, then how many more."""
+    import inspect
+    import operator
+
+    names = sorted(n for n in dir(operator) if not n.startswith("_") and inspect.isbuiltin(getattr(operator, n)))[:22]
+    shop = jobsim.App("shop")
+    shop.function("greet", on="shop/greet")(lambda ctx: None)
+    with jobsim.Simulation(queue, shop, start=START) as sim:
+        for name in names:
+            queue.enqueue_at(dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc), getattr(operator, name))
+        with pytest.raises(InvalidArgument) as info:
+            sim.rq.crash_worker(function="greet")
+    listed = ", ".join(repr(f"_operator.{name}") for name in names[:20])
+    assert str(info.value) == ("function='greet' is not valid: an RQ job function enqueued in this simulation: "
+                               f"{listed}, ... and 2 more")

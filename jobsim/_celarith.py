@@ -202,6 +202,18 @@ def static_kind(op: ast.AST, kinds: list[str | None], expr: str, argument: str) 
     return known[0] if known else None
 
 
+def check_number(node: ast.Constant, expr: str, argument: str) -> None:
+    """An int literal outside int64 (``-9223372036854775808`` is in it), or a double one Go cannot hold (``1e400``):
+    cel-go's parser refuses both (``strconv.ParseInt``, ``ParseFloat``)."""
+    value, negated = node.value, getattr(node, "negated", False)
+    if type(value) is int and not INT_MIN <= (-value if negated else value) <= INT_MAX:
+        raise InvalidArgument(f"{argument}={expr!r} is not valid: the int literal {value} is outside CEL's int64 "
+                              f"range ({INT_MIN} to {INT_MAX}); cel-go's parser refuses it")
+    if type(value) is float and math.isinf(value):
+        raise InvalidArgument(f"{argument}={expr!r} is not valid: a double literal beyond float64's range is refused "
+                              "by cel-go's parser; write double('inf') for an infinity")
+
+
 def check_map(node: ast.Dict, expr: str, argument: str) -> None:
     """A map literal's keys: string, int or bool literals, with no bool beside an int of the same value."""
     values = []

@@ -160,8 +160,8 @@ def _bad(argument: str, expr: str, why: str) -> InvalidArgument:
 
 
 _CALLS_HELP = ("functions: size(x) or x.size(), x.contains(s), x.startsWith(s), x.endsWith(s), x.matches(re), "
-               "int(x), double(x), string(x), lowercase(s), uppercase(s), has(x.f); macros: x.all(v, p), x.exists(v, p), "
-               "x.exists_one(v, p), x.filter(v, p), x.map(v, e)")  # fmt: skip
+               "int(x), double(x), string(x), lowercase(s), uppercase(s), has(x.f); macros: x.all(v, p), "
+               "x.exists(v, p), x.exists_one(v, p), x.filter(v, p), x.map(v, e)")  # fmt: skip
 
 
 def check_call(node: ast.Call, expr: str, argument: str, restricted: bool) -> tuple[str, list[ast.expr]]:
@@ -215,6 +215,8 @@ def check_arithmetic(node: ast.BinOp | ast.UnaryOp, expr: str, argument: str, re
     if restricted:
         check_negation(node, expr, argument)  # type: ignore[arg-type]
     operands = [node.left, node.right] if isinstance(node, ast.BinOp) else [node.operand]
+    if isinstance(node, ast.UnaryOp) and isinstance(node.operand, ast.Constant):
+        node.operand.negated = True  # type: ignore[attr-defined]  # -9223372036854775808 is an int literal
     _celarith.static_kind(node.op, [static_kind(o) for o in operands], expr, argument)
 
 
@@ -225,7 +227,7 @@ def static_kind(node: ast.AST) -> str | None:
     if isinstance(node, (ast.List, ast.Dict)):
         return "list" if isinstance(node, ast.List) else "map"
     if isinstance(node, ast.BinOp) or (isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub)):
-        operands = [node.left, node.right] if isinstance(node, ast.BinOp) else [node.operand]  # type: ignore[attr-defined]
+        operands = [node.left, node.right] if isinstance(node, ast.BinOp) else [node.operand]
         try:
             return _celarith.static_kind(node.op, [static_kind(o) for o in operands], "", "")
         except InvalidArgument:  # refused where _expr._check reaches the node itself

@@ -26,7 +26,8 @@ from typing import Any
 
 from . import _celarith, _celfuncs, _cellex, _celsyntax
 from ._celarith import CelList, CelMap, json_number
-from ._cellex import cel_as_python, split_strings
+from ._cellex import cel_as_python as cel_as_python  # tests read them here
+from ._cellex import split_strings as split_strings
 from ._checks import check_callable
 from ._events import EVENT_FIELDS, Event
 from .errors import InvalidArgument, JobsimError
@@ -433,6 +434,8 @@ def _check(node: ast.AST, expr: str, argument: str, bound: frozenset[str], restr
             else:
                 stack.extend(operands)
             continue
+        if isinstance(child, (ast.BinOp, ast.UnaryOp)) and not isinstance(child.op, _ALLOWED):  # '**', '+x'
+            raise InvalidArgument.build(argument, expr, _EXPR_HELP)
         if isinstance(child, ast.Compare) and len(child.ops) > 1:  # Python chains them; CEL nests them
             _celarith.unchain(child, _celsyntax.static_kind, expr, argument)
         stack.extend(ast.iter_child_nodes(child))
@@ -440,6 +443,8 @@ def _check(node: ast.AST, expr: str, argument: str, bound: frozenset[str], restr
             _celsyntax.check_arithmetic(child, expr, argument, restricted)
         elif isinstance(child, ast.Dict):
             _celarith.check_map(child, expr, argument)
+        elif isinstance(child, ast.Constant) and type(child.value) in (int, float):
+            _celarith.check_number(child, expr, argument)
         if isinstance(child, ast.Compare) and isinstance(child.ops[0], ast.In):
             _celsyntax.check_types("in", [child.left, child.comparators[0]], expr, argument)
         if isinstance(child, ast.Name) and child.id not in _ROOTS and child.id not in bound:

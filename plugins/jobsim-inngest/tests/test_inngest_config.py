@@ -81,8 +81,8 @@ def test_bad_options_name_the_function_the_option_and_the_value(client, options,
 @pytest.mark.parametrize(
     ("trigger", "message"),
     [
-        (inngest.TriggerEvent(event="go", expression="event.data.total * 2 > 2"),
-         f"TriggerEvent(event='go', expression=...): expression='event.data.total * 2 > 2' {CEL_IF}"),
+        (inngest.TriggerEvent(event="go", expression="event.data.total ** 2 > 2"),
+         f"TriggerEvent(event='go', expression=...): expression='event.data.total ** 2 > 2' {CEL_IF}"),
         (inngest.TriggerEvent(event=" "), "TriggerEvent(event=' '): an event name is a non-empty string"),
         (inngest.TriggerCron(cron="61 * * * *"),
          "TriggerCron(cron='61 * * * *'): cron expression '61 * * * *': minute field '61' is not valid; "

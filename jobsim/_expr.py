@@ -413,9 +413,9 @@ _EXPR_HELP = (
 )
 
 
-_ALLOWED = (ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Invert, ast.USub, ast.Compare, ast.Constant, ast.Attribute,
-            ast.Name, ast.Load, ast.Subscript, ast.List, ast.Dict, ast.Call, ast.In, ast.BinOp, ast.Add, ast.Sub,
-            ast.Mult, ast.Div, ast.Mod, *_BINOPS)  # fmt: skip
+_ALLOWED = frozenset({ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Invert, ast.USub, ast.Compare, ast.Constant,
+                      ast.Attribute, ast.Name, ast.Load, ast.Subscript, ast.List, ast.Dict, ast.Call, ast.In,
+                      ast.BinOp, ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Mod, *_BINOPS})  # fmt: skip
 
 
 def _check(node: ast.AST, expr: str, argument: str, bound: frozenset[str], restricted: bool) -> None:
@@ -423,9 +423,21 @@ def _check(node: ast.AST, expr: str, argument: str, bound: frozenset[str], restr
     stack = [node]
     while stack:
         child = stack.pop()
-        if not isinstance(child, _ALLOWED):
+        kind = type(child)
+        if kind is ast.Attribute:  # the commonest nodes first, by their exact type
+            stack.append(child.value)  # type: ignore[attr-defined]
+        elif kind is ast.Constant:
+            if type(child.value) in (int, float):  # type: ignore[attr-defined]
+                _celarith.check_number(child, expr, argument)  # type: ignore[arg-type]
+        elif kind is ast.Name:
+            name = child.id  # type: ignore[attr-defined]
+            if name not in _ROOTS and name not in bound:
+                raise InvalidArgument(f"{argument}={expr!r}: unknown name {name!r}; paths start with 'event.' or "
+                                      "'async.'")  # fmt: skip
+        elif kind not in _ALLOWED:
             raise InvalidArgument.build(argument, expr, _EXPR_HELP)
-        if isinstance(child, ast.Call):
+        elif kind is ast.Call:
+            assert isinstance(child, ast.Call)
             _, operands = _celsyntax.check_call(child, expr, argument, restricted)
             if _celsyntax.is_macro(child):  # the receiver outside, the body with the macro's variable bound
                 _check(operands[0], expr, argument, bound, restricted)
@@ -433,24 +445,25 @@ def _check(node: ast.AST, expr: str, argument: str, bound: frozenset[str], restr
                     _check(body, expr, argument, _celsyntax.scope_of(child, bound), restricted)
             else:
                 stack.extend(operands)
-            continue
-        if isinstance(child, (ast.BinOp, ast.UnaryOp)) and not isinstance(child.op, _ALLOWED):  # '**', '+x'
+        else:
+            _check_operator(child, expr, argument, restricted)
+            stack.extend(ast.iter_child_nodes(child))
+
+
+def _check_operator(node: ast.AST, expr: str, argument: str, restricted: bool) -> None:
+    """An operator node's own rules (before its operands are checked: a chain is nested first)."""
+    if isinstance(node, (ast.BinOp, ast.UnaryOp)):
+        if type(node.op) not in _ALLOWED:  # '**', '+x', '<<'...
             raise InvalidArgument.build(argument, expr, _EXPR_HELP)
-        if isinstance(child, ast.Compare) and len(child.ops) > 1:  # Python chains them; CEL nests them
-            _celarith.unchain(child, _celsyntax.static_kind, expr, argument)
-        stack.extend(ast.iter_child_nodes(child))
-        if isinstance(child, (ast.BinOp, ast.UnaryOp)) and not isinstance(child.op, ast.Invert):
-            _celsyntax.check_arithmetic(child, expr, argument, restricted)
-        elif isinstance(child, ast.Dict):
-            _celarith.check_map(child, expr, argument)
-        elif isinstance(child, ast.Constant) and type(child.value) in (int, float):
-            _celarith.check_number(child, expr, argument)
-        if isinstance(child, ast.Compare) and isinstance(child.ops[0], ast.In):
-            _celsyntax.check_types("in", [child.left, child.comparators[0]], expr, argument)
-        if isinstance(child, ast.Name) and child.id not in _ROOTS and child.id not in bound:
-            raise InvalidArgument(
-                f"{argument}={expr!r}: unknown name {child.id!r}; paths start with 'event.' or 'async.'"
-            )
+        if type(node.op) is not ast.Invert:
+            _celsyntax.check_arithmetic(node, expr, argument, restricted)
+    elif isinstance(node, ast.Compare):
+        if len(node.ops) > 1:  # Python chains them; CEL nests them
+            _celarith.unchain(node, _celsyntax.static_kind, expr, argument)
+        if type(node.ops[0]) is ast.In:
+            _celsyntax.check_types("in", [node.left, node.comparators[0]], expr, argument)
+    elif isinstance(node, ast.Dict):
+        _celarith.check_map(node, expr, argument)
 
 
 def _eval(node: ast.AST, scope: dict[str, Any]) -> Any:

@@ -190,7 +190,9 @@ def static_kind(op: ast.AST, kinds: list[str | None], expr: str, argument: str) 
     raises ``InvalidArgument`` where it finds no overload (``'a' * 2``, ``1 - 1.0``, ``1.5 % 2.0``)."""
     if type(op) is ast.Add:
         return None  # Inngest's '_+_' is (any, any) -> any
-    accepts = _ACCEPTS[type(op)]
+    accepts = _ACCEPTS.get(type(op))
+    if accepts is None:  # '**', '+x': no CEL operator, refused by the caller's list of nodes
+        return None
     known = [k for k in kinds if k is not None]
     if any(k not in accepts for k in known) or len(set(known)) > 1:
         shown = ", ".join(k or "dyn" for k in kinds)

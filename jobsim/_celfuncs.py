@@ -40,9 +40,11 @@ from collections.abc import Callable
 from typing import Any
 
 from . import _celregex
+from ._celarith import CelList, CelMap, find, json_items
+from ._gostring import _go_float
 
 METHODS = frozenset({"size", "contains", "startsWith", "endsWith", "matches"})
-GLOBALS = frozenset({"size", "int", "double", "lowercase", "uppercase"})
+GLOBALS = frozenset({"size", "int", "double", "string", "lowercase", "uppercase"})
 MACROS = frozenset({"all", "exists", "exists_one", "filter", "map"})
 RESTRICTED_OK = frozenset({"int", "double"})
 """The calls a cancellation's ``if`` may make (``validation.go : typeConvFnNames``; ``uint`` is not read here)."""
@@ -100,6 +102,23 @@ def _double(value: Any) -> float:
         raise CelTypeError(f"double({value!r}): not a number") from None
 
 
+def _to_string(value: Any) -> str:
+    """CEL's ``string(x)`` (cel-go ``ConvertToType(StringType)``): an int in base 10, a double as Go's
+    ``strconv.FormatFloat(x, 'g', -1, 64)`` (``1e+06``, ``+Inf``), a bool, a string, UTF-8 bytes; else an error."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if type(value) is int or type(value) is str:
+        return str(value)
+    if type(value) is float:
+        return _go_float(value)
+    if isinstance(value, bytes):
+        try:
+            return value.decode()
+        except UnicodeDecodeError:
+            raise CelTypeError("string() of bytes that are not UTF-8") from None
+    raise CelTypeError(f"no such overload: string({kind(value)})")
+
+
 _HEX_FLOAT = re.compile(r"[+-]?0[xX](?:[0-9A-Fa-f]+\.?[0-9A-Fa-f]*|\.[0-9A-Fa-f]+)[pP][+-]?[0-9]+")
 
 
@@ -151,6 +170,8 @@ def _in(item: Any, container: Any) -> bool:
 
     if isinstance(container, (list, tuple)):
         return any(_cel_equal(item, element) for element in container)
+    if type(container) is CelMap:  # a map literal: a key of its type, an int from an integral double
+        return find(container, item, _celregex) is not _celregex
     if isinstance(container, dict):
         return type(item) is str and item in container  # stringIfaceMapAccessor.Find: other keys are absent
     raise CelTypeError(f"no such overload: {kind(item)} in {kind(container)}")
@@ -185,6 +206,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "size": _size,
     "int": _int,
     "double": _double,
+    "string": _to_string,
     "lowercase": lambda s: _go_lower(_string("lowercase", s)),
     "uppercase": lambda s: _go_upper(_string("uppercase", s)),
     "contains": lambda s, sub: _string("contains", sub) in _string("contains", s),
@@ -209,6 +231,7 @@ SIGNATURES: dict[str, tuple[tuple[frozenset[str], ...], str]] = {
     "size": ((frozenset({"string", "bytes", "list", "map"}),), "int"),
     "int": ((frozenset({"int", "double", "string"}),), "int"),
     "double": ((frozenset({"int", "double", "string"}),), "double"),
+    "string": ((frozenset({"int", "double", "string", "bool", "bytes"}),), "string"),
     "lowercase": ((frozenset({"string"}),), "string"),
     "uppercase": ((frozenset({"string"}),), "string"),
     **{name: ((_STRING, _STRING), "bool") for name in ("contains", "startsWith", "endsWith", "matches")},
@@ -255,6 +278,8 @@ def _macro(node: ast.Call, scope: dict[str, Any]) -> Any:
     items = _eval(func.value, scope)
     if not isinstance(items, (list, tuple, dict)):  # unknown, or no such overload: an error
         return UNKNOWN
+    if type(items) is list:  # an event's list: its numbers are JSON doubles
+        items = json_items(items)
     inner = {**scope, "\0macro": True}
     name, var, bodies = func.attr, node.args[0].id, node.args[1:]
 
@@ -276,7 +301,7 @@ def _macro(node: ast.Call, scope: dict[str, Any]) -> Any:
         for item in kept:
             inner[var] = item
             values.append(_eval(bodies[-1], inner))
-        return UNKNOWN if any(v is UNKNOWN for v in values) else values
+        return UNKNOWN if any(v is UNKNOWN for v in values) else CelList(values)
     verdicts = each(bodies[0])
     if (name == "exists" and any(v is True for v in verdicts)) or (name == "all" and any(v is False for v in verdicts)):
         return name == "exists"

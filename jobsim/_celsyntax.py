@@ -15,7 +15,7 @@ import keyword
 import re
 from typing import Any
 
-from . import _celfuncs
+from . import _celarith, _celfuncs
 from .errors import InvalidArgument
 
 MANGLE = "\u01c0"  # LATIN LETTER DENTAL CLICK: a Python identifier letter, never in a CEL identifier
@@ -61,9 +61,8 @@ def refuse_adjacent_literals(expr: str, parts: list[str], argument: str) -> None
     """``'a' 'b'``: Python joins adjacent string literals into one, CEL refuses them (a syntax error)."""
     for i in range(2, len(parts) - 1, 2):
         if not parts[i] and parts[i - 1] in ("''", '""') and parts[i + 1][0] == parts[i - 1][0]:
-            raise InvalidArgument(f"{argument}={expr!r} is not valid here: jobsim does not read CEL's triple-quoted "
-                                  "string literals ('''...''' or \"\"\"...\"\"\"); write the literal in single quotes, "
-                                  "a newline as \\n")  # fmt: skip
+            raise InvalidArgument(f"{argument}={expr!r} is not valid: {parts[i - 1][0] * 3} opens a triple-quoted "
+                                  "string literal in CEL, and it is never closed")  # fmt: skip
         if re.fullmatch(r"\s*[rRbB]{0,2}", parts[i]):
             raise InvalidArgument(f"{argument}={expr!r} is not valid: two string literals side by side "
                                   f"({parts[i - 1]} {parts[i + 1]}) are a syntax error in CEL; join them into one "
@@ -128,7 +127,7 @@ def unmangle(tree: ast.AST) -> None:
             node.id = node.id[1:]
 
 
-_FRAMES: dict[type[ast.AST], int] = {ast.Call: 4, ast.BoolOp: 3, ast.List: 2}
+_FRAMES: dict[type[ast.AST], int] = {ast.Call: 4, ast.BoolOp: 3, ast.List: 2, ast.Dict: 2}
 """Python frames ``_expr._eval`` (or ``jobsim_inngest._cel._eval``) takes to evaluate a node's operand, at most;
 any other node takes one."""
 MAX_FRAMES = 400
@@ -161,8 +160,8 @@ def _bad(argument: str, expr: str, why: str) -> InvalidArgument:
 
 
 _CALLS_HELP = ("functions: size(x) or x.size(), x.contains(s), x.startsWith(s), x.endsWith(s), x.matches(re), "
-               "int(x), double(x), lowercase(s), uppercase(s), has(x.f); macros: x.all(v, p), x.exists(v, p), "
-               "x.exists_one(v, p), x.filter(v, p), x.map(v, e)")  # fmt: skip
+               "int(x), double(x), string(x), lowercase(s), uppercase(s), has(x.f); macros: x.all(v, p), "
+               "x.exists(v, p), x.exists_one(v, p), x.filter(v, p), x.map(v, e)")  # fmt: skip
 
 
 def check_call(node: ast.Call, expr: str, argument: str, restricted: bool) -> tuple[str, list[ast.expr]]:
@@ -209,14 +208,33 @@ def check_negation(node: ast.UnaryOp, expr: str, argument: str) -> None:
                    "negation included; compare with a negative literal instead ('x > -5', not '-x < 5')")
 
 
+def check_arithmetic(node: ast.BinOp | ast.UnaryOp, expr: str, argument: str, restricted: bool) -> None:
+    """``a + b``, ``-x`` and the rest: refused in a cancellation's condition, and where cel-go's checker finds no
+    overload for the operands' known types (``_celarith.static_kind``)."""
+    if restricted and isinstance(node, ast.BinOp):
+        raise _bad(argument, expr, "arithmetic in a cancellation's condition: Inngest validates it with "
+                   "DefaultRestrictiveValidationPolicy (pkg/expressions/validation.go), which refuses '+', '-', '*', "
+                   "'/', '%' and negation (mathFnNames); keep to comparisons, '&&', '||', '!' and 'in'")
+    if restricted:
+        check_negation(node, expr, argument)  # type: ignore[arg-type]
+    operands = [node.left, node.right] if isinstance(node, ast.BinOp) else [node.operand]
+    if isinstance(node, ast.UnaryOp) and isinstance(node.operand, ast.Constant):
+        node.operand.negated = True  # type: ignore[attr-defined]  # -9223372036854775808 is an int literal
+    _celarith.static_kind(node.op, [static_kind(o) for o in operands], expr, argument)
+
+
 def static_kind(node: ast.AST) -> str | None:
     """The CEL type the compiler knows ``node`` has (a literal, a list, a call's result), ``None`` for ``dyn``."""
     if isinstance(node, ast.Constant):
         return "bytes" if isinstance(node.value, bytes) else _celfuncs.kind(node.value)
-    if isinstance(node, ast.List):
-        return "list"
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-        return static_kind(node.operand) if isinstance(node.operand, ast.Constant) else None
+    if isinstance(node, (ast.List, ast.Dict)):
+        return "list" if isinstance(node, ast.List) else "map"
+    if isinstance(node, ast.BinOp) or (isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub)):
+        operands = [node.left, node.right] if isinstance(node, ast.BinOp) else [node.operand]
+        try:
+            return _celarith.static_kind(node.op, [static_kind(o) for o in operands], "", "")
+        except InvalidArgument:  # refused where _expr._check reaches the node itself
+            return None
     if isinstance(node, (ast.Compare, ast.UnaryOp)):
         return "bool"
     if isinstance(node, ast.Call):

@@ -24,7 +24,10 @@ import warnings
 from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
-from . import _celfuncs, _celsyntax
+from . import _celarith, _celfuncs, _cellex, _celsyntax
+from ._celarith import CelList, CelMap, json_number
+from ._cellex import cel_as_python as cel_as_python  # tests read them here
+from ._cellex import split_strings as split_strings
 from ._checks import check_callable
 from ._events import EVENT_FIELDS, Event
 from ._gostring import FALSE_KEY, go_string
@@ -310,16 +313,10 @@ def _binds(fn: Any, arity: int) -> bool:
     return True
 
 
-_QUOTE = re.compile("[\"']")
-_BODIES = {q: re.compile(rf"[^{q}\\\n]*(?:\\.[^{q}\\\n]*)*") for q in "\"'"}
-"""What may follow an opening quote up to its closing one: characters that are none of that quote, a backslash
-or a newline, and escapes (a backslash and any character but a newline). Unrolled, it never backtracks."""
-
-
 def parse(expr: str, argument: str, help_text: str) -> ast.expr:
     """``expr``, CEL, as a Python expression tree (names ``_celsyntax`` carried through Python's parser given
     back); ``InvalidArgument`` with ``help_text`` if it does not parse."""
-    source = cel_as_python(expr, argument)
+    source = _cellex.cel_as_python(expr, argument)
     try:
         if "\\" in source:  # '\\d' in a literal: an invalid escape, which Python only warns about
             with warnings.catch_warnings():
@@ -338,73 +335,15 @@ def parse(expr: str, argument: str, help_text: str) -> ast.expr:
     return tree
 
 
-def split_strings(expr: str) -> list[str]:
-    r"""``expr``'s code and quoted string literals (escapes included) in turn: literals at odd indexes.
-
-    What ``re.split`` gave with ``("(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')``, in linear time: that scan tried
-    every quote as a start, each running to the end of an unclosed literal (8,000 characters of ``\"``: 1 s).
-    A literal that is not closed ends at the same place from every quote of its kind inside it (each is
-    the second character of an escape, so the scan from it goes on in step), so those are not tried again.
-    """
-    parts: list[str] = []
-    code = pos = 0
-    unclosed = {'"': -1, "'": -1}  # per quote: a literal opened at or before this index is never closed
-    while (found := _QUOTE.search(expr, pos)) is not None:
-        start = found.start()
-        quote = expr[start]
-        pos = start + 1
-        if start <= unclosed[quote]:
-            continue
-        end = _BODIES[quote].match(expr, pos).end()  # type: ignore[union-attr]  # it matches the empty text
-        if end < len(expr) and expr[end] == quote:
-            parts += [expr[code:start], expr[start:end + 1]]
-            code = pos = end + 1
-        else:
-            unclosed[quote] = end
-    parts.append(expr[code:])
-    return parts
-
-
-def cel_as_python(expr: str, argument: str) -> str:
-    """``expr`` with CEL's spellings made Python's outside string literals only ('hi!' and 'true' are data), once
-    Python's own words (``and``, ``True``), which CEL does not know, are refused."""
-    parts = split_strings(expr)
-    _refuse_python_words(expr, parts[::2], argument)
-    _celsyntax.refuse_non_ascii(expr, parts[::2], argument)
-    _celsyntax.refuse_adjacent_literals(expr, parts, argument)
-    return "".join(_celsyntax.literal_as_python(parts[i - 1], part, expr, argument) if i % 2
-                   else _as_python(part, expr, argument) for i, part in enumerate(parts))  # fmt: skip
-
-
-def _as_python(code: str, expr: str, argument: str) -> str:
-    """CEL operators, constants and names in ``code`` (no string literal in it) as Python writes them."""
-    code = _celsyntax.translate_words(code, expr, argument).replace("&&", " and ").replace("||", " or ")
-    return re.sub(r"!(?!=)", " not ", code)
-
-
-_PYTHON_WORDS = {"and": "&&", "or": "||", "not": "!", "True": "true", "False": "false", "None": "null"}
-_PYTHON_WORD = re.compile(r"(?<![\w.])(" + "|".join(_PYTHON_WORDS) + r")(?!\w)")
-
-
-def _refuse_python_words(expr: str, code: list[str], argument: str) -> None:
-    """Python's spellings, which CEL does not know (``and`` is a syntax error, ``True`` an undeclared name):
-    Inngest refuses the expression, so the translation to Python must not quietly accept them."""
-    for part in code:
-        found = _PYTHON_WORD.search(part)
-        if found:
-            word = found.group(1)
-            raise InvalidArgument(f"{argument}={expr!r} is not valid: {word!r} is Python, not CEL, and Inngest "
-                                  f"refuses the expression; CEL writes {_PYTHON_WORDS[word]!r}")  # fmt: skip
-
-
 _EXPR_HELP = (
     "expected a CEL-like expression over 'event' and 'async', e.g. "
     "\"event.data.userId == async.data.userId && async.data.plan == 'pro'\""
 )
 
 
-_ALLOWED = (ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.USub, ast.Compare, ast.Constant, ast.Attribute,
-            ast.Name, ast.Load, ast.Subscript, ast.List, ast.Call, ast.In, *_BINOPS)  # fmt: skip
+_ALLOWED = frozenset({ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Invert, ast.USub, ast.Compare, ast.Constant,
+                      ast.Attribute, ast.Name, ast.Load, ast.Subscript, ast.List, ast.Dict, ast.Call, ast.In,
+                      ast.BinOp, ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Mod, *_BINOPS})  # fmt: skip
 
 
 def _check(node: ast.AST, expr: str, argument: str, bound: frozenset[str], restricted: bool) -> None:
@@ -412,9 +351,21 @@ def _check(node: ast.AST, expr: str, argument: str, bound: frozenset[str], restr
     stack = [node]
     while stack:
         child = stack.pop()
-        if not isinstance(child, _ALLOWED):
+        kind = type(child)
+        if kind is ast.Attribute:  # the commonest nodes first, by their exact type
+            stack.append(child.value)  # type: ignore[attr-defined]
+        elif kind is ast.Constant:
+            if type(child.value) in (int, float):  # type: ignore[attr-defined]
+                _celarith.check_number(child, expr, argument)  # type: ignore[arg-type]
+        elif kind is ast.Name:
+            name = child.id  # type: ignore[attr-defined]
+            if name not in _ROOTS and name not in bound:
+                raise InvalidArgument(f"{argument}={expr!r}: unknown name {name!r}; paths start with 'event.' or "
+                                      "'async.'")  # fmt: skip
+        elif kind not in _ALLOWED:
             raise InvalidArgument.build(argument, expr, _EXPR_HELP)
-        if isinstance(child, ast.Call):
+        elif kind is ast.Call:
+            assert isinstance(child, ast.Call)
             _, operands = _celsyntax.check_call(child, expr, argument, restricted)
             if _celsyntax.is_macro(child):  # the receiver outside, the body with the macro's variable bound
                 _check(operands[0], expr, argument, bound, restricted)
@@ -422,22 +373,25 @@ def _check(node: ast.AST, expr: str, argument: str, bound: frozenset[str], restr
                     _check(body, expr, argument, _celsyntax.scope_of(child, bound), restricted)
             else:
                 stack.extend(operands)
-            continue
-        stack.extend(ast.iter_child_nodes(child))
-        if restricted and isinstance(child, ast.UnaryOp) and isinstance(child.op, ast.USub):
-            _celsyntax.check_negation(child, expr, argument)
-        if isinstance(child, ast.Compare) and len(child.ops) > 1:  # Python chains them; CEL does not
-            raise InvalidArgument(f"{argument}={expr!r} is not valid: CEL reads 'a < b < c' as '(a < b) < c', a "
-                                  "bool compared with the next operand, where Python tests 'a < b and b < c'. "
-                                  "Inngest accepts the expression, but a bool against a number is an error at each "
-                                  "evaluation (no match), so jobsim refuses it; write 'a < b && b < c', or "
-                                  "'(a == b) == c' for CEL's reading")  # fmt: skip
-        if isinstance(child, ast.Compare) and isinstance(child.ops[0], ast.In):
-            _celsyntax.check_types("in", [child.left, child.comparators[0]], expr, argument)
-        if isinstance(child, ast.Name) and child.id not in _ROOTS and child.id not in bound:
-            raise InvalidArgument(
-                f"{argument}={expr!r}: unknown name {child.id!r}; paths start with 'event.' or 'async.'"
-            )
+        else:
+            _check_operator(child, expr, argument, restricted)
+            stack.extend(ast.iter_child_nodes(child))
+
+
+def _check_operator(node: ast.AST, expr: str, argument: str, restricted: bool) -> None:
+    """An operator node's own rules (before its operands are checked: a chain is nested first)."""
+    if isinstance(node, (ast.BinOp, ast.UnaryOp)):
+        if type(node.op) not in _ALLOWED:  # '**', '+x', '<<'...
+            raise InvalidArgument.build(argument, expr, _EXPR_HELP)
+        if type(node.op) is not ast.Invert:
+            _celsyntax.check_arithmetic(node, expr, argument, restricted)
+    elif isinstance(node, ast.Compare):
+        if len(node.ops) > 1:  # Python chains them; CEL nests them
+            _celarith.unchain(node, _celsyntax.static_kind, expr, argument)
+        if type(node.ops[0]) is ast.In:
+            _celsyntax.check_types("in", [node.left, node.comparators[0]], expr, argument)
+    elif isinstance(node, ast.Dict):
+        _celarith.check_map(node, expr, argument)
 
 
 def _eval(node: ast.AST, scope: dict[str, Any]) -> Any:
@@ -445,21 +399,25 @@ def _eval(node: ast.AST, scope: dict[str, Any]) -> Any:
         return node.value
     if isinstance(node, ast.Name):
         return scope[node.id]
-    if isinstance(node, ast.Attribute):
-        return _lookup(_eval(node.value, scope), [node.attr])
+    if isinstance(node, ast.Attribute):  # an event's number is a JSON double; a map literal's keeps its type
+        base = _eval(node.value, scope)
+        value = UNKNOWN if base is UNKNOWN else _field(base, node.attr)
+        if type(value) is int:
+            return value if type(base) is CelMap else json_number(value)
+        return UNKNOWN if value is _MISSING else value
     if isinstance(node, ast.Subscript):
         value, index = _eval(node.value, scope), _eval(node.slice, scope)
-        if isinstance(value, list) and type(index) is int:  # CEL's list[i]; out of range: no such element
-            return value[index] if 0 <= index < len(value) else UNKNOWN
-        return _lookup(value, [str(index)])
+        if isinstance(value, (list, dict)):  # CEL's list[i], map[k]; missing: no such element (or key)
+            return _celarith.find(value, index, UNKNOWN)
+        found = _lookup(value, [index]) if type(index) is str else UNKNOWN
+        return json_number(found) if type(found) is int else found
     if isinstance(node, ast.UnaryOp):
         operand = _eval(node.operand, scope)
         if isinstance(node.op, ast.USub):  # -5, -x: a number, else a CEL error
-            if operand is UNKNOWN:  # '-_' of a missing field or an error: false (``handleUnknownCall``'s default)
-                return False
-            if isinstance(operand, bool) or not isinstance(operand, (int, float)):
+            try:
+                return _celarith.negate(operand, UNKNOWN)
+            except _celarith.ArithError:
                 return UNKNOWN
-            return -operand
         if operand is UNKNOWN:  # !unknown: a call on an unknown, false (``handleUnknownCall``)
             return False
         return not operand if isinstance(operand, bool) else UNKNOWN  # !'x': no such overload, an error
@@ -468,9 +426,18 @@ def _eval(node: ast.AST, scope: dict[str, Any]) -> Any:
     if not isinstance(node, ast.Compare):  # one test on the way to the usual comparison
         if isinstance(node, ast.Call):
             return _celfuncs.evaluate(node, scope)
+        if isinstance(node, ast.BinOp):
+            try:
+                return _celarith.binary(node.op, _eval(node.left, scope), _eval(node.right, scope), UNKNOWN)
+            except _celarith.ArithError:
+                return UNKNOWN
+        if isinstance(node, ast.Dict):  # keys are literals (_celarith.check_map); a value unknown: so is the map
+            values = [_eval(value, scope) for value in node.values]
+            keys = [_eval(key, scope) for key in node.keys]  # type: ignore[arg-type]
+            return UNKNOWN if any(v is UNKNOWN for v in values) else CelMap(list(zip(keys, values, strict=True)))
         assert isinstance(node, ast.List)
         items = [_eval(item, scope) for item in node.elts]  # an element unknown or an error: so is the list
-        return UNKNOWN if any(item is UNKNOWN for item in items) else items
+        return UNKNOWN if any(item is UNKNOWN for item in items) else CelList(items)
     left = _eval(node.left, scope)
     for op, right_node in zip(node.ops, node.comparators, strict=True):
         right = _eval(right_node, scope)

@@ -6,13 +6,14 @@ against the event. Supported here, safely (no ``eval``):
 
 * paths rooted at ``event``: ``event.data.user_id``, ``event.data["user-id"]``, ``event.data.tags[0]``;
 * string, number, bool and null literals: ``"openai"`` (one shared key), ``0``;
-* ``+`` and ``-``, as Inngest's evaluator runs them (``pkg/expressions/unknown.go :
-  runtimeUnknownCall``, ``exprenv/overloads.go``): ``+`` of two values of one CEL type adds or
-  joins them, of two types joins their Go ``%v`` (``"a" + 1`` is ``"a1"``, and an event's number,
+* ``+``, ``-``, ``*``, ``/``, ``%`` and ``-x`` (``jobsim._celarith``), as Inngest's evaluator runs them
+  (``pkg/expressions/unknown.go : runtimeUnknownCall``, ``exprenv/overloads.go``): ``+`` of two values of
+  one CEL type adds or joins them, of two types joins their Go ``%v`` (``"a" + 1`` is ``"a1"``, and an event's number,
   a double, plus the int literal ``1`` is ``"51"`` for 5: write ``1.0``); a missing field is CEL
   unknown, which ``+`` drops (``event.data.org + "-" + event.data.missing`` is ``"acme-"``; two
-  unknowns give ``false``); ``-`` takes two ints or two doubles (``event.data.total - 1.0``), and is
-  ``false`` with an unknown operand, as every other call is (``handleUnknownCall``);
+  unknowns give ``false``); ``- * /`` take two ints or two doubles (``event.data.total * 2.0``), ``%`` two
+  ints, int64 overflow and an int division by zero are errors, and each is ``false`` with an unknown operand,
+  as every other call is (``handleUnknownCall``);
 * the conditional ``cond ? a : b`` with ``cond`` in jobsim's expression subset
   (``== != < <= > >= && || !``): ``event.data.plan == "pro" ? 120 : 0``;
 * ``int(x)``, CEL's conversion: an event's numbers are JSON doubles on Inngest's server, and a
@@ -38,16 +39,16 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from jobsim import Event, InvalidArgument
+from jobsim._celarith import ArithError, CelList, binary, negate
 from jobsim._celfuncs import MACROS, CelTypeError, call
-from jobsim._celfuncs import kind as _kind  # a literal 1 is an int, an event's number (``_json``) a double
-from jobsim._celsyntax import check_call, check_types
+from jobsim._cellex import split_strings
+from jobsim._celsyntax import check_arithmetic, check_call, check_types
 from jobsim._events import EVENT_FIELDS
-from jobsim._expr import UNKNOWN, compile_expression, parse, split_strings
-from jobsim._gostring import go_string
+from jobsim._expr import UNKNOWN, compile_expression, parse
 from jobsim.errors import _init_or_name_keyword
 
 _HELP = (
-    "a CEL key: a path such as 'event.data.user_id', a literal such as '\"openai\"', '+' or '-' between them, "
+    "a CEL key: a path such as 'event.data.user_id', a literal such as '\"openai\"', '+ - * / %' between them, "
     "'cond ? a : b', int(x), lowercase(x), size(x), x.contains(s) and CEL's other string functions, has(x.f) or "
     "'x in [...]'"
 )
@@ -116,12 +117,15 @@ def _split_conditional(expr: str) -> tuple[str, str, str] | None:
 
 
 def _check(node: ast.AST, expr: str, argument: str) -> None:
-    allowed = (ast.BinOp, ast.Add, ast.Sub, ast.Constant, ast.Attribute, ast.Name, ast.Load, ast.Subscript,
+    allowed = (ast.BinOp, ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Mod,
+               ast.Constant, ast.Attribute, ast.Name, ast.Load, ast.Subscript,
                ast.UnaryOp, ast.USub, ast.Call, ast.List, ast.Compare, ast.In)  # fmt: skip
     calls = set()
     for child in ast.walk(node):
         if not isinstance(child, allowed):
             raise InvalidArgument.build(argument, expr, _HELP)
+        if isinstance(child, (ast.BinOp, ast.UnaryOp)):  # a literal type error: refused, as Inngest's checker does
+            check_arithmetic(child, expr, argument, restricted=False)
         if isinstance(child, ast.Call):  # CEL's functions (jobsim._celfuncs); no macro
             name, _ = check_call(child, expr, argument, restricted=False)
             if name in MACROS:
@@ -148,24 +152,24 @@ def _eval(node: ast.AST, event: Any) -> Any:
     if isinstance(node, (ast.Attribute, ast.Subscript)):
         base = _eval(node.value, event)
         name = node.attr if isinstance(node, ast.Attribute) else node.slice.value  # type: ignore[attr-defined]
-        return UNKNOWN if base is UNKNOWN else _json(_field(base, name))
+        if base is UNKNOWN:
+            return UNKNOWN
+        got = _field(base, name)
+        return got if type(base) is CelList else _json(got)  # a literal list's ints are CEL ints
     if isinstance(node, ast.Call):
         return _call(node, event)
     if isinstance(node, ast.List):
         items = [_eval(item, event) for item in node.elts]
-        return UNKNOWN if any(item is UNKNOWN for item in items) else items
+        return UNKNOWN if any(item is UNKNOWN for item in items) else CelList(items)
     if isinstance(node, ast.Compare):  # x in [...], the one comparison _check lets through
         return _calling("in", [_eval(node.left, event), _eval(node.comparators[0], event)])
-    if isinstance(node, ast.UnaryOp):
-        got = _eval(node.operand, event)
-        if got is UNKNOWN:
-            return False
-        if _kind(got) not in ("int", "double"):
-            raise CelError("no such overload: -")
-        return -got
-    assert isinstance(node, ast.BinOp)
-    left, right = _eval(node.left, event), _eval(node.right, event)
-    return _add(left, right) if isinstance(node.op, ast.Add) else _subtract(left, right)
+    try:  # arithmetic as jobsim._celarith evaluates it (Inngest's runtimeUnknownCall and cel-go's rules)
+        if isinstance(node, ast.UnaryOp):
+            return negate(_eval(node.operand, event), UNKNOWN)
+        assert isinstance(node, ast.BinOp)
+        return binary(node.op, _eval(node.left, event), _eval(node.right, event), UNKNOWN)
+    except ArithError as exc:
+        raise CelError(str(exc)) from None
 
 
 def _call(node: ast.Call, event: Any) -> Any:
@@ -188,33 +192,6 @@ def _calling(name: str, args: list[Any]) -> Any:
         return call(name, args, UNKNOWN)
     except CelTypeError as exc:
         raise CelError(str(exc)) from None
-
-
-def _add(left: Any, right: Any) -> Any:
-    """``+``: unknowns dropped (both unknown: false); one CEL type added (``traits.Adder``); two types
-    joined as ``fmt.Sprintf("%v%v")`` (``runtimeUnknownCall``: "concatenation of distinct types")."""
-    if left is UNKNOWN or right is UNKNOWN:
-        return False if left is right else (right if left is UNKNOWN else left)
-    kind = _kind(left)
-    if kind != _kind(right):
-        return _go(left) + _go(right)
-    if kind in ("string", "int", "double", "list"):
-        return left + right
-    raise CelError(f"no such overload: {kind} + {kind}")
-
-
-def _subtract(left: Any, right: Any) -> Any:
-    if left is UNKNOWN or right is UNKNOWN:
-        return False
-    kind = _kind(left)
-    if kind in ("int", "double") and kind == _kind(right):
-        return left - right
-    raise CelError("no such overload: -")
-
-
-def _go(value: Any) -> str:
-    """Go's ``%v`` of a CEL value's native form: an int64 in full, a float64 as ``%g`` writes it."""
-    return str(value) if _kind(value) == "int" else go_string(value)
 
 
 def _field(value: Any, name: Any) -> Any:

@@ -14,7 +14,7 @@ GO = inngest.TriggerEvent(event="go")
 SECONDS = "is not valid: inngest-py requires a whole number of seconds, at least 1 s (ints are milliseconds)"
 CEL_KEY = (
     "is not valid: a CEL key: a path such as 'event.data.user_id', a literal such as '\"openai\"', "
-    "'+' or '-' between them, 'cond ? a : b', int(x), lowercase(x), size(x), x.contains(s) and CEL's other string "
+    "'+ - * / %' between them, 'cond ? a : b', int(x), lowercase(x), size(x), x.contains(s) and CEL's other string "
     "functions, has(x.f) or 'x in [...]'"
 )
 CEL_IF = "is not valid: expected a CEL-like expression over 'event' and 'async'"
@@ -55,13 +55,13 @@ CEL_IF = "is not valid: expected a CEL-like expression over 'event' and 'async'"
         ({"cancel": [inngest.Cancel(event="stop", if_exp="event.data.a ==")]},
          f"cancel: if_exp='event.data.a ==' {CEL_IF}"),
         ({"idempotency": "data.user"}, "idempotency: idempotency='data.user': unknown name 'data'"),
-        ({"priority": inngest.Priority(run="event.data.a * 2")}, f"priority: run='event.data.a * 2' {CEL_KEY}"),
+        ({"priority": inngest.Priority(run="event.data.a ** 2")}, f"priority: run='event.data.a ** 2' {CEL_KEY}"),
         ({"timeouts": inngest.Timeouts(finish=0)}, f"timeouts: finish=0 {SECONDS}"),
         ({"singleton": inngest.Singleton.model_construct(mode="drop")},
          "singleton: mode='drop' is not valid: 'skip' (a run due while another holds its key is skipped) or "
          "'cancel'"),
-        ({"singleton": inngest.Singleton(mode="skip", key="event.data.a * 2")},
-         f"singleton: key='event.data.a * 2' {CEL_KEY}"),
+        ({"singleton": inngest.Singleton(mode="skip", key="event.data.a ** 2")},
+         f"singleton: key='event.data.a ** 2' {CEL_KEY}"),
         ({"singleton": inngest.Singleton(mode="skip"), "batch_events": inngest.Batch(max_size=5, timeout=5000)},
          "batch= and singleton= cannot be combined (Inngest rejects it: \"Batching and singletons are mutually "
          "exclusive\")"),
@@ -81,8 +81,8 @@ def test_bad_options_name_the_function_the_option_and_the_value(client, options,
 @pytest.mark.parametrize(
     ("trigger", "message"),
     [
-        (inngest.TriggerEvent(event="go", expression="event.data.total * 2 > 2"),
-         f"TriggerEvent(event='go', expression=...): expression='event.data.total * 2 > 2' {CEL_IF}"),
+        (inngest.TriggerEvent(event="go", expression="event.data.total ** 2 > 2"),
+         f"TriggerEvent(event='go', expression=...): expression='event.data.total ** 2 > 2' {CEL_IF}"),
         (inngest.TriggerEvent(event=" "), "TriggerEvent(event=' '): an event name is a non-empty string"),
         (inngest.TriggerCron(cron="61 * * * *"),
          "TriggerCron(cron='61 * * * *'): cron expression '61 * * * *': minute field '61' is not valid; "
@@ -148,3 +148,23 @@ def test_key_expressions_concatenate_read_brackets_and_share_literal_keys(client
         assert flow.priority_ns(jobsim.Event("go", {"plan": "pro"})) == 600 * 10**9
         assert flow.priority_ns(jobsim.Event("go", {"boost": "high"})) == 0  # not a number: no priority
         assert sim.functions["shop-shared"].flow.throttle.key_fn(event) == "openai"
+
+
+@pytest.mark.parametrize(("expression", "value"), [
+    ("event.data.n * 2.0", 10.0), ("event.data.n * 2", False),  # an event's 5 is a JSON double: no int overload
+    ("int(event.data.n) * 2", 10), ("7 / 2", 3), ("-7 % 3", -1), ("event.data.n / 0.0", float("inf")),
+    ("event.data.missing * 2", False), ("[1] + [2]", [1, 2]), ("9223372036854775807 + 1", False),
+])  # fmt: skip
+def test_a_key_reads_cel_arithmetic(expression, value):
+    """``* / %`` in keys, as jobsim._celarith evaluates them (Inngest's runtimeUnknownCall, cel-go's int64 rules);
+    an error is the option's error value (``False`` here)."""
+    from jobsim_inngest._cel import compile_value
+
+    assert compile_value(expression, "key")(jobsim.Event("e", {"n": 5})) == value
+
+
+def test_a_keys_literal_arithmetic_type_error_is_refused():
+    from jobsim_inngest._cel import compile_value
+
+    with pytest.raises(jobsim.InvalidArgument, match="no overload of '\\*' for \\(string, int\\)"):
+        compile_value("'a' * 2", "key")

@@ -291,34 +291,26 @@ def _spans(pattern: re.Pattern[str], text: str) -> list[tuple[tuple[int, int], s
     return [(m.span(), m.group(0)) for m in pattern.finditer(text)]
 
 
-@settings(max_examples=3000, deadline=None)
-@given(_TEXTS)
-def test_the_trie_finds_the_triggers_the_alternation_found(text):
-    assert _spans(TRIGGER, text) == _spans(TRIGGER_ALTERNATION, text)
-
-
-@settings(max_examples=3000, deadline=None)
-@given(_TEXTS)
-def test_word_finds_the_words_it_found_as_first_written(text):
-    assert _spans(WORD, text) == _spans(WORD_FIRST_WRITTEN, text)
-
-
 def _marked(match: re.Match[str]) -> str:
     return "<" + "|".join(group or "" for group in match.groups()) + ">" if match.groups() else f"<{match.group(0)}>"
 
 
+# One property for the scans: each of its texts is checked by all of them. Hypothesis's drawing of a text costs far
+# more than the scans it feeds, and four properties of 3,000 (the last of 2,000) examples drew the same strategy four
+# times (CPU 7.1 + 7.0 + 7.5 + 4.9 s; this one: see the commit). Each scan still sees 3,000 texts.
 @settings(max_examples=3000, deadline=None)
 @given(_TEXTS)
-def test_query_and_email_rewrites_scanned_from_their_first_match_rewrite_what_a_whole_scan_did(text):
+def test_each_rewritten_scan_finds_what_the_one_it_replaced_found(text):
+    # the trie finds the triggers the alternation found
+    assert _spans(TRIGGER, text) == _spans(TRIGGER_ALTERNATION, text)
+    # WORD finds the words it found as first written
+    assert _spans(WORD, text) == _spans(WORD_FIRST_WRITTEN, text)
+    # the query and email rewrites scanned from their first match rewrite what a whole scan did
     assert query_sub(_marked, text) == QUERY_PARAM.sub(_marked, text)
     assert query_sub(query_repl, text) == QUERY_PARAM.sub(query_repl, text)
     assert email_sub(_marked, text) == EMAIL.sub(_marked, text)
     assert [m.span() for m in email_matches(text)] == [m.span() for m in EMAIL.finditer(text)]
-
-
-@settings(max_examples=2000, deadline=None)
-@given(_TEXTS)
-def test_a_quiet_string_is_one_text_leaves_as_it_is(text):
+    # a quiet string is one _text leaves as it is (a fresh redactor each time: no memo of an earlier text)
     redactor = Redaction().redactor()
     redactor._words.update({"Ada": "Maria", "Zoë": "Jane"})
     redactor._exact.update({"edsger": "jdoe12"})

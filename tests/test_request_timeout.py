@@ -187,3 +187,44 @@ def test_the_trace_round_trips_the_timeout(tmp_path: Path) -> None:
     assert "no answer after 2h, the request is failed" in shown and "the step's output is dropped" in shown
     again, _ = _sim(lambda attempt: 3 * HOUR // SECOND, attempts=2)  # deterministic: the same trace again
     assert [(r.at, r.kind, r.data) for r in again.trace] == [(r.at, r.kind, r.data) for r in sim.trace]
+
+
+def test_a_timed_out_request_gives_its_concurrency_slot_back_at_the_cap() -> None:
+    # Inngest requeues the request's queue item when it gives up on it: the slot is free at +2 h, not when
+    # the abandoned code ends at +3 h
+    app = jobsim.App("t")
+
+    @app.function("one-at-a-time", on="go", retries=0, concurrency=jobsim.Concurrency(limit=1))
+    def one(ctx: Any) -> None:
+        ctx.step.run("work", lambda: time.sleep(3 * 3600 if ctx.event.data["slow"] else 1))
+
+    with jobsim.Simulation(app, start=START, seed=1) as sim:
+        sim.send("go", {"slow": True})
+        sim.send("go", {"slow": False})
+        sim.run_until_idle()
+    slow, quick = sim.runs("one-at-a-time")
+    assert slow.status == "failed" and to_ns(slow.finished_at) == T0 + 2 * HOUR
+    assert quick.status == "completed" and to_ns(quick.attempts[0].started_at) == T0 + 2 * HOUR
+
+
+@pytest.mark.parametrize("mode", ["wait", "race"])
+def test_a_parallel_step_past_the_cap_is_retried_on_its_own_request(mode: str) -> None:
+    app = jobsim.App("t")
+
+    @app.function("par", on="go", retries=1)
+    def par(ctx: Any) -> Any:
+        def slow() -> str:
+            time.sleep(3 * 3600 if ctx.attempt == 0 else 5)
+            return "slow"
+
+        return ctx.step.parallel([lambda: ctx.step.run("a", slow), lambda: ctx.step.run("b", lambda: "quick")],
+                                 mode=mode)
+
+    with jobsim.Simulation(app, start=START, seed=1) as sim:
+        sim.send("go", {})
+        sim.run_until_idle()
+    (run,) = sim.runs("par")
+    assert run.status == "completed" and run.output == ["slow", "quick"]
+    timed_out = [a for a in run.attempts if a.error is not None]
+    assert [(a.step, a.number, to_ns(a.finished_at)) for a in timed_out] == [("a", 0, T0 + 2 * HOUR)]
+    assert isinstance(timed_out[0].error, jobsim.RequestTimedOut)

@@ -60,7 +60,8 @@ def inngest_configure(root: Profile, options: dict[str, Any]) -> Profile:
     if ns == root.request_timeout_ns:
         return root
     shown_ns = "none" if ns is None else format_duration(ns)
-    described = root.description + f"; one request waits at most {shown_ns}"
+    described = root.description + ("; no limit on one request" if ns is None else
+                                     f"; one request waits at most {shown_ns}")  # fmt: skip
     return _variant(root, dataclasses.replace(root, request_timeout_ns=ns, description=described),
                     [("request_timeout", shown_ns)])
 

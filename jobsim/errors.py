@@ -128,6 +128,7 @@ class WorkerCrashed(JobsimError):
     """
 
 
+@_keywords_named
 class RequestTimedOut(JobsimError):
     """The system stopped waiting for a request to the SDK (Inngest's 2 h, ``Profile.request_timeout_ns``).
 

@@ -34,7 +34,7 @@ from ._listeners import Listeners
 from ._records import Run
 from ._retries import Retries, RetryPolicy, with_attempts
 from ._steps import AsyncStep, Step
-from ._time import DAY, MS, SECOND, format_duration, iso, to_datetime
+from ._time import DAY, MAX_NS, MS, SECOND, format_duration, iso, to_datetime
 from .errors import BudgetExceeded, InvalidArgument, NonRetriableError
 
 if TYPE_CHECKING:
@@ -100,6 +100,9 @@ class Engine(_Requests):
         self.profile = sim.profile
         self.jcs = sim.profile.jcs  # outputs as the next request carries them (``_stepdata.as_requested``)
         self.max_steps = sim.profile.max_steps or 1 << 62  # steps a run may have (``Execution.memo``)
+        # the longest a request may spend before the system stops waiting for it (``_reqtimeout``): no request
+        # spends MAX_NS, so a profile without a limit never fails one
+        self.request_cap = sim.profile.request_timeout_ns or MAX_NS
         profile = sim.profile
         # Inngest's lifecycle: function.failed, function.finished, the invoke event's _inngest metadata
         self.lifecycle = (profile.failure_hook is None and profile.attempt_failure_hook is None
@@ -143,7 +146,7 @@ class Engine(_Requests):
         self._outcomes: dict[str, Callable[[Run, Execution, tuple[Any, ...]], None]] = {
             "done": self._done, "failed": self._failed, "sleep": self._sleep, "wait": self._wait,
             "invoke": self._invoke, "returned": self._returned, "error": self._error,
-            "parallel": self._parallel, "unsupported": self._unsupported,
+            "parallel": self._parallel, "unsupported": self._unsupported, "timeout": self._timeout,
         }  # fmt: skip
 
     # -- wiring -----------------------------------------------------------------

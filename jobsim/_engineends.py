@@ -63,6 +63,7 @@ class _Ends:
         kernel: Kernel
         profile: Profile
         jcs: bool
+        request_cap: int
         lifecycle: bool
         record: Callable[..., None]
         _log: list[tuple[Any, ...]]

@@ -17,6 +17,7 @@ from ._enginepauses import _Pauses
 from ._execution import strayed, unawaited
 from ._kernel import NORMAL
 from ._records import Attempt, StepRecord
+from ._reqtimeout import timed_out
 from ._safe import said
 from ._stepdata import Suspend, UnserializableOutput, as_requested, dump, failure
 from ._steps import Context, Step, misused_step, misused_value
@@ -87,9 +88,14 @@ class _Requests(_Pauses):
             op = unawaited(x, fn.id, op)  # a step called without `await` never ran: the attempt fails naming it
         if x.strayed is not None:
             op = strayed(x.strayed, op)  # a step called from another thread was lost there: the attempt fails naming it
+        # job code spent virtual time: until it does, ``now`` and ``start`` are the one int object they were set to,
+        # and ``is not`` spares most requests two comparisons of nanoseconds (never compact ints: generic ones)
+        spent = x.now is not x.start
+        if spent and x.now - x.start > self.request_cap:  # the system stopped waiting for it (``_reqtimeout``)
+            op = timed_out(self, run, x, op)  # type: ignore[arg-type]  # self is an Engine
         if flow is not None and not self.flowrt.leave(ctl, x, op):
             return
-        if x.now > self.kernel.now and (plan is not None or run in self.raced):  # a result exists when it ends
+        if spent and x.now > self.kernel.now and (plan is not None or run in self.raced):  # a result exists as it ends
             self.kernel.schedule(x.now, self._settle_later, run, x, op, owner=fn.id)
             return
         self._outcomes[op[0]](run, x, op)
@@ -200,6 +206,28 @@ class _Requests(_Pauses):
         at = x.now + delay
         self._log.append((x.now, "retry", run.function.id, run.id, key, x.attempt + 1, at, delay))
         self.kernel.put(at, self._request_cb, (run, x.attempt + 1, x.plan), run.function.id, NORMAL, False)
+
+    def _timeout(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:
+        """The system stopped waiting for the request (``_reqtimeout``): an attempt of its step (or of the code
+        outside steps) failed, retried on the request's counter; at the last, the run fails (not the step:
+        Inngest never hands the handler a step error for it)."""
+        _, key, error, kind = op
+        record = None
+        if key is not None:
+            record = run.steps.get(key)
+            if record is None:
+                record = run.steps[key] = StepRecord(key, kind, x.start, run)
+        self._attempt(run, x, key, error, None, record)
+        delay = self._retry_delay(run, x, error)
+        if delay is not None:
+            if record is not None:
+                record.status = "retrying"
+            run.status = "retrying"
+            self._retry(run, x, key, delay)
+            return
+        if record is not None:
+            record.status, record.error, record.end_ns = "failed", error, x.now
+        self.finish(run, "failed", x.now, error)
 
     def _returned(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:
         try:

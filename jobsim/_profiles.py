@@ -214,6 +214,11 @@ class Profile:
     simulation lacks, or one without ``cron=``, is refused when the ``Simulation`` is built."""
     max_duration_ns: int | None = None
     """An attempt that spends longer is killed and fails (Vercel's function duration)."""
+    request_timeout_ns: int | None = None
+    """With durable steps: the longest the system waits for one request to the SDK. A request whose code spends
+    longer fails at its start + this, as a retryable attempt, while the code runs on to its end: its side effects
+    happen, what it returned is lost (Inngest's 2 h, ``consts.MaxFunctionTimeout``: the HTTP driver's
+    ``context.WithTimeout``; ``_reqtimeout.py``). ``None``: no limit."""
     failure_hook: Callable[[Run, BaseException | None, int], Event | None] | None = None
     """For a system whose failure hook is a callback, not an event: ``(failed run, its error, now)``
     -> the event the ``on_failure`` handler gets as ``ctx.event`` (``None``: the hook does not run);
@@ -420,7 +425,7 @@ _NUMBERS = {"retry_after_min_ns": (0, False), "cron_jitter_ns": (0, False), "ret
             "default_concurrency": (0, False), "max_concurrency": (0, False),
             "retry_after_precision_ns": (0, False), "retry_after_clamp_grid_ns": (0, False),
             "max_sleep_ns": (1, True), "max_duration_ns": (1, True), "max_attempts": (1, True),
-            "max_steps": (1, True), "max_triggers": (1, True)}
+            "max_steps": (1, True), "max_triggers": (1, True), "request_timeout_ns": (1, True)}
 """Int fields: the least value, and whether ``None`` (no limit) is allowed."""
 _BOOLS = ("durable_steps", "checkpoints", "non_retriable", "retry_after", "persistent", "future_ts",
           "fail_count_per_job", "debounce_timeout_at_call", "debounce_timeout_splits", "oldest_run_first",
@@ -488,6 +493,10 @@ def _check_parts(p: Profile, bad: Callable[[str, str], InvalidArgument]) -> None
     for field in ("retries", "failure_hook", "attempt_failure_hook"):
         if getattr(p, field) is not None and not callable(getattr(p, field)):
             raise bad(field, "a callable, or None")
+    if p.request_timeout_ns is not None and not p.durable_steps:
+        raise bad("request_timeout_ns", "None on a profile without durable steps (durable_steps=False): it bounds one "
+                                        "request of Inngest's replay model; a plain-call system's limit on an "
+                                        "attempt is max_duration_ns")  # fmt: skip
 
 
 class Profiles:

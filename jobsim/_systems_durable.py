@@ -9,8 +9,9 @@ from ._dialects import ROBFIG, TRIGGER_DEV_CRON
 from ._failhooks import trigger_dev_failure
 from ._profiles import Profile
 from ._retries import TableBackoff
+from ._systems_options import inngest_configure
 from ._systems_retries import inngest_retries, trigger_retries
-from ._time import DAY, MINUTE, MS, SECOND
+from ._time import DAY, HOUR, MINUTE, MS, SECOND
 
 
 def inngest() -> Profile:
@@ -30,6 +31,11 @@ def inngest() -> Profile:
     fails the function at once, not retried (state/opcode.go ErrTimeoutTooLong; executor.go shouldFailEarly).
     At most 1,000 steps per run: the 1,001st fails the run at once, not retried (consts.DefaultMaxStepLimit;
     executor.go checkStepLimit, ErrFunctionOverflowed).
+    One request waits at most 2 h (consts.MaxFunctionTimeout; httpdriver.go do: context.WithTimeout): a
+    request whose code spends longer fails at its start + 2 h with 'error performing request: Post "<url>":
+    context deadline exceeded', a retryable attempt (executor.go HandleResponse: resp.Err, Retryable), and the
+    run fails with it once its retries are used up; the code runs on, its response is dropped (_reqtimeout.py).
+    jobsim.profile("inngest", request_timeout="30m") sets another limit, request_timeout=None none.
     Cron: robfig/cron v3, 5 fields, names, no @descriptors (registration refuses them), TZ=/CRON_TZ= prefix, UTC by
     default; DOM/DOW OR when both restricted (spec.go dayMatches); across DST robfig's
     Next walks absolute time: a wall time in the spring-forward gap never fires, one
@@ -72,6 +78,7 @@ def inngest() -> Profile:
         default_retries=TableBackoff(attempts=5),
         retry_after_min_ns=1 * SECOND, retry_after_max_ns=1 * DAY, retry_after_precision_ns=MS,
         retry_after_clamp_grid_ns=SECOND, max_sleep_ns=366 * DAY, max_steps=1_000, max_triggers=10, cron=ROBFIG,
+        request_timeout_ns=2 * HOUR, configure=inngest_configure,
         retries=inngest_retries, max_attempts=21,
         missed_cron="all", future_ts=True, jcs=True, debounce_job_delay_ns=1050 * MS, oldest_run_first=True,
         singleton=True, repeated_ids="runs",

@@ -17,7 +17,7 @@ from typing import Any
 from ._polling import process_every_ns, whole_ms_ns
 from ._profiles import CronTask, Profile
 from ._safe import shown
-from ._time import format_duration
+from ._time import duration_ns, format_duration
 from .errors import InvalidArgument
 
 Named = list[tuple[str, str]]
@@ -42,6 +42,38 @@ def agenda_configure(root: Profile, options: dict[str, Any]) -> Profile:
             limit = _concurrency_option(option, options[option])
             profile = _with_concurrency(root, profile, option, limit, said, named)
     return _variant(root, profile, named)
+
+
+def inngest_configure(root: Profile, options: dict[str, Any]) -> Profile:
+    """``jobsim.profile("inngest", request_timeout=...)``: the longest Inngest waits for one request to the SDK
+    (``Profile.request_timeout_ns``; 2 h, ``consts.MaxFunctionTimeout``), a duration (``"30m"``, seconds as a
+    number, a ``timedelta``) or ``None`` (also ``"none"`` in a profile's name) for no limit. At 2 h it is the
+    profile itself, named ``inngest``."""
+    unknown = sorted(set(options) - {"request_timeout"})
+    if unknown:
+        raise InvalidArgument(f"profile {root.name!r} has no option {', '.join(map(shown, unknown))}; it takes "
+                              "request_timeout (the longest Inngest waits for one request to your SDK: a duration "
+                              "such as '30m', default '2h', or None for no limit)")  # fmt: skip
+    if "request_timeout" not in options:
+        return root
+    ns = _request_timeout_ns(options["request_timeout"])
+    if ns == root.request_timeout_ns:
+        return root
+    shown_ns = "none" if ns is None else format_duration(ns)
+    described = root.description + ("; no limit on one request" if ns is None else
+                                     f"; one request waits at most {shown_ns}")  # fmt: skip
+    return _variant(root, dataclasses.replace(root, request_timeout_ns=ns, description=described),
+                    [("request_timeout", shown_ns)])
+
+
+def _request_timeout_ns(value: Any) -> int | None:
+    if value is None or (isinstance(value, str) and value.strip().lower() == "none"):
+        return None
+    try:
+        return duration_ns(value, "request_timeout", allow_zero=False)
+    except InvalidArgument:
+        raise InvalidArgument.build("request_timeout", value, "a duration such as '30m' or '2h' (seconds as a "
+                                    "number, a timedelta), or None for no limit") from None
 
 
 def _refuse_unknown_agenda(options: dict[str, Any]) -> None:

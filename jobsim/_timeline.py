@@ -226,6 +226,19 @@ def _attempt(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str | N
     return f"attempt   {_run(d, names)}{where} attempt {d['attempt']} failed: {_clip(d['error'])}"
 
 
+def _request_timeout(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    """The instant the system stopped waiting for a request (``_reqtimeout``); its attempt's line says the error."""
+    where = _step(d) or " function body"
+    return (f"timeout   {_run(d, names)}{where} attempt {d['attempt']}: no answer after "
+            f"{format_duration(d['limit'])}, the request is failed; its code runs on until "
+            f"{_instant(d['until'], tz)}, and {_DROPPED.get(str(d.get('dropped')), 'its answer')} is dropped")
+
+
+_DROPPED = {"done": "the step's output", "failed": "the step's error", "returned": "the function's return value",
+            "error": "its error", "sleep": "its sleep", "wait": "its wait", "invoke": "its invoke",
+            "parallel": "its parallel steps", "crash": "its worker's crash"}  # fmt: skip
+
+
 def _retry(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
     """The due time to the millisecond, as the line that runs it is stamped ("at 12:00:36 (+36s888ms784125ns)"
     for a jittered retry of 12:00:36.888 misled and read as noise); a jitter's nanoseconds stay in the trace."""
@@ -364,5 +377,5 @@ BUILTIN_KINDS: dict[str, Callable[[dict[str, Any], dict[str, str], dt.tzinfo], s
     "invoke": _invoke, "run.end": _end, "email": _email, "http": _http, "fault": _fault,
     "run.queued": _queued, "run.skipped": _skipped, "batch": _batch, "debounce": _debounce, "cancel": _cancel,
     "parallel": _parallel, "cron.missed": _missed, "cron.end": _cron_end, "recover": _recover,
-    "advance": _hidden, "fault.armed": _hidden,
+    "advance": _hidden, "fault.armed": _hidden, "request.timeout": _request_timeout,
 }  # fmt: skip

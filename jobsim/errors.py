@@ -26,6 +26,7 @@ __all__ = [
     "MisspeltKeyword",
     "NonRetriableError",
     "PluginError",
+    "RequestTimedOut",
     "RetryAfterError",
     "StepError",
     "StepMisuse",
@@ -125,6 +126,31 @@ class WorkerCrashed(JobsimError):
 
     It is the error of that attempt, and of the run when the system gives up on it.
     """
+
+
+@_keywords_named
+class RequestTimedOut(JobsimError):
+    """The system stopped waiting for a request to the SDK (Inngest's 2 h, ``Profile.request_timeout_ns``).
+
+    It is the error of that attempt, retried as any failure, and of the run when its retries are used up. Job
+    code ran on to its end: ``step`` names the step it was running (``None``: code outside any step), ``limit_ns``
+    the profile's limit and ``spent_ns`` how long the code really ran.
+    """
+
+    def __init__(self, message: str, *, step: str | None = None, limit_ns: int = 0, spent_ns: int = 0) -> None:
+        super().__init__(message)
+        self.step = step
+        self.limit_ns = limit_ns
+        self.spent_ns = spent_ns
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _rebuilt, (type(self), self.args, self.__dict__)
+
+
+def _rebuilt(cls: type[RequestTimedOut], args: tuple[Any, ...], fields: dict[str, Any]) -> RequestTimedOut:
+    error = cls(*args)
+    error.__dict__.update(fields)
+    return error
 
 
 class BudgetExceeded(JobsimError):

@@ -348,7 +348,7 @@ def test_profile_options_are_validated():
     with pytest.raises(InvalidArgument, match=r"profile 'agenda' has no option 'every'; it takes process_every"):
         jobsim.profile("agenda", every="1s")
     with pytest.raises(InvalidArgument, match=r"profile 'bullmq' takes no options, got process_every='1s'; profiles "
-                                              r"that take options: 'agenda', 'node-cron'$"):  # fmt: skip
+                                              r"that take options: 'agenda', 'inngest', 'node-cron'$"):  # fmt: skip
         jobsim.profile("bullmq", process_every="1s")
     with pytest.raises(InvalidArgument, match=r"profile='agenda\(process_every\)' is not valid: NAME\(option=value"):
         jobsim.Simulation(job_app(), profile="agenda(process_every)")

@@ -32,6 +32,7 @@ BUILT: dict[type[BaseException], tuple[tuple[Any, ...], dict[str, Any]]] = {
     jobsim.InvalidArgument: (("x=1 is not valid: a str",), {}),
     jobsim.UnsupportedFeature: (("no batches on BullMQ",), {"system": "BullMQ", "feature": "batch"}),
     jobsim.WorkerCrashed: (("the worker died",), {}),
+    jobsim.RequestTimedOut: (("context deadline exceeded",), {"step": "charge", "limit_ns": 7, "spent_ns": 9}),
     jobsim.BudgetExceeded: (("still scheduling work",), {}),
     jobsim.errors.PluginError: (("plugin 'x' failed",), {}),
     jobsim.InjectedFault: (("injected",), {}),

@@ -111,7 +111,9 @@ def _sleeper(seconds: float, *, is_async: bool) -> jobsim.App:
 def test_a_sleep_past_run_until_idles_horizon_is_named_with_its_length_and_the_fix(is_async: bool) -> None:
     # asyncio.sleep(1e9) was 11,574 spends of a day (asyncio waits a day at most), and either ended in a
     # BudgetExceeded naming only "nap: next at 2056-09-09": nothing said job code was asleep
-    with jobsim.Simulation(_sleeper(1e9, is_async=is_async), start=START) as sim:
+    # without Inngest's 2 h cap on a request, which fails this one at +2 h (test_request_timeout.py)
+    uncapped = jobsim.profile("inngest", request_timeout=None)
+    with jobsim.Simulation(_sleeper(1e9, is_async=is_async), start=START, profile=uncapped) as sim:
         sim.send("go")
         with pytest.raises(jobsim.BudgetExceeded) as info:
             sim.run_until_idle(max_time="30d")
@@ -174,7 +176,8 @@ def test_asyncio_sleeps_longer_than_a_day_still_wake_in_order() -> None:
     async def naps(ctx: Any) -> None:
         await asyncio.gather(nap("three days", 3 * 86400), nap("two days", 2 * 86400), nap("half a day", 43200))
 
-    with jobsim.Simulation(app, start=START) as sim:
+    # without Inngest's 2 h cap on a request, which would fail this one at +2 h and retry it
+    with jobsim.Simulation(app, start=START, profile=jobsim.profile("inngest", request_timeout=None)) as sim:
         sim.send("go")
         sim.run_until_idle()
         start = sim.start_ns / 1e9

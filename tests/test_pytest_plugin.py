@@ -694,8 +694,7 @@ def test_a_backend_plugins_profile_is_a_valid_ini_default(pytester: pytest.Pytes
     result = pytester.runpytest_subprocess()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: jobsim: ini option jobsim_profile='acme-queue(every=1s)' is not valid: "
-                                 "profile 'acme-queue' takes no options, got every='1s'; profiles that take "
-                                 "options: 'agenda', 'node-cron'"])
+                                 "profile 'acme-queue' has no option 'every'; it takes request_timeout *"])
 
 
 # -- HTTP requests that matched no route -----------------------------------------------------

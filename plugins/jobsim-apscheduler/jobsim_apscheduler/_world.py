@@ -40,6 +40,7 @@ import random
 from typing import TYPE_CHECKING, Any
 
 import jobsim
+from jobsim._checks import keywords_checked
 from jobsim.errors import InvalidArgument, UnsupportedFeature
 from jobsim.hooks import Adapted, refusing_handler
 
@@ -196,6 +197,7 @@ class APSWorld(_Driving):
         native.job_ids.append(job_id)
         return native
 
+    @keywords_checked("sim.apscheduler.job()")
     def job(self, job_id: str) -> Any:
         """The APScheduler ``Job`` of ``job_id`` now (``scheduler.get_job``), or ``InvalidArgument``."""
         for driven in self.driven:

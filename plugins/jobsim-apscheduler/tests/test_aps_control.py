@@ -138,6 +138,15 @@ def test_sim_apscheduler_job_and_a_blocking_scheduler():
             sim.apscheduler.job("nope")
 
 
+def test_a_misspelt_keyword_of_sim_apscheduler_job_names_the_one_meant(scheduler):
+    scheduler.add_job(_noop, "interval", minutes=10, id="poll")
+    with jobsim.Simulation(scheduler, start="2025-03-01T00:00:00Z") as sim, \
+            pytest.raises(jobsim.InvalidArgument) as info:  # fmt: skip
+        sim.apscheduler.job(jobid="poll")
+    assert str(info.value).startswith("sim.apscheduler.job() got an unknown keyword argument jobid='poll'")
+    assert "(did you mean job_id=?); accepted: job_id" in str(info.value)
+
+
 def test_a_scheduler_is_given_back_as_it_was_so_the_next_test_can_use_it():
     """A module-level scheduler with ``@scheduled_job`` jobs serves one test after another: each
     simulation starts it from the jobs it had before ``start()``, whatever the last one did."""

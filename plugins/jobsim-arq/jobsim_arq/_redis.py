@@ -23,6 +23,7 @@ import fnmatch
 from collections.abc import Callable
 from typing import Any
 
+from jobsim._checks import keywords_checked
 from jobsim.errors import UnsupportedFeature, _init_or_name_keyword
 
 ZSet = dict[bytes, float]
@@ -126,6 +127,7 @@ class Store:
             self.expires.pop(key, None)
         self._touch(key)
 
+    @keywords_checked("sim.arq.store.ttl_ms()")
     def ttl_ms(self, key: bytes) -> int | None:
         """Milliseconds until ``key`` expires, None without expiry (for tests and the timeline)."""
         if self._live(key) is None:

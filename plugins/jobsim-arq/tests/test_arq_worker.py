@@ -115,6 +115,13 @@ def test_keep_result_zero_keeps_no_result_and_keep_result_forever_keeps_it():
     assert sim.runs(add)[0].output == 3  # the run keeps its output all the same
 
 
+def test_a_misspelt_keyword_of_sim_arq_store_ttl_ms_names_the_one_meant():
+    with jobsim.Simulation(settings(add), start=START) as sim, pytest.raises(jobsim.InvalidArgument) as info:
+        sim.arq.store.ttl_ms(kye=b"arq:result:x")
+    assert str(info.value).startswith("sim.arq.store.ttl_ms() got an unknown keyword argument kye=")
+    assert "(did you mean key=?); accepted: key" in str(info.value)
+
+
 def test_max_jobs_limits_concurrency_and_the_rest_wait_for_a_poll():
     with jobsim.Simulation(settings(slow, max_jobs=2), start=START) as sim:
         pool = run(create_pool(NOWHERE))

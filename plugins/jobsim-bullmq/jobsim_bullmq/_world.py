@@ -26,6 +26,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 import jobsim
+from jobsim._checks import keywords_checked
 from jobsim._events import Event
 from jobsim._records import Run
 from jobsim._time import MS
@@ -217,6 +218,7 @@ class BullMQWorld(RunRecords):
             self._crashes = Crashes(self)
         return self._crashes
 
+    @keywords_checked("sim.bullmq.crash_worker()")
     def crash_worker(self, at: Any = None, queue: Any = None, *, restart: Any = "0s") -> None:
         """Kill the worker process of ``queue`` (a name or ``Queue``) at ``at`` (default now), mid-job: its job's lock
         expires and the stalled-job check of a live worker takes it back (``_crash``). ``restart``: when a new
@@ -356,6 +358,7 @@ class BullMQWorld(RunRecords):
         raise InvalidArgument(f"job id {job_id!r} is in several queues ({', '.join(q.name for q, _ in found)}); "
                               "pass queue=...")  # fmt: skip
 
+    @keywords_checked("sim.bullmq.job()")
     def job(self, job_id: str, queue: Any = None) -> Any:
         """A ``bullmq.Job`` read from the simulated Redis now (``Job.fromJSON``, as ``queue.getJob`` returns it); once
         the simulation has closed, its methods that would read Redis say so (``_patches._ClosedBackend``)."""
@@ -372,6 +375,7 @@ class BullMQWorld(RunRecords):
             job.backend = _ClosedBackend(job)
         return job
 
+    @keywords_checked("sim.bullmq.state()")
     def state(self, job_id: str, queue: Any = None) -> str:
         """``job.getState()`` now: ``waiting``, ``delayed``, ``prioritized``, ``active``, ``completed``... and, as
         ``getStateV2-8.lua`` answers for a job it finds nowhere, ``unknown`` for one that ran here and was removed
@@ -386,10 +390,12 @@ class BullMQWorld(RunRecords):
             raise
         return self.store.state(_Named(q), rec.id)
 
+    @keywords_checked("sim.bullmq.logs()")
     def logs(self, job_id: str, queue: Any = None) -> list[str]:
         """The rows ``job.log(...)`` added, oldest first."""
         return list(self._hash(str(job_id), queue)[1].logs)
 
+    @keywords_checked("sim.bullmq.counts()")
     def counts(self, queue: Any) -> dict[str, int]:
         """``queue.getJobCounts()`` now."""
         q = self._queue_state(queue)

@@ -118,6 +118,19 @@ def test_bad_crash_arguments_are_refused(worker_for, queue):
             sim.bullmq.crash_worker(at=START, queue="q")
 
 
+@pytest.mark.parametrize(("call", "meant"), [
+    (lambda sim: sim.bullmq.crash_worker(queue="q", restrat="1m"), "restart"),
+    (lambda sim: sim.bullmq.job("1", queu="q"), "queue"),
+    (lambda sim: sim.bullmq.state(jobid="1"), "job_id"),
+    (lambda sim: sim.bullmq.logs("1", queeu="q"), "queue"),
+    (lambda sim: sim.bullmq.counts(qeue="q"), "queue"),
+])
+def test_a_misspelt_keyword_names_the_one_meant(worker_for, call, meant):
+    with jobsim.Simulation(worker_for(minute), start=START) as sim, pytest.raises(InvalidArgument) as info:
+        call(sim)
+    assert f"(did you mean {meant}=?)" in str(info.value) and "; accepted: " in str(info.value)
+
+
 
 def _ids_of_b(worker_for, with_a):
     """The restarted worker of queue 'b' and b's flow job ids, with or without queue 'a' drawing first."""

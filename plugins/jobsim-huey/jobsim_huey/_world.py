@@ -22,6 +22,7 @@ import weakref
 from typing import TYPE_CHECKING, Any
 
 import jobsim
+from jobsim._checks import keywords_checked
 from jobsim._records import Run
 from jobsim._time import DAY, SECOND, duration_ns, format_duration, iso, to_datetime
 from jobsim.errors import BudgetExceeded, InvalidArgument, JobsimError, UnsupportedFeature
@@ -373,6 +374,7 @@ class HueyWorld(_Runs):
                 )
 
     # -- for tests -------------------------------------------------------------------------------------
+    @keywords_checked("sim.huey.run_of_task()")
     def run_of_task(self, task: Any) -> Run:
         """The run of a task (a ``Result``, a ``Task`` or a task id) enqueued in this simulation."""
         task_id = task if isinstance(task, str) else getattr(task, "id", None)

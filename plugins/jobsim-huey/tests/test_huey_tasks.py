@@ -42,6 +42,13 @@ def test_a_blocking_storage_hands_each_task_to_the_idle_worker_at_once(redis_hue
         assert sim.now_ns() == T0_NS + 9 * SECOND
 
 
+def test_a_misspelt_keyword_of_run_of_task_names_the_one_meant(memory_huey):
+    with jobsim.Simulation(memory_huey, start=START) as sim, pytest.raises(InvalidArgument) as info:
+        sim.huey.run_of_task(tsk="some-id")
+    assert str(info.value).startswith("sim.huey.run_of_task() got an unknown keyword argument tsk='some-id'")
+    assert "(did you mean task=?); accepted: task" in str(info.value)
+
+
 def test_a_polled_storage_is_read_at_hueys_backoff_instants(memory_huey):
     h = memory_huey
 

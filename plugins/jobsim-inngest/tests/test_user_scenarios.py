@@ -78,3 +78,18 @@ def test_webhook_step_retried_on_inngests_backoff_table(client):
     # Inngest's table: 15 s then 30 s, each + U[0, 30 s) in whole milliseconds
     assert run.output == 200 and 15 <= waits[0] < 45 and 30 <= waits[1] < 60
     assert all(round(w * 1000) == w * 1000 for w in waits)
+
+
+def test_a_misspelt_keyword_of_inngest_pys_own_step_api_stays_its_type_error(client):
+    """jobsim-inngest defines no test-facing call of its own (no ``sim.inngest``): ``ctx.step.*`` is inngest-py's
+    API, whose misspelt keyword is Python's ``TypeError`` in the SDK too -- an error of the function's code, retried
+    as Inngest retries it, not a jobsim ``InvalidArgument``."""
+    @client.create_function(fn_id="nap", trigger=inngest.TriggerEvent(event="nap/start"), retries=0)
+    def nap(ctx: inngest.ContextSync) -> None:
+        ctx.step.sleep("nap", duraton=dt.timedelta(minutes=5))
+
+    with jobsim.Simulation(nap, client, start="2025-03-01T09:00:00Z") as sim:
+        client.send_sync(inngest.Event(name="nap/start"))
+        sim.run_until_idle()
+    [run] = sim.runs(nap)
+    assert run.status == "failed" and type(run.error) is TypeError and "duraton" in str(run.error)

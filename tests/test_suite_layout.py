@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import tomllib
 from collections import defaultdict
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -171,8 +171,8 @@ def test_a_replay_names_the_task_calls_the_test_made_and_how_to_repeat_them(app)
     # a replay repeats events, schedules and faults, not the test's own calls into Celery
     result = jobsim.Simulation.replay(sim.trace, app)
     assert not result.same
-    assert any("1 run of 'test_celery_user_scenarios.sync' started by apply_async" in note and "jobsim_setup(sim)" in note
-               for note in result.notes), result.notes
+    assert any("1 run of 'test_celery_user_scenarios.sync' started by apply_async" in note
+               and "jobsim_setup(sim)" in note for note in result.notes), result.notes
     assert "jobsim_setup(sim)" in result.report()
     assert jobsim.Simulation.replay(sim.trace, app, setup=lambda sim: sync.delay(1)).same
 

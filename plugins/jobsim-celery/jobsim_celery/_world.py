@@ -162,6 +162,8 @@ class CeleryWorld(Revoking, Crashes):
         self.fatal: JobsimError | None = None  # raised in a task body, re-raised once the body is over
         self.killed: dict[str, Held] = {}  # task id -> the message whose body stopped at its cut, until the revoke
         self.unconsumed: list[Held] = []
+        self.senders: dict[str, tuple[str, Run | None]] = {}  # task id -> (origin, cause) of a task sent by name
+        # before its module registered it: its run is made when the message arrives, its sender's gone by then
         self.executing: Held | None = None
         self.beat_entry: str | None = None  # the beat entry being sent, for run labels
         self._requests: list[Any] = []
@@ -324,6 +326,8 @@ class CeleryWorld(Revoking, Crashes):
         fn = self._function(rt, name)
         if run is None and fn is not None:
             run = self._new_run(fn, task_id, headers, parent, now)
+        elif run is None:
+            self.senders[task_id] = self._sender(headers, parent)
         eta = headers.get("eta")
         self.record("celery.send", task=name, id=task_id, run=task_id if run else None, queue=queue,
                     retries=headers.get("retries", 0), eta=None if eta is None else _ns(eta, rt.app))  # fmt: skip
@@ -342,7 +346,8 @@ class CeleryWorld(Revoking, Crashes):
         if held.run is None:  # sent by name before a module registering the task was imported
             fn = self._function(rt, held.message.headers["task"])
             if fn is not None:
-                held.run = self._new_run(fn, held.task_id, held.message.headers, None, self.sim.now_ns())
+                held.run = self._new_run(fn, held.task_id, held.message.headers, None, self.sim.now_ns(),
+                                         sender=self.senders.pop(held.task_id, None))  # fmt: skip
         assert rt.worker is not None
         rt.worker.receive(held)
 
@@ -355,11 +360,11 @@ class CeleryWorld(Revoking, Crashes):
             self._wrap(rt, rt.tasks[name])
         return fn
 
-    def _new_run(self, fn: jobsim.Function, task_id: str, headers: dict[str, Any], parent: Any, now: int) -> Run:
-        origin = self._origin(headers, parent)
+    def _new_run(self, fn: jobsim.Function, task_id: str, headers: dict[str, Any], parent: Any, now: int, *,
+                 sender: tuple[str, Run | None] | None = None) -> Run:  # fmt: skip
+        origin, cause = sender if sender is not None else self._sender(headers, parent)
         data = {"task": fn.id, "id": task_id, "args": headers.get("argsrepr"), "kwargs": headers.get("kwargsrepr")}
         run = Run(fn, task_id, [Event("celery/task", data, id=task_id, ts=now // MS)], now)
-        cause = None if parent is None else self.runs.get(parent.request.id)
         if cause is not None:  # a task that queues itself forever stops after max_chain runs
             self.sim.engine.descend(run, cause=cause)
         self.runs[task_id] = run
@@ -367,6 +372,10 @@ class CeleryWorld(Revoking, Crashes):
         runs.append(run)
         self.record("run.start", function=fn.id, run=task_id, n=len(runs), event=origin)
         return run
+
+    def _sender(self, headers: dict[str, Any], parent: Any) -> tuple[str, Run | None]:
+        """What sent a message (the run's label) and the run that did, read as it is sent."""
+        return self._origin(headers, parent), None if parent is None else self.runs.get(parent.request.id)
 
     def _origin(self, headers: dict[str, Any], parent: Any) -> str:
         if headers.get("celery_beat_task") and self.beat_entry is not None:

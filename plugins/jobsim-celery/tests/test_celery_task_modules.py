@@ -123,3 +123,22 @@ def test_a_name_no_module_registers_is_still_discarded_as_unregistered(app):
     finally:
         task_unknown.disconnect(on_unknown)
     assert unknown == [("reports.nighlty", result.id, "KeyError('reports.nighlty')", "reports.nighlty")]
+
+
+def test_a_task_a_task_sends_by_name_before_its_module_is_imported_is_named_after_its_sender(app):
+    # its run is made when the message arrives: it is still the sender's, not a call of the test's (apply_async),
+    # which a replay's note would tell the user to make again in jobsim_setup
+    @app.task(name="shop.order")
+    def order():
+        app.send_task("late.receipt")
+
+        @app.task(name="late.receipt")
+        def receipt():
+            return "sent"
+
+    with jobsim.Simulation(app, start=START) as sim:
+        order.delay()
+        sim.run_until_idle()
+        starts = [(d["function"], d["event"]) for _, kind, d in sim.trace._rows if kind == "run.start"]
+        assert starts == [("shop.order", "apply_async"), ("late.receipt", "shop.order#1")]
+        assert sim.runs("late.receipt")[0]._cause is sim.runs(order)[0]  # counted in its chain (max_chain)

@@ -42,3 +42,17 @@ def test_jobsim_run_s_table_leaves_out_celery_s_own_tasks_unless_they_ran(app):
     # the app's tasks always (billing.charge never ran), Celery's own only when they ran
     assert functions == ["billing.charge", "shop.send_receipt", "celery.backend_cleanup"]
     assert "celery.chord_unlock" not in table
+
+
+def test_a_task_registered_inside_the_simulation_comes_after_celery_s_own_as_the_readme_says(app):
+    _tasks(app)
+    with jobsim.Simulation(app, start=START) as sim:
+        @app.task(name="audit.log")
+        def log():
+            return 3
+
+        log.delay()
+        sim.run_until_idle()
+        ids = list(sim.functions)
+    assert ids[:2] == ["billing.charge", "shop.send_receipt"] and ids[-1] == "audit.log"
+    assert all(fn_id.startswith("celery.") for fn_id in ids[2:-1])

@@ -1,4 +1,4 @@
-"""Job functions of ``test_user_scenarios.py``: RQ finds a job's function by its import path."""
+"""Job functions of ``test_rq_user_scenarios.py``: RQ finds a job's function by its import path."""
 
 from __future__ import annotations
 

@@ -58,6 +58,7 @@ def test_jittered_backoff_stays_within_celerys_bounds(app):
     def flaky(self):
         raise ConnectionError("down")
 
+    jittered = set()
     for seed in range(5):
         with jobsim.Simulation(app, start="2025-03-01T09:00:00Z", seed=seed) as sim:
             flaky.delay()
@@ -67,6 +68,9 @@ def test_jittered_backoff_stays_within_celerys_bounds(app):
         # retry_jitter=True (Celery's default): randrange(min(600, 10 * 2**n) + 1), whole seconds
         assert len(waits) == 5
         assert all(w == int(w) and 0 <= w <= 10 * 2**n for n, w in enumerate(waits)), waits
+        jittered.add(tuple(waits))
+    # the jitter is drawn: unjittered, every seed would wait 10, 20, 40, 80, 160 s
+    assert len(jittered) > 1 and (10, 20, 40, 80, 160) not in jittered, jittered
 
 
 def test_webhook_retried_with_self_retry_and_a_countdown(app):
@@ -171,8 +175,8 @@ def test_a_replay_names_the_task_calls_the_test_made_and_how_to_repeat_them(app)
     # a replay repeats events, schedules and faults, not the test's own calls into Celery
     result = jobsim.Simulation.replay(sim.trace, app)
     assert not result.same
-    assert any("1 run of 'test_user_scenarios.sync' started by apply_async" in note and "jobsim_setup(sim)" in note
-               for note in result.notes), result.notes
+    assert any("1 run of 'test_celery_user_scenarios.sync' started by apply_async" in note
+               and "jobsim_setup(sim)" in note for note in result.notes), result.notes
     assert "jobsim_setup(sim)" in result.report()
     assert jobsim.Simulation.replay(sim.trace, app, setup=lambda sim: sync.delay(1)).same
 

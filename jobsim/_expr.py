@@ -108,6 +108,12 @@ def compile_path(key: str, argument: str = "key") -> Callable[[Any], Any]:
     parts = key.split(".")[1:]
     if not all(parts):
         raise InvalidArgument.build(argument, key, "a path has no empty segments, e.g. 'event.data.userId'")
+    if _NOT_A_FIELD.search(key) is not None:  # else read as a field named "user + '-' + event", missing on every event
+        raise InvalidArgument.build(
+            argument, key, "a core key is a dotted path of field names ('event.data.userId'), not an expression "
+            "(operators, calls, indexes, quotes or spaces); for one, give a callable taking the event, e.g. "
+            "lambda event: f\"{event.data['user']}-{event.data['org']}\""
+        )
 
     def read(event: Any) -> Any:
         return _walk(event, parts)
@@ -116,6 +122,9 @@ def compile_path(key: str, argument: str = "key") -> Callable[[Any], Any]:
     return read
 
 
+_NOT_A_FIELD = re.compile(r"[\s+*/%()\[\]{}'\"<>=!&|?:,]")
+"""A character no CEL field selection ``event.a.b`` has: the key is an expression (``-`` stays: ``user-id`` has
+always read that JSON field)."""
 _LITERAL = re.compile(r'"([^"\\]*)"|\'([^\'\\]*)\'')
 """A CEL string constant without escapes, in either quote: ``'"openai"'`` or ``"'openai'"``."""
 

@@ -175,7 +175,9 @@ _SYMBOL = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Mod: "%"
 
 def go_v(value: Any) -> str:
     """Go's ``%v`` of a CEL value's native form, as ``+`` of two types joins them: an int64 in full, a float64 as
-    ``%g`` writes it, null as ``NULL_VALUE``."""
+    ``%g`` writes it, null as ``NULL_VALUE``, bytes (a Go ``[]byte``) as their values, ``[97 98]``."""
+    if type(value) is bytes:
+        return "[" + " ".join(map(str, value)) + "]"
     return str(value) if type(value) is int else str(go_string(value))
 
 

@@ -56,6 +56,7 @@ def test_an_events_numbers_are_doubles_in_arithmetic(expression: str, expected: 
     ("1 + 1.0 == '11'", True), ("'a' + 1 == 'a1'", True), ("true + 1 == 'true1'", True),
     ("1.5 + 1 == '1.51'", True), ("null + 'a' == 'NULL_VALUEa'", True), ("1000000.0 + 'x' == '1e+06x'", True),
     ("true + true == 'truetrue'", False), ("true + true == true", False),  # one type, no Adder: an error
+    ("'a' + b'ab' == 'a[97 98]'", True), ("b'' + 1 == '[]1'", True),  # Go's %v of a []byte: its byte values
 ])  # fmt: skip
 def test_plus_of_two_types_joins_their_go_strings(expression: str, expected: bool) -> None:
     assert holds(expression) is expected

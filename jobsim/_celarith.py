@@ -22,8 +22,9 @@ Facts (inngest/inngest 253303cd ``pkg/expressions``, cel-go v0.27.0 ``common/typ
   ``+ - * / %`` and negation.
 
 jobsim folds CEL errors into ``UNKNOWN`` (``_expr``), as the operators around them answer alike, with one
-exception: ``+`` gives the other operand for an unknown but keeps an error on its left (``int('x') + 1`` is an
-error there, ``1`` here).
+exception: ``+`` gives the other operand for an unknown, but an error beside a value is two types to
+``runtimeUnknownCall``, whose ``+`` joins the error's message and the value's ``%v`` (``int('x') + 1`` is
+``"type conversion error from 'string' to 'int'1"`` there, ``1`` here; two errors stay an error).
 """
 
 from __future__ import annotations
@@ -174,7 +175,9 @@ _SYMBOL = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Mod: "%"
 
 def go_v(value: Any) -> str:
     """Go's ``%v`` of a CEL value's native form, as ``+`` of two types joins them: an int64 in full, a float64 as
-    ``%g`` writes it, null as ``NULL_VALUE``."""
+    ``%g`` writes it, null as ``NULL_VALUE``, bytes (a Go ``[]byte``) as their values, ``[97 98]``."""
+    if type(value) is bytes:
+        return "[" + " ".join(map(str, value)) + "]"
     return str(value) if type(value) is int else str(go_string(value))
 
 

@@ -108,6 +108,12 @@ def compile_path(key: str, argument: str = "key") -> Callable[[Any], Any]:
     parts = key.split(".")[1:]
     if not all(parts):
         raise InvalidArgument.build(argument, key, "a path has no empty segments, e.g. 'event.data.userId'")
+    if _NOT_A_FIELD.search(key) is not None:  # else read as a field named "user + '-' + event", missing on every event
+        raise InvalidArgument.build(
+            argument, key, "a core key is a dotted path of field names ('event.data.userId'), not an expression "
+            "(operators, calls, indexes, quotes or spaces); for one, give a callable taking the event, e.g. "
+            "lambda event: f\"{event.data['user']}-{event.data['org']}\""
+        )
 
     def read(event: Any) -> Any:
         return _walk(event, parts)
@@ -116,6 +122,9 @@ def compile_path(key: str, argument: str = "key") -> Callable[[Any], Any]:
     return read
 
 
+_NOT_A_FIELD = re.compile(r"[\s+*/%()\[\]{}'\"<>=!&|?:,]")
+"""A character no CEL field selection ``event.a.b`` has: the key is an expression (``-`` stays: ``user-id`` has
+always read that JSON field)."""
 _LITERAL = re.compile(r'"([^"\\]*)"|\'([^\'\\]*)\'')
 """A CEL string constant without escapes, in either quote: ``'"openai"'`` or ``"'openai'"``."""
 
@@ -501,7 +510,7 @@ def _compare(op: ast.cmpop, left: Any, right: Any) -> bool:
     if isinstance(left, bool) is not isinstance(right, bool) and left is not None and right is not None:
         # CEL keeps bools apart from numbers, which Python's bool is: true < 2 is an error
         raise TypeError(f"no CEL overload for a bool and {type(right if isinstance(left, bool) else left).__name__}")
-    return _BINOPS[kind](left, right)
+    return _BINOPS[kind](*_doubles(left, right))
 
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
@@ -519,7 +528,18 @@ def _cel_equal(left: Any, right: Any) -> bool:
         return len(left) == len(right) and all(map(_cel_equal, left, right))
     if isinstance(left, dict) and isinstance(right, dict):
         return left.keys() == right.keys() and all(_cel_equal(value, right[key]) for key, value in left.items())
+    left, right = _doubles(left, right)
     return bool(left == right)
+
+
+def _doubles(left: Any, right: Any) -> tuple[Any, Any]:
+    """An int beside a double made a double, as cel-go compares them (``common/types/compare.go :
+    compareDoubleInt``): an event's ID 2**53 + 1, a JSON double 2**53, equals the int literal written in full."""
+    if type(left) is int and type(right) is float:
+        return json_number(left), right  # an event's int beyond float64 (not JSON Go reads) is an infinity
+    if type(left) is float and type(right) is int:
+        return left, json_number(right)
+    return left, right
 
 
 def _zero(value: Any) -> Any:

@@ -56,6 +56,7 @@ def test_an_events_numbers_are_doubles_in_arithmetic(expression: str, expected: 
     ("1 + 1.0 == '11'", True), ("'a' + 1 == 'a1'", True), ("true + 1 == 'true1'", True),
     ("1.5 + 1 == '1.51'", True), ("null + 'a' == 'NULL_VALUEa'", True), ("1000000.0 + 'x' == '1e+06x'", True),
     ("true + true == 'truetrue'", False), ("true + true == true", False),  # one type, no Adder: an error
+    ("'a' + b'ab' == 'a[97 98]'", True), ("b'' + 1 == '[]1'", True),  # Go's %v of a []byte: its byte values
 ])  # fmt: skip
 def test_plus_of_two_types_joins_their_go_strings(expression: str, expected: bool) -> None:
     assert holds(expression) is expected
@@ -264,3 +265,21 @@ def test_arithmetic_in_a_wait_for_event_matches_in_a_simulation() -> None:
         sim.send("pay", {"cents": 960})
         sim.run_until_idle()
     assert sim.runs("checkout")[0].output == 960
+
+
+BIG = jobsim.Event("e", {"id": 2**53 + 1, "ids": [2**53 + 1]})
+
+
+@pytest.mark.parametrize(("expression", "expected"), [
+    ("event.data.id == 9007199254740993", True),  # the JSON double 2**53 against the int: cel-go's compareDoubleInt
+    ("event.data.id != 9007199254740993", False),  # converts the int to a double, 2**53 too
+    ("event.data.id < 9007199254740993", False), ("event.data.id >= 9007199254740993", True),
+    ("9007199254740993 <= event.data.id", True), ("9007199254740993 > event.data.id", False),
+    ("9007199254740993 in event.data.ids", True), ("event.data.ids == [9007199254740993]", True),
+    ("9007199254740993 == 9007199254740992.0", True), ("9007199254740993 == 9007199254740994.0", False),
+    ("event.data.id == 9007199254740995", False), ("event.data.id < 9007199254740995", True),
+])  # fmt: skip
+def test_int_against_double_compares_as_two_doubles(expression: str, expected: bool) -> None:
+    """An event's large integer ID (above 2**53) is a rounded double in Inngest, and cel-go compares an int with a
+    double by converting the int (``common/types/compare.go``): the ID written in full still equals it."""
+    assert compile_expression(expression)(BIG, BIG) is expected

@@ -320,3 +320,14 @@ def test_a_throttle_period_beyond_the_last_datetime_is_reported_as_never_due():
         sim.send("job/go", {"i": 2})
         with pytest.raises(jobsim.BudgetExceeded, match=r"job \(throttle\): next at never \(past 9999-12-31T23:59"):
             sim.run_until_idle()
+
+
+@pytest.mark.parametrize("key", [
+    "event.data.user + '-' + event.data.org", "event.data.n + 1", "event.data.tags[0]", 'event.data["the-region"]',
+    "event.data.email.lower()", "event.data.a == 1 ? 'x' : 'y'", "event.data.a ",
+])  # fmt: skip
+def test_a_key_that_is_an_expression_is_refused_not_read_as_a_missing_field(key):
+    # it was split on '.' and read as the field "user + '-' + event" -- missing on every event, so every event
+    # shared the key "false": one limit for all, with no error (only a KeyWarning at the close)
+    with pytest.raises(jobsim.InvalidArgument, match=r"key=.* a core key is a dotted path of field names.*callable"):
+        jobsim.Concurrency(limit=1, key=key)

@@ -41,7 +41,7 @@ from typing import Any
 from jobsim import Event, InvalidArgument
 from jobsim._celarith import ArithError, CelList, binary, negate
 from jobsim._celfuncs import MACROS, CelTypeError, call
-from jobsim._cellex import split_strings
+from jobsim._cellex import normalize, split_strings
 from jobsim._celsyntax import check_arithmetic, check_call, check_types
 from jobsim._events import EVENT_FIELDS
 from jobsim._expr import UNKNOWN, compile_expression, parse
@@ -74,7 +74,7 @@ def compile_value(expr: Any, argument: str, on_error: Callable[[], Any] = _false
     """
     if not isinstance(expr, str) or not expr.strip():
         raise InvalidArgument.build(argument, expr, _HELP)
-    branches = _split_conditional(expr)
+    branches = _split_conditional(normalize(expr, argument))  # comments, triple-quoted and raw literals as CEL's
     if branches is not None:
         condition, then, otherwise = branches
         check = compile_expression(condition, argument, truthy=True)  # JS-like, as unknown.go evalTruthyCondition
@@ -96,14 +96,15 @@ def compile_value(expr: Any, argument: str, on_error: Callable[[], Any] = _false
 def _split_conditional(expr: str) -> tuple[str, str, str] | None:
     """``a ? b : c`` at the top level (outside string literals and brackets), else ``None``. Literals are found
     as the expression parser finds them (``split_strings``: ``'\\\\'`` is one escaped backslash, so its second
-    quote closes it); a conditional inside the middle branch (``a ? b ? c : d : e``) keeps its own ``:``."""
+    quote closes it); a conditional inside the middle branch (``a ? b ? c : d : e``) keeps its own ``:``, and so does
+    a map literal. ``expr`` is ``normalize``d: no comment, triple-quoted or raw literal is left to misread."""
     depth, question, pending, start = 0, -1, 0, 0
     for n, part in enumerate(split_strings(expr)):
         if n % 2 == 0:  # code; the odd parts are string literals
             for i, ch in enumerate(part, start):
-                if ch in "([":
+                if ch in "([{":  # a map literal's ':' too
                     depth += 1
-                elif ch in ")]":
+                elif ch in ")]}":
                     depth -= 1
                 elif depth == 0 and ch == "?":
                     question = i if question < 0 else question

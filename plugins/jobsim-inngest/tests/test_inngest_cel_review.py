@@ -63,3 +63,24 @@ def test_a_conditional_after_a_literal_ending_in_an_escaped_backslash_is_split_t
     # the scan for ' ? ' read the quote after '\\' as escaped: the literal ran on, the conditional was refused
     events = [jobsim.Event("go", {"s": "\\", "n": 5}), jobsim.Event("go", {"s": "x", "n": 0})]
     assert [compile_value(expression, "key")(event) for event in events] == values
+
+
+@pytest.mark.parametrize(("expression", "values"), [
+    ("event.data.n > 1 ? 'x' : 'y' // why? because: z", ["x", "y"]),  # a comment's '?' and ':' are no operators
+    ("event.data.n > 1 ? 'x' // is it? yes: x\n : 'y'", ["x", "y"]),
+    ("event.data.n > 1 ? '''it's: ok''' : 'y'", ["it's: ok", "y"]),  # a triple-quoted literal's quote and ':'
+    ("event.data.n > 1 ? r'a\\' : 'b:c'", ["a\\", "b:c"]),  # a raw literal's backslash escapes nothing
+    ("event.data.n > 1 ? \"\"\"a\"b?\"\"\" : 'c'", ['a"b?', "c"]),
+])  # fmt: skip
+def test_a_conditional_is_split_outside_comments_and_all_literals(expression: str, values: list[object]) -> None:
+    # _split_conditional scanned the text before normalize(): a comment's '?'/':' split the conditional there, and a
+    # triple-quoted or raw literal ended where a plain one would (each gave "unknown name" or "not valid")
+    events = [jobsim.Event("go", {"n": 5}), jobsim.Event("go", {"n": 0})]
+    assert [compile_value(expression, "key")(event) for event in events] == values
+
+
+def test_a_map_literal_in_a_branch_is_refused_as_a_whole() -> None:
+    # its ':' was read as the conditional's: the error named the fragment "{'a'"
+    with pytest.raises(jobsim.InvalidArgument) as caught:
+        compile_value("event.data.n > 1 ? {'a': 1}['a'] : 2", "key")
+    assert "{'a': 1}['a']" in str(caught.value)

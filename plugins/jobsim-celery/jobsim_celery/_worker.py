@@ -328,6 +328,7 @@ class Worker:
             eta = instant_ns(req.eta)
             held.run.status = "queued"
             held.timer = self.kernel.schedule(max(eta, now), self._eta_due, held, owner=f"{name} (eta)")
+            self.world.holding_eta(held, max(eta, now))  # unacknowledged until then: the broker may send it again
             return
         self._admit(held)
 
@@ -526,12 +527,14 @@ class Worker:
     def _acker(self, held: Held) -> Any:
         def on_ack(logger: Any, errors: Any) -> None:
             held.acked = True
+            self.world.settled(held)
 
         return on_ack
 
     def _rejecter(self, held: Held) -> Any:
         def on_reject(logger: Any, errors: Any, requeue: bool) -> None:
             held.acked = True  # no longer the worker's: gone, or back on the queue
+            self.world.settled(held)
             self.held.discard(held)
             if requeue:
                 held.requeued = True

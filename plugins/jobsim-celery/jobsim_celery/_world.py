@@ -36,6 +36,7 @@ from ._beat import Beat
 from ._broker import Publisher, producer_or_acquire
 from ._crashes import KINDS, Crashes, CrashPlan
 from ._revoking import Revoking
+from ._visibility import Redelivery, visibility
 from ._worker import Held, ProcessTerminated, Worker
 
 if TYPE_CHECKING:
@@ -118,6 +119,9 @@ class AppRuntime:
         for name in self.tasks:
             self.declare(name)
         self.publisher = Publisher(world, self)
+        self.visibility = visibility(app, 0)  # the broker's redelivery of unacknowledged messages (_visibility)
+        self.unacked: dict[Any, tuple[int, Held]] = {}  # delivery tag -> (fetched, newest copy) of held ETA messages
+        self.scans: dict[int, dict[Any, int]] = {}  # instant -> {delivery tag: eta} to look at then
         self.worker: Worker | None = None
         self.beat: Beat | None = None
         self.saved: dict[str, Any] = {}
@@ -145,7 +149,7 @@ class AppRuntime:
         return queue in self.consumed
 
 
-class CeleryWorld(Revoking, Crashes):
+class CeleryWorld(Revoking, Crashes, Redelivery):
     """``sim.celery``: every Celery app of one simulation (revokes sent in ``_revoking``, crashes in ``_crashes``)."""
 
     def __init__(self, sim: Simulation) -> None:
@@ -212,6 +216,7 @@ class CeleryWorld(Revoking, Crashes):
         for task in rt.tasks.values():
             self._wrap(rt, task)
         rt.worker = Worker(self, rt)
+        rt.visibility.origin = self.sim.kernel.now  # the worker starts polling: kombu's first restore_visible
         app._backend_cache.later = rt.worker.later
         beat = bool(rt.beat_enabled and app.conf.beat_schedule)
         rt.consumed = _lifecycle.started(rt, beat)

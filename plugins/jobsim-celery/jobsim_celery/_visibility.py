@@ -113,7 +113,7 @@ def _seconds(options: dict[str, Any], key: str, default: float) -> int:
             f"broker_transport_options[{key!r}]", value,
             f"a number of seconds (default {default}); kombu compares it with time() and would fail",
         )  # fmt: skip
-    return round(value * SECOND)
+    return round(float(value) * SECOND)
 
 
 def _count(options: dict[str, Any], key: str, default: int | None, zero: str) -> int | None:

@@ -169,6 +169,7 @@ class CeleryWorld(Revoking, Crashes, Redelivery):
         self.senders: dict[str, tuple[str, Run | None]] = {}  # task id -> (origin, cause) of a task sent by name
         # before its module registered it: its run is made when the message arrives, its sender's gone by then
         self.executing: Held | None = None
+        self.ran: Held | None = None  # the message whose body the tracer last called (a deduplicated copy's is not)
         self.beat_entry: str | None = None  # the beat entry being sent, for run labels
         self._requests: list[Any] = []
         self._installed = False
@@ -276,6 +277,7 @@ class CeleryWorld(Revoking, Crashes, Redelivery):
             held = world.executing
             if held is None or request.called_directly or request.id != held.task_id:
                 return inner(*args, **kwargs)  # called as a plain function, not as this message's body
+            world.ran = held
             fault = world.sim.engine.take_fault(task.name, None)
             try:
                 if fault is not None:

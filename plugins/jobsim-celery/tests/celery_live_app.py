@@ -18,6 +18,7 @@ from celery import Celery, chain, signals
 from celery.exceptions import SoftTimeLimitExceeded
 
 LOG_KEY = "jobsim:live:log"
+VT_TRANSPORT = {"visibility_timeout": 4, "unacked_restore_interval": 1, "unacked_restore_throttle": 1}
 
 
 def make_app(url: str, sink: Callable[[dict[str, Any]], None] | None = None,

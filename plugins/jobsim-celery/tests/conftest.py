@@ -105,13 +105,12 @@ def celery_threads_worker(redis_url):
 @pytest.fixture
 def celery_vt_worker(redis_url):
     """A solo worker whose Redis transport restores unacknowledged messages after 4 s, scanning every second
-    (``VT_TRANSPORT``): the visibility timeout of ``test_celery_live_visibility.py`` in seconds, not hours."""
+    (``celery_live_app.VT_TRANSPORT``): the visibility timeout of ``test_celery_live_visibility.py`` in seconds."""
     import json
 
+    from celery_live_app import VT_TRANSPORT
+
     yield from _worker(redis_url, "solo", env={"JOBSIM_LIVE_TRANSPORT": json.dumps(VT_TRANSPORT)})
-
-
-VT_TRANSPORT = {"visibility_timeout": 4, "unacked_restore_interval": 1, "unacked_restore_throttle": 1}
 
 
 def _worker(redis_url, pool, concurrency=1, env=None):

@@ -1,7 +1,7 @@
 """Live conformance of the visibility timeout: a long countdown held by a real worker on a real Redis comes back.
 
 The worker runs with ``visibility_timeout=4``, ``unacked_restore_interval=1`` and
-``unacked_restore_throttle=1`` (``conftest.VT_TRANSPORT``): kombu scans its unacknowledged index
+``unacked_restore_throttle=1`` (``celery_live_app.VT_TRANSPORT``): kombu scans its unacknowledged index
 every second and restores what was fetched 4 s or more ago. ``live.remind`` is sent with
 ``countdown=11``. The simulation predicts copies received at 0, 5 and 10 s (the first scan
 strictly after each fetch + 4 s, its scans aligned with the send) and three executions at 11 s.
@@ -17,8 +17,8 @@ import time
 
 import celery_live_app
 import pytest
+from celery_live_app import VT_TRANSPORT
 from celery_live_wait import wait_until
-from conftest import VT_TRANSPORT
 
 import jobsim
 

@@ -12,6 +12,7 @@ reception within that window of the previous one, and every execution at the ETA
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 
@@ -62,7 +63,7 @@ def test_a_real_worker_runs_a_countdown_once_per_copy_as_the_simulation_predicts
     print("observed", real_received, real_ran)
     assert [flag for _, flag in real_received] == [flag for _, flag in received]
     assert real_received[0][0] <= TOLERANCE
-    for (before, _), (after, _) in zip(real_received, real_received[1:], strict=False):
+    for (before, _), (after, _) in itertools.pairwise(real_received):
         assert 4 <= after - before <= 5 + TOLERANCE, real_received
     assert len(real_ran) == len(ran) == 3
     assert all(abs(at - COUNTDOWN) <= TOLERANCE for at in real_ran), real_ran

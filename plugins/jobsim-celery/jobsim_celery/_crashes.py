@@ -10,12 +10,11 @@ A mixin of ``CeleryWorld`` (``_world``).
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import TYPE_CHECKING, Any
 
 from celery.exceptions import WorkerLostError
 
-from jobsim._time import SECOND, iso
+from jobsim._time import iso
 from jobsim.errors import InvalidArgument, UnsupportedFeature
 
 from ._worker import Held, WorkerCrash
@@ -26,7 +25,6 @@ if TYPE_CHECKING:
 
     from ._world import AppRuntime
 
-REDIS_SCHEMES = ("redis", "rediss", "sentinel", "redis+socket", "valkey", "valkeys")
 KINDS = ("worker", "process")
 
 
@@ -56,6 +54,7 @@ class Crashes:
         def retrying(self, held: Held, x: Any, retry: Any) -> None: ...
         def finish(self, run: Run, status: str, at: int, error: BaseException | None, value: Any) -> None: ...
         def _receive(self, rt: AppRuntime, held: Held) -> None: ...
+        def forget_unacked(self, rt: AppRuntime, tags: set[Any]) -> None: ...
 
     def runs_task(self, name: str) -> bool:
         """Whether ``name`` is a task of an app this world simulates."""
@@ -162,9 +161,17 @@ class Crashes:
             )  # fmt: skip
 
     def _return_to_broker(self, rt: AppRuntime, lost: list[Held], at: int) -> None:
-        for held in sorted(lost, key=lambda h: h.message.delivery_tag):  # the order they were delivered in
-            due = self._redelivery_at(rt.app, held.fetched, at)
-            message = _redelivered(held.message)
+        """The worker died at ``at`` (and is restarted then): what it held unacknowledged comes back when its
+        broker gives it out again (``_visibility.Visibility.after_crash``). Copies of one message under one
+        delivery tag (a long ETA the broker already handed out again) are one entry in Redis's unacked index."""
+        latest: dict[Any, Held] = {}
+        for held in sorted(lost, key=lambda h: h.fetched):
+            latest[held.message.delivery_tag] = held
+        self.forget_unacked(rt, set(latest))
+        rt.visibility.restart(at)
+        for held in sorted(latest.values(), key=lambda h: h.message.delivery_tag):  # the order they were delivered in
+            due = rt.visibility.after_crash(held.fetched, at)
+            message = redelivered(held.message)
             again = Held(rt, message, held.queue, held.run, due)
             if held.run is not None and not held.run.done:
                 held.run.status = "queued"
@@ -177,48 +184,20 @@ class Crashes:
     def redeliver(self, held: Held, at: int) -> None:
         """``reject(requeue=True)``: the broker puts the message back at once."""
         rt = held.rt
-        again = Held(rt, _redelivered(held.message), held.queue, held.run, at)
+        again = Held(rt, redelivered(held.message), held.queue, held.run, at)
         self.pending[again.task_id] = again
         self.sim.kernel.schedule(at, self._receive, rt, again, owner=held.message.headers["task"])
 
-    @staticmethod
-    def _redelivery_at(app: Any, fetched: int, crashed: int) -> int:
-        """When the broker gives an unacknowledged message of a dead worker to a worker again.
 
-        * Redis (kombu ``transport/redis.py``): the message sits in the ``unacked`` sorted
-          set, scored with the time the worker fetched it. ``QoS.restore_visible`` moves
-          back entries older than ``visibility_timeout`` (default 3600 s); a restarted
-          worker scans once when it starts polling, then on every
-          ``unacked_restore_throttle``-th call of a timer firing every
-          ``unacked_restore_interval`` seconds (10 x 10 s by default).
-        * SQS: the message becomes visible again ``visibility_timeout`` after it was received.
-        * AMQP (RabbitMQ) and others: unacknowledged messages are requeued when the
-          connection drops, so at once.
-
-        The worker is assumed to be restarted (or another one running) at the crash.
-        """
-        options = app.conf.broker_transport_options or {}
-        scheme = (app.conf.broker_url or "amqp://").split("://", 1)[0].split("+", 1)[0].lower()
-        if scheme in REDIS_SCHEMES:
-            timeout = round(float(options.get("visibility_timeout", 3600)) * SECOND)
-            interval = float(options.get("unacked_restore_interval", 10) or 10)
-            interval = interval if interval > 0 else 10.0
-            period = round(interval * int(options.get("unacked_restore_throttle", 10) or 1) * SECOND)
-            due = fetched + timeout
-            if due < crashed:
-                return crashed
-            return crashed + (math.floor((due - crashed) / period) + 1) * period
-        if scheme == "sqs":
-            return max(crashed, fetched + round(float(options.get("visibility_timeout", 1800)) * SECOND))
-        return crashed
-
-
-def _redelivered(message: Any) -> Any:
+def redelivered(message: Any, flag: bool = True) -> Any:
+    """A copy of ``message`` as the broker delivers it again: ``redelivered`` set in its delivery info and
+    headers (kombu's Redis transport, ``Channel._do_restore_message``) unless ``flag`` is False."""
     from kombu.message import Message
 
-    info = dict(message.delivery_info, redelivered=True)
+    info = dict(message.delivery_info, redelivered=True) if flag else dict(message.delivery_info)
     return Message(  # type: ignore[no-untyped-call]
         body=message.body, delivery_tag=message.delivery_tag, content_type=message.content_type,
         content_encoding=message.content_encoding, delivery_info=info,
-        properties=dict(message.properties), headers=dict(message.headers, redelivered=True),
+        properties=dict(message.properties),
+        headers=dict(message.headers, redelivered=True) if flag else dict(message.headers),
     )

@@ -41,7 +41,15 @@ def _crash(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
 
 
 def _redeliver(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    if d.get("why") == "visibility_timeout":  # a held ETA message the broker restored (``_visibility``)
+        return (f"celery    {_name(d, names)} held unacknowledged past the broker's visibility_timeout: "
+                "delivered again, one more copy that runs at its ETA too")
     return f"celery    {_name(d, names)} unacknowledged: the broker delivers it again at {_at(d['due'], tz)}"
+
+
+def _deduplicated(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    return (f"celery    {_name(d, names)} delivered again after it succeeded: not run "
+            "(worker_deduplicate_successful_tasks)")
 
 
 def _beat(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
@@ -55,4 +63,5 @@ def _unregistered(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> st
 KINDS = {
     "celery.send": _send, "celery.revoked": _revoked, "celery.revoke": _revoke, "celery.crash": _crash,
     "celery.redeliver": _redeliver, "celery.beat": _beat, "celery.unregistered": _unregistered,
+    "celery.deduplicated": _deduplicated,
 }  # fmt: skip

@@ -328,6 +328,7 @@ class Worker:
             eta = instant_ns(req.eta)
             held.run.status = "queued"
             held.timer = self.kernel.schedule(max(eta, now), self._eta_due, held, owner=f"{name} (eta)")
+            self.world.holding_eta(held, max(eta, now))  # unacknowledged until then: the broker may send it again
             return
         self._admit(held)
 
@@ -400,6 +401,7 @@ class Worker:
         if planned is not None and planned[0] >= start:
             x.cut(*planned)
         self.pool.outcome = None
+        self.world.ran = None
         crash: WorkerCrash | None = None
         with self._executing(held, x):
             try:
@@ -494,6 +496,13 @@ class Worker:
     # -- 4. outcomes ---------------------------------------------------------------------------
     def _settle(self, held: Held, x: Execution) -> None:
         failed, value, _ = self.pool.outcome or (1, None, None)
+        if not failed and self.world.ran is not held and held.message.delivery_info.get("redelivered"):
+            # worker_deduplicate_successful_tasks (acks_late, a persistent backend): Celery's tracer found the
+            # task SUCCESS already and returned without calling the body (celery/app/trace.py, build_tracer)
+            self._forget(held)
+            self.world.record("celery.deduplicated", task=held.message.headers["task"], id=held.task_id,
+                              run=held.task_id if held.run is not None else None)  # fmt: skip
+            return
         if not failed:
             self._forget(held)
             self.world.attempt(held, x, None)
@@ -526,12 +535,14 @@ class Worker:
     def _acker(self, held: Held) -> Any:
         def on_ack(logger: Any, errors: Any) -> None:
             held.acked = True
+            self.world.settled(held)
 
         return on_ack
 
     def _rejecter(self, held: Held) -> Any:
         def on_reject(logger: Any, errors: Any, requeue: bool) -> None:
             held.acked = True  # no longer the worker's: gone, or back on the queue
+            self.world.settled(held)
             self.held.discard(held)
             if requeue:
                 held.requeued = True

@@ -36,6 +36,7 @@ from ._beat import Beat
 from ._broker import Publisher, producer_or_acquire
 from ._crashes import KINDS, Crashes, CrashPlan
 from ._revoking import Revoking
+from ._visibility import Redelivery, visibility
 from ._worker import Held, ProcessTerminated, Worker
 
 if TYPE_CHECKING:
@@ -118,6 +119,9 @@ class AppRuntime:
         for name in self.tasks:
             self.declare(name)
         self.publisher = Publisher(world, self)
+        self.visibility = visibility(app, 0)  # the broker's redelivery of unacknowledged messages (_visibility)
+        self.unacked: dict[Any, tuple[int, Held]] = {}  # delivery tag -> (fetched, newest copy) of held ETA messages
+        self.scans: dict[int, dict[Any, int]] = {}  # instant -> {delivery tag: eta} to look at then
         self.worker: Worker | None = None
         self.beat: Beat | None = None
         self.saved: dict[str, Any] = {}
@@ -145,7 +149,7 @@ class AppRuntime:
         return queue in self.consumed
 
 
-class CeleryWorld(Revoking, Crashes):
+class CeleryWorld(Revoking, Crashes, Redelivery):
     """``sim.celery``: every Celery app of one simulation (revokes sent in ``_revoking``, crashes in ``_crashes``)."""
 
     def __init__(self, sim: Simulation) -> None:
@@ -165,6 +169,7 @@ class CeleryWorld(Revoking, Crashes):
         self.senders: dict[str, tuple[str, Run | None]] = {}  # task id -> (origin, cause) of a task sent by name
         # before its module registered it: its run is made when the message arrives, its sender's gone by then
         self.executing: Held | None = None
+        self.ran: Held | None = None  # the message whose body the tracer last called (a deduplicated copy's is not)
         self.beat_entry: str | None = None  # the beat entry being sent, for run labels
         self._requests: list[Any] = []
         self._installed = False
@@ -212,6 +217,7 @@ class CeleryWorld(Revoking, Crashes):
         for task in rt.tasks.values():
             self._wrap(rt, task)
         rt.worker = Worker(self, rt)
+        rt.visibility.origin = self.sim.kernel.now  # the worker starts polling: kombu's first restore_visible
         app._backend_cache.later = rt.worker.later
         beat = bool(rt.beat_enabled and app.conf.beat_schedule)
         rt.consumed = _lifecycle.started(rt, beat)
@@ -271,6 +277,7 @@ class CeleryWorld(Revoking, Crashes):
             held = world.executing
             if held is None or request.called_directly or request.id != held.task_id:
                 return inner(*args, **kwargs)  # called as a plain function, not as this message's body
+            world.ran = held
             fault = world.sim.engine.take_fault(task.name, None)
             try:
                 if fault is not None:

@@ -18,12 +18,16 @@ from celery import Celery, chain, signals
 from celery.exceptions import SoftTimeLimitExceeded
 
 LOG_KEY = "jobsim:live:log"
+VT_TRANSPORT = {"visibility_timeout": 4, "unacked_restore_interval": 1, "unacked_restore_throttle": 1}
 
 
-def make_app(url: str, sink: Callable[[dict[str, Any]], None] | None = None) -> Celery:
+def make_app(url: str, sink: Callable[[dict[str, Any]], None] | None = None,
+             transport: dict[str, Any] | None = None) -> Celery:  # fmt: skip
     app = Celery("live", broker=url, backend=url, set_as_current=False)
     app.conf.update(timezone="UTC", enable_utc=True, worker_prefetch_multiplier=1, task_acks_late=False,
                     broker_connection_retry_on_startup=True)  # fmt: skip
+    if transport:  # the worker's: JOBSIM_LIVE_TRANSPORT (test_celery_live_visibility.py)
+        app.conf.broker_transport_options = transport
     log = sink or _redis_sink(url)
 
     def record(task: Any, label: str) -> None:
@@ -76,6 +80,18 @@ def make_app(url: str, sink: Callable[[dict[str, Any]], None] | None = None) -> 
         record(self, label + ":end")
         return label
 
+    @app.task(name="live.remind", bind=True, shared=False)
+    def remind(self: Any, label: str) -> str:
+        record(self, label)
+        return label
+
+    def received(sender: Any = None, request: Any = None, **_: Any) -> None:
+        if request is not None and request.name == "live.remind" and request.task.app is app:
+            log({"task": "received", "label": request.id, "retries": 0, "t": time.time(),
+                 "redelivered": bool(request.delivery_info.get("redelivered"))})  # fmt: skip
+
+    signals.task_received.connect(received, weak=False)
+
     @app.task(name="live.quiet", bind=True, ignore_result=True, shared=False)
     def quiet(self: Any, label: str) -> str:
         record(self, label)
@@ -125,4 +141,5 @@ def _redis_sink(url: str) -> Callable[[dict[str, Any]], None]:
     return sink
 
 
-app = make_app(os.environ.get("JOBSIM_LIVE_REDIS", "redis://127.0.0.1:6379/0"))
+app = make_app(os.environ.get("JOBSIM_LIVE_REDIS", "redis://127.0.0.1:6379/0"),
+               transport=json.loads(os.environ.get("JOBSIM_LIVE_TRANSPORT", "null")))  # fmt: skip

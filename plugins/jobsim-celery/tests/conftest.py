@@ -102,7 +102,18 @@ def celery_threads_worker(redis_url):
     yield from _worker(redis_url, "threads", concurrency=2)
 
 
-def _worker(redis_url, pool, concurrency=1):
+@pytest.fixture
+def celery_vt_worker(redis_url):
+    """A solo worker whose Redis transport restores unacknowledged messages after 4 s, scanning every second
+    (``celery_live_app.VT_TRANSPORT``): the visibility timeout of ``test_celery_live_visibility.py`` in seconds."""
+    import json
+
+    from celery_live_app import VT_TRANSPORT
+
+    yield from _worker(redis_url, "solo", env={"JOBSIM_LIVE_TRANSPORT": json.dumps(VT_TRANSPORT)})
+
+
+def _worker(redis_url, pool, concurrency=1, env=None):
     import os
     import signal
     import subprocess
@@ -116,7 +127,7 @@ def _worker(redis_url, pool, concurrency=1):
     redis.Redis.from_url(redis_url).flushdb()
     here = Path(__file__).parent
     path = os.pathsep.join([str(here), os.environ.get("PYTHONPATH", "")])
-    env = dict(os.environ, JOBSIM_LIVE_REDIS=redis_url, PYTHONPATH=path)
+    env = dict(os.environ, JOBSIM_LIVE_REDIS=redis_url, PYTHONPATH=path, **(env or {}))
     proc = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "celery_live_app", "worker", f"--pool={pool}",
          f"--concurrency={concurrency}", "--loglevel=INFO", "--without-gossip", "--without-mingle",

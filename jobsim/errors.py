@@ -70,6 +70,9 @@ def _misspelt(cls: type[BaseException], given: Mapping[str, Any], accepted: Coll
     message = str(keyword_error(where, key, value, accepted))
     if not accepted:
         message += f": give the message as its one argument, {cls.__name__}('...')"
+    if key == "retry_after" and "after" in accepted:  # inngest-py's RetryAfterError(message, retry_after=ms)
+        message += ("; inngest-py's retry_after is milliseconds, jobsim's after= a duration or seconds: "
+                    "write after='30s' for retry_after=30000")
     if key == "cause":  # Inngest's TypeScript ``new NonRetriableError(message, { cause })``
         message += f"; Python chains the error that caused it: raise {cls.__name__}('...') from error"
     return MisspeltKeyword(message)
@@ -230,6 +233,7 @@ class RetryAfterError(Exception):
 
         # checked here, where job code raises it: a bad value names itself in that attempt's error
         # (retried like any error) instead of surfacing later, inside the engine's retry decision
+        _refuse_inngest_py_order(after, message)
         when = retry_after_header(after)
         if isinstance(when, dt.datetime):
             job_instant_ns(when, "after")  # a naive one (datetime.now() in job code) says why it is refused
@@ -247,6 +251,31 @@ class RetryAfterError(Exception):
     def __reduce__(self) -> tuple[Any, ...]:
         # copy and pickle rebuild an exception from ``args`` (the message): give them ``after`` too
         return type(self), (self.after, *self.args[:1]), self.__dict__
+
+
+def _refuse_inngest_py_order(after: Any, message: Any) -> None:
+    """inngest-py's ``RetryAfterError(message, retry_after)`` (``message`` a str or None, ``retry_after`` an int
+    of *milliseconds*, a ``timedelta`` or a ``datetime``) written against jobsim's ``RetryAfterError(after,
+    message)``: the message would be read as the delay and refused as a bad duration, without a word on the order. Say it, with the call
+    to write (milliseconds turned into a duration, as jobsim reads a plain number as seconds)."""
+    if not (after is None or isinstance(after, str)) or isinstance(message, (str, bool)):
+        return
+    if not isinstance(message, (int, float, dt.timedelta, dt.datetime)):
+        return
+    from ._time import format_duration
+
+    if isinstance(message, dt.timedelta):
+        delay = repr(format_duration(int(message.total_seconds() * 1e9)))
+    elif isinstance(message, dt.datetime):
+        delay = repr(message)
+    else:
+        delay = repr(format_duration(int(message * 1_000_000))) if message >= 0 else repr(message)
+    raise InvalidArgument(
+        f"RetryAfterError({after!r}, {message!r}): jobsim's RetryAfterError takes the delay first, then the message,"
+        f" RetryAfterError(after, message=''); ({after!r}, {message!r}) is inngest-py's order, RetryAfterError(message,"
+        f" retry_after), whose int is milliseconds, while jobsim reads a plain number as seconds: write"
+        f" RetryAfterError({delay}{'' if after is None else f', {after!r}'})"
+    )
 
 
 _NOT_A_DURATION = (

@@ -109,6 +109,27 @@ class HttpCall:
     lost: httpx.Response | None = None
 
 
+class HttpCalls(list):  # type: ignore[type-arg]
+    """``sim.http.calls``: the ``HttpCall``s in the order they were made, a list with the shorthands of respx's
+    ``respx_mock.calls`` (``last``, ``called``, ``call_count``), which a respx user reaches for first."""
+
+    __slots__ = ()
+
+    @property
+    def last(self) -> HttpCall:
+        if not self:
+            raise IndexError("sim.http.calls.last: no HTTP call was made (sim.http.calls is empty)")
+        return self[-1]  # type: ignore[no-any-return]
+
+    @property
+    def called(self) -> bool:
+        return bool(self)
+
+    @property
+    def call_count(self) -> int:
+        return len(self)
+
+
 @_keywords_named
 class UnmatchedRequest(httpx.ConnectError, JobsimError):
     """Raised in job code for a request no route matches; behaves as a network failure.
@@ -306,7 +327,7 @@ class HttpSink:
         self._mail = mail
         self._router = _Router(self)
         self._installed = False
-        self.calls: list[HttpCall] = []
+        self.calls = HttpCalls()
         """Every request, in the order they were sent."""
         self.unmatched: list[httpx.Request] = []
         """Requests no route and no mail provider answered."""

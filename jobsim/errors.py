@@ -71,11 +71,22 @@ def _misspelt(cls: type[BaseException], given: Mapping[str, Any], accepted: Coll
     if not accepted:
         message += f": give the message as its one argument, {cls.__name__}('...')"
     if key == "retry_after" and "after" in accepted:  # inngest-py's RetryAfterError(message, retry_after=ms)
-        message += ("; inngest-py's retry_after is milliseconds, jobsim's after= a duration or seconds: "
-                    "write after='30s' for retry_after=30000")
+        message = _retry_after_keyword(message, value)
     if key == "cause":  # Inngest's TypeScript ``new NonRetriableError(message, { cause })``
         message += f"; Python chains the error that caused it: raise {cls.__name__}('...') from error"
     return MisspeltKeyword(message)
+
+
+def _retry_after_keyword(message: str, value: Any) -> str:
+    """inngest-py's ``retry_after=`` named as jobsim's ``after=``, its milliseconds as the duration to write."""
+    from ._time import format_duration
+
+    if "did you mean" not in message:
+        message = message.replace("; accepted:", " (did you mean after=?); accepted:", 1)
+    milliseconds = isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
+    write = f"after={format_duration(int(value * 1_000_000))!r}" if milliseconds else "after='30s'"
+    return (f"{message}; inngest-py's retry_after is milliseconds, jobsim's after= a duration (a plain number is "
+            f"seconds): write {write}")
 
 
 def _init_or_name_keyword(error: BaseException, init: Callable[..., None], args: tuple[Any, ...],

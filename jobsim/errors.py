@@ -267,8 +267,9 @@ class RetryAfterError(Exception):
 def _refuse_inngest_py_order(after: Any, message: Any) -> None:
     """inngest-py's ``RetryAfterError(message, retry_after)`` (``message`` a str or None, ``retry_after`` an int
     of *milliseconds*, a ``timedelta`` or a ``datetime``) written against jobsim's ``RetryAfterError(after,
-    message)``: the message would be read as the delay and refused as a bad duration, without a word on the order. Say it, with the call
-    to write (milliseconds turned into a duration, as jobsim reads a plain number as seconds)."""
+    message)``: the message would be read as the delay and refused as a bad duration, without a word on the
+    order. Say it, with the call to write (milliseconds turned into a duration, as jobsim reads a plain number
+    as seconds)."""
     if not (after is None or isinstance(after, str)) or isinstance(message, (str, bool)):
         return
     if not isinstance(message, (int, float, dt.timedelta, dt.datetime)):

@@ -258,3 +258,12 @@ def test_a_lambda_factory_prints_as_code_to_paste():
                        "start='2026-01-05T10:00:00Z', seed=3)")
     sim = eval(printed, {"jobsim": jobsim, "make_app": make_app})
     assert sorted(sim.functions) == sorted(APP.functions)
+
+
+def test_a_bare_app_function_decorator_says_the_id_comes_first():
+    app = jobsim.App("bare-decorator")
+    with pytest.raises(jobsim.InvalidArgument, match=r"a bare @app.function\?\): write "
+                                                     r"@app.function\('send-reminder', on='...'\)"):
+        @app.function
+        def send_reminder(ctx):
+            return None

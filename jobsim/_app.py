@@ -89,7 +89,12 @@ class App:
     ) -> Callable[[Handler], Function]:
         """Declare a job function; see the README for every option."""
         if not isinstance(id, str) or not id.strip():
-            raise InvalidArgument.build("id", id, "a function id is a non-empty string such as 'send-welcome-email'")
+            bare = (f"; @app.function is called with the id first, then the decorated function: it was given "
+                    f"{getattr(id, '__name__', 'a function')} itself (a bare @app.function?): write "
+                    f"@app.function('{getattr(id, '__name__', 'my-job').replace('_', '-')}', on='...')"
+                    if callable(id) else "")  # fmt: skip
+            raise InvalidArgument.build("id", id, "a function id is a non-empty string such as "
+                                                  f"'send-welcome-email'{bare}")
         if id in self.functions:
             raise InvalidArgument(f"function id {id!r} is already declared in app {self.id!r}; ids are unique")
         timeout_ns = None if timeout is None else duration_ns(timeout, "timeout", allow_zero=False)

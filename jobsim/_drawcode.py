@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ._drawspec import is_factory
@@ -122,13 +122,31 @@ class IsoStart:
         return iso(instant_ns(value, "start", tz=self.tz))
 
 
-def target_code(target: Any, names: Mapping[str, Any]) -> Code:
+def target_code(target: Any, names: Mapping[str, Any], source: Callable[[Any], str] | None = None) -> Code:
     """How a printed example names a target: the name the calling module has for it (``app``; a factory
-    called, ``make_shop()``), else ``app`` as ``history.apply``'s reproduction does."""
+    called, ``make_shop()``), else ``app`` as ``history.apply``'s reproduction does. A lambda no name holds
+    (``js.simulations(lambda: make_app(retries=3))``) is called as its own source, ``(lambda: make_app(retries=3))()``,
+    which ``source`` (Hypothesis's own reader of a lambda's text) gives: ``<lambda>()`` was no code to paste."""
     name = next((key for key, value in names.items() if value is target and not key.startswith("_")), None)
     if is_factory(target):
+        if name is None and getattr(target, "__name__", None) == "<lambda>" and source is not None:
+            text = _lambda_source(target, source)
+            if text is not None:
+                return Code(f"({text})()")
         return Code(f"{name or getattr(target, '__name__', 'app')}()")
     return Code(name or "app")
+
+
+def _lambda_source(target: Any, source: Callable[[Any], str]) -> str | None:
+    """The lambda's text when it reads back as code (its source found and parsed), else ``None``."""
+    import ast
+
+    try:
+        text = source(target)
+        ast.parse(text, mode="eval")
+    except Exception:  # no source (a lambda typed at a prompt), or text that is not the lambda: the old name
+        return None
+    return text if text.startswith("lambda") else None
 
 
 def refuse_unrunnable(targets: tuple[Any, ...], chosen: Any, selection: dict[str, Any]) -> list[str] | None:

@@ -109,6 +109,27 @@ class HttpCall:
     lost: httpx.Response | None = None
 
 
+class HttpCalls(list):  # type: ignore[type-arg]
+    """``sim.http.calls``: the ``HttpCall``s in the order they were made, a list with the shorthands of respx's
+    ``respx_mock.calls`` (``last``, ``called``, ``call_count``), which a respx user reaches for first."""
+
+    __slots__ = ()
+
+    @property
+    def last(self) -> HttpCall:
+        if not self:
+            raise IndexError("sim.http.calls.last: no HTTP call was made (sim.http.calls is empty)")
+        return self[-1]  # type: ignore[no-any-return]
+
+    @property
+    def called(self) -> bool:
+        return bool(self)
+
+    @property
+    def call_count(self) -> int:
+        return len(self)
+
+
 @_keywords_named
 class UnmatchedRequest(httpx.ConnectError, JobsimError):
     """Raised in job code for a request no route matches; behaves as a network failure.
@@ -149,12 +170,13 @@ _TEST_CODE = (
 )
 
 
-def _route_helper(request: httpx.Request) -> str:
-    """How a test adds a route for this request: ``sim.http.post('https://...')``."""
+def _route_helper(request: httpx.Request, sim: str = "sim") -> str:
+    """How a test adds a route for this request: ``sim.http.post('https://...')``; ``sim``: what the test
+    calls its simulation (``jobsim``, the fixture's name)."""
     method, url = request.method, str(request.url)
     if method in _ROUTE_HELPERS:
-        return f"sim.http.{method.lower()}({url!r})"
-    return f"sim.http.request({method!r}, {url!r})"
+        return f"{sim}.http.{method.lower()}({url!r})"
+    return f"{sim}.http.request({method!r}, {url!r})"
 
 
 class _Router(respx.MockRouter):
@@ -306,7 +328,7 @@ class HttpSink:
         self._mail = mail
         self._router = _Router(self)
         self._installed = False
-        self.calls: list[HttpCall] = []
+        self.calls = HttpCalls()
         """Every request, in the order they were sent."""
         self.unmatched: list[httpx.Request] = []
         """Requests no route and no mail provider answered."""
@@ -429,8 +451,9 @@ class HttpSink:
             raise InvalidArgument.build("header", header, "a header name such as 'Idempotency-Key'")
         return same_key(self.calls, route, name, header, count, self._host.tz)
 
-    def format_unmatched(self) -> str:
-        """The teardown report listing every unmatched request; ``""`` when there are none."""
+    def format_unmatched(self, sim: str = "sim") -> str:
+        """The teardown report listing every unmatched request; ``""`` when there are none. ``sim``: the name the
+        test has for the simulation, in the routes it suggests (``jobsim`` in a test of the fixture)."""
         missed = [call for call in self.calls if isinstance(call.error, UnmatchedRequest)]
         if not missed:
             return ""
@@ -442,11 +465,11 @@ class HttpSink:
         lines = [f"jobsim: {len(missed)} HTTP {noun} matched no route ({who} got {got} for each):"]
         lines += [self._unmatched_line(call) for call in missed]
         lines += _near_misses(missed)
-        lines.append(f"Add a route for each, e.g. {_route_helper(missed[0].request)}"
+        lines.append(f"Add a route for each, e.g. {_route_helper(missed[0].request, sim)}"
                      ".respond(200).")
         if any(by_test):
             lines.append("The test's own requests meet the simulation's sink too while it runs; to let one reach a "
-                         "real server, route its host to the network: sim.http.route(host=...).pass_through().")
+                         f"real server, route its host to the network: {sim}.http.route(host=...).pass_through().")
         return "\n".join(lines)
 
     def _unmatched_line(self, call: HttpCall) -> str:

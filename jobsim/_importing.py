@@ -412,6 +412,12 @@ def _decoded(obj: dict[str, Any]) -> dict[str, Any]:
 def _inngest(obj: dict[str, Any]) -> dict[str, Any]:
     name = obj.get("name")
     if not isinstance(name, str) or not name.strip():
+        items = obj.get("data")
+        if name is None and isinstance(items, list):  # a page of a REST API (Inngest's GET /v1/events) saved whole
+            raise ValueError(f"neither an Inngest event (a non-empty 'name') nor a CloudEvent ('specversion'), but "
+                             f"an object whose 'data' is a list of {len(items)} item(s), as an API's page of events "
+                             f"(Inngest's GET /v1/events) wraps them: import the items, one per line: "
+                             f"jq -c '.data[]' PAGE.json > events.jsonl")  # fmt: skip
         raise ValueError("neither an Inngest event (a non-empty 'name') nor a CloudEvent ('specversion')")
     data = obj.get("data", {})
     if data is None:

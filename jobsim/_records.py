@@ -272,4 +272,6 @@ class Run(_Stored):
 
     def __repr__(self) -> str:
         tail = f", error={_one_line(self.error)}" if self.error else ""
-        return f"Run({self.function.id!r}, id={self.id!r}, status={self.status!r}, attempts={len(self.attempts)}{tail})"
+        # attempts counts a request per step, so a run of three steps that never failed has 3: retries says so
+        return (f"Run({self.function.id!r}, id={self.id!r}, status={self.status!r}, attempts={len(self.attempts)}, "
+                f"retries={self.retries}{tail})")

@@ -42,11 +42,12 @@ PER_EXAMPLE = (
 
 
 def unmatched_http(sim: Simulation) -> str:
-    """The HTTP sink's listing of the requests that matched no route, or ``""``."""
+    """The HTTP sink's listing of the requests that matched no route, or ``""``: for the ``jobsim`` fixture's
+    simulation, whose test calls it ``jobsim``, so the routes it suggests read ``jobsim.http.post(...)``."""
     http: Any = sim.http  # a null sink until the HTTP sink is importable
     if not getattr(http, "unmatched", None):
         return ""
-    return str(http.format_unmatched()).rstrip()
+    return str(http.format_unmatched("jobsim")).rstrip()
 
 
 def shown_path(path: str, invocation_dir: Path) -> str:

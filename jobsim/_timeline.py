@@ -36,20 +36,26 @@ def render_trace(trace: Trace, tz: dt.tzinfo, *, seed: Any, profile: Any, kinds:
     lines = [head, "-" * len(head)]
     # by time, then in the order written: job code that spends time (time.sleep, a slow
     # response) writes a retry decided at +10 s before records other runs write at +0 s
+    rows: list[tuple[str, str, str]] = []
     for record in sorted(trace, key=_AT):
         text = describe(record, names, tz, kinds)
         if text is not None:
             if "\n" in text or "\r" in text:  # an event name, an error message: one record stays one line
                 text = text.replace("\r", "\\r").replace("\n", "\\n")
-            lines.append(f"{_stamp(record.at, tz)}  {text}")
+            rows.append((*_stamp(record.at, tz), text))
+    # a zone whose abbreviations differ in width (Berlin's CET in winter, CEST in summer): pad each to the
+    # widest, so the kinds stay in one column across a DST change
+    width = max((len(zone) for _, zone, _ in rows), default=0)
+    lines.extend(f"{when}{zone:<{width}}  {text}" for when, zone, text in rows)
     if len(lines) == 2:
         lines.append("(nothing happened)")
     return "\n".join(lines)
 
 
-def _stamp(ns: int, tz: dt.tzinfo) -> str:
+def _stamp(ns: int, tz: dt.tzinfo) -> tuple[str, str]:
+    """The instant (with its trailing space) and the zone's abbreviation, apart: the caller pads the latter."""
     moment = to_datetime(ns, tz)
-    return moment.strftime("%Y-%m-%d %H:%M:%S.") + f"{moment.microsecond // 1000:03d} " + (moment.tzname() or "")
+    return moment.strftime("%Y-%m-%d %H:%M:%S.") + f"{moment.microsecond // 1000:03d} ", moment.tzname() or ""
 
 
 def _short(value: Any) -> str:

@@ -70,9 +70,23 @@ def _misspelt(cls: type[BaseException], given: Mapping[str, Any], accepted: Coll
     message = str(keyword_error(where, key, value, accepted))
     if not accepted:
         message += f": give the message as its one argument, {cls.__name__}('...')"
+    if key == "retry_after" and "after" in accepted:  # inngest-py's RetryAfterError(message, retry_after=ms)
+        message = _retry_after_keyword(message, value)
     if key == "cause":  # Inngest's TypeScript ``new NonRetriableError(message, { cause })``
         message += f"; Python chains the error that caused it: raise {cls.__name__}('...') from error"
     return MisspeltKeyword(message)
+
+
+def _retry_after_keyword(message: str, value: Any) -> str:
+    """inngest-py's ``retry_after=`` named as jobsim's ``after=``, its milliseconds as the duration to write."""
+    from ._time import format_duration
+
+    if "did you mean" not in message:
+        message = message.replace("; accepted:", " (did you mean after=?); accepted:", 1)
+    milliseconds = isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
+    write = f"after={format_duration(int(value * 1_000_000))!r}" if milliseconds else "after='30s'"
+    return (f"{message}; inngest-py's retry_after is milliseconds, jobsim's after= a duration (a plain number is "
+            f"seconds): write {write}")
 
 
 def _init_or_name_keyword(error: BaseException, init: Callable[..., None], args: tuple[Any, ...],
@@ -230,6 +244,7 @@ class RetryAfterError(Exception):
 
         # checked here, where job code raises it: a bad value names itself in that attempt's error
         # (retried like any error) instead of surfacing later, inside the engine's retry decision
+        _refuse_inngest_py_order(after, message)
         when = retry_after_header(after)
         if isinstance(when, dt.datetime):
             job_instant_ns(when, "after")  # a naive one (datetime.now() in job code) says why it is refused
@@ -247,6 +262,32 @@ class RetryAfterError(Exception):
     def __reduce__(self) -> tuple[Any, ...]:
         # copy and pickle rebuild an exception from ``args`` (the message): give them ``after`` too
         return type(self), (self.after, *self.args[:1]), self.__dict__
+
+
+def _refuse_inngest_py_order(after: Any, message: Any) -> None:
+    """inngest-py's ``RetryAfterError(message, retry_after)`` (``message`` a str or None, ``retry_after`` an int
+    of *milliseconds*, a ``timedelta`` or a ``datetime``) written against jobsim's ``RetryAfterError(after,
+    message)``: the message would be read as the delay and refused as a bad duration, without a word on the
+    order. Say it, with the call to write (milliseconds turned into a duration, as jobsim reads a plain number
+    as seconds)."""
+    if not (after is None or isinstance(after, str)) or isinstance(message, (str, bool)):
+        return
+    if not isinstance(message, (int, float, dt.timedelta, dt.datetime)):
+        return
+    from ._time import format_duration
+
+    if isinstance(message, dt.timedelta):
+        delay = repr(format_duration(int(message.total_seconds() * 1e9)))
+    elif isinstance(message, dt.datetime):
+        delay = repr(message)
+    else:
+        delay = repr(format_duration(int(message * 1_000_000))) if message >= 0 else repr(message)
+    raise InvalidArgument(
+        f"RetryAfterError({after!r}, {message!r}): jobsim's RetryAfterError takes the delay first, then the message,"
+        f" RetryAfterError(after, message=''); ({after!r}, {message!r}) is inngest-py's order, RetryAfterError(message,"
+        f" retry_after), whose int is milliseconds, while jobsim reads a plain number as seconds: write"
+        f" RetryAfterError({delay}{'' if after is None else f', {after!r}'})"
+    )
 
 
 _NOT_A_DURATION = (

@@ -43,6 +43,7 @@ except ModuleNotFoundError as exc:  # pragma: no cover - exercised in a subproce
         "jobsim's [hypothesis] extra brings; not pip install 'jobsim[hypothesis]': PyPI's jobsim is another project)"
     ) from exc
 from hypothesis.errors import InvalidArgument as _HypothesisInvalidArgument
+from hypothesis.internal.reflection import get_pretty_function_description
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 from hypothesis.strategies import SearchStrategy
 
@@ -239,7 +240,7 @@ def simulations(*targets: Any, seed: int | SearchStrategy[int] | None = None,
     frame = caller_frame(sys._getframe(1))  # past keywords_checked's wrapper
     caller = {**frame.f_globals, **frame.f_locals}  # a local app (a test's own) is what the example names
     del frame
-    names = [st.just(target_code(target, caller)) for target in targets]
+    names = [st.just(target_code(target, caller, get_pretty_function_description)) for target in targets]
     shown: dict[str, SearchStrategy[Any]] = {}
     if chosen is not None:
         shown["profile"] = st.just(chosen.name)

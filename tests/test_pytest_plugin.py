@@ -729,7 +729,7 @@ def test_unmatched_http_fails_the_test_at_teardown(pytester: pytest.Pytester) ->
             "*_ ERROR at teardown of test_unrouted _*",
             "jobsim: 1 HTTP request matched no route (the job got httpx.ConnectError for each):",
             "  POST https://hooks.example.com/x  at 2025-01-01T00:00:00.000Z",
-            "Add a route for each, e.g. sim.http.post('https://hooks.example.com/x').respond(200).",
+            "Add a route for each, e.g. jobsim.http.post('https://hooks.example.com/x').respond(200).",
             "If the test expects them, mark it @pytest.mark.jobsim(allow_unmatched_http=True).",
             "*- jobsim -*",
             "seed 0 · reproduce with:",
@@ -758,7 +758,7 @@ def test_unmatched_http_of_a_failing_test_is_in_its_section(pytester: pytest.Pyt
         "",
         "jobsim: 1 HTTP request matched no route (the job got httpx.ConnectError for each):",
         "  POST https://hooks.example.com/x  at 2025-01-01T00:00:00.000Z",
-        "Add a route for each, e.g. sim.http.post('https://hooks.example.com/x').respond(200).",
+        "Add a route for each, e.g. jobsim.http.post('https://hooks.example.com/x').respond(200).",
     ]
 
 

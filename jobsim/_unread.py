@@ -1,0 +1,75 @@
+"""Work left on queues no simulated worker reads (``jobsim.UnreadQueueWarning``, a ``PendingWorkWarning``).
+
+A backend plugin (jobsim-celery, -rq, -dramatiq, -bullmq, -huey, -arq) keeps a message sent to a queue none of the
+simulation's workers reads, as the broker would: it waits there, and nothing runs it. A routing slip
+(``queue="emails"`` while the worker reads ``default``) then passes any test that does not wait on the result,
+while production never runs the job. When the simulation closes, each plugin answers ``jobsim_unread`` with the
+work still waiting, due by then, on such queues; the simulation warns once per queue, naming the plugin, the
+queue, each task with its count, the queues the workers read, and the fixes. ``sim.leave_unread(queue)`` declares
+a queue this test leaves unread on purpose.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from collections.abc import Iterable, Sequence
+
+from .errors import InvalidArgument
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Unread:
+    """One item of work a plugin's broker holds, due, on a queue no simulated worker reads (``jobsim_unread``).
+
+    ``backend`` is the plugin's name for messages (``"celery"``); ``queue`` the queue as the backend names it;
+    ``name`` the task, actor or job name, of the ``kind`` given (``"task"``, ``"actor"``), in a ``unit`` (``"message"``,
+    ``"job"``); ``read`` the queues the simulated workers read (empty: no worker);
+    ``listing`` where the test finds these items (``"sim.celery.unconsumed"``); ``worker`` how to add a
+    simulated worker for the queue, as code (``"CeleryTarget(app, queues=['default', 'emails'])"``).
+    """
+
+    backend: str
+    queue: str
+    name: str
+    read: Sequence[str]
+    unit: str = "message"
+    kind: str = "task"
+    listing: str
+    worker: str
+
+
+def queue_names(queues: Iterable[object], argument: str = "queues") -> list[str]:
+    """The queue names ``sim.leave_unread(*queues)`` declares: strings, or objects with a ``name`` (an RQ
+    ``Queue``, a BullMQ ``Queue``), each one non-empty."""
+    names = []
+    for queue in queues:
+        name = queue if isinstance(queue, str) else getattr(queue, "name", None)
+        if not isinstance(name, str) or not name:
+            raise InvalidArgument.build(argument, queue, "a queue name (a non-empty str) or a queue object with a "
+                                        "name, e.g. sim.leave_unread('emails')")  # fmt: skip
+        names.append(name)
+    return names
+
+
+def messages(items: Iterable[Unread], left: set[str]) -> list[str]:
+    """One warning message per (backend, queue) holding work, in the order the plugins reported it; a queue in
+    ``left`` (declared by ``sim.leave_unread``) is left out."""
+    by_queue: dict[tuple[str, str], list[Unread]] = {}
+    for item in items:
+        if item.queue not in left:
+            by_queue.setdefault((item.backend, item.queue), []).append(item)
+    return [_message(group) for group in by_queue.values()]
+
+
+def _message(group: list[Unread]) -> str:
+    first = group[0]
+    counts = Counter(item.name for item in group)
+    names = ", ".join(f"{n} of {first.kind} {name!r}" for name, n in counts.items())
+    read = f"the workers read {', '.join(map(repr, first.read))}" if first.read else "the simulation has no worker"
+    return (
+        f"jobsim-{first.backend}: {len(group)} {first.unit}(s) ({names}) wait on queue {first.queue!r}, which no "
+        f"simulated worker reads ({read}), so they never ran, as on a broker with no worker on that queue. Route "
+        f"the work to a queue a worker reads, or add a worker for {first.queue!r} ({first.worker}); {first.listing} "
+        f"lists them. A queue this test leaves unread on purpose: sim.leave_unread({first.queue!r})"
+    )

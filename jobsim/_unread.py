@@ -12,6 +12,7 @@ a queue this test leaves unread on purpose.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
@@ -26,7 +27,8 @@ class Unread:
     ``name`` the task, actor or job name, of the ``kind`` given (``"task"``, ``"actor"``), in a ``unit`` (``"message"``,
     ``"job"``); ``read`` the queues the simulated workers read (empty: no worker);
     ``listing`` where the test finds these items (``"sim.celery.unconsumed"``); ``worker`` how to add a
-    simulated worker for the queue, as code (``"CeleryTarget(app, queues=['default', 'emails'])"``).
+    simulated worker for the queue, as code (``"CeleryTarget(app, queues=['default', 'emails'])"``); ``id`` the
+    message's or job's id, where a plugin lists these records themselves as its ``unconsumed``.
     """
 
     backend: str
@@ -35,6 +37,7 @@ class Unread:
     read: Sequence[str]
     unit: str = "message"
     kind: str = "task"
+    id: str | None = None
     listing: str
     worker: str
 
@@ -66,7 +69,9 @@ def _message(group: list[Unread]) -> str:
     first = group[0]
     counts = Counter(item.name for item in group)
     names = ", ".join(f"{n} of {first.kind} {name!r}" for name, n in counts.items())
-    read = f"the workers read {', '.join(map(repr, first.read))}" if first.read else "the simulation has no worker"
+    close = difflib.get_close_matches(first.queue, first.read, n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    read = f"the workers read {', '.join(map(repr, first.read))}{hint}" if first.read else "the simulation has no worker"
     return (
         f"jobsim-{first.backend}: {len(group)} {first.unit}(s) ({names}) wait on queue {first.queue!r}, which no "
         f"simulated worker reads ({read}), so they never ran, as on a broker with no worker on that queue. Route "

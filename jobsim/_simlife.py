@@ -123,7 +123,7 @@ class _Lifecycle(_Targets):
             return []
         try:
             answers = self._plugins.hook.jobsim_unread(sim=self)
-        except Exception:  # noqa: BLE001  # a plugin's bug must not break closing; the warning is a courtesy
+        except Exception:  # a plugin's bug must not break closing; the warning is a courtesy
             return []
         return messages((item for answer in answers for item in answer or ()), self._left_unread)
 

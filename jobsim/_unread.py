@@ -71,7 +71,8 @@ def _message(group: list[Unread]) -> str:
     names = ", ".join(f"{n} of {first.kind} {name!r}" for name, n in counts.items())
     close = difflib.get_close_matches(first.queue, first.read, n=1, cutoff=0.6)
     hint = f"; did you mean {close[0]!r}?" if close else ""
-    read = f"the workers read {', '.join(map(repr, first.read))}{hint}" if first.read else "the simulation has no worker"
+    shown = ", ".join(map(repr, first.read))
+    read = f"the workers read {shown}{hint}" if first.read else "the simulation has no worker"
     return (
         f"jobsim-{first.backend}: {len(group)} {first.unit}(s) ({names}) wait on queue {first.queue!r}, which no "
         f"simulated worker reads ({read}), so they never ran, as on a broker with no worker on that queue. Route "

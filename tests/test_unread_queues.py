@@ -54,10 +54,9 @@ def plugin():
 
 def test_work_on_an_unread_queue_warns_per_queue_at_the_with_line():
     broker = Broker()
-    with pytest.warns(jobsim.UnreadQueueWarning) as caught:
-        with jobsim.Simulation(broker) as sim:  # the line warned at
-            broker.held += [("emails", "send"), ("emails", "send"), ("emails", "digest"), ("audit", "log")]
-            sim.run_until_idle()
+    with pytest.warns(jobsim.UnreadQueueWarning) as caught, jobsim.Simulation(broker) as sim:  # the line warned at
+        broker.held += [("emails", "send"), ("emails", "send"), ("emails", "digest"), ("audit", "log")]
+        sim.run_until_idle()
     messages = [str(w.message) for w in caught]
     assert messages[0] == (
         "jobsim-broker: 3 message(s) (2 of task 'send', 1 of task 'digest') wait on queue 'emails', which no "
@@ -68,7 +67,7 @@ def test_work_on_an_unread_queue_warns_per_queue_at_the_with_line():
     )
     assert "1 message(s) (1 of task 'log') wait on queue 'audit'" in messages[1] and len(messages) == 2
     assert {w.filename for w in caught} == {__file__}
-    assert caught[0].lineno == test_work_on_an_unread_queue_warns_per_queue_at_the_with_line.__code__.co_firstlineno + 3
+    assert caught[0].lineno == test_work_on_an_unread_queue_warns_per_queue_at_the_with_line.__code__.co_firstlineno + 2
 
 
 def test_no_warning_without_unread_work():
@@ -82,9 +81,8 @@ def test_error_filter_of_pending_work_fails_the_with():
     broker = Broker()
     with warnings.catch_warnings():
         warnings.simplefilter("error", jobsim.PendingWorkWarning)  # -W error::jobsim.PendingWorkWarning
-        with pytest.raises(jobsim.UnreadQueueWarning, match="queue 'emails'"):
-            with jobsim.Simulation(broker) as sim:
-                broker.held.append(("emails", "send"))
+        with pytest.raises(jobsim.UnreadQueueWarning, match="queue 'emails'"), jobsim.Simulation(broker) as sim:
+            broker.held.append(("emails", "send"))
     assert sim._state == "closed"  # closed before it warned
 
 
@@ -94,27 +92,27 @@ def test_leave_unread_declares_a_queue_left_unread_on_purpose():
     class Named:
         name = "audit"
 
-    with pytest.warns(jobsim.UnreadQueueWarning) as caught:
-        with jobsim.Simulation(broker) as sim:
-            sim.leave_unread("emails", Named())
-            broker.held += [("emails", "send"), ("audit", "log"), ("other", "x")]
+    with pytest.warns(jobsim.UnreadQueueWarning) as caught, jobsim.Simulation(broker) as sim:
+        sim.leave_unread("emails", Named())
+        broker.held += [("emails", "send"), ("audit", "log"), ("other", "x")]
     assert ["other" in str(w.message) for w in caught] == [True]
 
 
 def test_leave_unread_refuses_what_is_not_a_queue():
-    with jobsim.Simulation(Broker()) as sim:
-        with pytest.raises(jobsim.InvalidArgument, match=r"queues=3 is not valid: .*sim.leave_unread\('emails'\)"):
-            sim.leave_unread(3)
+    with (
+        jobsim.Simulation(Broker()) as sim,
+        pytest.raises(jobsim.InvalidArgument, match=r"queues=3 is not valid: .*sim.leave_unread\('emails'\)"),
+    ):
+        sim.leave_unread(3)
 
 
 def test_a_with_block_that_raised_does_not_warn():
     broker = Broker()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        with pytest.raises(ZeroDivisionError):
-            with jobsim.Simulation(broker):
-                broker.held.append(("emails", "send"))
-                1 / 0  # noqa: B018
+        with pytest.raises(ZeroDivisionError), jobsim.Simulation(broker):
+            broker.held.append(("emails", "send"))
+            1 / 0  # noqa: B018
 
 
 def test_a_plugin_that_fails_to_answer_does_not_break_closing(plugin):

@@ -35,7 +35,7 @@ class Unconsumed:
             for job_id in [*reversed(q.wait), *ordered(q.prioritized), *due]:  # the wait list is taken from its tail
                 rec = q.jobs.get(job_id)
                 name = str(rec.fields.get("name", "")) if rec is not None else ""
-                out.append(Unread(backend="bullmq", queue=_shown(q.qualified), name=name, read=[_shown(r) for r in read],
+                out.append(Unread(backend="bullmq", queue=_shown(q.qualified), name=name, read=list(map(_shown, read)),
                                   unit="job", kind="job name", listing="sim.bullmq.unconsumed", id=job_id,
                                   worker=f"a Worker({q.name!r}, processor) passed to the Simulation"))  # fmt: skip
         return out

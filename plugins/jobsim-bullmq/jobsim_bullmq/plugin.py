@@ -10,7 +10,7 @@ describes, bullmq-python's own code decides (the README lists where).
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from jobsim.hooks import Adapted, RecordRenderer, Unread, guard_hooks, hookimpl

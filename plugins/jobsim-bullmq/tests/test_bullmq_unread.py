@@ -29,14 +29,13 @@ def quiet():
 
 
 def test_jobs_on_a_queue_no_worker_reads_warn_with_the_fix(worker_for, queue):
-    with pytest.warns(jobsim.UnreadQueueWarning) as caught:
-        with jobsim.Simulation(worker_for(done), start=START) as sim:
-            emails = Queue("emails", {"connection": NOWHERE})
-            first, second = run(emails.add("send", {})), run(emails.add("send", {}))
-            run(queue.add("x", {}))
-            sim.run_until_idle()
-            assert [(u.queue, u.name, u.id) for u in sim.bullmq.unconsumed] == [
-                ("emails", "send", first.id), ("emails", "send", second.id)]
+    with pytest.warns(jobsim.UnreadQueueWarning) as caught, jobsim.Simulation(worker_for(done), start=START) as sim:
+        emails = Queue("emails", {"connection": NOWHERE})
+        first, second = run(emails.add("send", {})), run(emails.add("send", {}))
+        run(queue.add("x", {}))
+        sim.run_until_idle()
+        assert [(u.queue, u.name, u.id) for u in sim.bullmq.unconsumed] == [
+            ("emails", "send", first.id), ("emails", "send", second.id)]
     assert [str(w.message) for w in caught] == [
         "jobsim-bullmq: 2 job(s) (2 of job name 'send') wait on queue 'emails', which no simulated worker reads (the "
         "workers read 'q'), so they never ran, as on a broker with no worker on that queue. Route the work to a "
@@ -60,20 +59,24 @@ def test_read_queues_a_paused_queue_and_a_crashed_workers_queue_do_not_warn(work
 
 
 def test_error_filter_turns_it_into_a_failure(worker_for, quiet):
-    with pytest.raises(jobsim.PendingWorkWarning, match="queue 'emails'"):
-        with jobsim.Simulation(worker_for(done), start=START) as sim:
-            run(Queue("emails", {"connection": NOWHERE}).add("send", {}))
-            sim.run_until_idle()
+    with (
+        pytest.raises(jobsim.PendingWorkWarning, match="queue 'emails'"),
+        jobsim.Simulation(worker_for(done), start=START) as sim,
+    ):
+        run(Queue("emails", {"connection": NOWHERE}).add("send", {}))
+        sim.run_until_idle()
 
 
 def test_a_delayed_job_warns_only_once_due(worker_for, quiet):
     with jobsim.Simulation(worker_for(done), start=START) as sim:
         run(Queue("emails", {"connection": NOWHERE}).add("send", {}, {"delay": 60_000}))
         sim.advance("59s")
-    with pytest.warns(jobsim.UnreadQueueWarning, match=r"1 job\(s\) \(1 of job name 'send'\) wait on queue 'emails'"):
-        with jobsim.Simulation(worker_for(done), start=START) as sim:
-            run(Queue("emails", {"connection": NOWHERE}).add("send", {}, {"delay": 60_000}))
-            sim.advance("60s")
+    with (
+        pytest.warns(jobsim.UnreadQueueWarning, match=r"1 job\(s\) \(1 of job name 'send'\) wait on queue 'emails'"),
+        jobsim.Simulation(worker_for(done), start=START) as sim,
+    ):
+        run(Queue("emails", {"connection": NOWHERE}).add("send", {}, {"delay": 60_000}))
+        sim.advance("60s")
 
 
 def test_leave_unread_takes_the_queue(worker_for, quiet):

@@ -252,13 +252,15 @@ def test_a_queue_no_worker_consumes_keeps_its_messages(app):
     def report():
         return 1
 
-    with pytest.warns(jobsim.UnreadQueueWarning, match=r"1 message\(s\) \(1 of task 'report'\) wait on queue "
-                      r"'reports', which no simulated worker reads \(the workers read 'celery'\)"):
-        with jobsim.Simulation(jobsim_celery_target(app, queues=["celery"]), start=START) as sim:
-            report.delay()
-            sim.run_until_idle()
-            assert sim.runs("report")[0].status == "queued" and sim.runs("report")[0].attempts == []
-            assert [h.queue for h in sim.celery.unconsumed] == ["reports"]
+    with (
+        pytest.warns(jobsim.UnreadQueueWarning, match=r"1 message\(s\) \(1 of task 'report'\) wait on queue "
+            r"'reports', which no simulated worker reads \(the workers read 'celery'\)"),
+        jobsim.Simulation(jobsim_celery_target(app, queues=["celery"]), start=START) as sim,
+    ):
+        report.delay()
+        sim.run_until_idle()
+        assert sim.runs("report")[0].status == "queued" and sim.runs("report")[0].attempts == []
+        assert [h.queue for h in sim.celery.unconsumed] == ["reports"]
 
 
 def test_queues_as_a_string_are_split_like_the_worker_option(app):

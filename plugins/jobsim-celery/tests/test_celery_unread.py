@@ -27,12 +27,11 @@ def tasks(app):
 
 def test_a_task_routed_to_a_queue_no_worker_reads_warns_with_the_fix(app, tasks):
     send_email, ping = tasks
-    with pytest.warns(jobsim.UnreadQueueWarning) as caught:
-        with jobsim.Simulation(app, start=START) as sim:
-            send_email.apply_async(("a@x",), queue="emails")  # a typo'd or unrouted queue
-            send_email.apply_async(("b@x",), queue="emails")
-            ping.delay()
-            sim.run_until_idle()
+    with pytest.warns(jobsim.UnreadQueueWarning) as caught, jobsim.Simulation(app, start=START) as sim:
+        send_email.apply_async(("a@x",), queue="emails")  # a typo'd or unrouted queue
+        send_email.apply_async(("b@x",), queue="emails")
+        ping.delay()
+        sim.run_until_idle()
     assert [str(w.message) for w in caught] == [
         "jobsim-celery: 2 message(s) (2 of task 'send_email') wait on queue 'emails', which no simulated worker "
         "reads (the workers read 'celery'), so they never ran, as on a broker with no worker on that queue. Route "
@@ -59,10 +58,12 @@ def test_error_filter_turns_it_into_a_failure(app, tasks):
     send_email, _ = tasks
     with warnings.catch_warnings():
         warnings.simplefilter("error", jobsim.PendingWorkWarning)  # -W error::jobsim.PendingWorkWarning
-        with pytest.raises(jobsim.PendingWorkWarning, match="queue 'emails'"):
-            with jobsim.Simulation(app, start=START) as sim:
-                send_email.apply_async(("a@x",), queue="emails")
-                sim.run_until_idle()
+        with (
+            pytest.raises(jobsim.PendingWorkWarning, match="queue 'emails'"),
+            jobsim.Simulation(app, start=START) as sim,
+        ):
+            send_email.apply_async(("a@x",), queue="emails")
+            sim.run_until_idle()
 
 
 def test_a_message_due_later_or_revoked_does_not_warn(app, tasks):
@@ -76,10 +77,12 @@ def test_a_message_due_later_or_revoked_does_not_warn(app, tasks):
             app.control.revoke(revoked.id)
             sim.advance("59m")
         assert len(sim.celery.unconsumed) == 2
-    with pytest.warns(jobsim.UnreadQueueWarning, match=r"1 message\(s\) \(1 of task 'send_email'\)"):
-        with jobsim.Simulation(app, start=START) as sim:
-            send_email.apply_async(("a@x",), queue="emails", countdown=3600)
-            sim.advance("1h")  # due now, and still unread
+    with (
+        pytest.warns(jobsim.UnreadQueueWarning, match=r"1 message\(s\) \(1 of task 'send_email'\)"),
+        jobsim.Simulation(app, start=START) as sim,
+    ):
+        send_email.apply_async(("a@x",), queue="emails", countdown=3600)
+        sim.advance("1h")  # due now, and still unread
 
 
 def test_leave_unread_silences_a_queue_read_elsewhere(app, tasks):

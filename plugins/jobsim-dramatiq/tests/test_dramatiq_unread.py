@@ -36,12 +36,14 @@ def quiet():
 
 def test_a_message_on_a_queue_no_worker_reads_warns_with_the_fix(broker, actors):
     send_email, ping = actors
-    with pytest.warns(jobsim.UnreadQueueWarning) as caught:
-        with jobsim.Simulation(dramatiq.Worker(broker, queues={"default"}), start=START) as sim:
-            first, second = send_email.send("a@x"), send_email.send("b@x")
-            ping.send()
-            sim.run_until_idle()
-            assert [m.message_id for m in sim.dramatiq.unconsumed] == [first.message_id, second.message_id]
+    with (
+        pytest.warns(jobsim.UnreadQueueWarning) as caught,
+        jobsim.Simulation(dramatiq.Worker(broker, queues={"default"}), start=START) as sim,
+    ):
+        first, second = send_email.send("a@x"), send_email.send("b@x")
+        ping.send()
+        sim.run_until_idle()
+        assert [m.message_id for m in sim.dramatiq.unconsumed] == [first.message_id, second.message_id]
     assert [str(w.message) for w in caught] == [
         "jobsim-dramatiq: 2 message(s) (2 of actor 'send_email') wait on queue 'emails', which no simulated worker "
         "reads (the workers read 'default'), so they never ran, as on a broker with no worker on that queue. Route "
@@ -64,10 +66,12 @@ def test_work_on_read_queues_does_not_warn(broker, actors, quiet):
 
 def test_error_filter_turns_it_into_a_failure(broker, actors, quiet):
     send_email, _ = actors
-    with pytest.raises(jobsim.PendingWorkWarning, match="queue 'emails'"):
-        with jobsim.Simulation(dramatiq.Worker(broker, queues={"default"}), start=START) as sim:
-            send_email.send("a@x")
-            sim.run_until_idle()
+    with (
+        pytest.raises(jobsim.PendingWorkWarning, match="queue 'emails'"),
+        jobsim.Simulation(dramatiq.Worker(broker, queues={"default"}), start=START) as sim,
+    ):
+        send_email.send("a@x")
+        sim.run_until_idle()
 
 
 def test_a_delayed_message_warns_only_once_due(broker, actors, quiet):
@@ -75,12 +79,14 @@ def test_a_delayed_message_warns_only_once_due(broker, actors, quiet):
     with jobsim.Simulation(dramatiq.Worker(broker, queues={"default"}), start=START) as sim:
         send_email.send_with_options(args=("a@x",), delay=60_000)
         sim.advance("59s")
-    with pytest.warns(jobsim.UnreadQueueWarning, match=r"1 message\(s\) \(1 of actor 'send_email'\) wait on queue "
-                      r"'emails'"):  # fmt: skip
-        with jobsim.Simulation(dramatiq.Worker(broker, queues={"default"}), start=START) as sim:
-            send_email.send_with_options(args=("a@x",), delay=60_000)
-            sim.advance("60s")
-            assert len(sim.dramatiq.unconsumed) == 1
+    with (
+        pytest.warns(jobsim.UnreadQueueWarning, match=r"1 message\(s\) \(1 of actor 'send_email'\) wait on queue "
+            r"'emails'"),
+        jobsim.Simulation(dramatiq.Worker(broker, queues={"default"}), start=START) as sim,
+    ):
+        send_email.send_with_options(args=("a@x",), delay=60_000)
+        sim.advance("60s")
+        assert len(sim.dramatiq.unconsumed) == 1
 
 
 def test_leave_unread_silences_the_queue(broker, actors, quiet):

@@ -131,14 +131,16 @@ def test_one_worker_reads_its_queues_in_order_and_one_job_at_a_time():
 
 def test_a_queue_no_worker_reads_keeps_its_jobs_queued(queue):
     elsewhere = other_queue("elsewhere")
-    with pytest.warns(jobsim.UnreadQueueWarning, match=r"1 job\(s\) \(1 of function '.*note'\) wait on queue "
-                      r"'elsewhere', which no simulated worker reads \(the workers read 'default'\)"):
-        with jobsim.Simulation(queue, start=START) as sim:
-            job = elsewhere.enqueue(note, "never")
-            sim.run_until_idle()
-            assert job.get_status() == JobStatus.QUEUED and seen == []
-            assert "no simulated worker reads it" in sim.timeline()
-            assert sim.rq.unconsumed == [job]
+    with (
+        pytest.warns(jobsim.UnreadQueueWarning, match=r"1 job\(s\) \(1 of function '.*note'\) wait on queue "
+            r"'elsewhere', which no simulated worker reads \(the workers read 'default'\)"),
+        jobsim.Simulation(queue, start=START) as sim,
+    ):
+        job = elsewhere.enqueue(note, "never")
+        sim.run_until_idle()
+        assert job.get_status() == JobStatus.QUEUED and seen == []
+        assert "no simulated worker reads it" in sim.timeline()
+        assert sim.rq.unconsumed == [job]
 
 
 def test_a_job_scheduled_on_a_queue_no_worker_reads_stays_scheduled(queue):

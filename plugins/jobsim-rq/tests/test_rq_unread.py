@@ -8,10 +8,10 @@ import warnings
 
 import pytest
 import redis
+from jobsim_rq import Worker
 from rq import Queue
 
 import jobsim
-from jobsim_rq import Worker
 
 START = "2025-03-01T00:00:00Z"
 
@@ -32,12 +32,11 @@ def quiet():
 
 
 def test_a_job_enqueued_on_a_queue_no_worker_reads_warns_with_the_fix(queue):
-    with pytest.warns(jobsim.UnreadQueueWarning) as caught:
-        with jobsim.Simulation(queue, start=START) as sim:
-            first, second = emails().enqueue(greet, "a"), emails().enqueue(greet, "b")
-            queue.enqueue(greet, "c")
-            sim.run_until_idle()
-            assert sim.rq.unconsumed == [first, second]
+    with pytest.warns(jobsim.UnreadQueueWarning) as caught, jobsim.Simulation(queue, start=START) as sim:
+        first, second = emails().enqueue(greet, "a"), emails().enqueue(greet, "b")
+        queue.enqueue(greet, "c")
+        sim.run_until_idle()
+        assert sim.rq.unconsumed == [first, second]
     assert [str(w.message) for w in caught] == [
         "jobsim-rq: 2 job(s) (2 of function 'test_rq_unread.greet') wait on queue 'emails', which no simulated "
         "worker reads (the workers read 'default'), so they never ran, as on a broker with no worker on that queue. "
@@ -57,10 +56,12 @@ def test_work_on_read_queues_does_not_warn(queue, quiet):
 
 
 def test_error_filter_turns_it_into_a_failure(queue, quiet):
-    with pytest.raises(jobsim.PendingWorkWarning, match="queue 'emails'"):
-        with jobsim.Simulation(queue, start=START) as sim:
-            emails().enqueue(greet, "a")
-            sim.run_until_idle()
+    with (
+        pytest.raises(jobsim.PendingWorkWarning, match="queue 'emails'"),
+        jobsim.Simulation(queue, start=START) as sim,
+    ):
+        emails().enqueue(greet, "a")
+        sim.run_until_idle()
 
 
 def test_a_job_scheduled_ahead_does_not_warn_until_due(queue, quiet):
@@ -68,11 +69,13 @@ def test_a_job_scheduled_ahead_does_not_warn_until_due(queue, quiet):
     with jobsim.Simulation(queue, start=START) as sim:
         emails().enqueue_in(dt.timedelta(hours=1), greet, "later")
         sim.advance("59m")
-    with pytest.warns(jobsim.UnreadQueueWarning, match=r"1 job\(s\) .* queue 'emails'"):
-        with jobsim.Simulation(queue, start=START) as sim:
-            job = emails().enqueue_in(dt.timedelta(hours=1), greet, "later")
-            sim.advance("1h")
-            assert sim.rq.unconsumed == [job]
+    with (
+        pytest.warns(jobsim.UnreadQueueWarning, match=r"1 job\(s\) .* queue 'emails'"),
+        jobsim.Simulation(queue, start=START) as sim,
+    ):
+        job = emails().enqueue_in(dt.timedelta(hours=1), greet, "later")
+        sim.advance("1h")
+        assert sim.rq.unconsumed == [job]
 
 
 def test_a_job_removed_from_the_queue_or_on_a_crashed_workers_queue_does_not_warn(queue, quiet):

@@ -29,6 +29,10 @@ class Unread:
     ``listing`` where the test finds these items (``"sim.celery.unconsumed"``); ``worker`` how to add a
     simulated worker for the queue, as code (``"CeleryTarget(app, queues=['default', 'emails'])"``); ``id`` the
     message's or job's id, where a plugin lists these records themselves as its ``unconsumed``.
+
+    A backend whose "queue" is something else (an APScheduler executor alias) names it in ``place``, and words what
+    happened and the fix itself: ``why`` replaces "which no simulated worker reads (...), so they never ran, ...",
+    ``fix`` replaces "Route the work to a queue a worker reads, or add a worker for ...".
     """
 
     backend: str
@@ -39,7 +43,11 @@ class Unread:
     kind: str = "task"
     id: str | None = None
     listing: str
-    worker: str
+    worker: str = ""
+    place: str = "queue"
+    verb: str = "wait"
+    why: str | None = None
+    fix: str | None = None
 
 
 def queue_names(queues: Iterable[object], argument: str = "queues") -> list[str]:
@@ -73,9 +81,13 @@ def _message(group: list[Unread]) -> str:
     hint = f"; did you mean {close[0]!r}?" if close else ""
     shown = ", ".join(map(repr, first.read))
     read = f"the workers read {shown}{hint}" if first.read else "the simulation has no worker"
+    place, queue = first.place, first.queue
+    why = first.why or (f"which no simulated worker reads ({read}), so they never ran, as on a broker with no worker "
+                        f"on that {place}")  # fmt: skip
+    fix = first.fix or f"Route the work to a {place} a worker reads, or add a worker for {queue!r} ({first.worker})"
+    article = "An" if place[:1] in "aeiou" else "A"
     return (
-        f"jobsim-{first.backend}: {len(group)} {first.unit}(s) ({names}) wait on queue {first.queue!r}, which no "
-        f"simulated worker reads ({read}), so they never ran, as on a broker with no worker on that queue. Route "
-        f"the work to a queue a worker reads, or add a worker for {first.queue!r} ({first.worker}); {first.listing} "
-        f"lists them. A queue this test leaves unread on purpose: sim.leave_unread({first.queue!r})"
+        f"jobsim-{first.backend}: {len(group)} {first.unit}(s) ({names}) {first.verb} on {place} {queue!r}, {why}. "
+        f"{fix}; {first.listing} lists them. {article} {place} this test leaves unread on purpose: "
+        f"sim.leave_unread({queue!r})"
     )

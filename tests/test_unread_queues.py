@@ -7,6 +7,7 @@ from __future__ import annotations
 import warnings
 
 import pytest
+from _innerruns import quiet_inner_runs  # noqa: F401 (an autouse fixture)
 
 import jobsim
 from jobsim import _plugins
@@ -157,8 +158,8 @@ def test_the_fixture_warns_at_the_test_unless_the_test_failed(pytester: pytest.P
             jobsim.broker.held.append(("emails", "send"))
             assert False
     """)
-    result = pytester.runpytest_inprocess("-p", "no:randomly", "-p", "no:cacheprovider")
+    result = pytester.runpytest("-p", "no:randomly", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, failed=1, warnings=1)
     result.stdout.fnmatch_lines(["*test_broker.py:1: UnreadQueueWarning: jobsim-broker: 1 message(s)*"])
-    erred = pytester.runpytest_inprocess("-p", "no:randomly", "-W", "error::jobsim.PendingWorkWarning")
+    erred = pytester.runpytest("-p", "no:randomly", "-W", "error::jobsim.PendingWorkWarning")
     erred.assert_outcomes(passed=1, failed=1, errors=1)  # the test passed; its teardown failed

@@ -81,6 +81,7 @@ def test_the_routing_guide_s_topic_setup_delivers_by_routing_key(app):
 
     with jobsim.Simulation(CeleryTarget(app, queues=["feed_tasks"]), start=START) as sim:
         feed, other = import_feed.delay(), housekeeping.delay()
+        sim.leave_unread("default")  # unread on purpose (no UnreadQueueWarning)
         sim.run_until_idle()
         assert feed.get()["exchange"] == "tasks" and feed.get()["routing_key"] == "feed.import"
         assert other.state == "PENDING" and [held.queue for held in sim.celery.unconsumed] == ["default"]

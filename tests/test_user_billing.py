@@ -272,7 +272,8 @@ def test_a_bare_app_function_decorator_says_the_id_comes_first():
 def test_a_runs_repr_says_how_many_of_its_attempts_were_retries():
     # it said attempts=3 for a report of three requests that never failed, which read as two retries
     with jobsim.Simulation(APP, start="2026-01-05T00:00:00Z", functions=["dunning-report"]) as sim:
-        sim.http.get(f"{INTERNAL}/reports/past-due").mock(side_effect=[httpx.Response(500), httpx.Response(200, json=[])])
+        route = sim.http.get(f"{INTERNAL}/reports/past-due")
+        route.mock(side_effect=[httpx.Response(500), httpx.Response(200, json=[])])
         sim.advance("1d")
     [run] = sim.runs("dunning-report")
     assert repr(run).endswith("status='completed', attempts=4, retries=1)")

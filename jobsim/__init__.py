@@ -27,6 +27,7 @@ from .errors import (
     StepError,
     StepMisuse,
     TriggerWarning,
+    UnreadQueueWarning,
     UnsupportedFeature,
     WorkerCrashed,
 )
@@ -98,6 +99,7 @@ __all__ = [
     "TriggerDevRetry",
     "TriggerWarning",
     "UnmatchedRequest",
+    "UnreadQueueWarning",
     "UnsupportedFeature",
     "WorkerCrashed",
     "__version__",

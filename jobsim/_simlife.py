@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, cast
 from ._casing import case_only_misses
 from ._simtargets import _caller_site, _Targets
 from ._time import iso
-from .errors import FaultWarning, JobsimError, KeyWarning, PendingWorkWarning, TriggerWarning
+from ._unread import messages, queue_names
+from .errors import FaultWarning, JobsimError, KeyWarning, PendingWorkWarning, TriggerWarning, UnreadQueueWarning
 
 if TYPE_CHECKING:
     from ._simulation import Simulation
@@ -91,6 +92,7 @@ class _Lifecycle(_Targets):
         for app in self.apps:
             if app._simulation is self:
                 app._simulation = None
+        unread = self._unread_work()
         for adapted in reversed(self.adapted):
             if adapted.uninstall is not None:
                 adapted.uninstall(cast("Simulation", self))
@@ -105,6 +107,25 @@ class _Lifecycle(_Targets):
         self._warn_blind_keys()
         self._warn_case_only_names()
         self._warn_undriven()
+        for message in unread:
+            self._warn(message, UnreadQueueWarning)
+
+    def leave_unread(self, *queues: object) -> None:
+        """Declare queues this test leaves unread on purpose (``"emails"``, or a queue object with a ``name``):
+        work waiting on them when the simulation closes does not warn (``jobsim.UnreadQueueWarning``)."""
+        self._left_unread.update(queue_names(queues))
+
+    def _unread_work(self) -> list[str]:
+        """The warnings about work waiting, due, on queues no simulated worker reads (``jobsim_unread``), asked of
+        the plugins before they uninstall. Not when the ``with`` block raised, the fixture's test failed, or a replay
+        ended (``_unread_quiet``), nor inside a Hypothesis test, as for ``PendingWorkWarning``."""
+        if self._unread_quiet or _in_hypothesis():
+            return []
+        try:
+            answers = self._plugins.hook.jobsim_unread(sim=self)
+        except Exception:  # a plugin's bug must not break closing; the warning is a courtesy
+            return []
+        return messages((item for answer in answers for item in answer or ()), self._left_unread)
 
     def _warn_undriven(self) -> None:
         """The test sent events and closed without driving the clock: the runs they queued never ran.
@@ -184,6 +205,7 @@ class _Lifecycle(_Targets):
     def __exit__(self, exc_type: object, *exc_info: object) -> None:
         if exc_type is not None:  # the block failed: what it left queued is not the news
             self._undriven = None
+            self._unread_quiet = True
         self.close()
 
 

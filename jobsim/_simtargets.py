@@ -68,6 +68,8 @@ class _Targets:
         _loop: VirtualLoop | None
         _sends: _gc.Sends
         _undriven: int | None
+        _unread_quiet: bool
+        _left_unread: set[str]
         _warn_at: tuple[str, int] | None
         _where: str
         _role: str

@@ -397,5 +397,17 @@ class PendingWorkWarning(UserWarning):
     """
 
 
+class UnreadQueueWarning(PendingWorkWarning):
+    """A simulation closed with work waiting, due, on a queue no simulated worker reads (a backend plugin's:
+    ``queue="emails"`` while the worker reads ``default``): it never ran, and a test that never waits on its
+    result passes while production would never run it either.
+
+    One warning per queue names the plugin, the queue, each task with its count, the queues the workers read,
+    and the fixes (route the work to a read queue, or add a worker for that queue). A ``PendingWorkWarning``:
+    ``-W error::jobsim.PendingWorkWarning`` fails the test for it too. A queue the test leaves unread on purpose:
+    ``sim.leave_unread("emails")``.
+    """
+
+
 class TraceWarning(UserWarning):
     """Something in a trace file was tolerated (a cut-off last line, an unknown record kind)."""

@@ -41,6 +41,7 @@ from ._aio import PumpedLoop, PumpedWorld
 from ._execution import StoppableExecution
 from ._safe import shown
 from ._time import iso
+from ._unread import Unread
 from .errors import BudgetExceeded, InvalidArgument, JobsimError
 
 if TYPE_CHECKING:
@@ -51,8 +52,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Adapted", "ClassGuard", "ProcessPatches", "PumpedLoop", "PumpedWorld", "RecordRenderer", "StoppableExecution",
-    "attempt_budget", "end_run", "escapes", "guard_hooks", "hookimpl", "hookspec", "output_bytes", "planned_instant",
-    "refusing_handler", "target_rng",
+    "Unread", "attempt_budget", "end_run", "escapes", "guard_hooks", "hookimpl", "hookspec", "output_bytes",
+    "planned_instant", "refusing_handler", "target_rng",
 ]
 
 W = TypeVar("W")
@@ -529,6 +530,14 @@ class JobsimSpec:
         plans the crash its own way and returns True. jobsim's engine crashes its own
         attempt in flight unless a plugin claimed the named function.
         """
+
+    @hookspec
+    def jobsim_unread(self, sim: Simulation) -> Sequence[Unread] | None:
+        """The simulation is closing (asked before ``jobsim_uninstall``): the work this plugin's broker holds on
+        queues no simulated worker reads, one ``Unread`` per message or job, only what is due by now (a message
+        whose ETA or delay is still ahead is the test's business, as for ``sim.send``). The simulation warns
+        (``jobsim.UnreadQueueWarning``) unless the test left the queue unread on purpose (``sim.leave_unread``).
+        Never raise."""
 
     @hookspec
     def jobsim_record_kinds(self) -> Mapping[str, RecordRenderer]:  # type: ignore[empty-body]

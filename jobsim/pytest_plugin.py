@@ -344,6 +344,8 @@ def jobsim(request: pytest.FixtureRequest, jobsim_app: Any) -> Iterator[Simulati
         if not run.failed and not allow_unmatched_http:
             _check_unmatched_http(sim)
     finally:
+        if run.failed:  # the failure is the news (UnreadQueueWarning)
+            sim._unread_quiet = True
         sim.close()
 
 
@@ -417,6 +419,7 @@ def _close_left_running(item: pytest.Item, sims: list[Simulation]) -> None:
     for sim in sims:
         shown = repr(sim)
         sim._undriven = None  # the warning below is the news; PendingWorkWarning would be a second one
+        sim._unread_quiet = True
         try:
             sim.close()
         except Exception as error:  # closing must not break the session; the warning says what happened

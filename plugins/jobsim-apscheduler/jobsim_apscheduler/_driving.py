@@ -237,6 +237,7 @@ class _Driving(JobRuns):
                 jobs = [job.id for job in scheduler.get_jobs() if job.executor == alias]  # the due one among them
                 self.sim.trace.add(self.sim.now_ns(), "apscheduler.no_executor",
                                    {"alias": alias, "known": sorted(scheduler._executors), "jobs": jobs})  # fmt: skip
+                self.removed_unrun(scheduler, alias)
                 raise
 
         own["_lookup_executor"] = lookup_executor_

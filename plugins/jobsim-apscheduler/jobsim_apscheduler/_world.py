@@ -42,13 +42,14 @@ from typing import TYPE_CHECKING, Any
 import jobsim
 from jobsim._checks import keywords_checked
 from jobsim.errors import InvalidArgument, UnsupportedFeature
-from jobsim.hooks import Adapted, refusing_handler
+from jobsim.hooks import Adapted, Unread, refusing_handler
 
 from ._draws import Draws
 from ._driving import _GIVEN_BACK, BACKEND, _check_executor, _Driving, _drop_replaced
 from ._driving import Driven as Driven  # re-exported: _asyncio imports it from here
 from ._executor import SimulatedAsyncIOExecutor, SimulatedPoolExecutor
 from ._triggers import check_trigger
+from ._unread import NoExecutor
 
 if TYPE_CHECKING:
     from jobsim import Simulation
@@ -60,7 +61,7 @@ FOREIGN = {"apscheduler.schedulers.gevent": "gevent hub", "apscheduler.scheduler
            "apscheduler.schedulers.qt": "Qt event loop"}  # fmt: skip
 
 
-class APSWorld(_Driving):
+class APSWorld(_Driving, NoExecutor):
     """``sim.apscheduler``: the APScheduler schedulers of one simulation."""
 
     def __init__(self, sim: Simulation) -> None:
@@ -77,6 +78,7 @@ class APSWorld(_Driving):
         self.installed = False
         self.closing = False  # uninstall: a job cut short now is neither an error nor a run that ended
         self.aio: Any = None  # ``_asyncio.AsyncSide``, while an AsyncIOScheduler is driven
+        self.unconsumed: list[Unread] = []  # jobs removed unrun: due on an executor alias no executor has
 
     # -- adapting --------------------------------------------------------------------------
     def adopt(self, scheduler: Any) -> Adapted:

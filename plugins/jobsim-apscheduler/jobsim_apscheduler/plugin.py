@@ -11,7 +11,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from jobsim.hooks import Adapted, RecordRenderer, guard_hooks, hookimpl
+from jobsim.hooks import Adapted, RecordRenderer, Unread, guard_hooks, hookimpl
 
 if TYPE_CHECKING:
     from jobsim import Profile, Simulation
@@ -74,3 +74,10 @@ def jobsim_record_kinds() -> Mapping[str, RecordRenderer]:
     from ._timeline import KINDS
 
     return KINDS
+
+
+@hookimpl
+def jobsim_unread(sim: Simulation) -> Sequence[Unread] | None:
+    """Jobs removed unrun, due on an executor alias no executor has (``sim.apscheduler.unconsumed``)."""
+    world = getattr(sim, "apscheduler", None)
+    return None if world is None else world.unconsumed

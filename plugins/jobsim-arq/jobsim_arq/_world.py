@@ -44,6 +44,7 @@ from ._checks import check_cron, check_function, check_poll_delay
 from ._jobs import MAIN, Held, _Jobs
 from ._loop import CURRENT, WorkerLoop
 from ._redis import Store
+from ._unread import Unconsumed
 
 if TYPE_CHECKING:
     from jobsim import Simulation
@@ -80,7 +81,7 @@ def settings_kwargs(target: Any) -> dict[str, Any]:
     return dict(get_kwargs(target))
 
 
-class ArqWorld(_Jobs):
+class ArqWorld(_Jobs, Unconsumed):
     """``sim.arq``: the workers of one simulation, the Redis they share, and the runs of their jobs."""
 
     def __init__(self, sim: Simulation) -> None:

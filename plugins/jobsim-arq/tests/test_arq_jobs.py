@@ -182,7 +182,8 @@ def test_job_ids_come_from_the_seed():
 
 
 def test_result_without_timeout_on_a_job_no_worker_reads_is_refused_instead_of_hanging():
-    with jobsim.Simulation(Settings, start=START):
+    with jobsim.Simulation(Settings, start=START) as sim:
+        sim.leave_unread("nobody-reads-this")  # the error below is this test's news (no UnreadQueueWarning)
         pool = run(create_pool(NOWHERE))
         job = run(pool.enqueue_job("add", 1, 1, _queue_name="nobody-reads-this"))
         with pytest.raises(JobsimError, match=r"Job.result\(\) with no timeout would wait forever"):

@@ -255,23 +255,33 @@ def test_an_unknown_function_fails_the_job():
 
 
 def test_a_job_on_a_queue_no_worker_reads_stays_queued():
-    with jobsim.Simulation(settings(add), start=START) as sim:
+    with (
+        pytest.warns(jobsim.UnreadQueueWarning, match=r"1 job\(s\) \(1 of function 'add'\) wait on queue "
+            r"'elsewhere', which no simulated worker reads \(the workers read 'arq:queue'\)"),
+        jobsim.Simulation(settings(add), start=START) as sim,
+    ):
         job = run(run_pool_enqueue("add", 1, 1, _queue_name="elsewhere"))
         sim.run_until_idle()  # a queue no simulated worker reads keeps nothing busy
         assert run(job.status()) == JobStatus.queued
+        assert [(u.queue, u.name, u.id) for u in sim.arq.unconsumed] == [("elsewhere", "add", job.job_id)]
     assert sim.runs(add)[0].status == "queued"
 
 
 def test_a_queue_no_worker_reads_is_named_once_on_the_timeline_with_the_read_queues_and_a_close_match():
     """Faithful to Redis (the jobs wait), but a typo in ``_queue_name`` shows: once per queue, naming the queues
     the workers read and the one it looks like."""
-    with jobsim.Simulation(settings(add), start=START) as sim:
+    with pytest.warns(jobsim.UnreadQueueWarning) as caught, jobsim.Simulation(settings(add), start=START) as sim:
         jobs = [run(run_pool_enqueue("add", i, 1, _queue_name="arq:queeu")) for i in range(3)]
         run(run_pool_enqueue("add", 1, 1, _queue_name="reports"))
         run(run_pool_enqueue("add", 2, 2))  # the queue the worker reads: nothing to say
         sim.run_until_idle()
         assert [run(job.status()) for job in jobs] == [JobStatus.queued] * 3
         lines = [line for line in sim.timeline().splitlines() if "has no simulated worker" in line]
+    assert [str(w.message).split(", so")[0] for w in caught if w.category is jobsim.UnreadQueueWarning] == [
+        "jobsim-arq: 3 job(s) (3 of function 'add') wait on queue 'arq:queeu', which no simulated worker reads (the "
+        "workers read 'arq:queue'; did you mean 'arq:queue'?)",
+        "jobsim-arq: 1 job(s) (1 of function 'add') wait on queue 'reports', which no simulated worker reads (the "
+        "workers read 'arq:queue')"]
     assert len(lines) == 2
     assert ("queue 'arq:queeu' has no simulated worker (the workers read 'arq:queue'; did you mean "
             "'arq:queue'?)") in lines[0]
@@ -285,6 +295,7 @@ def test_a_function_no_worker_of_its_queue_has_is_named_once_on_the_timeline_wit
     from arq.cron import cron
 
     with jobsim.Simulation(settings(add, slow, cron_jobs=[cron(boom, hour=3)]), start=START) as sim:
+        sim.leave_unread("reports")
         for _ in range(2):
             run(run_pool_enqueue("ad", 1, 1))
         run(run_pool_enqueue("send_mail"))

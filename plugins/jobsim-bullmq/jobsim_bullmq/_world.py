@@ -41,6 +41,7 @@ from ._runs import JobFailed as JobFailed
 from ._runs import RunRecords
 from ._runs import runs_index as runs_index
 from ._store import QueueState, Store
+from ._unread import Unconsumed
 
 if TYPE_CHECKING:
     from jobsim import Simulation
@@ -50,7 +51,7 @@ if TYPE_CHECKING:
 BACKEND = "bullmq"
 
 
-class BullMQWorld(RunRecords):
+class BullMQWorld(RunRecords, Unconsumed):
     """``sim.bullmq``: the workers of one simulation, the store they share, and the runs of their jobs."""
 
     def __init__(self, sim: Simulation) -> None:

@@ -10,10 +10,10 @@ describes, bullmq-python's own code decides (the README lists where).
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from jobsim.hooks import Adapted, RecordRenderer, guard_hooks, hookimpl
+from jobsim.hooks import Adapted, RecordRenderer, Unread, guard_hooks, hookimpl
 
 if TYPE_CHECKING:
     from jobsim import Simulation
@@ -80,3 +80,10 @@ def jobsim_record_kinds() -> Mapping[str, RecordRenderer]:
     from ._timeline import KINDS
 
     return KINDS
+
+
+@hookimpl
+def jobsim_unread(sim: Simulation) -> Sequence[Unread] | None:
+    """Jobs due on queues no simulated worker reads, still waiting (``sim.bullmq.unconsumed``)."""
+    world = getattr(sim, "bullmq", None)
+    return None if world is None else world.unread_work()

@@ -105,6 +105,7 @@ def test_cleaning_the_last_pending_child_deletes_its_parent_in_the_same_queue(wo
                                                               {"name": "c2", "queueName": "q"}]}  # fmt: skip
     other = {"name": "boss", "queueName": "other", "children": [{"name": "c3", "queueName": "q"}]}
     with jobsim.Simulation(worker_for(one_second), start=START) as sim:
+        sim.leave_unread("other")  # no worker reads it, on purpose (no UnreadQueueWarning)
         run(queue.pause())
         tree = run(FlowProducer({"connection": NOWHERE}).add(flow))
         boss = run(FlowProducer({"connection": NOWHERE}).add(other))
@@ -168,6 +169,7 @@ def test_obliterate_leaves_a_parent_waiting_for_children_of_another_queue(worker
     """obliterate-2.lua never reads waiting-children: such a parent stays."""
     flow = {"name": "parent", "queueName": "q", "children": [{"name": "c", "queueName": "other"}]}
     with jobsim.Simulation(worker_for(one_second), start=START) as sim:
+        sim.leave_unread("other")  # no worker reads it, on purpose (no UnreadQueueWarning)
         tree = run(FlowProducer({"connection": NOWHERE}).add(flow))
         run(queue.obliterate())
         assert run(queue.getJobState(tree["job"].id)) == "waiting-children"

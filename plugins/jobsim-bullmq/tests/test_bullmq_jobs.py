@@ -505,7 +505,10 @@ def test_the_first_wake_up_is_the_worker_s_own_step_by_step_arithmetic(offset_ns
 def test_a_queue_no_worker_reads_is_named_once_on_the_timeline_with_the_read_queues_and_a_close_match(worker_for):
     """Faithful to Redis (the jobs wait), but a typo in a Queue name shows: once per queue, naming the queues
     the workers read and the one it looks like; another prefix shows as ``prefix:name``."""
-    with jobsim.Simulation(worker_for(flaky, queue="emails"), start=START) as sim:
+    with (
+        pytest.warns(jobsim.UnreadQueueWarning) as caught,
+        jobsim.Simulation(worker_for(flaky, queue="emails"), start=START) as sim,
+    ):
         typo = Queue("emials", {"connection": NOWHERE})
         jobs = [run(typo.add("send", {})) for _ in range(3)]
         run(Queue("emails", {"connection": NOWHERE, "prefix": "app"}).add("send", {}))
@@ -513,6 +516,11 @@ def test_a_queue_no_worker_reads_is_named_once_on_the_timeline_with_the_read_que
         sim.run_until_idle()
         assert [run(typo.getJobState(job.id)) for job in jobs] == ["waiting"] * 3
         lines = [line for line in sim.timeline().splitlines() if "has no simulated worker" in line]
+    assert [str(w.message).split(", so")[0] for w in caught if w.category is jobsim.UnreadQueueWarning] == [
+        "jobsim-bullmq: 3 job(s) (3 of job name 'send') wait on queue 'emials', which no simulated worker reads (the "
+        "workers read 'emails'; did you mean 'emails'?)",
+        "jobsim-bullmq: 1 job(s) (1 of job name 'send') wait on queue 'app:emails', which no simulated worker reads "
+        "(the workers read 'emails'; did you mean 'emails'?)"]
     assert len(lines) == 2
     assert ("queue 'emials' has no simulated worker (the workers read 'emails'; did you mean 'emails'?): its jobs "
             "stay there") in lines[0]

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from jobsim.hooks import Adapted, RecordRenderer, guard_hooks, hookimpl
+from jobsim.hooks import Adapted, RecordRenderer, Unread, guard_hooks, hookimpl
 
 if TYPE_CHECKING:
     from jobsim import Profile, Simulation
@@ -72,3 +72,14 @@ def jobsim_record_kinds() -> Mapping[str, RecordRenderer]:
     from ._timeline import KINDS
 
     return KINDS
+
+
+@hookimpl
+def jobsim_unread(sim: Simulation) -> Sequence[Unread] | None:
+    """Messages sent to queues no simulated worker reads, due and still waiting (``sim.celery.unconsumed``)."""
+    world = getattr(sim, "celery", None)
+    if world is None:
+        return None
+    from ._unread import unread
+
+    return unread(world)

@@ -32,6 +32,7 @@ def test_a_route_by_exchange_and_routing_key_reaches_the_bound_queue(app):
     with jobsim.Simulation(CeleryTarget(app, queues=["videos"]), start=START) as sim:
         result = encode.delay()
         image = encode.apply_async(exchange="media", routing_key="media.image")
+        sim.leave_unread("images")  # unread on purpose (no UnreadQueueWarning)
         sim.run_until_idle()
         assert result.get() == "media.video"
         assert image.state == "PENDING" and [held.queue for held in sim.celery.unconsumed] == ["images"]
@@ -80,6 +81,7 @@ def test_the_routing_guide_s_topic_setup_delivers_by_routing_key(app):
 
     with jobsim.Simulation(CeleryTarget(app, queues=["feed_tasks"]), start=START) as sim:
         feed, other = import_feed.delay(), housekeeping.delay()
+        sim.leave_unread("default")  # unread on purpose (no UnreadQueueWarning)
         sim.run_until_idle()
         assert feed.get()["exchange"] == "tasks" and feed.get()["routing_key"] == "feed.import"
         assert other.state == "PENDING" and [held.queue for held in sim.celery.unconsumed] == ["default"]
@@ -101,6 +103,7 @@ def test_a_worker_without_queues_reads_what_celery_worker_without_q_reads(app):
 
     with jobsim.Simulation(app, start=START) as sim:
         routed, default = report.delay(), ping.delay()
+        sim.leave_unread("reports")
         sim.run_until_idle()
         assert routed.state == "PENDING" and default.get() == 2
         assert [held.queue for held in sim.celery.unconsumed] == ["reports"]
@@ -131,6 +134,7 @@ def test_queues_added_at_worker_start_and_the_direct_queue_are_read(app):
         own = app.amqp.queues
         with jobsim.Simulation(CeleryTarget(app, queues=["celery"], hostname="w1@box"), start=START) as sim:
             results = [job.apply_async(queue=q) for q in ("hipri", worker_direct("w1@box").name, "other")]
+            sim.leave_unread("other")
             sim.run_until_idle()
             assert [r.state for r in results] == ["SUCCESS", "SUCCESS", "PENDING"]
         assert app.amqp.queues is own and "hipri" not in own.consume_from

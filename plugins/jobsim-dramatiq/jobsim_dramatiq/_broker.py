@@ -118,6 +118,7 @@ class SimBroker:
         self.kind = kind
         self.backlogs: dict[str, Backlog] = {}
         self.workers: list[SimWorker] = []
+        self.crashed: list[SimWorker] = []  # crashed for good (restart=None): their queues still count as read
         self.explicit = False  # given to the Simulation itself (not only through an actor or a Worker)
         self.unacked: collections.Counter[str] = collections.Counter()  # canonical queue -> enqueued, not yet acked
         self.prioritised = kind == "rabbitmq" and getattr(broker, "max_priority", None) is not None

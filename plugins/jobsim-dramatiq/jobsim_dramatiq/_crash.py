@@ -205,6 +205,7 @@ class Crashes:
         sb = worker.sb
         if plan.restart is None:
             sb.workers.remove(worker)
+            sb.crashed.append(worker)
             restart = None
         else:
             restart = self.world.restart(worker, self.sim.kernel.now + plan.restart)

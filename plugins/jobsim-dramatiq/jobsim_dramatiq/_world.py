@@ -34,6 +34,7 @@ from ._deliveries import Held as Held  # re-exported: _broker imports it from he
 from ._limiters import Versions
 from ._sendchecks import check_send_options
 from ._standins import StandIns
+from ._unread import Unconsumed
 
 if TYPE_CHECKING:
     from jobsim import Simulation
@@ -47,7 +48,7 @@ BACKEND = "dramatiq"
 README = "plugins/jobsim-dramatiq/README.md"
 
 
-class DramatiqWorld(Deliveries, StandIns):
+class DramatiqWorld(Deliveries, StandIns, Unconsumed):
     """``sim.dramatiq``: the Dramatiq brokers of one simulation and the workers consuming them.
 
     Its messages' deliveries and runs are ``_deliveries``'s, its backend stand-ins ``_standins``'s."""

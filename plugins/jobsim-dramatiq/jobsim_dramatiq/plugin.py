@@ -11,7 +11,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from jobsim.hooks import Adapted, RecordRenderer, guard_hooks, hookimpl
+from jobsim.hooks import Adapted, RecordRenderer, Unread, guard_hooks, hookimpl
 
 if TYPE_CHECKING:
     from jobsim import Profile, Simulation
@@ -77,3 +77,10 @@ def jobsim_record_kinds() -> Mapping[str, RecordRenderer]:
     from ._timeline import KINDS
 
     return KINDS
+
+
+@hookimpl
+def jobsim_unread(sim: Simulation) -> Sequence[Unread] | None:
+    """Messages due on queues no simulated worker reads, still waiting (``sim.dramatiq.unconsumed``)."""
+    world = getattr(sim, "dramatiq", None)
+    return None if world is None else world.unread_work()

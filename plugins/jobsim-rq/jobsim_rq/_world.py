@@ -54,6 +54,7 @@ from ._patches import check_retry_intervals
 from ._pool import Line, Pool, Settings
 from ._stop import Stopping
 from ._store import HEARTBEAT, Store
+from ._unread import Unconsumed
 from ._waiting import Waiting
 
 if TYPE_CHECKING:
@@ -86,7 +87,7 @@ class Held:
     stop_plan: int | None = None  # a stop-job command planned for this instant (``sim.rq.stop``)
 
 
-class RQWorld(Stopping, Lifecycle, Waiting):
+class RQWorld(Stopping, Lifecycle, Waiting, Unconsumed):
     """``sim.rq``: the queues of one simulation and the workers that read them (``_pool.py``), each with its
     scheduler; one worker reading the queues given in order unless ``jobsim_rq.Worker`` targets say more."""
 

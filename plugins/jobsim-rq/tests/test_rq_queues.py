@@ -131,11 +131,16 @@ def test_one_worker_reads_its_queues_in_order_and_one_job_at_a_time():
 
 def test_a_queue_no_worker_reads_keeps_its_jobs_queued(queue):
     elsewhere = other_queue("elsewhere")
-    with jobsim.Simulation(queue, start=START) as sim:
+    with (
+        pytest.warns(jobsim.UnreadQueueWarning, match=r"1 job\(s\) \(1 of function '.*note'\) wait on queue "
+            r"'elsewhere', which no simulated worker reads \(the workers read 'default'\)"),
+        jobsim.Simulation(queue, start=START) as sim,
+    ):
         job = elsewhere.enqueue(note, "never")
         sim.run_until_idle()
         assert job.get_status() == JobStatus.QUEUED and seen == []
         assert "no simulated worker reads it" in sim.timeline()
+        assert sim.rq.unconsumed == [job]
 
 
 def test_a_job_scheduled_on_a_queue_no_worker_reads_stays_scheduled(queue):
@@ -144,6 +149,7 @@ def test_a_job_scheduled_on_a_queue_no_worker_reads_stays_scheduled(queue):
     elsewhere = other_queue("elsewhere")
     with jobsim.Simulation(queue, start=START) as sim:
         job = elsewhere.enqueue_in(dt.timedelta(minutes=5), note, "later")
+        sim.leave_unread(elsewhere)  # unread on purpose (no UnreadQueueWarning)
         sim.advance("1h")
         assert job.get_status() == JobStatus.SCHEDULED and elsewhere.count == 0
         assert elsewhere.scheduled_job_registry.get_job_ids() == [job.id]

@@ -85,6 +85,7 @@ def test_a_job_on_a_queue_no_worker_reads_stays_queued_as_the_readme_says(queue)
     emails = Queue("emails", connection=queue.connection)
     with jobsim.Simulation(queue, start="2025-03-01T09:00:00Z") as sim:
         job = emails.enqueue(remind_cart, "c1")
+        sim.leave_unread("emails")
         sim.run_until_idle()
         assert job.get_status() == "queued" and LOG == []
     with jobsim.Simulation([queue, emails], start="2025-03-01T09:00:00Z") as sim:

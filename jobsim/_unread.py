@@ -1,0 +1,93 @@
+"""Work left on queues no simulated worker reads (``jobsim.UnreadQueueWarning``, a ``PendingWorkWarning``).
+
+A backend plugin (jobsim-celery, -rq, -dramatiq, -bullmq, -huey, -arq) keeps a message sent to a queue none of the
+simulation's workers reads, as the broker would: it waits there, and nothing runs it. A routing slip
+(``queue="emails"`` while the worker reads ``default``) then passes any test that does not wait on the result,
+while production never runs the job. When the simulation closes, each plugin answers ``jobsim_unread`` with the
+work still waiting, due by then, on such queues; the simulation warns once per queue, naming the plugin, the
+queue, each task with its count, the queues the workers read, and the fixes. ``sim.leave_unread(queue)`` declares
+a queue this test leaves unread on purpose.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from collections import Counter
+from collections.abc import Iterable, Sequence
+
+from .errors import InvalidArgument
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Unread:
+    """One item of work a plugin's broker holds, due, on a queue no simulated worker reads (``jobsim_unread``).
+
+    ``backend`` is the plugin's name for messages (``"celery"``); ``queue`` the queue as the backend names it;
+    ``name`` the task, actor or job name, of the ``kind`` given (``"task"``, ``"actor"``), in a ``unit`` (``"message"``,
+    ``"job"``); ``read`` the queues the simulated workers read (empty: no worker);
+    ``listing`` where the test finds these items (``"sim.celery.unconsumed"``); ``worker`` how to add a
+    simulated worker for the queue, as code (``"CeleryTarget(app, queues=['default', 'emails'])"``); ``id`` the
+    message's or job's id, where a plugin lists these records themselves as its ``unconsumed``.
+
+    A backend whose "queue" is something else (an APScheduler executor alias) names it in ``place``, and words what
+    happened and the fix itself: ``why`` replaces "which no simulated worker reads (...), so they never ran, ...",
+    ``fix`` replaces "Route the work to a queue a worker reads, or add a worker for ...".
+    """
+
+    backend: str
+    queue: str
+    name: str
+    read: Sequence[str]
+    unit: str = "message"
+    kind: str = "task"
+    id: str | None = None
+    listing: str
+    worker: str = ""
+    place: str = "queue"
+    verb: str = "wait"
+    why: str | None = None
+    fix: str | None = None
+
+
+def queue_names(queues: Iterable[object], argument: str = "queues") -> list[str]:
+    """The queue names ``sim.leave_unread(*queues)`` declares: strings, or objects with a ``name`` (an RQ
+    ``Queue``, a BullMQ ``Queue``), each one non-empty."""
+    names = []
+    for queue in queues:
+        name = queue if isinstance(queue, str) else getattr(queue, "name", None)
+        if not isinstance(name, str) or not name:
+            raise InvalidArgument.build(argument, queue, "a queue name (a non-empty str) or a queue object with a "
+                                        "name, e.g. sim.leave_unread('emails')")  # fmt: skip
+        names.append(name)
+    return names
+
+
+def messages(items: Iterable[Unread], left: set[str]) -> list[str]:
+    """One warning message per (backend, queue) holding work, in the order the plugins reported it; a queue in
+    ``left`` (declared by ``sim.leave_unread``) is left out."""
+    by_queue: dict[tuple[str, str], list[Unread]] = {}
+    for item in items:
+        if item.queue not in left:
+            by_queue.setdefault((item.backend, item.queue), []).append(item)
+    return [_message(group) for group in by_queue.values()]
+
+
+def _message(group: list[Unread]) -> str:
+    first = group[0]
+    counts = Counter(item.name for item in group)
+    names = ", ".join(f"{n} of {first.kind} {name!r}" for name, n in counts.items())
+    close = difflib.get_close_matches(first.queue, first.read, n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    shown = ", ".join(map(repr, first.read))
+    read = f"the workers read {shown}{hint}" if first.read else "the simulation has no worker"
+    place, queue = first.place, first.queue
+    why = first.why or (f"which no simulated worker reads ({read}), so they never ran, as on a broker with no worker "
+                        f"on that {place}")  # fmt: skip
+    fix = first.fix or f"Route the work to a {place} a worker reads, or add a worker for {queue!r} ({first.worker})"
+    article = "An" if place[:1] in "aeiou" else "A"
+    return (
+        f"jobsim-{first.backend}: {len(group)} {first.unit}(s) ({names}) {first.verb} on {place} {queue!r}, {why}. "
+        f"{fix}; {first.listing} lists them. {article} {place} this test leaves unread on purpose: "
+        f"sim.leave_unread({queue!r})"
+    )

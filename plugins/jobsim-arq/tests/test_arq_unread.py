@@ -1,0 +1,86 @@
+"""A job on a queue no simulated worker reads warns when the simulation closes (``jobsim.UnreadQueueWarning``):
+``enqueue_job(..., _queue_name="emails")`` beside a worker of ``arq:queue`` passes no test silently."""
+
+from __future__ import annotations
+
+import asyncio
+import warnings
+
+import pytest
+from arq import create_pool
+from arq_jobs import NOWHERE, START, add
+
+import jobsim
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+async def enqueue(name, *args, **kwargs):
+    pool = await create_pool(NOWHERE)
+    return await pool.enqueue_job(name, *args, **kwargs)
+
+
+def settings(*functions, **options):
+    return {"functions": list(functions), "redis_settings": NOWHERE, **options}
+
+
+@pytest.fixture
+def quiet():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", jobsim.PendingWorkWarning)
+        yield
+
+
+def test_jobs_on_a_queue_no_worker_reads_warn_with_the_fix():
+    with pytest.warns(jobsim.UnreadQueueWarning) as caught, jobsim.Simulation(settings(add), start=START) as sim:
+        first = run(enqueue("add", 1, 1, _queue_name="emails"))
+        second = run(enqueue("add", 2, 2, _queue_name="emails"))
+        run(enqueue("add", 3, 3))
+        sim.run_until_idle()
+        assert [(u.queue, u.name, u.id) for u in sim.arq.unconsumed] == [
+            ("emails", "add", first.job_id), ("emails", "add", second.job_id)]
+    assert [str(w.message) for w in caught if w.category is jobsim.UnreadQueueWarning] == [
+        "jobsim-arq: 2 job(s) (2 of function 'add') wait on queue 'emails', which no simulated worker reads (the "
+        "workers read 'arq:queue'), so they never ran, as on a broker with no worker on that queue. Route the work "
+        "to a queue a worker reads, or add a worker for 'emails' (a WorkerSettings with queue_name='emails' passed "
+        "to the Simulation); sim.arq.unconsumed lists them. A queue this test leaves unread on purpose: "
+        "sim.leave_unread('emails')"
+    ]
+
+
+def test_work_on_read_queues_does_not_warn(quiet):
+    with jobsim.Simulation(settings(add), settings(add, queue_name="emails"), start=START) as sim:
+        run(enqueue("add", 1, 1, _queue_name="emails"))
+        run(enqueue("add", 2, 2))
+        sim.run_until_idle()
+        assert sim.arq.unconsumed == []
+
+
+def test_error_filter_turns_it_into_a_failure(quiet):
+    with (
+        pytest.raises(jobsim.PendingWorkWarning, match="queue 'emails'"),
+        jobsim.Simulation(settings(add), start=START) as sim,
+    ):
+        run(enqueue("add", 1, 1, _queue_name="emails"))
+        sim.run_until_idle()
+
+
+def test_a_deferred_job_warns_only_once_due(quiet):
+    with jobsim.Simulation(settings(add), start=START) as sim:
+        run(enqueue("add", 1, 1, _queue_name="emails", _defer_by=60))
+        sim.advance("59s")
+    with (
+        pytest.warns(jobsim.UnreadQueueWarning, match=r"1 job\(s\) \(1 of function 'add'\) wait on queue 'emails'"),
+        jobsim.Simulation(settings(add), start=START) as sim,
+    ):
+        run(enqueue("add", 1, 1, _queue_name="emails", _defer_by=60))
+        sim.advance("60s")
+
+
+def test_leave_unread_silences_the_queue(quiet):
+    with jobsim.Simulation(settings(add), start=START) as sim:
+        sim.leave_unread("emails")
+        run(enqueue("add", 1, 1, _queue_name="emails"))
+        sim.run_until_idle()

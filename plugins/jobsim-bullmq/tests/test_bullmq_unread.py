@@ -1,0 +1,87 @@
+"""A job on a queue no simulated worker reads warns when the simulation closes (``jobsim.UnreadQueueWarning``):
+``Queue("emials").add(...)`` beside a worker of ``emails`` passes no test silently."""
+
+from __future__ import annotations
+
+import asyncio
+import warnings
+
+import pytest
+from bullmq import Queue
+from bullmq_support import NOWHERE, START, run
+
+import jobsim
+
+
+async def done(job, token):
+    return "ok"
+
+
+async def minute(job, token):
+    await asyncio.sleep(60)
+
+
+@pytest.fixture
+def quiet():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", jobsim.PendingWorkWarning)
+        yield
+
+
+def test_jobs_on_a_queue_no_worker_reads_warn_with_the_fix(worker_for, queue):
+    with pytest.warns(jobsim.UnreadQueueWarning) as caught, jobsim.Simulation(worker_for(done), start=START) as sim:
+        emails = Queue("emails", {"connection": NOWHERE})
+        first, second = run(emails.add("send", {})), run(emails.add("send", {}))
+        run(queue.add("x", {}))
+        sim.run_until_idle()
+        assert [(u.queue, u.name, u.id) for u in sim.bullmq.unconsumed] == [
+            ("emails", "send", first.id), ("emails", "send", second.id)]
+    assert [str(w.message) for w in caught] == [
+        "jobsim-bullmq: 2 job(s) (2 of job name 'send') wait on queue 'emails', which no simulated worker reads (the "
+        "workers read 'q'), so they never ran, as on a broker with no worker on that queue. Route the work to a "
+        "queue a worker reads, or add a worker for 'emails' (a Worker('emails', processor) passed to the "
+        "Simulation); sim.bullmq.unconsumed lists them. A queue this test leaves unread on purpose: "
+        "sim.leave_unread('emails')"
+    ]
+    assert caught[0].filename == __file__
+
+
+def test_read_queues_a_paused_queue_and_a_crashed_workers_queue_do_not_warn(worker_for, queue, quiet):
+    with jobsim.Simulation(worker_for(minute), start=START) as sim:
+        paused = Queue("paused", {"connection": NOWHERE})
+        run(paused.pause())  # the test's own doing
+        run(paused.add("p", {}))
+        run(queue.add("x", {}))
+        run(queue.add("y", {}))
+        sim.bullmq.crash_worker(at="2025-03-01T00:00:01Z", queue="q", restart=None)
+        sim.advance("10m")
+        assert sim.bullmq.state("2") == "waiting" and sim.bullmq.unconsumed == []
+
+
+def test_error_filter_turns_it_into_a_failure(worker_for, quiet):
+    with (
+        pytest.raises(jobsim.PendingWorkWarning, match="queue 'emails'"),
+        jobsim.Simulation(worker_for(done), start=START) as sim,
+    ):
+        run(Queue("emails", {"connection": NOWHERE}).add("send", {}))
+        sim.run_until_idle()
+
+
+def test_a_delayed_job_warns_only_once_due(worker_for, quiet):
+    with jobsim.Simulation(worker_for(done), start=START) as sim:
+        run(Queue("emails", {"connection": NOWHERE}).add("send", {}, {"delay": 60_000}))
+        sim.advance("59s")
+    with (
+        pytest.warns(jobsim.UnreadQueueWarning, match=r"1 job\(s\) \(1 of job name 'send'\) wait on queue 'emails'"),
+        jobsim.Simulation(worker_for(done), start=START) as sim,
+    ):
+        run(Queue("emails", {"connection": NOWHERE}).add("send", {}, {"delay": 60_000}))
+        sim.advance("60s")
+
+
+def test_leave_unread_takes_the_queue(worker_for, quiet):
+    with jobsim.Simulation(worker_for(done), start=START) as sim:
+        emails = Queue("emails", {"connection": NOWHERE})
+        sim.leave_unread(emails)
+        run(emails.add("send", {}))
+        sim.run_until_idle()

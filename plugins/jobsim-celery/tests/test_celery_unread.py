@@ -1,0 +1,101 @@
+"""A message on a queue no simulated worker reads warns when the simulation closes (``jobsim.UnreadQueueWarning``):
+a routing slip passes no test silently, even one that never waits on the result."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+
+import jobsim
+
+START = "2025-03-01T00:00:00Z"
+
+
+@pytest.fixture
+def tasks(app):
+    @app.task(name="send_email")
+    def send_email(to):
+        return to
+
+    @app.task(name="ping")
+    def ping():
+        return "pong"
+
+    return send_email, ping
+
+
+def test_a_task_routed_to_a_queue_no_worker_reads_warns_with_the_fix(app, tasks):
+    send_email, ping = tasks
+    with pytest.warns(jobsim.UnreadQueueWarning) as caught, jobsim.Simulation(app, start=START) as sim:
+        send_email.apply_async(("a@x",), queue="emails")  # a typo'd or unrouted queue
+        send_email.apply_async(("b@x",), queue="emails")
+        ping.delay()
+        sim.run_until_idle()
+    assert [str(w.message) for w in caught] == [
+        "jobsim-celery: 2 message(s) (2 of task 'send_email') wait on queue 'emails', which no simulated worker "
+        "reads (the workers read 'celery'), so they never ran, as on a broker with no worker on that queue. Route "
+        "the work to a queue a worker reads, or add a worker for 'emails' (jobsim_celery.CeleryTarget(app, "
+        "queues=['celery', 'emails']), as `celery worker -Q celery,emails` would); sim.celery.unconsumed lists "
+        "them. A queue this test leaves unread on purpose: sim.leave_unread('emails')"
+    ]
+    assert caught[0].filename == __file__
+
+
+def test_correctly_routed_work_and_a_read_queue_do_not_warn(app, tasks):
+    send_email, ping = tasks
+    app.conf.task_routes = {"send_email": {"queue": "emails"}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", jobsim.PendingWorkWarning)
+        with jobsim.Simulation(jobsim_celery_target(app, queues=["celery", "emails"]), start=START) as sim:
+            send_email.delay("a@x")
+            ping.delay()
+            sim.run_until_idle()
+        assert sim.celery.unconsumed == []
+
+
+def test_error_filter_turns_it_into_a_failure(app, tasks):
+    send_email, _ = tasks
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", jobsim.PendingWorkWarning)  # -W error::jobsim.PendingWorkWarning
+        with (
+            pytest.raises(jobsim.PendingWorkWarning, match="queue 'emails'"),
+            jobsim.Simulation(app, start=START) as sim,
+        ):
+            send_email.apply_async(("a@x",), queue="emails")
+            sim.run_until_idle()
+
+
+def test_a_message_due_later_or_revoked_does_not_warn(app, tasks):
+    """An ETA still ahead is the test's business (as a delayed sim.send); a revoked message would never run."""
+    send_email, _ = tasks
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", jobsim.PendingWorkWarning)
+        with jobsim.Simulation(app, start=START) as sim:
+            send_email.apply_async(("a@x",), queue="emails", countdown=3600)
+            revoked = send_email.apply_async(("b@x",), queue="emails")
+            app.control.revoke(revoked.id)
+            sim.advance("59m")
+        assert len(sim.celery.unconsumed) == 2
+    with (
+        pytest.warns(jobsim.UnreadQueueWarning, match=r"1 message\(s\) \(1 of task 'send_email'\)"),
+        jobsim.Simulation(app, start=START) as sim,
+    ):
+        send_email.apply_async(("a@x",), queue="emails", countdown=3600)
+        sim.advance("1h")  # due now, and still unread
+
+
+def test_leave_unread_silences_a_queue_read_elsewhere(app, tasks):
+    send_email, _ = tasks
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", jobsim.PendingWorkWarning)
+        with jobsim.Simulation(app, start=START) as sim:
+            sim.leave_unread("emails")  # another service's workers read it, not this test's
+            send_email.apply_async(("a@x",), queue="emails")
+            sim.run_until_idle()
+
+
+def jobsim_celery_target(app, **options):
+    from jobsim_celery import CeleryTarget
+
+    return CeleryTarget(app, **options)

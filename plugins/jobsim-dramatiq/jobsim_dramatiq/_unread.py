@@ -1,0 +1,67 @@
+"""Messages on queues no simulated worker reads (``sim.dramatiq.unconsumed``), and what jobsim-dramatiq answers
+``jobsim_unread`` with when the simulation closes. A queue counts as read when some worker of its broker would
+consume it (every declared queue, or those ``Worker(queues=...)`` names), stopped or crashed or not: a stopped
+worker is the test's own doing, not a routing slip. A delayed message waits on ``<queue>.DQ`` until its eta:
+only one due by now counts, as for a delayed ``sim.send``. A mixin of ``DramatiqWorld``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from jobsim._time import MS
+from jobsim.hooks import Unread
+
+if TYPE_CHECKING:
+    from jobsim import Simulation
+
+    from ._broker import Parcel, SimBroker
+
+
+class Unconsumed:
+    if TYPE_CHECKING:
+        sim: Simulation
+        brokers: list[SimBroker]
+
+    @property
+    def unconsumed(self) -> list[Any]:
+        """The ``dramatiq.Message`` objects due on queues no simulated worker reads, queue by queue."""
+        from dramatiq import Message
+
+        return [Message.decode(parcel.data) for _, parcel in self._unread()]
+
+    def unread_work(self) -> list[Unread]:
+        from dramatiq.common import q_name
+
+        out = []
+        for sb, parcel in self._unread():
+            read, queue = _read(sb), q_name(parcel.queue)
+            both = ", ".join(map(repr, sorted({*read, queue})))
+            worker = f"dramatiq.Worker(broker, queues={{{both}}})" if read else "dramatiq.Worker(broker)"
+            out.append(Unread(backend="dramatiq", queue=queue, name=parcel.held.run.function.id, read=read,
+                              kind="actor", listing="sim.dramatiq.unconsumed", worker=worker))  # fmt: skip
+        return out
+
+    def _unread(self) -> list[tuple[SimBroker, Parcel]]:
+        from dramatiq import Message
+        from dramatiq.common import q_name
+
+        now_ms = -(-self.sim.now_ns() // MS)
+        out: list[tuple[SimBroker, Parcel]] = []
+        for sb in self.brokers:
+            read = set(_read(sb))
+            queues = dict.fromkeys([*sb.backlogs, *(p.queue for _, p in sb.posted)])
+            for queue in (q for q in queues if q_name(q) not in read):
+                for parcel in sb.waiting(queue):
+                    eta = Message.decode(parcel.data).options.get("eta") if queue.endswith(".DQ") else None
+                    if eta is None or eta <= now_ms:
+                        out.append((sb, parcel))
+        return out
+
+
+def _read(sb: SimBroker) -> list[str]:
+    """The queues the broker's workers would consume (stopped, or crashed for good, or not), sorted."""
+    from dramatiq.common import q_name
+
+    declared = {q_name(q) for q in sb.broker.queues}
+    workers = [*sb.workers, *sb.crashed]
+    return sorted({q for w in workers for q in declared if w.whitelist is None or q in w.whitelist})

@@ -1,0 +1,117 @@
+"""A message on a queue no simulated worker reads warns when the simulation closes (``jobsim.UnreadQueueWarning``):
+``Worker(queues={"default"})`` while the actor's ``queue_name`` is ``"emails"`` passes no test silently."""
+
+from __future__ import annotations
+
+import time
+import warnings
+
+import dramatiq
+import pytest
+
+import jobsim
+
+START = "2025-03-01T00:00:00Z"
+
+
+@pytest.fixture
+def actors(broker):
+    @dramatiq.actor(queue_name="emails", broker=broker)
+    def send_email(to):
+        return to
+
+    @dramatiq.actor(broker=broker)
+    def ping():
+        return "pong"
+
+    return send_email, ping
+
+
+@pytest.fixture
+def quiet():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", jobsim.PendingWorkWarning)
+        yield
+
+
+def test_a_message_on_a_queue_no_worker_reads_warns_with_the_fix(broker, actors):
+    send_email, ping = actors
+    with (
+        pytest.warns(jobsim.UnreadQueueWarning) as caught,
+        jobsim.Simulation(dramatiq.Worker(broker, queues={"default"}), start=START) as sim,
+    ):
+        first, second = send_email.send("a@x"), send_email.send("b@x")
+        ping.send()
+        sim.run_until_idle()
+        assert [m.message_id for m in sim.dramatiq.unconsumed] == [first.message_id, second.message_id]
+    assert [str(w.message) for w in caught] == [
+        "jobsim-dramatiq: 2 message(s) (2 of actor 'send_email') wait on queue 'emails', which no simulated worker "
+        "reads (the workers read 'default'), so they never ran, as on a broker with no worker on that queue. Route "
+        "the work to a queue a worker reads, or add a worker for 'emails' (dramatiq.Worker(broker, queues="
+        "{'default', 'emails'})); sim.dramatiq.unconsumed lists them. A queue this test leaves unread on "
+        "purpose: sim.leave_unread('emails')"
+    ]
+    assert caught[0].filename == __file__
+
+
+def test_work_on_read_queues_does_not_warn(broker, actors, quiet):
+    send_email, ping = actors
+    with jobsim.Simulation(broker, start=START) as sim:  # the default worker reads every declared queue
+        send_email.send("a@x")
+        send_email.send_with_options(args=("b@x",), delay=60_000)
+        ping.send()
+        sim.run_until_idle()
+        assert sim.dramatiq.unconsumed == []
+
+
+def test_error_filter_turns_it_into_a_failure(broker, actors, quiet):
+    send_email, _ = actors
+    with (
+        pytest.raises(jobsim.PendingWorkWarning, match="queue 'emails'"),
+        jobsim.Simulation(dramatiq.Worker(broker, queues={"default"}), start=START) as sim,
+    ):
+        send_email.send("a@x")
+        sim.run_until_idle()
+
+
+def test_a_delayed_message_warns_only_once_due(broker, actors, quiet):
+    send_email, _ = actors
+    with jobsim.Simulation(dramatiq.Worker(broker, queues={"default"}), start=START) as sim:
+        send_email.send_with_options(args=("a@x",), delay=60_000)
+        sim.advance("59s")
+    with (
+        pytest.warns(jobsim.UnreadQueueWarning, match=r"1 message\(s\) \(1 of actor 'send_email'\) wait on queue "
+            r"'emails'"),
+        jobsim.Simulation(dramatiq.Worker(broker, queues={"default"}), start=START) as sim,
+    ):
+        send_email.send_with_options(args=("a@x",), delay=60_000)
+        sim.advance("60s")
+        assert len(sim.dramatiq.unconsumed) == 1
+
+
+def test_leave_unread_silences_the_queue(broker, actors, quiet):
+    send_email, _ = actors
+    with jobsim.Simulation(dramatiq.Worker(broker, queues={"default"}), start=START) as sim:
+        sim.leave_unread("emails")
+        send_email.send("a@x")
+        sim.run_until_idle()
+
+
+def test_a_queue_whose_worker_crashed_for_good_or_stopped_does_not_warn(quiet):
+    """The crash or the stop is the test's own doing (the timeline says the messages wait), not a routing slip."""
+    from dramatiq.brokers.rabbitmq import RabbitmqBroker
+
+    broker = RabbitmqBroker(host="127.0.0.1", port=1)
+
+    @dramatiq.actor(broker=broker)
+    def note(n):
+        time.sleep(5)
+
+    with jobsim.Simulation(broker, start=START) as sim:
+        note.send(1)
+        sim.dramatiq.crash_worker(at="2025-03-01T00:00:01Z", function=note, restart=None)
+        sim.advance("2s")
+        assert sim.dramatiq.workers == []
+        note.send(2)
+        sim.run_until_idle()
+        assert [r.status for r in sim.runs(note)] == ["queued", "queued"] and sim.dramatiq.unconsumed == []

@@ -1,0 +1,48 @@
+"""Jobs on queues no simulated worker reads (``sim.rq.unconsumed``), and what jobsim-rq answers ``jobsim_unread``
+with when the simulation closes: such a queue keeps its jobs ``queued``, and its ``enqueue_at``/``enqueue_in``
+jobs ``scheduled`` (no worker, so no scheduler), as RQ does with no worker on it. A mixin of ``RQWorld``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rq.job import JobStatus
+
+from jobsim.hooks import Unread
+
+if TYPE_CHECKING:
+    from jobsim import Simulation
+
+    from ._pool import Line, Pool
+    from ._world import Held
+
+
+class Unconsumed:
+    if TYPE_CHECKING:
+        sim: Simulation
+        jobs: dict[str, Held]
+        waiting: dict[str, Line]
+        unread: dict[str, Line]
+        pool: Pool
+
+        def gone(self, held: Held) -> bool: ...
+
+    @property
+    def unconsumed(self) -> list[Any]:
+        """The RQ ``Job`` objects due on queues no simulated worker reads: queued there, or scheduled there for
+        an instant already past (no worker, so no scheduler moves them), in the order they were queued."""
+        now = self.sim.now_ns()
+        queued = [self.jobs[job_id] for line in self.unread.values() for job_id in line.ids(now)]
+        scheduled = [h for h in self.jobs.values() if h.queue.name not in self.waiting and h.due is not None
+                     and h.due <= now and h.job._status == JobStatus.SCHEDULED]  # fmt: skip
+        return [h.job for h in queued + scheduled if not self.gone(h)]
+
+    def unread_work(self) -> list[Unread]:
+        read = list(dict.fromkeys(q for worker in self.pool.workers for q in worker.listen))
+        return [Unread(backend="rq", queue=job.origin, name=job.func_name, read=read, unit="job", kind="function",
+                       listing="sim.rq.unconsumed", worker=_worker(read, job.origin))
+                for job in self.unconsumed]  # fmt: skip
+
+
+def _worker(read: list[str], queue: str) -> str:
+    return f"jobsim_rq.Worker({[*read, queue]!r}), as `rq worker {' '.join([*read, queue])}` would"

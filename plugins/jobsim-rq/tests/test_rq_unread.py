@@ -1,0 +1,98 @@
+"""A job on a queue no simulated worker reads warns when the simulation closes (``jobsim.UnreadQueueWarning``):
+RQ keeps it ``queued`` (or ``scheduled``) for good, and a test that never reads its result would pass."""
+
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+
+import pytest
+import redis
+from jobsim_rq import Worker
+from rq import Queue
+
+import jobsim
+
+START = "2025-03-01T00:00:00Z"
+
+
+def greet(name: str) -> str:
+    return f"hi {name}"
+
+
+def emails() -> Queue:
+    return Queue("emails", connection=redis.Redis(host="127.0.0.1", port=1))
+
+
+@pytest.fixture
+def quiet():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", jobsim.PendingWorkWarning)
+        yield
+
+
+def test_a_job_enqueued_on_a_queue_no_worker_reads_warns_with_the_fix(queue):
+    with pytest.warns(jobsim.UnreadQueueWarning) as caught, jobsim.Simulation(queue, start=START) as sim:
+        first, second = emails().enqueue(greet, "a"), emails().enqueue(greet, "b")
+        queue.enqueue(greet, "c")
+        sim.run_until_idle()
+        assert sim.rq.unconsumed == [first, second]
+    assert [str(w.message) for w in caught] == [
+        "jobsim-rq: 2 job(s) (2 of function 'test_rq_unread.greet') wait on queue 'emails', which no simulated "
+        "worker reads (the workers read 'default'), so they never ran, as on a broker with no worker on that queue. "
+        "Route the work to a queue a worker reads, or add a worker for 'emails' (jobsim_rq.Worker(['default', "
+        "'emails']), as `rq worker default emails` would); sim.rq.unconsumed lists them. A queue this test leaves "
+        "unread on purpose: sim.leave_unread('emails')"
+    ]
+    assert caught[0].filename == __file__
+
+
+def test_work_on_read_queues_does_not_warn(queue, quiet):
+    with jobsim.Simulation(Worker([queue, "emails"]), start=START) as sim:
+        emails().enqueue(greet, "a")
+        queue.enqueue_in(dt.timedelta(minutes=5), greet, "b")
+        sim.run_until_idle()
+        assert sim.rq.unconsumed == []
+
+
+def test_error_filter_turns_it_into_a_failure(queue, quiet):
+    with (
+        pytest.raises(jobsim.PendingWorkWarning, match="queue 'emails'"),
+        jobsim.Simulation(queue, start=START) as sim,
+    ):
+        emails().enqueue(greet, "a")
+        sim.run_until_idle()
+
+
+def test_a_job_scheduled_ahead_does_not_warn_until_due(queue, quiet):
+    """No worker reads 'emails', so no scheduler moves its due jobs: due, it is lost work; ahead, the test's."""
+    with jobsim.Simulation(queue, start=START) as sim:
+        emails().enqueue_in(dt.timedelta(hours=1), greet, "later")
+        sim.advance("59m")
+    with (
+        pytest.warns(jobsim.UnreadQueueWarning, match=r"1 job\(s\) .* queue 'emails'"),
+        jobsim.Simulation(queue, start=START) as sim,
+    ):
+        job = emails().enqueue_in(dt.timedelta(hours=1), greet, "later")
+        sim.advance("1h")
+        assert sim.rq.unconsumed == [job]
+
+
+def test_a_job_removed_from_the_queue_or_on_a_crashed_workers_queue_does_not_warn(queue, quiet):
+    """A queue whose only worker crashed (and no supervisor restarts it) is still a read queue: the crash is
+    the test's own doing, and its jobs show in the crash's timeline, not as a routing slip."""
+    with jobsim.Simulation(queue, start=START) as sim:
+        emails().enqueue(greet, "a").cancel()
+        sim.rq.crash_worker(at=START, restart=None)
+        sim.advance("1s")
+        queue.enqueue(greet, "b")
+        sim.run_until_idle()
+        assert sim.rq.unconsumed == []
+
+
+def test_leave_unread_takes_the_queue_object(queue, quiet):
+    with jobsim.Simulation(queue, start=START) as sim:
+        other = emails()
+        sim.leave_unread(other)
+        other.enqueue(greet, "a")
+        sim.run_until_idle()

@@ -1,0 +1,165 @@
+"""Work a backend plugin holds on queues no simulated worker reads warns when the simulation closes
+(``jobsim.UnreadQueueWarning``, a ``PendingWorkWarning``), through the ``jobsim_unread`` hook: one warning per
+queue, at the test's ``with`` line, opted out per queue with ``sim.leave_unread``."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+from _innerruns import quiet_inner_runs  # noqa: F401 (an autouse fixture)
+
+import jobsim
+from jobsim import _plugins
+from jobsim.hooks import Adapted, Unread, hookimpl
+
+pytest_plugins = ["pytester"]
+
+
+class Broker:
+    """A pretend backend: messages sent to a queue the worker does not read stay in ``held``."""
+
+    def __init__(self) -> None:
+        self.held: list[tuple[str, str]] = []  # (queue, task)
+
+
+class _BrokerPlugin:
+    broken = False
+
+    @hookimpl
+    def jobsim_adapt(self, sim, target):
+        if not isinstance(target, Broker):
+            return None
+        sim.broker = target
+        return Adapted(backend="broker", functions=[], own_worker=True, dynamic=True)
+
+    @hookimpl
+    def jobsim_unread(self, sim):
+        if self.broken:
+            raise RuntimeError("a plugin's bug")
+        broker = getattr(sim, "broker", None)
+        return None if broker is None else [
+            Unread(backend="broker", queue=q, name=t, read=["default"], listing="sim.broker.held",
+                   worker="Worker(queues=['default', " + repr(q) + "])")
+            for q, t in broker.held
+        ]  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def plugin():
+    plugin = _BrokerPlugin()
+    _plugins.register(plugin, name="unread-test")
+    yield plugin
+    _plugins.unregister(plugin)
+
+
+def test_work_on_an_unread_queue_warns_per_queue_at_the_with_line():
+    broker = Broker()
+    with pytest.warns(jobsim.UnreadQueueWarning) as caught, jobsim.Simulation(broker) as sim:  # the line warned at
+        broker.held += [("emails", "send"), ("emails", "send"), ("emails", "digest"), ("audit", "log")]
+        sim.run_until_idle()
+    messages = [str(w.message) for w in caught]
+    assert messages[0] == (
+        "jobsim-broker: 3 message(s) (2 of task 'send', 1 of task 'digest') wait on queue 'emails', which no "
+        "simulated worker reads (the workers read 'default'), so they never ran, as on a broker with no worker on "
+        "that queue. Route the work to a queue a worker reads, or add a worker for 'emails' (Worker(queues="
+        "['default', 'emails'])); sim.broker.held lists them. A queue this test leaves unread on purpose: "
+        "sim.leave_unread('emails')"
+    )
+    assert "1 message(s) (1 of task 'log') wait on queue 'audit'" in messages[1] and len(messages) == 2
+    assert {w.filename for w in caught} == {__file__}
+    assert caught[0].lineno == test_work_on_an_unread_queue_warns_per_queue_at_the_with_line.__code__.co_firstlineno + 2
+
+
+def test_no_warning_without_unread_work():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with jobsim.Simulation(Broker()) as sim:
+            sim.run_until_idle()
+
+
+def test_error_filter_of_pending_work_fails_the_with():
+    broker = Broker()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", jobsim.PendingWorkWarning)  # -W error::jobsim.PendingWorkWarning
+        with pytest.raises(jobsim.UnreadQueueWarning, match="queue 'emails'"), jobsim.Simulation(broker) as sim:
+            broker.held.append(("emails", "send"))
+    assert sim._state == "closed"  # closed before it warned
+
+
+def test_leave_unread_declares_a_queue_left_unread_on_purpose():
+    broker = Broker()
+
+    class Named:
+        name = "audit"
+
+    with pytest.warns(jobsim.UnreadQueueWarning) as caught, jobsim.Simulation(broker) as sim:
+        sim.leave_unread("emails", Named())
+        broker.held += [("emails", "send"), ("audit", "log"), ("other", "x")]
+    assert ["other" in str(w.message) for w in caught] == [True]
+
+
+def test_leave_unread_refuses_what_is_not_a_queue():
+    with (
+        jobsim.Simulation(Broker()) as sim,
+        pytest.raises(jobsim.InvalidArgument, match=r"queues=3 is not valid: .*sim.leave_unread\('emails'\)"),
+    ):
+        sim.leave_unread(3)
+
+
+def test_a_with_block_that_raised_does_not_warn():
+    broker = Broker()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ZeroDivisionError), jobsim.Simulation(broker):
+            broker.held.append(("emails", "send"))
+            1 / 0  # noqa: B018
+
+
+def test_a_plugin_that_fails_to_answer_does_not_break_closing(plugin):
+    plugin.broken = True
+    broker = Broker()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with jobsim.Simulation(broker) as sim:
+            broker.held.append(("emails", "send"))
+    assert sim._state == "closed"
+
+
+def test_not_inside_a_hypothesis_test():
+    hypothesis = pytest.importorskip("hypothesis")
+
+    @hypothesis.settings(max_examples=2, database=None)
+    @hypothesis.given(hypothesis.strategies.integers())
+    def check(n):
+        broker = Broker()
+        with jobsim.Simulation(broker):
+            broker.held.append(("emails", "send"))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check()
+
+
+def test_the_fixture_warns_at_the_test_unless_the_test_failed(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest("""
+        import pytest
+        from test_unread_queues import Broker
+
+        @pytest.fixture
+        def jobsim_app():
+            return Broker()
+    """)
+    pytester.makepyfile(test_broker="""
+        def test_routed_astray(jobsim):
+            jobsim.broker.held.append(("emails", "send"))
+
+        def test_failing(jobsim):
+            jobsim.broker.held.append(("emails", "send"))
+            assert False
+    """)
+    result = pytester.runpytest("-p", "no:randomly", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1, warnings=1)
+    result.stdout.fnmatch_lines(["*test_broker.py:1: UnreadQueueWarning: jobsim-broker: 1 message(s)*"])
+    erred = pytester.runpytest("-p", "no:randomly", "-W", "error::jobsim.PendingWorkWarning")
+    erred.assert_outcomes(passed=1, failed=1, errors=1)  # the test passed; its teardown failed

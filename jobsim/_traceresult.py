@@ -159,7 +159,6 @@ class Comparison:
 
     def report(self, tz: dt.tzinfo | None = None) -> str:
         """A readable report: one block per function, the first divergence of each, a summary."""
-        a, b = self.labels
         tz = tz if tz is not None else self.tz
         tolerance = f" (tolerance {format_duration(self.tolerance)})" if "timing" in self.compared else ""
         lines = [f"compared: {', '.join(self.compared)}{tolerance}"]
@@ -189,7 +188,6 @@ class Comparison:
             lines.append("")
         lines.append(self._summary(len(differing), by_mode))
         return "\n".join(lines)
-
 
     def _summary(self, differing: int, by_mode: dict[str, int]) -> str:
         """The last line. The ``(jobsim)`` row (what no function did: Inngest's ``inngest/function.failed``) is no

@@ -123,6 +123,8 @@ def import_events(
         if isinstance(obj, dict) and obj.get("k") == "header" and obj.get("format") == "jobsim-trace":
             raise TraceError("this is a jobsim trace already, not a file of events to import: replay, diff or "
                              "show it as it is", path=str(source), line=line)  # never skipped  # fmt: skip
+        if item is None and _api_page(obj):  # the whole export in one wrapper: no event to skip it for
+            raise TraceError(_api_page(obj), path=str(source), line=line)
         try:
             if isinstance(obj, TraceError):
                 raise obj
@@ -291,6 +293,10 @@ def _objects(path: Path, cut: list[str]) -> Iterator[tuple[int, int | None, Any]
         for index, (line, item) in enumerate(zip(_item_lines(data.decode("utf-8", "replace")), items, strict=True)):
             yield line, index, item
         return
+    page = _whole_page(text)
+    if page is not None:  # a page pretty-printed (`curl ... | jq .`) read line by line was 'malformed line 1: {'
+        yield 1 + len(data[: len(data) - len(text)].splitlines()), None, page
+        return
     lines = data.splitlines()
     ended = broken is None and data.endswith((b"\n", b"\r"))
     for number, raw in enumerate(lines, start=1):
@@ -310,6 +316,17 @@ def _objects(path: Path, cut: list[str]) -> Iterator[tuple[int, int | None, Any]
     if broken is not None:
         cut.append(f"the gzip stream ends early after line {len(lines)} ({broken}): the events before it were "
                    "imported")  # fmt: skip
+
+
+def _whole_page(text: bytes) -> dict[str, Any] | None:
+    """A file that is one API page written over several lines (``_api_page``), else ``None``."""
+    if not text.startswith(b"{") or b"\n" not in text.rstrip() or b'"data"' not in text:
+        return None
+    try:
+        obj = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    return obj if _api_page(obj) else None
 
 
 def _item_lines(text: str) -> Iterator[int]:
@@ -409,15 +426,19 @@ def _decoded(obj: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _api_page(obj: Any) -> str:
+    """The error for a page of a REST API (Inngest's ``GET /v1/events``) saved whole, ``{"data": [...], ...}``, or
+    ``""``. Refused even with ``skip_invalid``: it holds every event, and "import the other events" left none."""
+    if not isinstance(obj, dict) or "name" in obj or "specversion" in obj or not isinstance(obj.get("data"), list):
+        return ""
+    return (f"neither an Inngest event (a non-empty 'name') nor a CloudEvent ('specversion'), but an object whose "
+            f"'data' is a list of {len(obj['data'])} item(s), as an API's page of events (Inngest's GET /v1/events) "
+            f"wraps them: import the items, one per line: jq -c '.data[]' PAGE.json > events.jsonl")
+
+
 def _inngest(obj: dict[str, Any]) -> dict[str, Any]:
     name = obj.get("name")
     if not isinstance(name, str) or not name.strip():
-        items = obj.get("data")
-        if name is None and isinstance(items, list):  # a page of a REST API (Inngest's GET /v1/events) saved whole
-            raise ValueError(f"neither an Inngest event (a non-empty 'name') nor a CloudEvent ('specversion'), but "
-                             f"an object whose 'data' is a list of {len(items)} item(s), as an API's page of events "
-                             f"(Inngest's GET /v1/events) wraps them: import the items, one per line: "
-                             f"jq -c '.data[]' PAGE.json > events.jsonl")  # fmt: skip
         raise ValueError("neither an Inngest event (a non-empty 'name') nor a CloudEvent ('specversion')")
     data = obj.get("data", {})
     if data is None:

@@ -94,7 +94,9 @@ class Simulation(_Faults):
         self.adapted: list[Adapted] = []
         self._own_worker: set[str] = set()  # functions a plugin's own worker runs (see Adapted.own_worker)
         self._app_targets: list[App] = []  # the apps given as targets: a function declared on one later is refused
+        self._given: list[Any] = []  # every target as given (``_testreport.app_spec``: which of them a module holds)
         for target in _flatten(targets):
+            self._given.append(target)
             if isinstance(target, App) and target in self._app_targets:  # `[app, app]` (a plugin names its own)
                 raise InvalidArgument(f"Simulation() got the app {target.id!r} twice; give each app once")
             self._adopt(target)

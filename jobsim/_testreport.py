@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ._simulation import Simulation
 
 TIMELINE_HEAD, TIMELINE_TAIL = 20, 80
@@ -66,23 +68,70 @@ def app_spec(sim: Simulation, invocation_dir: Path) -> str:
     holds as an attribute; a package's module by its dotted name (a path would break its
     relative imports), a top-level one by its file (pytest may have imported it from a
     folder of its own rootdir logic that ``jobsim replay`` does not put on ``sys.path``).
-    Otherwise (several apps, a backend plugin's targets) ``MODULE:APP``, for the user to fill.
+    A backend plugin's targets (inngest-py functions) likewise, when a module of theirs holds a list of all of
+    them (``functions = [onboarding, billing, client]``) or the one function (``jobs.py:onboarding``).
+    Otherwise (several apps, apps and a backend's targets) ``MODULE:APP``, for the user to fill.
     """
+    apps = getattr(sim, "_app_targets", sim.apps)  # the user's, not those a plugin builds for its targets
+    if len(apps) == 1 and not sim.adapted:
+        app = apps[0]
+        homes = [getattr(fn.handler, "__module__", None) for fn in app.functions.values()]
+        found = _held(homes, lambda value: value is app)
+    elif not apps and sim.adapted:
+        # each function a target given itself (an inngest-py function), not one of a target's (a Celery app's task)
+        given = {id(target) for target in getattr(sim, "_given", ())}
+        natives = [fn.options.get("native") for fn in sim.functions.values()]
+        targets = natives and all(id(native) in given for native in natives)
+        found = _held(_homes(natives), _holds_all(natives)) if targets else None
+    else:
+        found = None
+    if found is None:
+        return "MODULE:APP"
+    module, attr = found
+    if "." in module.__name__:
+        return f"{module.__name__}:{attr}"
+    file = getattr(module, "__file__", None)
+    return f"{shown_path(file, invocation_dir)}:{attr}" if file else f"{module.__name__}:{attr}"
+
+
+def _held(homes: list[str | None], fits: Callable[[Any], bool]) -> tuple[Any, str] | None:
+    """The first of the ``homes`` modules with an attribute that ``fits``, and the attribute's name."""
     import sys
 
-    if len(sim.apps) != 1 or sim.adapted:
-        return "MODULE:APP"
-    app = sim.apps[0]
-    for name in dict.fromkeys(getattr(fn.handler, "__module__", None) for fn in app.functions.values()):
+    for name in dict.fromkeys(homes):
         module = sys.modules.get(name or "")
-        attr = next((key for key, value in vars(module).items() if value is app), None) if module else None
-        if module is None or attr is None:
+        if module is None:
             continue
-        if "." in module.__name__:
-            return f"{module.__name__}:{attr}"
-        file = getattr(module, "__file__", None)
-        return f"{shown_path(file, invocation_dir)}:{attr}" if file else f"{module.__name__}:{attr}"
-    return "MODULE:APP"
+        names = [key for key, value in vars(module).items() if fits(value)]
+        if names:  # a list of all the targets before one of them: it holds what the others need (a client)
+            return module, min(names, key=lambda key: not isinstance(vars(module)[key], (list, tuple)))
+    return None
+
+
+def _homes(natives: list[Any]) -> list[str | None]:
+    """The modules that define a backend's targets: a Celery task's own ``__module__``, an inngest-py function's
+    handler's (the ``inngest.Function`` object is of inngest's module)."""
+    homes = []
+    for native in natives:
+        for inner in ("_handler", "fn", "func", "__wrapped__"):
+            homes.append(getattr(getattr(native, inner, None), "__module__", None))
+        homes.append(getattr(native, "__module__", None))
+    return homes
+
+
+def _holds_all(natives: list[Any]) -> Callable[[Any], bool]:
+    """Whether a module attribute is all the simulated targets: the one target, or a list or tuple of them all and no
+    other of their kinds (its clients may be in it: ``[onboarding, client]``)."""
+    ids = {id(native) for native in natives}
+    kinds = tuple({type(native) for native in natives})
+
+    def fits(value: Any) -> bool:
+        if isinstance(value, (list, tuple)):
+            held = {id(item) for item in value if isinstance(item, kinds)}
+            return held == ids
+        return len(ids) == 1 and id(value) in ids
+
+    return fits
 
 
 def trace_name(nodeid: str, number: int = 1) -> str:

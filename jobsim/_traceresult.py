@@ -13,7 +13,7 @@ import orjson
 
 from ._checks import listed_ids
 from ._time import format_duration, iso
-from ._tracestory import COMPARISONS, MISSING
+from ._tracestory import COMPARISONS, MISSING, SYSTEM
 from .errors import InvalidArgument
 
 if TYPE_CHECKING:
@@ -159,7 +159,6 @@ class Comparison:
 
     def report(self, tz: dt.tzinfo | None = None) -> str:
         """A readable report: one block per function, the first divergence of each, a summary."""
-        a, b = self.labels
         tz = tz if tz is not None else self.tz
         tolerance = f" (tolerance {format_duration(self.tolerance)})" if "timing" in self.compared else ""
         lines = [f"compared: {', '.join(self.compared)}{tolerance}"]
@@ -187,17 +186,25 @@ class Comparison:
                 by_mode[mode] += 1
         if self.functions:
             lines.append("")
-        total = len(self.functions)
-        if not total:  # files of input events only (an import): they hold no outcome to compare
-            lines.append(f"nothing to compare: neither {a} nor {b} holds a run (files of input events only?); "
-                         "replay each into your code (jobsim replay TRACE --app MODULE) and diff the replays' "
-                         "traces (--out)")
-        elif not differing:
-            lines.append(f"same: {total} function(s), {a} and {b} agree on {', '.join(self.compared)}")
-        else:
-            modes = ", ".join(f"{mode} {count}" for mode, count in by_mode.items())
-            lines.append(f"DIFFERS: {len(differing)} of {total} function(s) ({modes})")
+        lines.append(self._summary(len(differing), by_mode))
         return "\n".join(lines)
+
+    def _summary(self, differing: int, by_mode: dict[str, int]) -> str:
+        """The last line. The ``(jobsim)`` row (what no function did: Inngest's ``inngest/function.failed``) is no
+        function: not counted as one (\"2 of 3 function(s)\" for one function and it), named apart when it differs."""
+        a, b = self.labels
+        if not self.functions:  # files of input events only (an import): they hold no outcome to compare
+            return (f"nothing to compare: neither {a} nor {b} holds a run (files of input events only?); "
+                    "replay each into your code (jobsim replay TRACE --app MODULE) and diff the replays' "
+                    "traces (--out)")  # fmt: skip
+        system = self.functions.get(SYSTEM)
+        total = len(self.functions) - (system is not None)
+        if not differing:
+            return f"same: {total} function(s), {a} and {b} agree on {', '.join(self.compared)}"
+        modes = ", ".join(f"{mode} {count}" for mode, count in by_mode.items())
+        system_differs = system is not None and not system.same
+        also = f", and what no function did, {SYSTEM}," if system_differs else ""
+        return f"DIFFERS: {differing - system_differs} of {total} function(s){also} ({modes})"
 
 
 def _counts(result: FunctionResult) -> str:

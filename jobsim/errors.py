@@ -56,13 +56,14 @@ def _keywords_named(cls: type[_E]) -> type[_E]:
         except TypeError:
             if all(key in names for key in kwargs):
                 raise
-            raise _misspelt(type(self), kwargs, names) from None
+            raise _misspelt(type(self), kwargs, names, args) from None
 
     cls.__init__ = checked  # type: ignore[method-assign]
     return cls
 
 
-def _misspelt(cls: type[BaseException], given: Mapping[str, Any], accepted: Collection[str]) -> MisspeltKeyword:
+def _misspelt(cls: type[BaseException], given: Mapping[str, Any], accepted: Collection[str],
+              args: tuple[Any, ...] = ()) -> MisspeltKeyword:
     from ._checks import keyword_error  # _checks imports this module
 
     where = f"{cls.__name__}()"
@@ -71,22 +72,42 @@ def _misspelt(cls: type[BaseException], given: Mapping[str, Any], accepted: Coll
     if not accepted:
         message += f": give the message as its one argument, {cls.__name__}('...')"
     if key == "retry_after" and "after" in accepted:  # inngest-py's RetryAfterError(message, retry_after=ms)
-        message = _retry_after_keyword(message, value)
+        message = _retry_after_keyword(message, value, args[0] if args else given.get("message"))
+    if key == "quiet" and "after" in accepted:  # inngest-py's RetryAfterError(message, retry_after, quiet=True)
+        message += "; inngest-py's quiet= (no log line) has no jobsim counterpart: leave it out"
     if key == "cause":  # Inngest's TypeScript ``new NonRetriableError(message, { cause })``
         message += f"; Python chains the error that caused it: raise {cls.__name__}('...') from error"
     return MisspeltKeyword(message)
 
 
-def _retry_after_keyword(message: str, value: Any) -> str:
-    """inngest-py's ``retry_after=`` named as jobsim's ``after=``, its milliseconds as the duration to write."""
-    from ._time import format_duration
-
+def _retry_after_keyword(message: str, value: Any, text: Any) -> str:
+    """inngest-py's ``RetryAfterError(message, retry_after=ms)`` named as jobsim's ``after=``, with the whole call to
+    write: ``RetryAfterError("busy", after="30s")`` would give ``after`` twice, the message being the first argument."""
     if "did you mean" not in message:
         message = message.replace("; accepted:", " (did you mean after=?); accepted:", 1)
-    milliseconds = isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
-    write = f"after={format_duration(int(value * 1_000_000))!r}" if milliseconds else "after='30s'"
-    return (f"{message}; inngest-py's retry_after is milliseconds, jobsim's after= a duration (a plain number is "
-            f"seconds): write {write}")
+    call = f"RetryAfterError({_inngest_py_delay(value)}{'' if text is None else f', {text!r}'})"
+    return (f"{message}; inngest-py's retry_after is milliseconds (or a timedelta or datetime), jobsim's after is "
+            f"the first argument, a duration (a plain number is seconds): write {call}{_placeholder(call, value)}")
+
+
+def _placeholder(call: str, value: Any) -> str:
+    return f" (DELAY a duration such as '30s': {shown(value)} is no delay)" if "DELAY" in call else ""
+
+
+def _inngest_py_delay(value: Any) -> str:
+    """inngest-py's ``retry_after`` (an int of milliseconds, a ``timedelta``, a ``datetime``) as the code of jobsim's
+    ``after``: ``30_000`` is ``'30s'``. One that is no delay (negative, infinite) is a placeholder to fill."""
+    import math
+
+    from ._time import format_duration
+
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0:
+        return repr(format_duration(int(value * 1_000_000)))
+    if isinstance(value, dt.timedelta) and value >= dt.timedelta(0):
+        return repr(format_duration(value // dt.timedelta(microseconds=1) * 1000))
+    if isinstance(value, dt.datetime):
+        return repr(value)
+    return "DELAY"
 
 
 def _init_or_name_keyword(error: BaseException, init: Callable[..., None], args: tuple[Any, ...],
@@ -240,22 +261,17 @@ class RetryAfterError(Exception):
     def __init__(
         self, after: str | float | dt.timedelta | dt.datetime, message: str = ""
     ) -> None:
-        from ._time import duration_ns, job_instant_ns  # errors.py is imported by _time
-
         # checked here, where job code raises it: a bad value names itself in that attempt's error
         # (retried like any error) instead of surfacing later, inside the engine's retry decision
-        _refuse_inngest_py_order(after, message)
-        when = retry_after_header(after)
-        if isinstance(when, dt.datetime):
-            job_instant_ns(when, "after")  # a naive one (datetime.now() in job code) says why it is refused
-        elif isinstance(when, str):
-            try:
-                duration_ns(when, "after")
-            except InvalidArgument as error:  # a Retry-After header the server garbled reads as a bad duration
-                reason = str(error).partition(" is not valid: ")[2] or str(error)
-                raise InvalidArgument.build("after", after, f"{_NOT_A_DURATION}; as a duration: {reason}") from None
-        else:
-            duration_ns(when, "after")
+        try:
+            _check_after(after)
+        except InvalidArgument:
+            # refused as a delay: inngest-py's order, RetryAfterError("busy", 30_000), says so. Only then: a valid
+            # delay first is jobsim's order, whatever the message (RetryAfterError("120", 429) worked before)
+            order = _inngest_py_order(after, message)
+            if order is None:
+                raise
+            raise InvalidArgument(order) from None
         super().__init__(message or f"retry after {after!r}")
         self.after = after
 
@@ -264,29 +280,38 @@ class RetryAfterError(Exception):
         return type(self), (self.after, *self.args[:1]), self.__dict__
 
 
-def _refuse_inngest_py_order(after: Any, message: Any) -> None:
+def _check_after(after: Any) -> None:
+    from ._time import duration_ns, job_instant_ns  # errors.py is imported by _time
+
+    when = retry_after_header(after)
+    if isinstance(when, dt.datetime):
+        job_instant_ns(when, "after")  # a naive one (datetime.now() in job code) says why it is refused
+    elif isinstance(when, str):
+        try:
+            duration_ns(when, "after")
+        except InvalidArgument as error:  # a Retry-After header the server garbled reads as a bad duration
+            reason = str(error).partition(" is not valid: ")[2] or str(error)
+            raise InvalidArgument.build("after", after, f"{_NOT_A_DURATION}; as a duration: {reason}") from None
+    else:
+        duration_ns(when, "after")
+
+
+def _inngest_py_order(after: Any, message: Any) -> str | None:
     """inngest-py's ``RetryAfterError(message, retry_after)`` (``message`` a str or None, ``retry_after`` an int
     of *milliseconds*, a ``timedelta`` or a ``datetime``) written against jobsim's ``RetryAfterError(after,
-    message)``: the message would be read as the delay and refused as a bad duration, without a word on the
-    order. Say it, with the call to write (milliseconds turned into a duration, as jobsim reads a plain number
-    as seconds)."""
+    message)``: the message was read as the delay and refused as a bad duration, without a word on the order.
+    Say it, with the call to write (milliseconds turned into a duration, as jobsim reads a plain number as
+    seconds); ``None`` when the arguments are not that order."""
     if not (after is None or isinstance(after, str)) or isinstance(message, (str, bool)):
-        return
+        return None
     if not isinstance(message, (int, float, dt.timedelta, dt.datetime)):
-        return
-    from ._time import format_duration
-
-    if isinstance(message, dt.timedelta):
-        delay = repr(format_duration(int(message.total_seconds() * 1e9)))
-    elif isinstance(message, dt.datetime):
-        delay = repr(message)
-    else:
-        delay = repr(format_duration(int(message * 1_000_000))) if message >= 0 else repr(message)
-    raise InvalidArgument(
+        return None
+    return (
         f"RetryAfterError({after!r}, {message!r}): jobsim's RetryAfterError takes the delay first, then the message,"
         f" RetryAfterError(after, message=''); ({after!r}, {message!r}) is inngest-py's order, RetryAfterError(message,"
         f" retry_after), whose int is milliseconds, while jobsim reads a plain number as seconds: write"
-        f" RetryAfterError({delay}{'' if after is None else f', {after!r}'})"
+        f" RetryAfterError({_inngest_py_delay(message)}{'' if after is None else f', {after!r}'})"
+        f"{_placeholder(_inngest_py_delay(message), message)}"
     )
 
 

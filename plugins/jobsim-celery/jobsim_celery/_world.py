@@ -205,14 +205,13 @@ class CeleryWorld(Revoking, Crashes, Redelivery):
             "send_task": app.__dict__.get("send_task"),
             "producer_or_acquire": app.__dict__.get("producer_or_acquire"),
             "backend_cache": app._backend_cache,
-            "eager": app.conf.task_always_eager,
+            "conf_class": _patches.no_eager(app),  # task_always_eager reads False, however it is set
             "revoke": app.control.__dict__.get("revoke"),
         }
         app._jobsim_world = self
         app.send_task = rt.publisher.send_task
         app.producer_or_acquire = producer_or_acquire
         app._backend_cache = backend_class(app)(app, self.sim)
-        app.conf.task_always_eager = False
         app.control.revoke = self._revoker(rt)
         for task in rt.tasks.values():
             self._wrap(rt, task)
@@ -245,7 +244,7 @@ class CeleryWorld(Revoking, Crashes, Redelivery):
         else:
             app.control.revoke = rt.saved["revoke"]
         app._backend_cache = rt.saved.get("backend_cache")
-        app.conf.task_always_eager = rt.saved.get("eager", False)
+        _patches.eager_back(app, rt.saved["conf_class"])
         app._jobsim_world = None
         if all(getattr(other.app, "_jobsim_world", None) is None for other in self.apps):
             self._cleanup_worker_state()

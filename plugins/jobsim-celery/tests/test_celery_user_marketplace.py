@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import smtplib
 
+import httpx
+
 import pytest
 
 import jobsim
@@ -63,3 +65,58 @@ def test_a_reminder_a_day_away_runs_24_times_and_the_timeline_says_how_to_stop_i
         sim.run_until_idle()
         sim.mail.assert_sent(to="buyer@example.com", subject="Your cart c1")
         assert "visibility_timeout" not in sim.timeline()
+
+
+def _charge(app):
+    @app.task(name="market.charge_order", bind=True, autoretry_for=(httpx.HTTPError,), retry_backoff=True,
+              retry_backoff_max=600, retry_jitter=True, max_retries=5)  # fmt: skip
+    def charge_order(self, order_id):
+        response = httpx.post("https://payments.test/charges", json={"order": order_id}, timeout=10)
+        response.raise_for_status()
+        return response.json()["id"]
+
+    return charge_order
+
+
+def test_sim_fail_into_a_task_whose_autoretry_for_does_not_list_injectedfault_says_so(app):
+    """``sim.fail("market.charge_order", times=2)`` looked like "the payments API fails twice", but its default
+    ``InjectedFault`` is no ``httpx.HTTPError``: one attempt, failed, and nothing said why it was not retried."""
+    charge_order = _charge(app)
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.http.post("https://payments.test/charges").respond(200, json={"id": "ch_1"})
+        sim.fail("market.charge_order", times=2)
+        result = charge_order.delay("o1")
+        sim.run_until_idle()
+        with pytest.raises(jobsim.InjectedFault, match=(
+            r"injected by sim.fail\(\) into function 'market.charge_order'; the task's autoretry_for="
+            r"\(httpx.HTTPError,\) does not retry it: to exercise its retries, give sim.fail an error it lists, "
+            r"e.g. error=httpx.HTTPError\('down'\)"
+        )):  # fmt: skip
+            result.get()
+        assert len(sim.runs(charge_order)[0].attempts) == 1
+    with jobsim.Simulation(app, start=START) as sim:  # what the hint says: two failures, then the charge
+        sim.http.post("https://payments.test/charges").respond(200, json={"id": "ch_1"})
+        sim.fail("market.charge_order", times=2, error=httpx.HTTPError("down"))
+        result = charge_order.delay("o1")
+        sim.run_until_idle()
+        assert result.get() == "ch_1"
+        assert len(sim.runs(charge_order)[0].attempts) == 3
+
+
+def test_sim_fail_default_fault_keeps_its_message_where_autoretry_for_takes_it(app):
+    @app.task(name="market.sync", autoretry_for=(Exception,), max_retries=1, retry_backoff=False)
+    def sync():
+        return "ok"
+
+    @app.task(name="market.plain")
+    def plain():
+        return "ok"
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.fail("market.sync", times=1)
+        sim.fail("market.plain", times=1)
+        synced, failed = sync.delay(), plain.delay()
+        sim.run_until_idle()
+        assert synced.get() == "ok"
+        with pytest.raises(jobsim.InjectedFault, match=r"^injected by sim.fail\(\) into function 'market.plain'$"):
+            failed.get()

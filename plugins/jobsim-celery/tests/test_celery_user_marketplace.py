@@ -5,6 +5,7 @@ from __future__ import annotations
 import smtplib
 
 import httpx
+import jobsim_celery
 
 import pytest
 
@@ -120,3 +121,24 @@ def test_sim_fail_default_fault_keeps_its_message_where_autoretry_for_takes_it(a
         assert synced.get() == "ok"
         with pytest.raises(jobsim.InjectedFault, match=r"^injected by sim.fail\(\) into function 'market.plain'$"):
             failed.get()
+
+
+def test_a_welcome_email_routed_to_an_unread_queue_fails_the_assertion_saying_why(app):
+    """``task_routes`` sends emails to ``emails``; ``Simulation(app)`` runs ``celery worker`` without ``-Q``, which
+    reads ``celery`` only. The test failed with "Outbox: empty" and nothing else: the UnreadQueueWarning is
+    not shown when the ``with`` block fails."""
+    app.conf.task_routes = {"market.remind_cart": {"queue": "emails"}}
+    remind_cart = _mailer(app)
+    with pytest.raises(AssertionError) as caught, jobsim.Simulation(app, start=START) as sim:
+        remind_cart.delay("c1")
+        sim.run_until_idle()
+        sim.mail.assert_sent(to="buyer@example.com")
+    assert str(caught.value).splitlines()[1:3] == [
+        "Outbox: empty (no email was sent)", "Note: work that may send it never ran:"]
+    assert ("- jobsim-celery: 1 message(s) (1 of task 'market.remind_cart') wait on queue 'emails', which no "
+            "simulated worker reads (the workers read 'celery')") in str(caught.value)
+    assert "jobsim_celery.CeleryTarget(app, queues=['celery', 'emails'])" in str(caught.value)
+    with jobsim.Simulation(jobsim_celery.CeleryTarget(app, queues=["celery", "emails"]), start=START) as sim:
+        remind_cart.delay("c1")
+        sim.run_until_idle()
+        sim.mail.assert_sent(to="buyer@example.com")

@@ -97,7 +97,7 @@ def test_sim_fail_into_a_task_whose_autoretry_for_does_not_list_injectedfault_sa
         assert len(sim.runs(charge_order)[0].attempts) == 1
     with jobsim.Simulation(app, start=START) as sim:  # what the hint says: two failures, then the charge
         sim.http.post("https://payments.test/charges").respond(200, json={"id": "ch_1"})
-        sim.fail("market.charge_order", times=2, error=httpx.HTTPError("down"))
+        sim.fail(charge_order, times=2, error=httpx.HTTPError("down"))
         result = charge_order.delay("o1")
         sim.run_until_idle()
         assert result.get() == "ch_1"

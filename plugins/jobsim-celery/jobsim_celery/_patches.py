@@ -273,7 +273,13 @@ def no_eager(app: Any) -> type:
         def __getitem__(self: Any, key: Any) -> Any:
             return False if key == _EAGER else cls.__getitem__(self, key)
 
-        namespace = {"__getitem__": __getitem__, "__module__": cls.__module__, "__qualname__": cls.__qualname__}
+        def copy(self: Any) -> Any:  # a copy the test keeps is a plain one, as the app's is after the close
+            copied = cls.copy(self)
+            object.__setattr__(copied, "__class__", cls)
+            return copied
+
+        namespace = {"__getitem__": __getitem__, "copy": copy, "__copy__": copy, "__module__": cls.__module__,
+                     "__qualname__": cls.__qualname__}  # fmt: skip
         sub = _no_eager_classes[cls] = type(cls.__name__, (cls,), namespace)
     object.__setattr__(conf, "__class__", sub)  # its own __setattr__ would store a setting named __class__
     return cls

@@ -6,7 +6,6 @@ import smtplib
 
 import httpx
 import jobsim_celery
-
 import pytest
 
 import jobsim
@@ -45,7 +44,9 @@ def test_task_always_eager_set_after_the_simulation_started_stays_off(app, how):
         sim.advance("1m")
         assert result.get() == "c1"
         assert [r.attempts[0].started_at.strftime("%H:%M") for r in sim.runs(remind_cart)] == ["13:00"]
+        kept = app.conf.copy()
     assert app.conf.task_always_eager is True  # what the test set is the app's again after the close
+    assert kept.task_always_eager is True and type(kept) is type(app.conf)
     app.conf.task_always_eager = False
 
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import smtplib
+from datetime import timedelta
 
 import httpx
 import jobsim_celery
 import pytest
+from celery import chord
+from celery.schedules import crontab
 
 import jobsim
 
@@ -143,3 +146,66 @@ def test_a_welcome_email_routed_to_an_unread_queue_fails_the_assertion_saying_wh
         remind_cart.delay("c1")
         sim.run_until_idle()
         sim.mail.assert_sent(to="buyer@example.com")
+
+
+def test_the_0900_new_york_digest_follows_both_2026_dst_changes_and_the_15_minute_sync_runs_beside_it(app):
+    app.conf.timezone = "America/New_York"
+    app.conf.beat_schedule = {
+        "daily-digest": {"task": "market.digest", "schedule": crontab(minute=0, hour=9)},
+        "sync-inventory": {"task": "market.sync", "schedule": timedelta(minutes=15)},
+    }
+
+    @app.task(name="market.digest")
+    def digest():
+        return "sent"
+
+    @app.task(name="market.sync")
+    def sync():
+        return "synced"
+
+    for start, end, expected in (
+        ("2026-03-07T00:00:00Z", "2026-03-09T23:00:00Z", ["03-07T14:00", "03-08T13:00", "03-09T13:00"]),
+        ("2026-10-31T00:00:00Z", "2026-11-02T23:00:00Z", ["10-31T13:00", "11-01T14:00", "11-02T14:00"]),
+    ):
+        with jobsim.Simulation(app, start=start) as sim:
+            sim.advance_to(end)
+            assert [r.started_at.strftime("%m-%dT%H:%M") for r in sim.runs(digest)] == expected
+            assert len(sim.runs(sync)) == 71 * 4  # every 15 minutes from the start, the first 15 minutes in
+
+
+def test_checkout_chain_and_payout_chord_as_a_worker_runs_them(app):
+    charge_order = _charge(app)
+
+    @app.task(name="market.reserve_stock")
+    def reserve_stock(order_id):
+        return order_id
+
+    @app.task(name="market.send_receipt")
+    def send_receipt(charge_id):
+        with smtplib.SMTP("smtp.market.test", 587) as smtp:
+            smtp.sendmail("hi@market.test", ["buyer@example.com"],
+                          f"To: buyer@example.com\r\nSubject: Receipt {charge_id}\r\n\r\nthanks")  # fmt: skip
+        return charge_id
+
+    @app.task(name="market.payout", rate_limit="10/m")
+    def payout(seller):
+        return {"s1": 10, "s2": 20, "s3": 30}[seller]
+
+    @app.task(name="market.payout_summary")
+    def payout_summary(amounts):
+        return sum(amounts)
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.http.post("https://payments.test/charges").mock(
+            side_effect=[httpx.Response(503), jobsim.timeout(), httpx.Response(200, json={"id": "ch_7"})])
+        checkout = (reserve_stock.s("o7") | charge_order.s() | send_receipt.s()).apply_async()
+        payouts = chord(payout.s(s) for s in ("s1", "s2", "s3"))(payout_summary.s())
+        sim.run_until_idle()
+        assert checkout.get() == "ch_7"
+        sim.mail.assert_sent(to="buyer@example.com", subject="Receipt ch_7")
+        charge = sim.runs(charge_order)[0]
+        assert len(charge.attempts) == 3  # 503, then a 10 s read timeout, then the charge (jittered backoff)
+        assert payouts.get() == 60
+        # rate_limit 10/m: one payout every 6 s; the summary starts when the last one ends
+        assert [r.attempts[0].started_at.strftime("%M:%S") for r in sim.runs(payout)] == ["00:00", "00:06", "00:12"]
+        assert sim.runs(payout_summary)[0].attempts[0].started_at.strftime("%M:%S") == "00:12"

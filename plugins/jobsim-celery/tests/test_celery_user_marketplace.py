@@ -9,6 +9,7 @@ import httpx
 import jobsim_celery
 import pytest
 from celery import chord
+from celery.exceptions import ChordError
 from celery.schedules import crontab
 
 import jobsim
@@ -209,3 +210,29 @@ def test_checkout_chain_and_payout_chord_as_a_worker_runs_them(app):
         # rate_limit 10/m: one payout every 6 s; the summary starts when the last one ends
         assert [r.attempts[0].started_at.strftime("%M:%S") for r in sim.runs(payout)] == ["00:00", "00:06", "00:12"]
         assert sim.runs(payout_summary)[0].attempts[0].started_at.strftime("%M:%S") == "00:12"
+
+
+def test_a_failed_payout_fails_the_chord_as_celery_reports_it(app):
+    """What the README now says: ``get()`` raises the header task's error first, the body's result is Redis's
+    ``ChordError``, and ``HTTPStatusError`` (which does not pickle) is stored as ``HTTPError``."""
+
+    @app.task(name="market.payout")
+    def payout(seller):
+        response = httpx.post("https://payments.test/payouts", json={"seller": seller})
+        response.raise_for_status()
+        return response.json()["amount"]
+
+    @app.task(name="market.payout_summary")
+    def payout_summary(amounts):
+        return sum(amounts)
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.http.post("https://payments.test/payouts").mock(side_effect=[
+            httpx.Response(200, json={"amount": 10}), httpx.Response(500), httpx.Response(200, json={"amount": 30})])
+        result = chord(payout.s(s) for s in ("s1", "s2", "s3"))(payout_summary.s())
+        sim.run_until_idle()
+        with pytest.raises(httpx.HTTPError, match="500 Internal Server Error") as caught:
+            result.get()
+        assert type(caught.value) is httpx.HTTPError
+        assert type(result.result) is ChordError and str(result.result).startswith("Dependency ")
+        assert sim.runs(payout_summary) == []

@@ -43,3 +43,8 @@ class Host(Protocol):
     def record(self, kind: str, **fields: Any) -> None:
         """Append a record of ``kind`` to the trace, stamped with ``now_ns()``."""
         ...
+
+    def unread_work(self) -> list[str]:
+        """One sentence per queue holding work, due now, that no simulated worker reads (``jobsim_unread``; a queue
+        ``sim.leave_unread`` named is left out): why an expected email may never have been sent."""
+        ...

@@ -292,9 +292,9 @@ class MailSink:
         if len(found) != expected:
             hint = "" if count is not None or len(found) < 2 else (
                 f" (pass count={len(found)} if that many are expected, or narrow the filters)")
-            raise AssertionError(self._report(
-                f"expected exactly {expected} email(s){_describe(filters)}, found "
-                f"{len(found)}{hint}", found))
+            report = self._report(f"expected exactly {expected} email(s){_describe(filters)}, found "
+                                  f"{len(found)}{hint}", found)
+            raise AssertionError(report + self._unread_note() if len(found) < expected else report)
         return found[0] if count is None else found
 
     @keywords_checked("sim.mail.assert_not_sent()")
@@ -334,6 +334,15 @@ class MailSink:
                        + "\n".join(self._routed) + "\nTo script an outage and then let the provider send, "
                        "list only the failures: side_effect=[httpx.Response(500)] * 2")
         return report
+
+
+    def _unread_note(self) -> str:
+        """Work waiting on queues no simulated worker reads: often why an email was never sent (a task routed to
+        an ``emails`` queue no simulated worker reads), and the warning at close is not shown when the test fails."""
+        waiting = self._host.unread_work()
+        if not waiting:
+            return ""
+        return "\nNote: work that may send it never ran:\n" + "\n".join(f"- {message}" for message in waiting)
 
 
 def _check_times_on(times: int, on: str) -> None:

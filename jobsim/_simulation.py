@@ -26,6 +26,7 @@ from ._simtargets import RANDOM_STREAMS as RANDOM_STREAMS  # its home before the
 from ._simtargets import _check_budget, _check_random_streams, _flatten
 from ._time import MAX_NS, Duration, Instant, duration_ns, format_duration, instant_ns, iso, to_datetime, zone
 from ._trace import RESERVED_FIELDS, RESERVED_KINDS, Trace, event_fields
+from ._unread import messages
 from ._wallclock import WallClock
 from .errors import BudgetExceeded, InvalidArgument, JobsimError
 
@@ -218,6 +219,17 @@ class Simulation(_Faults):
     def driving(self) -> bool:
         """A driving call is under way (``advance``, ``run_until_idle``...), on any thread."""
         return self.wallclock.active()
+
+    def unread_work(self) -> list[str]:
+        """Host service (``sim.mail.assert_sent``'s note): the ``UnreadQueueWarning`` sentences for what waits, due
+        now, on queues no simulated worker reads; asked of the plugins whatever the warning at close will do."""
+        if self._state != "running":
+            return []
+        try:
+            answers = self._plugins.hook.jobsim_unread(sim=self)
+        except Exception:  # a plugin's bug must not hide the assertion it would add to
+            return []
+        return messages((item for answer in answers for item in answer or ()), self._left_unread)
 
     def consume(self, ns: int) -> None:
         """Job code spends ``ns`` of virtual time (``time.sleep``, a slow response)."""

@@ -21,8 +21,9 @@ TIMELINE_HEAD, TIMELINE_TAIL = 20, 80
 
 NO_APP = (
     "jobsim: the `jobsim` fixture needs to know what to simulate: "
-    "define a fixture named jobsim_app in conftest.py returning your jobsim.App "
-    "(or a list of targets), e.g.\n\n"
+    "define a fixture named jobsim_app in conftest.py returning what you would pass to "
+    "jobsim.Simulation: your jobsim.App, a backend's app (a Celery app, jobsim_celery.CeleryTarget(app, ...)) "
+    "or a list of targets, e.g.\n\n"
     "    @pytest.fixture\n"
     "    def jobsim_app():\n"
     "        from myproject.jobs import app\n"

@@ -58,7 +58,8 @@ def test_missing_jobsim_app_says_how_to_provide_it(pytester: pytest.Pytester) ->
         [
             "*ERROR at setup of test_x*",
             "jobsim: the `jobsim` fixture needs to know what to simulate: define a fixture named "
-            "jobsim_app in conftest.py returning your jobsim.App (or a list of targets), e.g.",
+            "jobsim_app in conftest.py returning what you would pass to jobsim.Simulation: your jobsim.App, "
+            "a backend's app (a Celery app, jobsim_celery.CeleryTarget(app, ...)) or a list of targets, e.g.",
             "",
             "    @pytest.fixture",
             "    def jobsim_app():",

@@ -17,6 +17,7 @@ class FakeHost:
         self.tz: dt.tzinfo = dt.timezone.utc
         self.now = now_ns
         self.records: list[tuple[str, dict[str, Any]]] = []
+        self.unread: list[str] = []  # what unread_work answers
 
     def now_ns(self) -> int:
         return self.now
@@ -35,6 +36,9 @@ class FakeHost:
 
     def record(self, kind: str, **fields: Any) -> None:
         self.records.append((kind, fields))
+
+    def unread_work(self) -> list[str]:
+        return list(self.unread)
 
     def kinds(self, kind: str) -> list[dict[str, Any]]:
         """The fields of each record of ``kind``, without the objects sinks attach for saving."""

@@ -920,6 +920,25 @@ def test_assert_sent_refuses_duplicates_and_marks_them(mail: MailSink, host: Fak
     assert marks == ["* #1", "* #2", "  #3"]
 
 
+def test_assert_sent_short_of_emails_names_work_waiting_on_unread_queues(mail: MailSink, host: FakeHost) -> None:
+    """A task routed to a queue no simulated worker reads never sent its email; the test fails on the empty outbox,
+    and the UnreadQueueWarning that says why is not shown for a failed test: the assertion says it."""
+    host.unread = ["jobsim-celery: 1 message(s) (1 of task 'send_welcome') wait on queue 'emails', ..."]
+    with pytest.raises(AssertionError) as caught:
+        mail.assert_sent(to="ada@example.com")
+    assert str(caught.value) == (
+        "jobsim: expected exactly 1 email(s) with to='ada@example.com', found 0.\n"
+        "Outbox: empty (no email was sent)\n"
+        "Note: work that may send it never ran:\n"
+        "- jobsim-celery: 1 message(s) (1 of task 'send_welcome') wait on queue 'emails', ...")
+    outbox_of_three(mail, host)
+    with pytest.raises(AssertionError) as caught:  # too many: the note is not the news
+        mail.assert_sent(to="ada@example.com")
+    assert "Note: work" not in str(caught.value)
+    with pytest.raises(AssertionError, match=r"Note: work that may send it never ran"):
+        mail.assert_sent(to="ada@example.com", count=3)
+
+
 def test_assert_not_sent_and_empty_outbox_messages(mail: MailSink, host: FakeHost) -> None:
     with pytest.raises(AssertionError) as caught:
         mail.assert_sent(subject=re.compile("Welcome"), provider="resend")

@@ -49,6 +49,13 @@
   instruction, or the same source text, so while a simulation runs they are remembered (about 0.5 ms of a retry;
   the text is unchanged, for tracebacks formatted elsewhere in the process too).
 
+* **Eager mode stays off.** While a simulation runs an app, its settings read ``task_always_eager`` as
+  ``False``, whenever and however it is set (``app.conf.task_always_eager = True`` or ``app.conf.update(...)`` from
+  a fixture requested after ``jobsim``, or in the ``with``): Celery reads it at every ``apply_async`` and canvas
+  call (``Task.apply_async``, ``chain``, ``group``, ``chord``) and would run the task there and then, outside the
+  simulated worker, its countdown ignored. The app's settings object gets a subclass of its own class for the
+  simulation (``no_eager``), so what was set is the app's again after the close (``eager_back``).
+
 * **A canvas is declared whole.** ``group.apply_async`` and ``chord.apply_async`` first declare every task the
   group or chord reaches (``_canvas``), so a task the simulation refuses refuses it before any of it is sent.
 
@@ -250,6 +257,39 @@ def _check_canvas() -> None:
     for cls, kind in ((canvas.group, "group"), (canvas._chord, "chord")):
         _methods[cls] = cls.__dict__["apply_async"]
         cls.apply_async = checked(cls.apply_async, kind)
+
+
+_EAGER = "task_always_eager"
+_no_eager_classes: dict[type, type] = {}  # an app's settings class -> its subclass that never reads eager
+
+
+def no_eager(app: Any) -> type:
+    """Make ``app.conf`` read ``task_always_eager`` as ``False`` until ``eager_back``; returns its class."""
+    conf = app.conf
+    cls = type(conf)
+    sub = _no_eager_classes.get(cls)
+    if sub is None:
+
+        def __getitem__(self: Any, key: Any) -> Any:
+            return False if key == _EAGER else cls.__getitem__(self, key)
+
+        def copy(self: Any) -> Any:  # a copy the test keeps is a plain one, as the app's is after the close
+            copied = cls.copy(self)
+            object.__setattr__(copied, "__class__", cls)
+            return copied
+
+        namespace = {"__getitem__": __getitem__, "copy": copy, "__copy__": copy, "__module__": cls.__module__,
+                     "__qualname__": cls.__qualname__}  # fmt: skip
+        sub = _no_eager_classes[cls] = type(cls.__name__, (cls,), namespace)
+    object.__setattr__(conf, "__class__", sub)  # its own __setattr__ would store a setting named __class__
+    return cls
+
+
+def eager_back(app: Any, cls: Any) -> None:
+    """Undo ``no_eager``: the app reads what the test set, during the simulation too."""
+    conf = app.__dict__.get("_conf")
+    if conf is not None and type(conf) is _no_eager_classes.get(cls):
+        object.__setattr__(conf, "__class__", cls)
 
 
 def push(world: Any) -> None:

@@ -43,7 +43,8 @@ def _crash(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
 def _redeliver(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
     if d.get("why") == "visibility_timeout":  # a held ETA message the broker restored (``_visibility``)
         return (f"celery    {_name(d, names)} held unacknowledged past the broker's visibility_timeout: "
-                "delivered again, one more copy that runs at its ETA too")
+                "delivered again, one more copy that runs at its ETA too (a broker_transport_options "
+                "visibility_timeout above the countdown avoids it)")
     return f"celery    {_name(d, names)} unacknowledged: the broker delivers it again at {_at(d['due'], tz)}"
 
 

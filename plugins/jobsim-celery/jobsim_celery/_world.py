@@ -27,7 +27,7 @@ from jobsim._checks import init_keywords_checked, keywords_checked
 from jobsim._events import Event
 from jobsim._records import Attempt, Run
 from jobsim._time import MS, instant_ns, iso
-from jobsim.errors import InvalidArgument, JobsimError, UnsupportedFeature
+from jobsim.errors import InjectedFault, InvalidArgument, JobsimError, UnsupportedFeature
 from jobsim.hooks import Adapted, end_run, output_bytes, planned_instant, refusing_handler, target_rng
 
 from . import _lifecycle, _patches
@@ -205,14 +205,13 @@ class CeleryWorld(Revoking, Crashes, Redelivery):
             "send_task": app.__dict__.get("send_task"),
             "producer_or_acquire": app.__dict__.get("producer_or_acquire"),
             "backend_cache": app._backend_cache,
-            "eager": app.conf.task_always_eager,
+            "conf_class": _patches.no_eager(app),  # task_always_eager reads False, however it is set
             "revoke": app.control.__dict__.get("revoke"),
         }
         app._jobsim_world = self
         app.send_task = rt.publisher.send_task
         app.producer_or_acquire = producer_or_acquire
         app._backend_cache = backend_class(app)(app, self.sim)
-        app.conf.task_always_eager = False
         app.control.revoke = self._revoker(rt)
         for task in rt.tasks.values():
             self._wrap(rt, task)
@@ -245,7 +244,7 @@ class CeleryWorld(Revoking, Crashes, Redelivery):
         else:
             app.control.revoke = rt.saved["revoke"]
         app._backend_cache = rt.saved.get("backend_cache")
-        app.conf.task_always_eager = rt.saved.get("eager", False)
+        _patches.eager_back(app, rt.saved["conf_class"])
         app._jobsim_world = None
         if all(getattr(other.app, "_jobsim_world", None) is None for other in self.apps):
             self._cleanup_worker_state()
@@ -281,7 +280,7 @@ class CeleryWorld(Revoking, Crashes, Redelivery):
             fault = world.sim.engine.take_fault(task.name, None)
             try:
                 if fault is not None:
-                    raise fault
+                    raise _unretried(task, fault)
                 value = inner(*args, **kwargs)
             except ProcessTerminated:
                 raise
@@ -481,6 +480,23 @@ class CeleryWorld(Revoking, Crashes, Redelivery):
 
     def __repr__(self) -> str:
         return f"<jobsim Celery world apps={[rt.app.main for rt in self.apps]} runs={len(self.runs)}>"
+
+
+def _unretried(task: Any, fault: BaseException) -> BaseException:
+    """``sim.fail``'s default ``InjectedFault`` where the task's ``autoretry_for`` does not list it fails the task at
+    once: say so, and what to give ``sim.fail`` to exercise the retries (a user's ``error=`` is left as it is)."""
+    retry_for = tuple(getattr(task, "autoretry_for", None) or ())
+    try:
+        if type(fault) is not InjectedFault or not retry_for or isinstance(fault, retry_for):
+            return fault
+    except TypeError:  # not classes: Celery's own autoretry fails on it too
+        return fault
+    names = [c.__qualname__ if c.__module__ == "builtins" else f"{c.__module__}.{c.__qualname__}" for c in retry_for]
+    listed = f"({names[0]},)" if len(names) == 1 else f"({', '.join(names)})"
+    return InjectedFault(
+        f"{fault}; the task's autoretry_for={listed} does not retry it: to exercise its retries, give sim.fail an "
+        f"error it lists, e.g. error={names[0]}('down')"
+    )
 
 
 def _task_ids(task_id: Any) -> list[str]:

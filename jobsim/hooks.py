@@ -537,7 +537,8 @@ class JobsimSpec:
         queues no simulated worker reads, one ``Unread`` per message or job, only what is due by now (a message
         whose ETA or delay is still ahead is the test's business, as for ``sim.send``). The simulation warns
         (``jobsim.UnreadQueueWarning``) unless the test left the queue unread on purpose (``sim.leave_unread``).
-        Never raise."""
+        Never raise: a plugin that raises (or answers something else than ``Unread`` items) still lets the others
+        warn and the simulation release its backends, then the close raises ``PluginError`` naming it."""
 
     @hookspec
     def jobsim_record_kinds(self) -> Mapping[str, RecordRenderer]:  # type: ignore[empty-body]

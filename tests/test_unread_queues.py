@@ -25,6 +25,7 @@ class Broker:
 
 class _BrokerPlugin:
     broken = False
+    answer = None  # what to answer instead of the broker's held work
 
     @hookimpl
     def jobsim_adapt(self, sim, target):
@@ -37,6 +38,8 @@ class _BrokerPlugin:
     def jobsim_unread(self, sim):
         if self.broken:
             raise RuntimeError("a plugin's bug")
+        if self.answer is not None:
+            return self.answer
         broker = getattr(sim, "broker", None)
         return None if broker is None else [
             Unread(backend="broker", queue=q, name=t, read=["default"], listing="sim.broker.held",
@@ -116,14 +119,65 @@ def test_a_with_block_that_raised_does_not_warn():
             1 / 0  # noqa: B018
 
 
-def test_a_plugin_that_fails_to_answer_does_not_break_closing(plugin):
+class _Other:
+    """A second plugin answering for another backend: a broken plugin must not hide its lost work."""
+
+    @hookimpl
+    def jobsim_unread(self, sim):
+        return [Unread(backend="other", queue="audit", name="log", read=[], listing="sim.other.held")]
+
+
+@pytest.fixture
+def other():
+    other = _Other()
+    _plugins.register(other, name="unread-other")
+    yield other
+    _plugins.unregister(other)
+
+
+class _Released:
+    """Records that the close reached ``jobsim_uninstall`` (the backends given back)."""
+
+    def __init__(self):
+        self.released = 0
+
+    @hookimpl
+    def jobsim_uninstall(self, sim):
+        self.released += 1
+
+
+@pytest.fixture
+def released():
+    watcher = _Released()
+    _plugins.register(watcher, name="unread-released")
+    yield watcher
+    _plugins.unregister(watcher)
+
+
+def test_a_plugin_that_fails_to_answer_is_named_after_the_close_released_everything(plugin, other, released):
     plugin.broken = True
     broker = Broker()
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        with jobsim.Simulation(broker) as sim:
-            broker.held.append(("emails", "send"))
-    assert sim._state == "closed"
+    with (
+        pytest.warns(jobsim.UnreadQueueWarning, match="jobsim-other: .* queue 'audit'"),
+        pytest.raises(jobsim.errors.PluginError) as raised,
+        jobsim.Simulation(broker) as sim,
+    ):
+        broker.held.append(("emails", "send"))
+    assert sim._state == "closed" and released.released == 1  # released first, then the error
+    assert str(raised.value).startswith(
+        "jobsim_unread failed as the simulation closed: the jobsim plugin 'unread-test' (test_unread_queues) raised "
+        "RuntimeError: a plugin's bug. The simulation is closed and its backends released"
+    )
+    assert "report it to the plugin's authors" in str(raised.value)
+
+
+@pytest.mark.parametrize("answer", [["emails"], [Unread(backend="b", queue="q", name="t", read=None, listing="l")]])
+def test_an_answer_that_is_not_unread_items_is_a_plugin_error_after_the_release(plugin, released, answer):
+    plugin.answer = answer
+    with pytest.raises(jobsim.errors.PluginError, match="jobsim_unread failed") as raised, jobsim.Simulation(Broker()) as sim:
+        pass
+    assert sim._state == "closed" and released.released == 1
+    assert ("answered 'emails' among its items, not a jobsim.hooks.Unread" in str(raised.value)) == (answer == ["emails"])
 
 
 def test_not_inside_a_hypothesis_test():

@@ -115,7 +115,7 @@ class _Lifecycle(_Targets):
     def leave_unread(self, *queues: object) -> None:
         """Declare queues this test leaves unread on purpose (``"emails"``, or a queue object with a ``name``):
         work waiting on them when the simulation closes does not warn (``jobsim.UnreadQueueWarning``)."""
-        self._left_unread.update(queue_names(queues))
+        self._left_unread.update(queue_names(queues, lambda queue: self._plugins.hook.jobsim_queue_name(queue=queue)))
 
     def _unread_work(self) -> tuple[list[str], list[str]]:
         """The warnings about work waiting, due, on queues no simulated worker reads (``jobsim_unread``), asked of

@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from ._safe import shown
@@ -54,12 +54,15 @@ class Unread:
     fix: str | None = None
 
 
-def queue_names(queues: Iterable[object], argument: str = "queues") -> list[str]:
-    """The queue names ``sim.leave_unread(*queues)`` declares: strings, or objects with a ``name`` (an RQ
-    ``Queue``, a BullMQ ``Queue``), each one non-empty."""
+def queue_names(
+    queues: Iterable[object], named: Callable[[object], str | None] = lambda queue: None, argument: str = "queues"
+) -> list[str]:
+    """The queue names ``sim.leave_unread(*queues)`` declares: strings, or queue objects, named as ``named`` (the
+    plugins' ``jobsim_queue_name``: a BullMQ ``Queue`` under another prefix is ``"app:emails"``) says, else by their
+    ``name`` (an RQ ``Queue``, a kombu ``Queue``), each one non-empty."""
     names = []
     for queue in queues:
-        name = queue if isinstance(queue, str) else getattr(queue, "name", None)
+        name = queue if isinstance(queue, str) else named(queue) or getattr(queue, "name", None)
         if not isinstance(name, str) or not name:
             raise InvalidArgument.build(argument, queue, "a queue name (a non-empty str) or a queue object with a "
                                         "name, e.g. sim.leave_unread('emails')")  # fmt: skip
@@ -90,9 +93,10 @@ def ask(hook: Any, sim: object) -> tuple[list[Unread], list[str]]:
 def failure(failed: list[str]) -> PluginError:
     """The error ``close`` raises, once everything is released, for the plugins whose ``jobsim_unread`` failed."""
     return PluginError(
-        f"jobsim_unread failed as the simulation closed: {'; '.join(failed)}. The simulation is closed and its backends "
-        "released, but the work that plugin holds on queues no simulated worker reads was not checked; report it to "
-        "the plugin's authors (the hook must return a list of jobsim.hooks.Unread, or None, and never raise)"
+        f"jobsim_unread failed as the simulation closed: {'; '.join(failed)}. The simulation is closed and its "
+        "backends released, but the work that plugin holds on queues no simulated worker reads was not checked; "
+        "report it to the plugin's authors (the hook must return a list of jobsim.hooks.Unread, or None, and never "
+        "raise)"
     )
 
 

@@ -540,6 +540,12 @@ class JobsimSpec:
         Never raise: a plugin that raises (or answers something else than ``Unread`` items) still lets the others
         warn and the simulation release its backends, then the close raises ``PluginError`` naming it."""
 
+    @hookspec(firstresult=True)
+    def jobsim_queue_name(self, queue: Any) -> str | None:
+        """A queue object of this plugin's library (a BullMQ ``Queue``) as the name its ``Unread`` items give it
+        (``"app:emails"`` under another prefix), for ``sim.leave_unread(queue)``. Return ``None`` for anything
+        else; the first non-None answer wins. Without an answer, the object's ``name`` is taken."""
+
     @hookspec
     def jobsim_record_kinds(self) -> Mapping[str, RecordRenderer]:  # type: ignore[empty-body]
         """Trace record kinds this plugin adds (``sim.record(kind, **data)``), with timeline renderers."""

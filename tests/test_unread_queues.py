@@ -174,10 +174,14 @@ def test_a_plugin_that_fails_to_answer_is_named_after_the_close_released_everyth
 @pytest.mark.parametrize("answer", [["emails"], [Unread(backend="b", queue="q", name="t", read=None, listing="l")]])
 def test_an_answer_that_is_not_unread_items_is_a_plugin_error_after_the_release(plugin, released, answer):
     plugin.answer = answer
-    with pytest.raises(jobsim.errors.PluginError, match="jobsim_unread failed") as raised, jobsim.Simulation(Broker()) as sim:
+    with (
+        pytest.raises(jobsim.errors.PluginError, match="jobsim_unread failed") as raised,
+        jobsim.Simulation(Broker()) as sim,
+    ):
         pass
     assert sim._state == "closed" and released.released == 1
-    assert ("answered 'emails' among its items, not a jobsim.hooks.Unread" in str(raised.value)) == (answer == ["emails"])
+    wrong_item = "answered 'emails' among its items, not a jobsim.hooks.Unread" in str(raised.value)
+    assert wrong_item == (answer == ["emails"])
 
 
 def test_not_inside_a_hypothesis_test():

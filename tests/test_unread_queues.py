@@ -221,3 +221,35 @@ def test_the_fixture_warns_at_the_test_unless_the_test_failed(pytester: pytest.P
     result.stdout.fnmatch_lines(["*test_broker.py:1: UnreadQueueWarning: jobsim-broker: 1 message(s)*"])
     erred = pytester.runpytest("-p", "no:randomly", "-W", "error::jobsim.PendingWorkWarning")
     erred.assert_outcomes(passed=1, failed=1, errors=1)  # the test passed; its teardown failed
+
+
+def test_a_replay_does_not_warn_for_what_the_recording_left_unread(tmp_path):
+    """A replay stops where the recording stopped: the recording's own close warned for what it left unread."""
+    broker = Broker()
+    with pytest.warns(jobsim.UnreadQueueWarning), jobsim.Simulation(broker) as sim:
+        broker.held.append(("emails", "send"))
+        sim.advance("1m")
+    trace = jobsim.Trace.load(sim.trace.save(tmp_path / "unread.jobsim.jsonl"))
+    again = Broker()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", jobsim.PendingWorkWarning)
+        replayed = jobsim.Simulation.replay(trace, again, setup=lambda sim: again.held.append(("emails", "send")))
+    assert replayed.simulation._state == "closed" and again.held == [("emails", "send")]
+
+
+def test_a_simulation_the_test_left_running_is_closed_without_it(pytester: pytest.Pytester) -> None:
+    """Closed by the plugin after the test, the "never closed" warning is the news, not the work it left."""
+    pytester.makeconftest("from test_unread_queues import Broker")
+    pytester.makepyfile(test_leak="""
+        import jobsim
+        from conftest import Broker
+
+        def test_leaks():
+            broker = Broker()
+            jobsim.Simulation(broker).start()
+            broker.held.append(("emails", "send"))
+    """)
+    result = pytester.runpytest("-p", "no:randomly", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, warnings=1)
+    result.stdout.fnmatch_lines(["*PytestWarning: jobsim: test_leaks never closed the simulation it started*"])
+    result.stdout.no_fnmatch_line("*UnreadQueueWarning*")

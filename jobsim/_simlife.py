@@ -115,6 +115,9 @@ class _Lifecycle(_Targets):
     def leave_unread(self, *queues: object) -> None:
         """Declare queues this test leaves unread on purpose (``"emails"``, or a queue object with a ``name``):
         work waiting on them when the simulation closes does not warn (``jobsim.UnreadQueueWarning``)."""
+        if self._state == "closed":  # it warned already: a declaration now would silently do nothing
+            raise JobsimError("sim.leave_unread() needs a simulation that is not closed: it is closed, and warned "
+                              "as it closed; declare the queues before or while it runs (inside its `with` block)")
         self._left_unread.update(queue_names(queues, lambda queue: self._plugins.hook.jobsim_queue_name(queue=queue)))
 
     def _unread_work(self) -> tuple[list[str], list[str]]:

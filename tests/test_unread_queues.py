@@ -110,6 +110,13 @@ def test_leave_unread_refuses_what_is_not_a_queue():
         sim.leave_unread(3)
 
 
+def test_leave_unread_after_the_close_is_refused_as_it_could_do_nothing():
+    with jobsim.Simulation(Broker()) as sim:
+        pass
+    with pytest.raises(jobsim.JobsimError, match=r"^sim.leave_unread\(\) needs a simulation that is not closed"):
+        sim.leave_unread("emails")
+
+
 def test_a_with_block_that_raised_does_not_warn():
     broker = Broker()
     with warnings.catch_warnings():

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, cast
 from ._casing import case_only_misses
 from ._simtargets import _caller_site, _Targets
 from ._time import iso
-from ._unread import messages, queue_names
+from ._unread import ask, failure, messages, queue_names
 from .errors import FaultWarning, JobsimError, KeyWarning, PendingWorkWarning, TriggerWarning, UnreadQueueWarning
 
 if TYPE_CHECKING:
@@ -92,7 +92,7 @@ class _Lifecycle(_Targets):
         for app in self.apps:
             if app._simulation is self:
                 app._simulation = None
-        unread = self._unread_work()
+        unread, failed = self._unread_work()
         for adapted in reversed(self.adapted):
             if adapted.uninstall is not None:
                 adapted.uninstall(cast("Simulation", self))
@@ -109,23 +109,29 @@ class _Lifecycle(_Targets):
         self._warn_undriven()
         for message in unread:
             self._warn(message, UnreadQueueWarning)
+        if failed:  # everything is released: a plugin's bug in a check is no reason to keep the backends patched
+            raise failure(failed)
 
     def leave_unread(self, *queues: object) -> None:
         """Declare queues this test leaves unread on purpose (``"emails"``, or a queue object with a ``name``):
         work waiting on them when the simulation closes does not warn (``jobsim.UnreadQueueWarning``)."""
-        self._left_unread.update(queue_names(queues))
+        if self._state == "closed":  # it warned already: a declaration now would silently do nothing
+            raise JobsimError("sim.leave_unread() needs a simulation that is not closed: it is closed, and warned "
+                              "as it closed; declare the queues before or while it runs (inside its `with` block)")
+        self._left_unread.update(queue_names(queues, lambda queue: self._plugins.hook.jobsim_queue_name(queue=queue)))
 
-    def _unread_work(self) -> list[str]:
+    def _unread_work(self) -> tuple[list[str], list[str]]:
         """The warnings about work waiting, due, on queues no simulated worker reads (``jobsim_unread``), asked of
-        the plugins before they uninstall. Not when the ``with`` block raised, the fixture's test failed, or a replay
-        ended (``_unread_quiet``), nor inside a Hypothesis test, as for ``PendingWorkWarning``."""
+        the plugins before they uninstall, and the plugins whose answer failed (``close`` raises for them once
+        everything is released). Not when the ``with`` block raised, the fixture's test failed, or a replay ended
+        (``_unread_quiet``), nor inside a Hypothesis test, as for ``PendingWorkWarning``."""
         if self._unread_quiet or _in_hypothesis():
-            return []
+            return [], []
+        items, failed = ask(self._plugins.hook.jobsim_unread, self)
         try:
-            answers = self._plugins.hook.jobsim_unread(sim=self)
-        except Exception:  # a plugin's bug must not break closing; the warning is a courtesy
-            return []
-        return messages((item for answer in answers for item in answer or ()), self._left_unread)
+            return messages(items, self._left_unread), failed
+        except Exception as exc:  # an Unread with fields of the wrong type: still release the backends first
+            return [], [*failed, f"the Unread items given could not be worded ({type(exc).__name__}: {exc})"]
 
     def _warn_undriven(self) -> None:
         """The test sent events and closed without driving the clock: the runs they queued never ran.

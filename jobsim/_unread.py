@@ -1,12 +1,14 @@
 """Work left on queues no simulated worker reads (``jobsim.UnreadQueueWarning``, a ``PendingWorkWarning``).
 
-A backend plugin (jobsim-celery, -rq, -dramatiq, -bullmq, -huey, -arq) keeps a message sent to a queue none of the
+A backend plugin (jobsim-celery, -rq, -dramatiq, -bullmq, -arq) keeps a message sent to a queue none of the
 simulation's workers reads, as the broker would: it waits there, and nothing runs it. A routing slip
 (``queue="emails"`` while the worker reads ``default``) then passes any test that does not wait on the result,
 while production never runs the job. When the simulation closes, each plugin answers ``jobsim_unread`` with the
 work still waiting, due by then, on such queues; the simulation warns once per queue, naming the plugin, the
-queue, each task with its count, the queues the workers read, and the fixes. ``sim.leave_unread(queue)`` declares
-a queue this test leaves unread on purpose.
+queue, each task with its count, the queues the workers read, and the fixes (jobsim-apscheduler answers with jobs
+due on an executor alias its scheduler lacks). ``sim.leave_unread(queue)`` declares a queue this test leaves unread
+on purpose. A plugin whose answer fails (it raises, or gives something else than ``Unread`` items) does not stop the
+others' warnings nor the release of the backends: the close raises ``PluginError`` naming it once all is released.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ from __future__ import annotations
 import dataclasses
 import difflib
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
-from .errors import InvalidArgument
+from ._safe import shown
+from .errors import InvalidArgument, PluginError
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -50,17 +54,55 @@ class Unread:
     fix: str | None = None
 
 
-def queue_names(queues: Iterable[object], argument: str = "queues") -> list[str]:
-    """The queue names ``sim.leave_unread(*queues)`` declares: strings, or objects with a ``name`` (an RQ
-    ``Queue``, a BullMQ ``Queue``), each one non-empty."""
+def queue_names(
+    queues: Iterable[object], named: Callable[[object], str | None] = lambda queue: None, argument: str = "queues"
+) -> list[str]:
+    """The queue names ``sim.leave_unread(*queues)`` declares: strings, or queue objects, named as ``named`` (the
+    plugins' ``jobsim_queue_name``: a BullMQ ``Queue`` under another prefix is ``"app:emails"``) says, else by their
+    ``name`` (an RQ ``Queue``, a kombu ``Queue``), each one non-empty."""
     names = []
     for queue in queues:
-        name = queue if isinstance(queue, str) else getattr(queue, "name", None)
+        name = queue if isinstance(queue, str) else named(queue) or getattr(queue, "name", None)
         if not isinstance(name, str) or not name:
             raise InvalidArgument.build(argument, queue, "a queue name (a non-empty str) or a queue object with a "
                                         "name, e.g. sim.leave_unread('emails')")  # fmt: skip
         names.append(name)
     return names
+
+
+def ask(hook: Any, sim: object) -> tuple[list[Unread], list[str]]:
+    """Each plugin's answer to ``jobsim_unread``, in the order pluggy calls them, and one line per plugin whose answer
+    failed (it raised, or gave something else than ``Unread`` items): a plugin's bug must neither hide the other
+    plugins' lost work nor stop the close from releasing the backends, and must not pass silently either."""
+    items: list[Unread] = []
+    failed: list[str] = []
+    for impl in reversed(hook.get_hookimpls()):  # pluggy calls the last registered first
+        try:
+            answer = list(impl.function(sim=sim) or ())
+        except Exception as exc:
+            failed.append(f"{_plugin(impl)} raised {type(exc).__name__}: {exc}")
+            continue
+        wrong = next((item for item in answer if not isinstance(item, Unread)), None)
+        if wrong is not None:
+            failed.append(f"{_plugin(impl)} answered {shown(wrong)} among its items, not a jobsim.hooks.Unread")
+            continue
+        items += answer
+    return items, failed
+
+
+def failure(failed: list[str]) -> PluginError:
+    """The error ``close`` raises, once everything is released, for the plugins whose ``jobsim_unread`` failed."""
+    return PluginError(
+        f"jobsim_unread failed as the simulation closed: {'; '.join(failed)}. The simulation is closed and its "
+        "backends released, but the work that plugin holds on queues no simulated worker reads was not checked; "
+        "report it to the plugin's authors (the hook must return a list of jobsim.hooks.Unread, or None, and never "
+        "raise)"
+    )
+
+
+def _plugin(impl: Any) -> str:
+    module = getattr(impl.plugin, "__name__", None) or type(impl.plugin).__module__
+    return f"the jobsim plugin {impl.plugin_name!r} ({module})"
 
 
 def messages(items: Iterable[Unread], left: set[str]) -> list[str]:

@@ -537,7 +537,14 @@ class JobsimSpec:
         queues no simulated worker reads, one ``Unread`` per message or job, only what is due by now (a message
         whose ETA or delay is still ahead is the test's business, as for ``sim.send``). The simulation warns
         (``jobsim.UnreadQueueWarning``) unless the test left the queue unread on purpose (``sim.leave_unread``).
-        Never raise."""
+        Never raise: a plugin that raises (or answers something else than ``Unread`` items) still lets the others
+        warn and the simulation release its backends, then the close raises ``PluginError`` naming it."""
+
+    @hookspec(firstresult=True)
+    def jobsim_queue_name(self, queue: Any) -> str | None:
+        """A queue object of this plugin's library (a BullMQ ``Queue``) as the name its ``Unread`` items give it
+        (``"app:emails"`` under another prefix), for ``sim.leave_unread(queue)``. Return ``None`` for anything
+        else; the first non-None answer wins. Without an answer, the object's ``name`` is taken."""
 
     @hookspec
     def jobsim_record_kinds(self) -> Mapping[str, RecordRenderer]:  # type: ignore[empty-body]

@@ -25,6 +25,7 @@ class Broker:
 
 class _BrokerPlugin:
     broken = False
+    answer = None  # what to answer instead of the broker's held work
 
     @hookimpl
     def jobsim_adapt(self, sim, target):
@@ -37,6 +38,8 @@ class _BrokerPlugin:
     def jobsim_unread(self, sim):
         if self.broken:
             raise RuntimeError("a plugin's bug")
+        if self.answer is not None:
+            return self.answer
         broker = getattr(sim, "broker", None)
         return None if broker is None else [
             Unread(backend="broker", queue=q, name=t, read=["default"], listing="sim.broker.held",
@@ -107,6 +110,13 @@ def test_leave_unread_refuses_what_is_not_a_queue():
         sim.leave_unread(3)
 
 
+def test_leave_unread_after_the_close_is_refused_as_it_could_do_nothing():
+    with jobsim.Simulation(Broker()) as sim:
+        pass
+    with pytest.raises(jobsim.JobsimError, match=r"^sim.leave_unread\(\) needs a simulation that is not closed"):
+        sim.leave_unread("emails")
+
+
 def test_a_with_block_that_raised_does_not_warn():
     broker = Broker()
     with warnings.catch_warnings():
@@ -116,14 +126,69 @@ def test_a_with_block_that_raised_does_not_warn():
             1 / 0  # noqa: B018
 
 
-def test_a_plugin_that_fails_to_answer_does_not_break_closing(plugin):
+class _Other:
+    """A second plugin answering for another backend: a broken plugin must not hide its lost work."""
+
+    @hookimpl
+    def jobsim_unread(self, sim):
+        return [Unread(backend="other", queue="audit", name="log", read=[], listing="sim.other.held")]
+
+
+@pytest.fixture
+def other():
+    other = _Other()
+    _plugins.register(other, name="unread-other")
+    yield other
+    _plugins.unregister(other)
+
+
+class _Released:
+    """Records that the close reached ``jobsim_uninstall`` (the backends given back)."""
+
+    def __init__(self):
+        self.released = 0
+
+    @hookimpl
+    def jobsim_uninstall(self, sim):
+        self.released += 1
+
+
+@pytest.fixture
+def released():
+    watcher = _Released()
+    _plugins.register(watcher, name="unread-released")
+    yield watcher
+    _plugins.unregister(watcher)
+
+
+def test_a_plugin_that_fails_to_answer_is_named_after_the_close_released_everything(plugin, other, released):
     plugin.broken = True
     broker = Broker()
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        with jobsim.Simulation(broker) as sim:
-            broker.held.append(("emails", "send"))
-    assert sim._state == "closed"
+    with (
+        pytest.warns(jobsim.UnreadQueueWarning, match="jobsim-other: .* queue 'audit'"),
+        pytest.raises(jobsim.errors.PluginError) as raised,
+        jobsim.Simulation(broker) as sim,
+    ):
+        broker.held.append(("emails", "send"))
+    assert sim._state == "closed" and released.released == 1  # released first, then the error
+    assert str(raised.value).startswith(
+        "jobsim_unread failed as the simulation closed: the jobsim plugin 'unread-test' (test_unread_queues) raised "
+        "RuntimeError: a plugin's bug. The simulation is closed and its backends released"
+    )
+    assert "report it to the plugin's authors" in str(raised.value)
+
+
+@pytest.mark.parametrize("answer", [["emails"], [Unread(backend="b", queue="q", name="t", read=None, listing="l")]])
+def test_an_answer_that_is_not_unread_items_is_a_plugin_error_after_the_release(plugin, released, answer):
+    plugin.answer = answer
+    with (
+        pytest.raises(jobsim.errors.PluginError, match="jobsim_unread failed") as raised,
+        jobsim.Simulation(Broker()) as sim,
+    ):
+        pass
+    assert sim._state == "closed" and released.released == 1
+    wrong_item = "answered 'emails' among its items, not a jobsim.hooks.Unread" in str(raised.value)
+    assert wrong_item == (answer == ["emails"])
 
 
 def test_not_inside_a_hypothesis_test():
@@ -163,3 +228,35 @@ def test_the_fixture_warns_at_the_test_unless_the_test_failed(pytester: pytest.P
     result.stdout.fnmatch_lines(["*test_broker.py:1: UnreadQueueWarning: jobsim-broker: 1 message(s)*"])
     erred = pytester.runpytest("-p", "no:randomly", "-W", "error::jobsim.PendingWorkWarning")
     erred.assert_outcomes(passed=1, failed=1, errors=1)  # the test passed; its teardown failed
+
+
+def test_a_replay_does_not_warn_for_what_the_recording_left_unread(tmp_path):
+    """A replay stops where the recording stopped: the recording's own close warned for what it left unread."""
+    broker = Broker()
+    with pytest.warns(jobsim.UnreadQueueWarning), jobsim.Simulation(broker) as sim:
+        broker.held.append(("emails", "send"))
+        sim.advance("1m")
+    trace = jobsim.Trace.load(sim.trace.save(tmp_path / "unread.jobsim.jsonl"))
+    again = Broker()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", jobsim.PendingWorkWarning)
+        replayed = jobsim.Simulation.replay(trace, again, setup=lambda sim: again.held.append(("emails", "send")))
+    assert replayed.simulation._state == "closed" and again.held == [("emails", "send")]
+
+
+def test_a_simulation_the_test_left_running_is_closed_without_it(pytester: pytest.Pytester) -> None:
+    """Closed by the plugin after the test, the "never closed" warning is the news, not the work it left."""
+    pytester.makeconftest("from test_unread_queues import Broker")
+    pytester.makepyfile(test_leak="""
+        import jobsim
+        from conftest import Broker
+
+        def test_leaks():
+            broker = Broker()
+            jobsim.Simulation(broker).start()
+            broker.held.append(("emails", "send"))
+    """)
+    result = pytester.runpytest("-p", "no:randomly", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, warnings=1)
+    result.stdout.fnmatch_lines(["*PytestWarning: jobsim: test_leaks never closed the simulation it started*"])
+    result.stdout.no_fnmatch_line("*UnreadQueueWarning*")

@@ -58,3 +58,14 @@ def test_leave_unread_silences_the_alias(scheduler, quiet):
     with jobsim.Simulation(scheduler, start=START) as sim:
         sim.leave_unread("defualt")
         sim.advance("1m")
+
+
+def test_remove_executor_of_an_unknown_alias_is_no_removed_job(scheduler, quiet):
+    """``scheduler.remove_executor("nope")`` looks the alias up too, and raises ``KeyError`` to the test, as
+    APScheduler does: no job was due on it, none was removed, so nothing warns."""
+    scheduler.add_job(tick, "interval", minutes=1, id="ok")
+    with jobsim.Simulation(scheduler, start=START) as sim:
+        with pytest.raises(KeyError):
+            scheduler.remove_executor("nope")
+        sim.advance("1m")
+        assert sim.apscheduler.unconsumed == [] and len(sim.runs("ok")) == 1

@@ -1,7 +1,8 @@
 """Jobs on queues no simulated worker reads (``sim.arq.unconsumed``), and what jobsim-arq answers ``jobsim_unread``
 with when the simulation closes: a job enqueued with a ``_queue_name`` no worker's ``queue_name`` is stays in that
 queue's sorted set, as in Redis with no worker on it. Only jobs due by now count (a ``_defer_by``/``_defer_until``
-still ahead is the test's business). A mixin of ``ArqWorld``."""
+still ahead is the test's business), and not one the test aborted (``job.abort()`` puts it in ``arq:abort``: a worker
+taking it would end it "aborted before start", ``worker.py: run_job``, never running it). A mixin of ``ArqWorld``."""
 
 from __future__ import annotations
 
@@ -28,12 +29,16 @@ class Unconsumed:
     def unconsumed(self) -> list[Unread]:
         """The jobs due on queues no simulated worker reads, queue by queue, in the order a worker would take
         them: ``queue``, ``name`` (the function) and ``id`` each."""
+        from arq.constants import abort_jobs_ss
+
         read = sorted({w.queue_name for w in self.workers})
         now, out = self.timestamp_ms_floor(), []
         for queue in dict.fromkeys(held.queue for held in self.jobs.values()):
             if queue in read:
                 continue
             for member in self.store.c_ZRANGEBYSCORE(queue, "-inf", now):
+                if self.store.c_ZSCORE(abort_jobs_ss, member) is not None:
+                    continue  # aborted: cancelled work, not lost work
                 job_id = member.decode()
                 held = self.jobs.get(job_id)
                 name = held.run.function.id if held is not None else "?"

@@ -84,3 +84,28 @@ def test_leave_unread_silences_the_queue(quiet):
         sim.leave_unread("emails")
         run(enqueue("add", 1, 1, _queue_name="emails"))
         sim.run_until_idle()
+
+
+def test_a_job_the_test_aborted_does_not_warn(quiet):
+    """``job.abort()`` puts the job in ``arq:abort``: a worker taking it ends it "aborted before start", never running
+    it, so it is cancelled work, not lost work. The others on the queue still warn."""
+
+    async def enqueue_and_abort():
+        pool = await create_pool(NOWHERE)
+        job = await pool.enqueue_job("add", 1, 1, _queue_name="emails")
+        with pytest.raises(TimeoutError):  # no worker answers the abort within the timeout; the abort stays asked
+            await job.abort(timeout=0)
+        return job
+
+    with jobsim.Simulation(settings(add, allow_abort_jobs=True), start=START) as sim:
+        run(enqueue_and_abort())
+        sim.run_until_idle()
+        assert sim.arq.unconsumed == []
+    with (
+        pytest.warns(jobsim.UnreadQueueWarning, match=r"1 job\(s\) \(1 of function 'add'\) wait on queue 'emails'"),
+        jobsim.Simulation(settings(add, allow_abort_jobs=True), start=START) as sim,
+    ):
+        run(enqueue_and_abort())
+        kept = run(enqueue("add", 2, 2, _queue_name="emails"))
+        sim.run_until_idle()
+        assert [u.id for u in sim.arq.unconsumed] == [kept.job_id]

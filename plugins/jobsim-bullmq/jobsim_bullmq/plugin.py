@@ -87,3 +87,15 @@ def jobsim_unread(sim: Simulation) -> Sequence[Unread] | None:
     """Jobs due on queues no simulated worker reads, still waiting (``sim.bullmq.unconsumed``)."""
     world = getattr(sim, "bullmq", None)
     return None if world is None else world.unread_work()
+
+
+@hookimpl
+def jobsim_queue_name(queue: Any) -> str | None:
+    """A bullmq ``Queue`` as its jobs' ``Unread`` items name it (``"app:emails"`` under another prefix than ``bull``),
+    for ``sim.leave_unread(queue)``."""
+    bullmq = sys.modules.get("bullmq")
+    if bullmq is None or not isinstance(queue, bullmq.Queue):
+        return None
+    from ._unread import _shown
+
+    return _shown(str(queue.qualifiedName))

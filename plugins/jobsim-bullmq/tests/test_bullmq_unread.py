@@ -85,3 +85,33 @@ def test_leave_unread_takes_the_queue(worker_for, quiet):
         sim.leave_unread(emails)
         run(emails.add("send", {}))
         sim.run_until_idle()
+
+
+def test_leave_unread_takes_a_queue_under_another_prefix(worker_for, quiet):
+    """Its jobs warn as 'app:emails' (another queue than 'emails' under bull's prefix): the Queue object left unread
+    names that one, not the 'emails' of the default prefix."""
+    with jobsim.Simulation(worker_for(done), start=START) as sim:
+        emails = Queue("emails", {"connection": NOWHERE, "prefix": "app"})
+        sim.leave_unread(emails)
+        run(emails.add("send", {}))
+        sim.run_until_idle()
+        assert [u.queue for u in sim.bullmq.unconsumed] == ["app:emails"]
+    with (
+        pytest.warns(jobsim.UnreadQueueWarning, match=r"wait on queue 'emails'.*sim.leave_unread\('emails'\)"),
+        jobsim.Simulation(worker_for(done), start=START) as sim,
+    ):
+        sim.leave_unread(Queue("emails", {"connection": NOWHERE, "prefix": "app"}))  # not bull:emails
+        run(Queue("emails", {"connection": NOWHERE}).add("send", {}))
+        sim.run_until_idle()
+
+
+def test_a_prioritized_job_counts_too(worker_for):
+    """A job with a priority waits in the queue's prioritized set, not its wait list: no worker takes it either."""
+    with (
+        pytest.warns(jobsim.UnreadQueueWarning, match=r"2 job\(s\) \(1 of job name 'send', 1 of job name 'urgent'\)"),
+        jobsim.Simulation(worker_for(done), start=START) as sim,
+    ):
+        emails = Queue("emails", {"connection": NOWHERE})
+        plain, urgent = run(emails.add("send", {})), run(emails.add("urgent", {}, {"priority": 1}))
+        sim.run_until_idle()
+        assert [u.id for u in sim.bullmq.unconsumed] == [plain.id, urgent.id]

@@ -32,5 +32,9 @@ def _read(held: Held) -> list[str]:
 
 
 def _worker(held: Held) -> str:
-    return (f"jobsim_celery.CeleryTarget(app, queues={[*_read(held), held.queue]!r}), as `celery worker "
-            f"-Q {','.join([*_read(held), held.queue])}` would")
+    """The target that reads the queue too: the ``-Q`` queues given, else those the worker read, less the
+    ``<node>.dq2`` queue ``worker_direct`` adds by itself (``-Q`` names it nowhere)."""
+    rt = held.rt
+    given = sorted(rt.queues) if rt.queues is not None else [q for q in _read(held) if q != f"{rt.hostname}.dq2"]
+    queues = [*given, held.queue]
+    return f"jobsim_celery.CeleryTarget(app, queues={queues!r}), as `celery worker -Q {','.join(queues)}` would"

@@ -99,3 +99,15 @@ def jobsim_celery_target(app, **options):
     from jobsim_celery import CeleryTarget
 
     return CeleryTarget(app, **options)
+
+
+def test_the_fix_names_the_queues_to_pass_not_the_direct_queue_the_worker_adds(app, tasks):
+    """With ``worker_direct`` the worker reads ``<node>.dq2`` too, which ``-Q`` never names: the fix leaves it out."""
+    send_email, _ = tasks
+    app.conf.worker_direct = True
+    with pytest.warns(jobsim.UnreadQueueWarning) as caught, jobsim.Simulation(app, start=START) as sim:
+        send_email.apply_async(("a@x",), queue="emails")
+        sim.run_until_idle()
+    assert [str(w.message).split(" (jobsim_celery.")[1].split(";")[0] for w in caught] == [
+        "CeleryTarget(app, queues=['celery', 'emails']), as `celery worker -Q celery,emails` would)"]
+    assert "(the workers read 'celery', 'celery@jobsim.dq2')" in str(caught[0].message)

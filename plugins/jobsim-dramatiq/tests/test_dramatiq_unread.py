@@ -115,3 +115,18 @@ def test_a_queue_whose_worker_crashed_for_good_or_stopped_does_not_warn(quiet):
         note.send(2)
         sim.run_until_idle()
         assert [r.status for r in sim.runs(note)] == ["queued", "queued"] and sim.dramatiq.unconsumed == []
+
+
+def test_a_worker_naming_queues_no_actor_declared_yet_is_still_a_worker_reading_them(broker, actors):
+    """``Worker(broker, queues={"emials"})`` (a typo) reads 'emials': the warning names it, with the close match, not
+    "the simulation has no worker"."""
+    send_email, _ = actors
+    with (
+        pytest.warns(jobsim.UnreadQueueWarning) as caught,
+        jobsim.Simulation(dramatiq.Worker(broker, queues={"emials"}), start=START) as sim,
+    ):
+        send_email.send("a@x")
+        sim.run_until_idle()
+    message = str(caught[0].message)
+    assert "(the workers read 'emials'; did you mean 'emials'?)" in message
+    assert "(dramatiq.Worker(broker, queues={'emails', 'emials'}))" in message

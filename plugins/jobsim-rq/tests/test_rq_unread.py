@@ -96,3 +96,13 @@ def test_leave_unread_takes_the_queue_object(queue, quiet):
         sim.leave_unread(other)
         other.enqueue(greet, "a")
         sim.run_until_idle()
+
+
+def test_a_job_deleted_but_left_in_the_list_does_not_warn(quiet):
+    """``job.delete(remove_from_queue=False)`` drops the job's key and leaves its id in the queue's list: a worker
+    would pop the id, find no job and skip it. Removed work, not lost work."""
+    with jobsim.Simulation(Queue("default", connection=redis.Redis(host="127.0.0.1", port=1)), start=START) as sim:
+        job = emails().enqueue(greet, "a")
+        job.delete(remove_from_queue=False)
+        sim.run_until_idle()
+        assert emails().job_ids == [job.id] and sim.rq.unconsumed == []

@@ -171,7 +171,7 @@ class Crashes:
         rt.visibility.restart(at)
         for held in sorted(latest.values(), key=lambda h: h.message.delivery_tag):  # the order they were delivered in
             due = rt.visibility.after_crash(held.fetched, at)
-            message = redelivered(held.message)
+            message = redelivered(held.message, flag=rt.visibility.kind != "sqs")  # SQS flags no received copy
             again = Held(rt, message, held.queue, held.run, due)
             if held.run is not None and not held.run.done:
                 held.run.status = "queued"
@@ -191,13 +191,15 @@ class Crashes:
 
 def redelivered(message: Any, flag: bool = True) -> Any:
     """A copy of ``message`` as the broker delivers it again: ``redelivered`` set in its delivery info and
-    headers (kombu's Redis transport, ``Channel._do_restore_message``) unless ``flag`` is False."""
+    headers (kombu's Redis transport, ``Channel._do_restore_message``); with ``flag`` False (SQS, which receives the
+    stored body again) as first published, even if ``message`` itself is a flagged copy."""
     from kombu.message import Message
 
-    info = dict(message.delivery_info, redelivered=True) if flag else dict(message.delivery_info)
+    info = dict(message.delivery_info, redelivered=flag)
+    headers = {k: v for k, v in message.headers.items() if k != "redelivered"}
     return Message(  # type: ignore[no-untyped-call]
         body=message.body, delivery_tag=message.delivery_tag, content_type=message.content_type,
         content_encoding=message.content_encoding, delivery_info=info,
         properties=dict(message.properties),
-        headers=dict(message.headers, redelivered=True) if flag else dict(message.headers),
+        headers=dict(headers, redelivered=True) if flag else headers,
     )

@@ -163,6 +163,19 @@ def test_a_worker_crash_returns_one_copy_of_the_message(app, remind):
     assert offsets(run) == [DAY] * 22
 
 
+def test_a_worker_crash_on_sqs_flags_no_copy_redelivered(app, remind):
+    """SQS receives the stored body again under a new receipt handle: kombu sets no ``redelivered`` on any copy,
+    the one a crash returns included (it used to be flagged, and every later copy made from it too)."""
+    app.conf.broker_url = "sqs://"
+    with jobsim.Simulation(app, start=START) as sim:
+        remind.apply_async(("ann",), countdown=7200)
+        sim.celery.crash_worker(at="2025-03-01T00:45:00Z")  # holding the copies received at 0 and 1800 s
+        sim.run_until_idle()
+    # the copy of 1800 s is visible again at 3600 s, received then, and again at 5400 s: two runs at the ETA
+    assert redeliveries(sim) == [1800, 2700, 5400]
+    assert remind.sent == [("ann", False)] * 2
+
+
 def test_the_copies_are_the_same_in_every_run(app, remind):
     def trace():
         with jobsim.Simulation(app, start=START, seed=7) as sim:

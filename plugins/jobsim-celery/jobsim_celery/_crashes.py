@@ -3,7 +3,8 @@
 ``sim.celery.crash_worker`` (and ``sim.crash_worker``, ``_world``) plans a crash at an instant, on a task,
 or both; a body that runs across it dies there (``WorkerCrash``), with its worker node or its one pool
 process (``kind``). The messages the dead worker held unacknowledged go back to the broker and are delivered
-again when that broker would: Redis after its visibility timeout, SQS likewise, AMQP at once.
+again when that broker would: Redis after its visibility timeout, SQS likewise, AMQP at once. A message
+rejected with ``requeue=True`` comes back at once, but on SQS after ``wait_time_seconds`` (``redeliver``).
 A mixin of ``CeleryWorld`` (``_world``).
 """
 
@@ -182,11 +183,20 @@ class Crashes:
             self.sim.kernel.schedule(due, self._receive, rt, again, owner=message.headers["task"])
 
     def redeliver(self, held: Held, at: int) -> None:
-        """``reject(requeue=True)``: the broker puts the message back at once."""
+        """``reject(requeue=True)`` (``Reject(requeue=True)``, ``reject_on_worker_lost``, ``acks_on_timeout=False``):
+        Redis (``QoS.reject``: ``restore_by_tag``) and RabbitMQ put the message back at once, ``redelivered``; SQS
+        (``_visibility``) shows the stored body again ``wait_time_seconds`` later, unflagged."""
         rt = held.rt
-        again = Held(rt, redelivered(held.message), held.queue, held.run, at)
+        vis = rt.visibility
+        due = at + vis.requeue
+        message = redelivered(held.message, flag=vis.kind != "sqs")
+        again = Held(rt, message, held.queue, held.run, due)
         self.pending[again.task_id] = again
-        self.sim.kernel.schedule(at, self._receive, rt, again, owner=held.message.headers["task"])
+        if due > at:  # say why it waits: the timeline tells the gap
+            self.sim.trace.add(at, "celery.redeliver", {"task": message.headers["task"], "id": again.task_id,
+                                                        "due": due, "run": again.task_id if held.run else None,
+                                                        "why": "requeue"})  # fmt: skip
+        self.sim.kernel.schedule(due, self._receive, rt, again, owner=message.headers["task"])
 
 
 def redelivered(message: Any, flag: bool = True) -> Any:

@@ -45,6 +45,9 @@ def _redeliver(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
         return (f"celery    {_name(d, names)} held unacknowledged past the broker's visibility_timeout: "
                 "delivered again, one more copy that runs at its ETA too (a broker_transport_options "
                 "visibility_timeout above the countdown avoids it)")
+    if d.get("why") == "requeue":  # rejected with requeue=True on SQS (``_crashes.redeliver``)
+        return (f"celery    {_name(d, names)} rejected with requeue=True: SQS shows it again at {_at(d['due'], tz)} "
+                "(kombu hides it for the transport's wait_time_seconds)")
     return f"celery    {_name(d, names)} unacknowledged: the broker delivers it again at {_at(d['due'], tz)}"
 
 

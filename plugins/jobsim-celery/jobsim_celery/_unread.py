@@ -1,10 +1,12 @@
 """What jobsim-celery answers ``jobsim_unread`` with when the simulation closes: the messages in
-``sim.celery.unconsumed`` (sent to a queue no simulated worker reads) that are due by then and not revoked."""
+``sim.celery.unconsumed`` (sent to a queue no simulated worker reads) that are due by then, not revoked, and
+that a worker reading the queue would run: not one whose ``expires`` comes first."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from jobsim._time import US
 from jobsim.hooks import Unread
 
 if TYPE_CHECKING:
@@ -19,11 +21,22 @@ def unread(world: CeleryWorld) -> list[Unread]:
     out = []
     for held in world.unconsumed:
         eta = held.message.headers.get("eta")
-        if held.task_id in world.revoked_ids or (eta is not None and _ns(eta, held.rt.app) > now):
-            continue  # revoked, or due later: the test's business (as a delayed sim.send)
+        due = held.fetched if eta is None else max(held.fetched, _ns(eta, held.rt.app))
+        if held.task_id in world.revoked_ids or due > now or _expired_by(held, due):
+            continue  # revoked, due later (the test's business, as a delayed sim.send), or it would never run
         out.append(Unread(backend="celery", queue=held.queue, name=held.message.headers["task"],
                           read=_read(held), listing="sim.celery.unconsumed", worker=_worker(held)))  # fmt: skip
     return out
+
+
+def _expired_by(held: Held, due: int) -> bool:
+    """Whether a worker reading the queue would revoke the message as expired rather than run it: Celery's
+    ``Request.revoked`` (``maybe_expire``: ``now > expires``, ``now`` a datetime to the microsecond) discards it
+    on receipt (``worker/strategy.py``) if it expired by then, else at its ETA (``execute_using_pool``)."""
+    from ._world import _ns
+
+    expires = held.message.headers.get("expires")
+    return expires is not None and due // US * US > _ns(expires, held.rt.app)
 
 
 def _read(held: Held) -> list[str]:

@@ -12,7 +12,10 @@ newest first). Nothing in kombu or the worker drops a second copy of a message t
 after it was fetched comes back, again and again, and every copy runs at its ETA.
 
 SQS does it on the server: a received message is invisible for ``visibility_timeout`` (kombu's default 1800 s),
-then visible again, and the polling worker receives it at once under a new receipt handle.
+then visible again, and the polling worker receives it at once under a new receipt handle. A message rejected
+with ``requeue=True`` is not sent again either: kombu's ``Channel._put`` sees the ``redelivered`` mark
+``_restore`` puts on it and calls ``change_message_visibility`` with ``VisibilityTimeout=wait_time_seconds``
+(the transport option, default 10), so the stored body, unflagged, comes back that long after the reject.
 
 ``Visibility`` reads an app's broker and transport options (refusing values kombu could not use);
 ``Redelivery`` is the part of ``CeleryWorld`` that holds the unacknowledged index and sends the copies.
@@ -48,6 +51,7 @@ class Visibility:
     period: int = 0  # between two restore_visible scans (Redis)
     limit: int | None = None  # unacked_restore_limit
     origin: int = 0  # the instant the worker started polling: its first scan
+    requeue: int = 0  # how long a message rejected with requeue=True stays hidden (SQS: wait_time_seconds)
 
     def sweep_after(self, due: int) -> int:
         """The first scan strictly after ``due`` (or the worker's start, if ``due`` is before it)."""
@@ -91,7 +95,7 @@ def visibility(app: Any, now: int) -> Visibility:
             "hands every unacknowledged message out again at each scan, so each would run without end",
         )  # fmt: skip
     if kind == "sqs":
-        return Visibility(kind, timeout=timeout, origin=now)
+        return Visibility(kind, timeout=timeout, origin=now, requeue=_wait_time(options))
     interval = _seconds(options, "unacked_restore_interval", 10)
     if interval <= 0:  # kombu's Transport.register_with_event_loop falls back to the default
         interval = 10 * SECOND
@@ -114,6 +118,19 @@ def _seconds(options: dict[str, Any], key: str, default: float) -> int:
             f"a number of seconds (default {default}); kombu compares it with time() and would fail",
         )  # fmt: skip
     return round(float(value) * SECOND)
+
+
+def _wait_time(options: dict[str, Any]) -> int:
+    """SQS's ``wait_time_seconds`` (kombu's default 10): the ``WaitTimeSeconds`` of each ``ReceiveMessage``, which
+    SQS takes from 0 to 20, and the ``VisibilityTimeout`` of a requeued message, which boto3 takes as an int."""
+    value = options.get("wait_time_seconds", 10)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 20:
+        raise InvalidArgument.build(
+            "broker_transport_options['wait_time_seconds']", value,
+            "an int from 0 to 20 (default 10): kombu sends it as the WaitTimeSeconds of each SQS ReceiveMessage, "
+            "which SQS accepts from 0 to 20, and as the VisibilityTimeout of a message rejected with requeue=True",
+        )  # fmt: skip
+    return value * SECOND
 
 
 def _count(options: dict[str, Any], key: str, default: int | None, zero: str) -> int | None:

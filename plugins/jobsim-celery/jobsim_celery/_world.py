@@ -226,6 +226,8 @@ class CeleryWorld(Revoking, Crashes, Redelivery):
 
     def uninstall(self, rt: AppRuntime) -> None:
         app = rt.app
+        if not rt.saved:  # install refused it before patching (running in another simulation): that one's, untouched
+            return
         _lifecycle.stopping(rt)
         for task, attr, original in reversed(rt.wrapped):
             if original is None:
@@ -246,7 +248,7 @@ class CeleryWorld(Revoking, Crashes, Redelivery):
         app._backend_cache = rt.saved.get("backend_cache")
         _patches.eager_back(app, rt.saved["conf_class"])
         app._jobsim_world = None
-        if all(getattr(other.app, "_jobsim_world", None) is None for other in self.apps):
+        if all(getattr(other.app, "_jobsim_world", None) is not self for other in self.apps):
             self._cleanup_worker_state()
             _patches.pop(self)
             self._installed = False

@@ -920,3 +920,21 @@ def test_a_task_sent_before_its_simulation_starts_is_refused_not_sent_to_the_rea
     assert getattr(type(app).send_task, "_jobsim_guard", False)  # held (ClassGuard marks its wrappers)
     unused.close()  # built and closed, never started: the app is the test's again, Celery's own send_task
     assert not getattr(type(app).send_task, "_jobsim_guard", False)
+
+
+def test_a_second_simulation_of_a_running_app_is_refused_and_leaves_the_first_running(app):
+    """The refusal is the error (not a KeyError from undoing patches never made), and closing the refused simulation
+    undoes nothing of the running one: its sends, its world and eager mode kept off stay in place."""
+
+    @app.task(name="double")
+    def double(x):
+        return 2 * x
+
+    with jobsim.Simulation(app, start=START) as sim:
+        with pytest.raises(JobsimError, match="Celery app 'tests' is already running in another simulation"):
+            jobsim.Simulation(app, start=START).__enter__()
+        app.conf.task_always_eager = True
+        result = double.delay(21)
+        assert not result.ready()
+        sim.run_until_idle()
+        assert result.get() == 42

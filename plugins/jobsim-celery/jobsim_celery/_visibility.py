@@ -122,13 +122,16 @@ def _seconds(options: dict[str, Any], key: str, default: float) -> int:
 
 def _wait_time(options: dict[str, Any]) -> int:
     """SQS's ``wait_time_seconds`` (kombu's default 10): the ``WaitTimeSeconds`` of each ``ReceiveMessage``, which
-    SQS takes from 0 to 20, and the ``VisibilityTimeout`` of a requeued message, which boto3 takes as an int."""
+    SQS takes from 0 to 20, and the ``VisibilityTimeout`` of a requeued message, which boto3 takes as an int.
+    kombu (``Channel.wait_time_seconds``) checks neither: what is refused here fails on AWS, not in kombu."""
     value = options.get("wait_time_seconds", 10)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 20:
         raise InvalidArgument.build(
             "broker_transport_options['wait_time_seconds']", value,
-            "an int from 0 to 20 (default 10): kombu sends it as the WaitTimeSeconds of each SQS ReceiveMessage, "
-            "which SQS accepts from 0 to 20, and as the VisibilityTimeout of a message rejected with requeue=True",
+            "an int from 0 to 20 (default 10). kombu 5.7 passes it on unchecked, so a real worker fails only at the "
+            "AWS call: it is the WaitTimeSeconds of each SQS ReceiveMessage, which SQS refuses unless it is an "
+            "integer from 0 to 20 (the worker's first poll fails), and the VisibilityTimeout of a message rejected "
+            "with requeue=True, which boto3 refuses unless it is an int",
         )  # fmt: skip
     return value * SECOND
 

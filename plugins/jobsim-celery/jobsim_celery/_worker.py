@@ -523,6 +523,10 @@ class Worker:
             self.world.finish(held.run, "skipped", x.now, exc, None)
         elif (isinstance(exc, Reject) and exc.requeue) or held.requeued:
             self.world.attempt(held, x, exc)  # on_reject already put the message back (also acks_on_timeout=False)
+            # on SQS each requeue waits wait_time_seconds, so a task that always rejects never trips max_chain
+            attempt_budget(held.run, x.now, "jobsim_celery.MAX_ATTEMPTS_PER_RUN", jobsim_celery.MAX_ATTEMPTS_PER_RUN,
+                           noun="task", forever="Reject(requeue=True) on every delivery, or acks_on_timeout=False",
+                           bound="a delivery it does not requeue (Reject(requeue=False))")
         else:
             self._forget(held)
             self.world.attempt(held, x, exc)

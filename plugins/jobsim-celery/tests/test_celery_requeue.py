@@ -97,5 +97,27 @@ def test_a_wait_time_seconds_sqs_refuses_is_refused_by_name(app, wait):
     app.conf.broker_url = "sqs://"
     app.conf.broker_transport_options = {"wait_time_seconds": wait}
     with pytest.raises(jobsim.InvalidArgument, match=r"broker_transport_options\['wait_time_seconds'\].*an int from "
-                       r"0 to 20 \(default 10\)"):  # fmt: skip
+                       r"0 to 20 \(default 10\)\. kombu 5\.7 passes it on unchecked, so a real worker fails only at "
+                       r"the AWS call: .*SQS refuses unless it is an integer from 0 to 20 \(the worker's first poll "
+                       r"fails\).*boto3 refuses unless it is an int"):  # fmt: skip
         jobsim.Simulation(app, start=START)
+
+
+def test_a_task_that_requeues_every_delivery_on_sqs_stops_at_the_attempt_budget(app, monkeypatch):
+    # each SQS requeue waits wait_time_seconds, so virtual time moves and max_chain never trips: without the
+    # attempt budget run_until_idle ground on for 366 simulated days (~3 million deliveries, tens of minutes)
+    import jobsim_celery
+
+    monkeypatch.setattr(jobsim_celery, "MAX_ATTEMPTS_PER_RUN", 50)
+    app.conf.broker_url = "sqs://"
+
+    @app.task(name="busy", bind=True, acks_late=True)
+    def busy(self):
+        raise Reject("busy", requeue=True)
+
+    with jobsim.Simulation(app, start=START) as sim:
+        busy.delay()
+        with pytest.raises(jobsim.BudgetExceeded, match=r"task 'busy' .* after 50 attempts, the last at "
+                           r"2025-03-01T00:08:10\.000Z.*Reject\(requeue=True\) on every delivery.*"
+                           r"jobsim_celery\.MAX_ATTEMPTS_PER_RUN \(now 50\)"):  # fmt: skip
+            sim.run_until_idle(max_time="1d")

@@ -253,6 +253,7 @@ def test_a_lambda_factory_prints_as_code_to_paste():
     example = "\n".join(getattr(info.value, "__notes__", []))
     printed = " ".join(line.strip() for line in example.split("sim=", 1)[1].rsplit(",\n)", 1)[0].splitlines())
     printed = printed.replace("( ", "(").replace(", )", ")")
+    printed = printed.replace('"5s"', "'5s'")  # Hypothesis before 6.1xx gives the lambda's text as written
     assert "<lambda>" not in printed  # it printed jobsim.Simulation(<lambda>(), ...): no code
     assert printed == ("jobsim.Simulation((lambda: make_app(first_delay='5s'))(), "
                        "start='2026-01-05T10:00:00Z', seed=3)")

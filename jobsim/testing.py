@@ -104,9 +104,10 @@ def stop_process(proc: subprocess.Popen[bytes] | subprocess.Popen[str], *, timeo
 class WorkerProcess:
     """A worker started by ``worker_process``: its ``Popen`` and every line it printed so far."""
 
-    def __init__(self, proc: subprocess.Popen[str], lines: list[str]) -> None:
+    def __init__(self, proc: subprocess.Popen[str], lines: list[str], reader: threading.Thread | None = None) -> None:
         self.proc = proc
         self.lines = lines
+        self._reader = reader
 
     @property
     def output(self) -> str:
@@ -115,6 +116,8 @@ class WorkerProcess:
     def check(self) -> None:
         """Raise ``JobsimError`` with the end of its output if the worker has exited."""
         if self.proc.poll() is not None:
+            if self._reader is not None:  # its last lines may still be in the pipe: read to the end (a grandchild
+                self._reader.join(timeout=5)  # holding the pipe open stops the wait at 5 s)
             raise JobsimError(f"the worker exited early (code {self.proc.returncode}):\n" + "".join(self.lines[-40:]))
 
 
@@ -153,7 +156,7 @@ def worker_process(
 
     reader = threading.Thread(target=pump, daemon=True)
     reader.start()
-    worker = WorkerProcess(proc, lines)
+    worker = WorkerProcess(proc, lines, reader)
     try:
         deadline = time.monotonic() + start_timeout
         while not started.wait(0.1):

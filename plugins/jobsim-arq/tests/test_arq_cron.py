@@ -206,3 +206,25 @@ def test_a_pytz_zone_keeps_the_offset_next_run_was_computed_with():
                            start="2026-03-06T12:00:00Z") as sim:
         sim.advance_to("2026-03-10T15:00:00Z")
     assert [jobsim_time(sim, r.attempts[0].start_ns) for r in sim.runs(tick)] == ["14:00:00.500"] * 5
+
+
+async def every_quarter(ctx):
+    return 1
+
+
+@pytest.mark.parametrize("start, end", [("2026-03-08T06:50:00Z", "2026-03-08T07:35:00Z"),   # 02:00 EST -> 03:00 EDT
+                                        ("2026-11-01T05:50:00Z", "2026-11-01T07:05:00Z")])  # 02:00 EDT -> 01:00 EST
+def test_skipping_idle_polls_changes_nothing_across_dst(start, end, monkeypatch):
+    # the same night with every 0.5 s poll run (idle skipping off): each cron job enqueued and run at the same instants
+    from jobsim_arq._loop import WorkerLoop
+
+    def story():
+        jobs = [cron(tick, minute=0), cron(slow, name="half", minute=30),
+                cron(every_quarter, minute={0, 15, 30, 45}, second=30, microsecond=0)]
+        with jobsim.Simulation(settings(*jobs, timezone=NEW_YORK), start=start) as sim:
+            sim.advance_to(end)
+        return [(r.id, r.start_ns, [a.start_ns for a in r.attempts]) for r in sim.runs()]
+
+    skipped = story()
+    monkeypatch.setattr(WorkerLoop, "_skip_idle_polls", lambda self: None)
+    assert story() == skipped and len(skipped) >= 2

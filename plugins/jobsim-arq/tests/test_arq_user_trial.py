@@ -180,13 +180,14 @@ def test_abandoned_cart_reminder_is_sent_24_hours_later():
 
 
 def digests_between(start: str, end: str) -> tuple[list[str], list[str], list[str]]:
+    """The digests' local times (read by job code), their runs' starts (UTC) and job ids."""
     DIGESTS.clear()
     with jobsim.Simulation(WorkerSettings, start=start) as sim:
         sim.advance_to(end)
     runs = sim.runs(daily_digest)
+    assert [m.subject[7:] for m in sim.mail.find(to="ops@acme.test")] == [d[:10] for d in DIGESTS]
     utc = [r.attempts[0].started_at.strftime("%m-%d %H:%M:%S.%f") for r in runs]
-    subjects = [m.subject for m in sim.mail.find(to="ops@acme.test")]
-    return list(DIGESTS), utc, [r.id for r in runs] if subjects else []
+    return list(DIGESTS), utc, [r.id for r in runs]
 
 
 def test_daily_digest_stays_at_nine_new_york_time_across_spring_forward():
@@ -207,6 +208,22 @@ def test_daily_digest_stays_at_nine_new_york_time_across_fall_back():
                      "2026-11-02 09:00:00 EST", "2026-11-03 09:00:00 EST"]
     assert utc == ["10-30 13:00:00.500000", "10-31 13:00:00.500000", "11-01 14:00:00.500000",
                    "11-02 14:00:00.500000", "11-03 14:00:00.500000"]
+
+
+async def heartbeat(ctx: dict[str, Any]) -> str:
+    return dt.datetime.now(NY).strftime("%H:%M %Z")
+
+
+def test_an_hourly_job_across_fall_back_skips_the_repeated_hour_as_arq_does():
+    # arq's cron arithmetic is wall-clock: after 01:00 EDT next_run is 02:00 (EST, an hour of instants later), and
+    # its heartbeat compares by wall clock, so the 02:00 EST job is enqueued at 01:59:59.5 EDT, an hour ahead
+    hourly = {"cron_jobs": [cron(heartbeat, minute=0)], "redis_settings": REDIS, "timezone": NY}
+    with jobsim.Simulation(hourly, start="2026-11-01T03:30:00Z") as sim:
+        sim.advance_to("2026-11-01T08:30:00Z")
+    runs = sim.runs(heartbeat)
+    assert [r.output for r in runs] == ["00:00 EDT", "01:00 EDT", "02:00 EST", "03:00 EST"]
+    assert [f"{r.started_at:%H:%M:%S.%f}"[:12] for r in runs] == [  # enqueued (UTC)
+        "03:59:59.500", "04:59:59.500", "05:59:59.500", "07:59:59.500"]
 
 
 # -- timeouts, max_tries, results, aborts ------------------------------------------------------------------

@@ -28,7 +28,7 @@ from ._retrycheck import job_failures, parallel_steps, run_retries
 from ._safe import shown
 from ._simulation import Simulation
 from ._time import format_duration, instant_ns
-from .errors import InvalidArgument, JobsimError
+from .errors import InvalidArgument, JobsimError, UnsupportedFeature
 
 __all__ = [
     "Violation",
@@ -327,12 +327,29 @@ def retries_respect_policy(sim: Any, function: Any = None) -> None:
     """
     __tracebackhide__ = True
     sim = _sim(sim, "runs", "engine", "profile")
-    runs = sim.runs() if function is None else sim.runs(function)
+    runs = _policy_runs(sim, sim.runs() if function is None else sim.runs(function), function)
     parallel = parallel_steps(sim)
     numbers = job_failures(sim, runs)
     problems = [line for run in runs for line in run_retries(sim, run, parallel, numbers)]
     if problems:
         raise _violation(f"retries respect the policy: {len(problems)} violation(s)", problems[:_SHOWN], len(problems))
+
+
+def _policy_runs(sim: Any, runs: list[Run], function: Any) -> list[Run]:
+    """The runs whose retries jobsim's engine decided by a ``jobsim.Retries`` policy. A backend plugin's own worker
+    (arq's ``Retry``/``max_tries``, Celery's ``retry()``, ...) decides those of its jobs itself: checked against
+    the engine's default policy, every retry would be a violation. Refused when only such runs are left, as a
+    check of nothing would pass."""
+    own = getattr(sim, "_own_worker", set())
+    kept = [run for run in runs if run.function.id not in own]
+    if kept or not runs:
+        return kept
+    names = ", ".join(sorted({repr(run.function.id) for run in runs}))
+    raise UnsupportedFeature(
+        f"invariants.retries_respect_policy() checks jobsim's own retry policies (jobsim.Retries), but {names} "
+        "run on a backend plugin's own worker, whose code decides their retries (arq's Retry and max_tries, Celery's "
+        "retry(), ...); check those runs' attempts yourself (run.attempts, the 'retry' records of sim.trace)"
+        + ("" if function is None else f"; function={function!r}"))
 
 
 # -- events and their handlers --------------------------------------------------------------------------

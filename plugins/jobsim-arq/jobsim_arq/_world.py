@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import dataclasses
+import datetime as dt
 import math
 import weakref
 from typing import TYPE_CHECKING, Any
@@ -41,6 +42,7 @@ from jobsim.errors import InvalidArgument, JobsimError
 from jobsim.hooks import Adapted, refusing_handler
 
 from ._checks import check_cron, check_function, check_poll_delay
+from ._cronwake import cron_enqueue_us
 from ._jobs import MAIN, Held, _Jobs
 from ._loop import CURRENT, WorkerLoop
 from ._redis import Store
@@ -72,6 +74,19 @@ class Driven:
     @property
     def name(self) -> str:
         return getattr(self.target, "__name__", None) or type(self.target).__name__
+
+
+def _inherited_hint(target: Any) -> str:
+    """Why a settings subclass has no functions: arq reads the class's own ``__dict__`` (``worker.py:887-890``)."""
+    inherited = [k for k in ("functions", "cron_jobs") if isinstance(target, type) and k not in vars(target)
+                 and getattr(target, k, None)]  # fmt: skip
+    if not inherited:
+        return ""
+    own = " = ".join(inherited) if len(inherited) == 1 else ", ".join(inherited)
+    return (f"; {target.__name__} inherits {own} from a base class, and arq reads only a settings class's own "
+            f"attributes (get_kwargs reads its __dict__, worker.py:887-890), so `arq worker` would refuse it too: "
+            f"assign every setting in the class body ({inherited[0]} = {target.__mro__[1].__name__}.{inherited[0]}), "
+            "or pass a dict")
 
 
 def settings_kwargs(target: Any) -> dict[str, Any]:
@@ -144,7 +159,8 @@ class ArqWorld(_Jobs, Unconsumed):
             names.append(cj.name)
         if not names:
             accepted = "arq WorkerSettings with at least one function or cron job (arq: 'at least one function or "
-            raise InvalidArgument.build("targets", target, accepted + "cron_job must be registered')")
+            raise InvalidArgument.build("targets", target, accepted + "cron_job must be registered')"
+                                        + _inherited_hint(target))
         for option in ("poll_delay", "job_timeout", "keep_result", "health_check_interval"):
             value = kwargs.get(option)
             if value is not None and not _duration_like(value):
@@ -389,7 +405,8 @@ class ArqWorld(_Jobs, Unconsumed):
 
     def next_interest(self, d: Driven) -> int:
         """The earliest instant (ns) one poll before which worker ``d`` must poll again: its first queued job is due,
-        a cron job enters the enqueue window ``next_run < now + 2 * max(poll_delay, 0.5 s)`` (``worker.py:733-754``),
+        a cron job enters the enqueue window ``next_run < now + 2 * max(poll_delay, 0.5 s)`` (``worker.py:733-754``,
+        compared by wall time: ``_cronwake``),
         its health check is due (``worker.py:773-777``). One poll and one millisecond early, so rounding never
         skips the poll that acts."""
         w = d.worker
@@ -401,12 +418,11 @@ class ArqWorld(_Jobs, Unconsumed):
         first = self.store.c_ZRANGE(w.queue_name, 0, 0, withscores=True)
         if first:
             targets.append(round(first[0][1]) * MS - early)
-        window = round(2 * max(w.poll_delay_s, 0.5) * SECOND)
+        window = dt.timedelta(seconds=max(w.poll_delay_s, 0.5) * 2)  # cron_delay, as arq builds it
         for cj in w.cron_jobs:
             if cj.next_run is None:
                 return now
-            at = round(cj.next_run.timestamp() * 1_000_000) * 1000
-            targets.append(at - window - early)
+            targets.append(cron_enqueue_us(cj.next_run, w.timezone, window, now // 1000) * 1000 - early)
         return min(targets)
 
     # -- for tests -----------------------------------------------------------------------------------

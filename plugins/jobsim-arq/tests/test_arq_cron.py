@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import zoneinfo
 
+import pytest
 from arq import Retry
 from arq.cron import cron
 from arq_jobs import LOG, NOWHERE, START, clock, slow, tick
@@ -142,3 +143,88 @@ def test_jobsim_run_prints_the_timeline_of_a_worker_settings_class(capsys):
     # enqueued by the cron job at 02:00:00.5, after that instant's poll: taken by the 02:00:01 poll
     assert "2025-03-01 02:00:31.000 UTC  retry     retried#1 attempt 2 at 02:01:01 (+30s)" in out
     assert "retried          1          1       0      0        2" in out
+
+
+# arq compares next_run with now + window as aware datetimes of one ZoneInfo: by wall clock, not by instant
+NEW_YORK = zoneinfo.ZoneInfo("America/New_York")
+
+
+def cron_story(minute, start, end):
+    with jobsim.Simulation(settings(cron(tick, minute=minute), timezone=NEW_YORK), start=start) as sim:
+        sim.advance_to(end)
+    return [(r.id[-13:], jobsim_time(sim, r.start_ns), [jobsim_time(sim, a.start_ns) for a in r.attempts])
+            for r in sim.runs(tick)]  # fmt: skip
+
+
+def test_spring_forward_a_skipped_half_hour_is_enqueued_when_the_wall_clock_passes_it():
+    # 01:30 EST runs; next_run is 02:30 (skipped by the clocks; its instant 07:30Z, as 03:30 EDT). At 03:00:00 EDT
+    # (07:00Z) the wall reading 03:00:01 is past 02:30: enqueued then, without _defer_until (02:30 > 03:00 is false
+    # by wall time too), run at the next poll. next_run then is 03:30 EDT, the same instant and job id, free again
+    # once the first ran (keep_result=0): a second run at 07:30:00.5. Before, the idle polls were skipped to 07:29:59
+    # (by instant) and one run started then.
+    assert cron_story(30, "2026-03-08T05:10:00Z", "2026-03-08T07:45:00Z") == [  # health checks at :10, no poll at :00
+        ("1772947800123", "05:29:59.500", ["05:30:00.500"]),
+        ("1772951400123", "06:29:59.500", ["06:30:00.500"]),
+        ("1772955000123", "07:00:00.000", ["07:00:00.500"]),
+        ("1772955000123", "07:29:59.500", ["07:30:00.500"])]  # fmt: skip
+
+
+def test_fall_back_the_first_standard_hour_is_enqueued_an_hour_ahead_by_wall_time():
+    # 01:00 EDT runs; next_run is 02:00 EST (07:00Z). At 01:59:59.5 EDT (05:59:59.5Z) the wall reading 02:00:00.5 is
+    # past it: enqueued then, deferred to 07:00:00.123Z; the repeated 01:00 EST hour has no run (as in arq)
+    assert cron_story(0, "2026-11-01T04:30:00Z", "2026-11-01T08:30:00Z") == [
+        ("1793509200123", "04:59:59.500", ["05:00:00.500"]),
+        ("1793516400123", "05:59:59.500", ["07:00:00.500"]),
+        ("1793520000123", "07:59:59.500", ["08:00:00.500"])]  # fmt: skip
+
+
+def test_a_worker_started_in_the_repeated_hour_skips_its_idle_polls(monkeypatch):
+    # started at 01:10 EST (06:10Z): next_cron gives 01:30 with fold 0, whose instant (05:30Z) is past; arq enqueues it
+    # when the wall clock reaches 01:29:59.5 again (06:29:59.5Z), "deferred" to that past instant: the next poll runs
+    # it. The polls between are skipped, not run one by one.
+    from arq.worker import Worker
+
+    polls = []
+    poll = Worker._poll_iteration
+
+    async def counted(self):
+        polls.append(1)
+        await poll(self)
+
+    monkeypatch.setattr(Worker, "_poll_iteration", counted)
+    assert cron_story(30, "2026-11-01T06:10:00Z", "2026-11-01T06:45:00Z") == [
+        ("1793511000123", "06:29:59.500", ["06:30:00.000"])]  # fmt: skip
+    assert len(polls) < 20  # one by one from 06:10 to 06:45: 4,200
+
+
+def test_a_pytz_zone_keeps_the_offset_next_run_was_computed_with():
+    # pytz: datetime.now(tz) carries a fixed-offset tzinfo, which next_cron's arithmetic keeps (cron.py:35-99), so
+    # the 09:00 of a worker started in EST stays 14:00Z after spring forward, as on a real arq worker
+    pytz = pytest.importorskip("pytz")
+
+    with jobsim.Simulation(settings(cron(tick, hour=9, minute=0), timezone=pytz.timezone("America/New_York")),
+                           start="2026-03-06T12:00:00Z") as sim:
+        sim.advance_to("2026-03-10T15:00:00Z")
+    assert [jobsim_time(sim, r.attempts[0].start_ns) for r in sim.runs(tick)] == ["14:00:00.500"] * 5
+
+
+async def every_quarter(ctx):
+    return 1
+
+
+@pytest.mark.parametrize("start, end", [("2026-03-08T06:50:00Z", "2026-03-08T07:35:00Z"),   # 02:00 EST -> 03:00 EDT
+                                        ("2026-11-01T05:50:00Z", "2026-11-01T07:05:00Z")])  # 02:00 EDT -> 01:00 EST
+def test_skipping_idle_polls_changes_nothing_across_dst(start, end, monkeypatch):
+    # the same night with every 0.5 s poll run (idle skipping off): each cron job enqueued and run at the same instants
+    from jobsim_arq._loop import WorkerLoop
+
+    def story():
+        jobs = [cron(tick, minute=0), cron(slow, name="half", minute=30),
+                cron(every_quarter, minute={0, 15, 30, 45}, second=30, microsecond=0)]
+        with jobsim.Simulation(settings(*jobs, timezone=NEW_YORK), start=start) as sim:
+            sim.advance_to(end)
+        return [(r.id, r.start_ns, [a.start_ns for a in r.attempts]) for r in sim.runs()]
+
+    skipped = story()
+    monkeypatch.setattr(WorkerLoop, "_skip_idle_polls", lambda self: None)
+    assert story() == skipped and len(skipped) >= 2

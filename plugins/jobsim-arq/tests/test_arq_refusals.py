@@ -377,3 +377,19 @@ def test_a_queue_read_limit_arq_reads_as_its_default_or_as_no_limit_runs(limit):
         jobs = [asyncio.run(pool.enqueue_job("add", n, 1)) for n in range(3)]
         sim.run_until_idle()
         assert [asyncio.run(job.result(timeout=5)) for job in jobs] == [1, 2, 3]
+
+
+def test_a_settings_subclass_that_inherits_its_functions_is_refused_saying_why():
+    # arq's get_kwargs reads settings_cls.__dict__ (worker.py:887-890): a subclass inherits no setting
+    from arq_jobs import add
+
+    class Base:
+        functions = [add]
+        redis_settings = NOWHERE
+
+    class NoCron(Base):
+        cron_jobs: list = []
+
+    with pytest.raises(InvalidArgument, match=r"NoCron inherits functions from a base class.*worker.py:887-890.*"
+                                              r"functions = Base.functions"):
+        jobsim.Simulation(NoCron)

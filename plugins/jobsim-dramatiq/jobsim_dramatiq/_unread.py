@@ -40,8 +40,10 @@ class Unconsumed:
             read, queue = _read(sb), q_name(parcel.queue)
             both = ", ".join(map(repr, sorted({*read, queue})))
             worker = f"dramatiq.Worker(broker, queues={{{both}}})" if read else "dramatiq.Worker(broker)"
+            source = f"broker {self.brokers.index(sb) + 1}, a {type(sb.broker).__name__}"
             out.append(Unread(backend="dramatiq", queue=queue, name=parcel.held.run.function.id, read=read,
-                              kind="actor", listing="sim.dramatiq.unconsumed", worker=worker))  # fmt: skip
+                              kind="actor", listing="sim.dramatiq.unconsumed", worker=worker,
+                              source=source))  # fmt: skip
         return out
 
     def _unread(self) -> list[tuple[SimBroker, Parcel]]:

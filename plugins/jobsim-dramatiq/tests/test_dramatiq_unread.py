@@ -164,3 +164,31 @@ def test_what_the_age_rule_leans_on_a_worker_reading_the_queue(broker, actors, m
         send_email.send_with_options(args=("a@x",), delay=60_000, max_age=max_age)
         sim.advance("10m")
         assert bool([r for r in sim.runs() if r.status == "completed"]) is ran
+
+
+def test_two_brokers_with_an_unread_queue_of_one_name_warn_apart_each_with_its_own_workers(broker, actors):
+    """Two brokers (two Redis servers) in one simulation: their 'emails' queues are two queues, each warning names
+    its broker and the queues that broker's workers read; before, one warning took both, with the first's workers."""
+    from dramatiq.brokers.stub import StubBroker
+
+    send_email, _ = actors
+    other = StubBroker()
+
+    @dramatiq.actor(queue_name="emails", broker=other)
+    def receipt():
+        pass
+
+    with (
+        pytest.warns(jobsim.UnreadQueueWarning) as caught,
+        jobsim.Simulation(dramatiq.Worker(broker, queues={"default"}), dramatiq.Worker(other, queues={"shop"}),
+                          start=START) as sim,
+    ):  # fmt: skip
+        send_email.send("a@x")
+        receipt.send()
+        sim.run_until_idle()
+    messages = [str(w.message) for w in caught]
+    assert [m.split(" wait ")[0] for m in messages] == [
+        "jobsim-dramatiq (broker 1, a StubBroker): 1 message(s) (1 of actor 'send_email')",
+        "jobsim-dramatiq (broker 2, a StubBroker): 1 message(s) (1 of actor 'receipt')",
+    ]
+    assert "(the workers read 'default')" in messages[0] and "(the workers read 'shop')" in messages[1]

@@ -36,6 +36,10 @@ class Unread:
     broker holding it (``"app 'billing'"``), where one simulation may run several of that backend: two of them with a
     queue of the same name are two queues, warned about apart, each naming its source.
 
+    ``dependents`` are the jobs waiting on this one that will therefore never run either, as ``(id, name)`` pairs
+    (RQ's ``depends_on`` jobs, deferred; a BullMQ flow's parents, in ``waiting-children``), transitively, and
+    ``dependents_how`` says how they wait (``"depends_on: deferred"``); the warning counts each once per queue.
+
     A backend whose "queue" is something else (an APScheduler executor alias) names it in ``place``, and words what
     happened and the fix itself: ``why`` replaces "which no simulated worker reads (...), so they never ran, ...",
     ``fix`` replaces "Route the work to a queue a worker reads, or add a worker for ...".
@@ -55,6 +59,8 @@ class Unread:
     why: str | None = None
     fix: str | None = None
     source: str = ""
+    dependents: Sequence[tuple[str, str]] = ()
+    dependents_how: str = "waiting on them"
 
 
 def queue_names(
@@ -143,6 +149,7 @@ def _message(group: list[Unread], shared: bool = False, apart: bool = False) -> 
     why = first.why or (f"which no simulated worker reads ({read}), so they never ran, as on a broker with no worker "
                         f"on that {place}")  # fmt: skip
     fix = first.fix or f"Route the work to a {place} a worker reads, or add a worker for {queue!r} ({first.worker})"
+    why += _dependents(group)
     article = "An" if place[:1] in "aeiou" else "A"
     source = f" ({first.source})" if apart and first.source else ""
     declare = f"{queue!r}, backend={first.backend!r}" if shared else repr(queue)
@@ -151,3 +158,17 @@ def _message(group: list[Unread], shared: bool = False, apart: bool = False) -> 
         f"{why}. {fix}; {first.listing} lists them. {article} {place} this test leaves unread on purpose: "
         f"sim.leave_unread({declare})"
     )
+
+
+def _dependents(group: list[Unread]) -> str:
+    """The sentence on the jobs that wait on the group's work (each counted once, the group's own left out), or
+    ``""``: "3 job(s) on 'emails' and 2 dependents waiting on them" is what the test needs to see."""
+    own = {item.id for item in group if item.id is not None}
+    waiting = {job_id: name for item in group for job_id, name in item.dependents if job_id not in own}
+    if not waiting:
+        return ""
+    first = group[0]
+    counts = Counter(waiting.values())
+    names = ", ".join(f"{n} of {first.kind} {name!r}" for name, n in counts.items())
+    return (f"; and {len(waiting)} more {first.unit}(s) ({names}) wait on them ({first.dependents_how}), so they "
+            "never ran either")

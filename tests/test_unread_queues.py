@@ -326,3 +326,19 @@ def test_two_apps_of_one_backend_with_a_queue_of_one_name_warn_apart_naming_each
         "jobsim-other (app 'billing'): 1 message(s) (1 of task 'log')",
         "jobsim-other (app 'shop'): 1 message(s) (1 of task 'log')",
     ]
+
+
+def test_jobs_waiting_on_the_unread_work_are_counted_once_each(plugin):
+    """A dependent waiting on two of the queue's jobs counts once, and one of the queue's own jobs is not also counted
+    as a dependent (an RQ job deferred on another that then went to the same queue cannot be both, but a plugin's
+    walk may meet it)."""
+    plugin.answer = [
+        Unread(backend="b", queue="emails", name="send", read=["default"], listing="sim.b.held", id="1",
+               dependents=[("3", "report"), ("2", "send")], dependents_how="depends_on"),
+        Unread(backend="b", queue="emails", name="send", read=["default"], listing="sim.b.held", id="2",
+               dependents=[("3", "report"), ("4", "audit")], dependents_how="depends_on"),
+    ]  # fmt: skip
+    with pytest.warns(jobsim.UnreadQueueWarning) as caught, jobsim.Simulation(Broker()):
+        pass
+    assert ("on that queue; and 2 more message(s) (1 of task 'report', 1 of task 'audit') wait on them (depends_on), "
+            "so they never ran either. Route the work") in str(caught[0].message)

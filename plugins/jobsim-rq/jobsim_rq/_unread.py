@@ -27,6 +27,7 @@ class Unconsumed:
     if TYPE_CHECKING:
         sim: Simulation
         jobs: dict[str, Held]
+        dependents: dict[str, list[Held]]
         waiting: dict[str, Line]
         unread: dict[str, Line]
         pool: Pool
@@ -57,8 +58,24 @@ class Unconsumed:
     def unread_work(self) -> list[Unread]:
         read = list(dict.fromkeys(q for worker in self.pool.workers for q in worker.listen))
         return [Unread(backend="rq", queue=job.origin, name=job.func_name, read=read, unit="job", kind="function",
-                       listing="sim.rq.unconsumed", worker=_worker(read, job.origin))
+                       listing="sim.rq.unconsumed", worker=_worker(read, job.origin), id=job.id,
+                       dependents=self._blocked(job.id), dependents_how="depends_on: deferred")
                 for job in self.unconsumed]  # fmt: skip
+
+    def _blocked(self, job_id: str) -> list[tuple[str, str]]:
+        """The jobs deferred on ``job_id`` (``depends_on``), and on those, still waiting: RQ queues a dependent only
+        once its dependencies finished (``enqueue_dependents``), so none of them runs while the job waits unread."""
+        out: list[tuple[str, str]] = []
+        seen, todo = {job_id}, [job_id]
+        while todo:
+            for held in self.dependents.get(todo.pop(), ()):
+                job = held.job
+                if job.id in seen or self.gone(held) or job._status != JobStatus.DEFERRED:
+                    continue
+                seen.add(job.id)
+                out.append((job.id, job.func_name))
+                todo.append(job.id)
+        return out
 
 
 def _worker(read: list[str], queue: str) -> str:

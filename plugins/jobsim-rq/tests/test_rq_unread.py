@@ -143,3 +143,19 @@ def test_what_the_ttl_rule_leans_on_a_worker_reading_the_queue(queue, ttl, ran):
         sim.advance("10m")
         assert now.id in [r.id for r in sim.runs() if r.status == "completed"]
         assert (later.id in [r.id for r in sim.runs() if r.status == "completed"]) is ran
+
+
+def test_jobs_deferred_on_an_unread_queues_job_are_counted_with_it(queue):
+    """``depends_on`` a job no worker reads: RQ queues a dependent only once its dependencies finish, so the two
+    deferred on it (one of them through the other) never run either, even on a queue a worker reads."""
+    with pytest.warns(jobsim.UnreadQueueWarning) as caught, jobsim.Simulation(queue, start=START) as sim:
+        first = emails().enqueue(greet, "a")
+        emails().enqueue(greet, "b")
+        then = queue.enqueue(greet, "c", depends_on=first)
+        queue.enqueue("os.path.basename", "d", depends_on=then)
+        queue.enqueue(greet, "e", depends_on=[first, then]).cancel()  # canceled: not waiting
+        sim.run_until_idle()
+    (message,) = [str(w.message) for w in caught]
+    assert message.startswith("jobsim-rq: 2 job(s) (2 of function 'test_rq_unread.greet') wait on queue 'emails'")
+    assert ("on that queue; and 2 more job(s) (1 of function 'test_rq_unread.greet', 1 of function 'os.path.basename') "
+            "wait on them (depends_on: deferred), so they never ran either. Route the work") in message

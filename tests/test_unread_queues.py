@@ -342,3 +342,38 @@ def test_jobs_waiting_on_the_unread_work_are_counted_once_each(plugin):
         pass
     assert ("on that queue; and 2 more message(s) (1 of task 'report', 1 of task 'audit') wait on them (depends_on), "
             "so they never ran either. Route the work") in str(caught[0].message)
+
+
+def test_a_failing_fixture_test_reports_the_unread_queues_in_its_jobsim_section(pytester: pytest.Pytester) -> None:
+    """The close does not warn once the test failed (the failure is the news), but the work no worker read is
+    often why it failed: the failure's jobsim section lists it, before the timeline."""
+    pytester.makeconftest("""
+        import pytest
+        from test_unread_queues import Broker
+
+        @pytest.fixture
+        def jobsim_app():
+            return Broker()
+    """)
+    pytester.makepyfile(test_broker="""
+        def test_failing(jobsim):
+            jobsim.broker.held.append(("emails", "send"))
+            jobsim.broker.held.append(("audit", "log"))
+            assert False, "no email was sent"
+
+        def test_failing_without_unread_work(jobsim):
+            assert False
+    """)
+    result = pytester.runpytest("-p", "no:randomly", "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines([
+        "*- jobsim -*",
+        "seed 0 * reproduce with:",
+        "work on 2 queue(s) no simulated worker reads (never run: often why the test failed; no UnreadQueueWarning "
+        "once a test failed):",
+        "  - jobsim-broker: 1 message(s) (1 of task 'send') wait on queue 'emails', which no simulated worker reads*",
+        "  - jobsim-broker: 1 message(s) (1 of task 'log') wait on queue 'audit', *",
+        "",
+        "jobsim timeline *",
+    ])  # fmt: skip
+    assert result.stdout.str().count("no simulated worker reads (never run") == 1  # not for the second test

@@ -32,9 +32,10 @@ class Unread:
     ``"job"``); ``read`` the queues the simulated workers read (empty: no worker);
     ``listing`` where the test finds these items (``"sim.celery.unconsumed"``); ``worker`` how to add a
     simulated worker for the queue, as code (``"CeleryTarget(app, queues=['default', 'emails'])"``); ``id`` the
-    message's or job's id, where a plugin lists these records themselves as its ``unconsumed``; ``source`` the app or
-    broker holding it (``"app 'billing'"``), where one simulation may run several of that backend: two of them with a
-    queue of the same name are two queues, warned about apart, each naming its source.
+    message's or job's id, where a plugin lists these records themselves as its ``unconsumed``; ``source`` the
+    broker (or app) holding it (jobsim-dramatiq's ``"broker 2, a RedisBroker"``), where one simulation may run several
+    of that backend: two of them with a queue of the same name are two queues, warned about apart, each naming its
+    source.
 
     ``dependents`` are the jobs waiting on this one that will therefore never run either, as ``(id, name)`` pairs
     (RQ's ``depends_on`` jobs, deferred; a BullMQ flow's parents, in ``waiting-children``), transitively, and
@@ -60,7 +61,7 @@ class Unread:
     fix: str | None = None
     source: str = ""
     dependents: Sequence[tuple[str, str]] = ()
-    dependents_how: str = "waiting on them"
+    dependents_how: str = ""
 
 
 def queue_names(
@@ -170,5 +171,5 @@ def _dependents(group: list[Unread]) -> str:
     first = group[0]
     counts = Counter(waiting.values())
     names = ", ".join(f"{n} of {first.kind} {name!r}" for name, n in counts.items())
-    return (f"; and {len(waiting)} more {first.unit}(s) ({names}) wait on them ({first.dependents_how}), so they "
-            "never ran either")
+    how = f" ({first.dependents_how})" if first.dependents_how else ""
+    return f"; and {len(waiting)} more {first.unit}(s) ({names}) wait on them{how}, so they never ran either"

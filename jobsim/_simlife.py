@@ -13,7 +13,15 @@ from ._casing import case_only_misses
 from ._simtargets import _caller_site, _Targets
 from ._time import iso
 from ._unread import ask, failure, messages, queue_names
-from .errors import FaultWarning, JobsimError, KeyWarning, PendingWorkWarning, TriggerWarning, UnreadQueueWarning
+from .errors import (
+    FaultWarning,
+    InvalidArgument,
+    JobsimError,
+    KeyWarning,
+    PendingWorkWarning,
+    TriggerWarning,
+    UnreadQueueWarning,
+)
 
 if TYPE_CHECKING:
     from ._simulation import Simulation
@@ -112,13 +120,20 @@ class _Lifecycle(_Targets):
         if failed:  # everything is released: a plugin's bug in a check is no reason to keep the backends patched
             raise failure(failed)
 
-    def leave_unread(self, *queues: object) -> None:
+    def leave_unread(self, *queues: object, backend: str | None = None) -> None:
         """Declare queues this test leaves unread on purpose (``"emails"``, or a queue object with a ``name``):
-        work waiting on them when the simulation closes does not warn (``jobsim.UnreadQueueWarning``)."""
+        work waiting on them when the simulation closes does not warn (``jobsim.UnreadQueueWarning``). With
+        ``backend`` (``"celery"``, as the warning names it: ``jobsim-celery``), only that backend's queues of those
+        names; without, every backend's."""
         if self._state == "closed":  # it warned already: a declaration now would silently do nothing
             raise JobsimError("sim.leave_unread() needs a simulation that is not closed: it is closed, and warned "
                               "as it closed; declare the queues before or while it runs (inside its `with` block)")
-        self._left_unread.update(queue_names(queues, lambda queue: self._plugins.hook.jobsim_queue_name(queue=queue)))
+        if backend is not None and (not isinstance(backend, str) or not backend):
+            raise InvalidArgument.build("backend", backend, "a backend's name as the warning gives it after "
+                                        "'jobsim-' (sim.leave_unread('emails', backend='celery')), or None for every "
+                                        "backend's queue of that name")  # fmt: skip
+        names = queue_names(queues, lambda queue: self._plugins.hook.jobsim_queue_name(queue=queue))
+        self._left_unread.update((backend, name) for name in names)
 
     def _unread_work(self) -> tuple[list[str], list[str]]:
         """The warnings about work waiting, due, on queues no simulated worker reads (``jobsim_unread``), asked of

@@ -69,7 +69,7 @@ class _Targets:
         _sends: _gc.Sends
         _undriven: int | None
         _unread_quiet: bool
-        _left_unread: set[str]
+        _left_unread: set[tuple[str | None, str]]
         _warn_at: tuple[str, int] | None
         _where: str
         _role: str

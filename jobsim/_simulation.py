@@ -134,7 +134,7 @@ class Simulation(_Faults):
         self._sends = _gc.Sends()
         self._undriven: int | None = None  # when the test first sent since its last driving call (``close`` warns)
         self._unread_quiet = False  # no UnreadQueueWarning at close (a failed block or test, a replay)
-        self._left_unread: set[str] = set()  # queues the test leaves unread on purpose (``sim.leave_unread``)
+        self._left_unread: set[tuple[str | None, str]] = set()  # (backend or None, queue): ``sim.leave_unread``
         self._warn_at: tuple[str, int] | None = None  # (file, line) to warn at when closed; else the caller's
         self._where = ""  # where it was started (file:line in function), for "already running" errors
         self._role = ""  # who runs it, when not the test itself: the pytest plugin names its fixture's

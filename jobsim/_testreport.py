@@ -185,3 +185,18 @@ def shorten(timeline: list[str], everything: bool) -> list[str]:
     omitted = len(entries) - TIMELINE_HEAD - TIMELINE_TAIL
     note = f"… {omitted} more entries (-vv shows them all) …"
     return [*head, *entries[:TIMELINE_HEAD], note, *entries[-TIMELINE_TAIL:]]
+
+
+def unread_lines(sim: Simulation) -> list[str]:
+    """The work waiting, due, on queues no simulated worker reads (``jobsim.UnreadQueueWarning``'s sentences, which
+    the close leaves out once the test failed): a routing slip is often why it failed. Asked while the simulation
+    still runs (a failure in the test's call or setup); a plugin's failing answer shows nothing here."""
+    try:
+        unread = sim.unread_work()
+    except Exception:  # the report must still be written; the close names a plugin whose answer fails
+        return []
+    if not unread:
+        return []
+    head = (f"work on {len(unread)} queue(s) no simulated worker reads (never run: often why the test failed; "
+            "no UnreadQueueWarning once a test failed):")  # fmt: skip
+    return [head, *(f"  - {sentence}" for sentence in unread), ""]

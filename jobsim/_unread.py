@@ -32,7 +32,14 @@ class Unread:
     ``"job"``); ``read`` the queues the simulated workers read (empty: no worker);
     ``listing`` where the test finds these items (``"sim.celery.unconsumed"``); ``worker`` how to add a
     simulated worker for the queue, as code (``"CeleryTarget(app, queues=['default', 'emails'])"``); ``id`` the
-    message's or job's id, where a plugin lists these records themselves as its ``unconsumed``.
+    message's or job's id, where a plugin lists these records themselves as its ``unconsumed``; ``source`` the
+    broker (or app) holding it (jobsim-dramatiq's ``"broker 2, a RedisBroker"``), where one simulation may run several
+    of that backend: two of them with a queue of the same name are two queues, warned about apart, each naming its
+    source.
+
+    ``dependents`` are the jobs waiting on this one that will therefore never run either, as ``(id, name)`` pairs
+    (RQ's ``depends_on`` jobs, deferred; a BullMQ flow's parents, in ``waiting-children``), transitively, and
+    ``dependents_how`` says how they wait (``"depends_on: deferred"``); the warning counts each once per queue.
 
     A backend whose "queue" is something else (an APScheduler executor alias) names it in ``place``, and words what
     happened and the fix itself: ``why`` replaces "which no simulated worker reads (...), so they never ran, ...",
@@ -52,6 +59,9 @@ class Unread:
     verb: str = "wait"
     why: str | None = None
     fix: str | None = None
+    source: str = ""
+    dependents: Sequence[tuple[str, str]] = ()
+    dependents_how: str = ""
 
 
 def queue_names(
@@ -105,17 +115,30 @@ def _plugin(impl: Any) -> str:
     return f"the jobsim plugin {impl.plugin_name!r} ({module})"
 
 
-def messages(items: Iterable[Unread], left: set[str]) -> list[str]:
-    """One warning message per (backend, queue) holding work, in the order the plugins reported it; a queue in
-    ``left`` (declared by ``sim.leave_unread``) is left out."""
-    by_queue: dict[tuple[str, str], list[Unread]] = {}
+def messages(items: Iterable[Unread], left: set[tuple[str | None, str]]) -> list[str]:
+    """One warning message per (backend, source, queue) holding work, in the order the plugins reported it; a queue
+    in ``left`` (declared by ``sim.leave_unread``: ``(None, queue)`` for every backend, ``(backend, queue)`` for one)
+    is left out. Queues of the same name in two backends (a Celery and an RQ ``default``) are two queues: each warns
+    on its own, and its ``leave_unread`` names its backend; two apps or brokers of one backend are told apart by
+    their ``source``."""
+    by_queue: dict[tuple[str, str, str], list[Unread]] = {}
     for item in items:
-        if item.queue not in left:
-            by_queue.setdefault((item.backend, item.queue), []).append(item)
-    return [_message(group) for group in by_queue.values()]
+        if (None, item.queue) not in left and (item.backend, item.queue) not in left:
+            by_queue.setdefault((item.backend, item.source, item.queue), []).append(item)
+    backends: dict[str, set[str]] = {}
+    sources: dict[tuple[str, str], set[str]] = {}
+    for backend, source, queue in by_queue:
+        backends.setdefault(queue, set()).add(backend)
+        sources.setdefault((backend, queue), set()).add(source)
+    return [
+        _message(group, shared=len(backends[queue]) > 1, apart=len(sources[backend, queue]) > 1)
+        for (backend, _, queue), group in by_queue.items()
+    ]
 
 
-def _message(group: list[Unread]) -> str:
+def _message(group: list[Unread], shared: bool = False, apart: bool = False) -> str:
+    """``shared``: another backend has work on a queue of this name too; ``apart``: another app or broker of this
+    backend has."""
     first = group[0]
     counts = Counter(item.name for item in group)
     names = ", ".join(f"{n} of {first.kind} {name!r}" for name, n in counts.items())
@@ -127,9 +150,26 @@ def _message(group: list[Unread]) -> str:
     why = first.why or (f"which no simulated worker reads ({read}), so they never ran, as on a broker with no worker "
                         f"on that {place}")  # fmt: skip
     fix = first.fix or f"Route the work to a {place} a worker reads, or add a worker for {queue!r} ({first.worker})"
+    why += _dependents(group)
     article = "An" if place[:1] in "aeiou" else "A"
+    source = f" ({first.source})" if apart and first.source else ""
+    declare = f"{queue!r}, backend={first.backend!r}" if shared else repr(queue)
     return (
-        f"jobsim-{first.backend}: {len(group)} {first.unit}(s) ({names}) {first.verb} on {place} {queue!r}, {why}. "
-        f"{fix}; {first.listing} lists them. {article} {place} this test leaves unread on purpose: "
-        f"sim.leave_unread({queue!r})"
+        f"jobsim-{first.backend}{source}: {len(group)} {first.unit}(s) ({names}) {first.verb} on {place} {queue!r}, "
+        f"{why}. {fix}; {first.listing} lists them. {article} {place} this test leaves unread on purpose: "
+        f"sim.leave_unread({declare})"
     )
+
+
+def _dependents(group: list[Unread]) -> str:
+    """The sentence on the jobs that wait on the group's work (each counted once, the group's own left out), or
+    ``""``: "3 job(s) on 'emails' and 2 dependents waiting on them" is what the test needs to see."""
+    own = {item.id for item in group if item.id is not None}
+    waiting = {job_id: name for item in group for job_id, name in item.dependents if job_id not in own}
+    if not waiting:
+        return ""
+    first = group[0]
+    counts = Counter(waiting.values())
+    names = ", ".join(f"{n} of {first.kind} {name!r}" for name, n in counts.items())
+    how = f" ({first.dependents_how})" if first.dependents_how else ""
+    return f"; and {len(waiting)} more {first.unit}(s) ({names}) wait on them{how}, so they never ran either"

@@ -531,7 +531,7 @@ def _section(item: pytest.Item, run: _Run, *, http: bool = True, own: list[str] 
 
     ``own``: the lines naming the traces of the simulations the test started itself.
     """
-    from ._testreport import reproduce_line, shorten, unmatched_http
+    from ._testreport import reproduce_line, shorten, unmatched_http, unread_lines
 
     sim = run.sim
     doctest = type(item).__name__ == "DoctestItem"
@@ -543,6 +543,7 @@ def _section(item: pytest.Item, run: _Run, *, http: bool = True, own: list[str] 
     listing = unmatched_http(sim) if http else ""
     if listing:
         lines += [listing, ""]
+    lines += unread_lines(sim) if run.failed else []
     lines += shorten(sim.timeline().splitlines(), item.config.get_verbosity() >= 2)
     if run.failed:
         from ._joberrors import failed_run_tracebacks

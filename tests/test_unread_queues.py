@@ -260,3 +260,120 @@ def test_a_simulation_the_test_left_running_is_closed_without_it(pytester: pytes
     result.assert_outcomes(passed=1, warnings=1)
     result.stdout.fnmatch_lines(["*PytestWarning: jobsim: test_leaks never closed the simulation it started*"])
     result.stdout.no_fnmatch_line("*UnreadQueueWarning*")
+
+
+class _SameName:
+    """Another backend with a queue named as the broker's: a Celery and an RQ queue both called 'emails'."""
+
+    sources = ("",)
+
+    @hookimpl
+    def jobsim_unread(self, sim):
+        return [Unread(backend="other", queue="emails", name="log", read=["default"], listing="sim.other.held",
+                       worker="OtherWorker(['default', 'emails'])", source=source)
+                for source in self.sources]  # fmt: skip
+
+
+@pytest.fixture
+def same_name():
+    other = _SameName()
+    _plugins.register(other, name="unread-same-name")
+    yield other
+    _plugins.unregister(other)
+
+
+def test_queues_of_one_name_in_two_backends_warn_apart_each_with_its_fix(same_name):
+    broker = Broker()
+    with pytest.warns(jobsim.UnreadQueueWarning) as caught, jobsim.Simulation(broker):
+        broker.held.append(("emails", "send"))
+    messages = sorted(str(w.message) for w in caught)
+    assert len(messages) == 2
+    assert messages[0].startswith("jobsim-broker: 1 message(s) (1 of task 'send') wait on queue 'emails'")
+    assert "(Worker(queues=['default', 'emails']))" in messages[0] and "OtherWorker" not in messages[0]
+    assert messages[0].endswith("sim.leave_unread('emails', backend='broker')")
+    assert messages[1].startswith("jobsim-other: 1 message(s) (1 of task 'log') wait on queue 'emails'")
+    assert "OtherWorker(['default', 'emails'])" in messages[1]
+    assert messages[1].endswith("sim.leave_unread('emails', backend='other')")
+
+
+def test_leave_unread_with_a_backend_declares_only_that_backends_queue(same_name):
+    broker = Broker()
+    with pytest.warns(jobsim.UnreadQueueWarning) as caught, jobsim.Simulation(broker) as sim:
+        sim.leave_unread("emails", backend="other")
+        broker.held.append(("emails", "send"))
+    assert [str(w.message)[:14] for w in caught] == ["jobsim-broker:"]
+    assert str(caught[0].message).endswith("sim.leave_unread('emails')")  # alone now: no backend needed
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with jobsim.Simulation(broker) as sim:
+            sim.leave_unread("emails")  # every backend's
+
+
+@pytest.mark.parametrize("backend", ["", 3])
+def test_leave_unread_refuses_a_backend_that_is_not_a_name(backend):
+    with (
+        jobsim.Simulation(Broker()) as sim,
+        pytest.raises(jobsim.InvalidArgument, match=r"backend=.* is not valid: .*backend='celery'"),
+    ):
+        sim.leave_unread("emails", backend=backend)
+
+
+def test_two_apps_of_one_backend_with_a_queue_of_one_name_warn_apart_naming_each(same_name):
+    same_name.sources = ("app 'billing'", "app 'shop'")
+    with pytest.warns(jobsim.UnreadQueueWarning) as caught, jobsim.Simulation(Broker()):
+        pass
+    assert sorted(str(w.message).split(" wait ")[0] for w in caught) == [
+        "jobsim-other (app 'billing'): 1 message(s) (1 of task 'log')",
+        "jobsim-other (app 'shop'): 1 message(s) (1 of task 'log')",
+    ]
+
+
+def test_jobs_waiting_on_the_unread_work_are_counted_once_each(plugin):
+    """A dependent waiting on two of the queue's jobs counts once, and one of the queue's own jobs is not also counted
+    as a dependent (an RQ job deferred on another that then went to the same queue cannot be both, but a plugin's
+    walk may meet it)."""
+    plugin.answer = [
+        Unread(backend="b", queue="emails", name="send", read=["default"], listing="sim.b.held", id="1",
+               dependents=[("3", "report"), ("2", "send")], dependents_how="depends_on"),
+        Unread(backend="b", queue="emails", name="send", read=["default"], listing="sim.b.held", id="2",
+               dependents=[("3", "report"), ("4", "audit")], dependents_how="depends_on"),
+    ]  # fmt: skip
+    with pytest.warns(jobsim.UnreadQueueWarning) as caught, jobsim.Simulation(Broker()):
+        pass
+    assert ("on that queue; and 2 more message(s) (1 of task 'report', 1 of task 'audit') wait on them (depends_on), "
+            "so they never ran either. Route the work") in str(caught[0].message)
+
+
+def test_a_failing_fixture_test_reports_the_unread_queues_in_its_jobsim_section(pytester: pytest.Pytester) -> None:
+    """The close does not warn once the test failed (the failure is the news), but the work no worker read is
+    often why it failed: the failure's jobsim section lists it, before the timeline."""
+    pytester.makeconftest("""
+        import pytest
+        from test_unread_queues import Broker
+
+        @pytest.fixture
+        def jobsim_app():
+            return Broker()
+    """)
+    pytester.makepyfile(test_broker="""
+        def test_failing(jobsim):
+            jobsim.broker.held.append(("emails", "send"))
+            jobsim.broker.held.append(("audit", "log"))
+            assert False, "no email was sent"
+
+        def test_failing_without_unread_work(jobsim):
+            assert False
+    """)
+    result = pytester.runpytest("-p", "no:randomly", "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines([
+        "*- jobsim -*",
+        "seed 0 * reproduce with:",
+        "work on 2 queue(s) no simulated worker reads (never run: often why the test failed; no UnreadQueueWarning "
+        "once a test failed):",
+        "  - jobsim-broker: 1 message(s) (1 of task 'send') wait on queue 'emails', which no simulated worker reads*",
+        "  - jobsim-broker: 1 message(s) (1 of task 'log') wait on queue 'audit', *",
+        "",
+        "jobsim timeline *",
+    ])  # fmt: skip
+    assert result.stdout.str().count("no simulated worker reads (never run") == 1  # not for the second test

@@ -12,6 +12,7 @@ given -- stopped, with its pending jobs, executors and job stores (``_restore``,
 from __future__ import annotations
 
 import datetime as dt
+import sys
 import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -230,14 +231,16 @@ class _Driving(JobRuns):
 
         def lookup_executor_(alias: str) -> Any:
             """``_process_jobs`` looks a due job's executor up; an alias no executor has is logged and the job removed
-            (``schedulers/base.py:1178-1188``), which the timeline says (``apscheduler.no_executor``)."""
+            (``schedulers/base.py:1178-1188``), which the timeline says (``apscheduler.no_executor``). Another caller's
+            lookup (``remove_executor("nope")``, which raises ``KeyError`` to the test) removes no job: no record."""
             try:
                 return lookup_executor(alias)
             except KeyError:
-                jobs = [job.id for job in scheduler.get_jobs() if job.executor == alias]  # the due one among them
-                self.sim.trace.add(self.sim.now_ns(), "apscheduler.no_executor",
-                                   {"alias": alias, "known": sorted(scheduler._executors), "jobs": jobs})  # fmt: skip
-                self.removed_unrun(scheduler, alias)
+                if sys._getframe(1).f_code.co_name == "_process_jobs":
+                    removed = self.removed_unrun(scheduler, alias)
+                    if removed is not None:
+                        self.sim.trace.add(self.sim.now_ns(), "apscheduler.no_executor", {
+                            "alias": alias, "known": sorted(scheduler._executors), "jobs": [removed]})  # fmt: skip
                 raise
 
         own["_lookup_executor"] = lookup_executor_

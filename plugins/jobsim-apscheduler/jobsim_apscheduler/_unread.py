@@ -20,16 +20,16 @@ class NoExecutor:
         sim: Simulation
         unconsumed: list[Unread]
 
-    def removed_unrun(self, scheduler: Any, alias: str) -> None:
+    def removed_unrun(self, scheduler: Any, alias: str) -> str | None:
         """``_process_jobs`` found no executor ``alias`` for the due job it is at, and removes that job: the earliest
         due job on that alias (it takes due jobs in their order). With no job due on the alias, the lookup was not
         ``_process_jobs``'s (``remove_executor("nope")`` looks up too, and raises ``KeyError`` to its caller): no job
-        was removed."""
+        was removed. Returns the removed job's id, or None."""
         now = to_datetime(self.sim.now_ns())
         due = sorted((job for job in scheduler.get_jobs() if job.executor == alias and job.next_run_time is not None
                       and job.next_run_time <= now), key=lambda job: job.next_run_time)  # fmt: skip
         if not due:
-            return
+            return None
         known = sorted(scheduler._executors)
         close = difflib.get_close_matches(alias, known, n=1, cutoff=0.6)
         hint = f"; did you mean {close[0]!r}?" if close else ""
@@ -41,3 +41,4 @@ class NoExecutor:
             fix=(f"Give the job an executor the scheduler has (add_job(..., executor={(known or ['default'])[0]!r})), "
                  f"or add one named {alias!r} (scheduler.add_executor(ThreadPoolExecutor(), alias={alias!r}))"),
         ))  # fmt: skip
+        return str(due[0].id)

@@ -60,12 +60,19 @@ def test_leave_unread_silences_the_alias(scheduler, quiet):
         sim.advance("1m")
 
 
-def test_remove_executor_of_an_unknown_alias_is_no_removed_job(scheduler, quiet):
+def test_remove_executor_of_an_unknown_alias_is_no_removed_job(scheduler):
     """``scheduler.remove_executor("nope")`` looks the alias up too, and raises ``KeyError`` to the test, as
-    APScheduler does: no job was due on it, none was removed, so nothing warns."""
+    APScheduler does: no job was due on it, none was removed, so nothing warns, and the timeline does not say a job
+    was removed (before, it said "job '?' is due on executor 'nope' ... removes the job"), even with a job due on
+    that alias at that instant, which ``_process_jobs`` then removes, saying so once."""
     scheduler.add_job(tick, "interval", minutes=1, id="ok")
-    with jobsim.Simulation(scheduler, start=START) as sim:
+    scheduler.add_job(tick, "date", run_date=START, id="astray", executor="nope")
+    with pytest.warns(jobsim.UnreadQueueWarning, match="job\\(s\\) \\(1 of job 'astray'\\)"), jobsim.Simulation(
+        scheduler, start=START
+    ) as sim:
         with pytest.raises(KeyError):
             scheduler.remove_executor("nope")
         sim.advance("1m")
-        assert sim.apscheduler.unconsumed == [] and len(sim.runs("ok")) == 1
+        assert [u.id for u in sim.apscheduler.unconsumed] == ["astray"] and len(sim.runs("ok")) == 1
+    assert [r.data["jobs"] for r in sim.trace if r.kind == "apscheduler.no_executor"] == [["astray"]]
+    assert sim.timeline().count("does not exist") == 1

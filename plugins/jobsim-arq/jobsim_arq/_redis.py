@@ -76,6 +76,7 @@ class Store:
         self.on_write = on_write
         self.data: dict[bytes, bytes | ZSet] = {}
         self.expires: dict[bytes, int] = {}
+        self.lapsed: dict[bytes, int] = {}  # key -> the instant it expired at, once dropped for that (unread jobs)
         self.versions: dict[bytes, int] = {}
         self.ranks: dict[bytes, int] = {}  # key + b"\0" + member -> when its score was last set (equal scores)
         self._rank = 0
@@ -86,6 +87,7 @@ class Store:
         when = self.expires.get(key)
         if when is not None and self.now_ms() > when:
             self._drop(key)
+            self.lapsed[key] = when
         return self.data.get(key)
 
     def _drop(self, key: bytes) -> bool:
@@ -126,6 +128,13 @@ class Store:
         elif not keep_ttl:
             self.expires.pop(key, None)
         self._touch(key)
+
+    def expiry_ms(self, key: bytes) -> int | None:
+        """When ``key`` expires or expired (ms), looked at without dropping it: None for a key with no expiry, -1 for
+        one that is not there and did not expire (never set, or deleted)."""
+        if key in self.data:
+            return self.expires.get(key)
+        return self.lapsed.get(key, -1)
 
     @keywords_checked("sim.arq.store.ttl_ms()")
     def ttl_ms(self, key: bytes) -> int | None:

@@ -110,3 +110,32 @@ def test_a_job_the_test_aborted_does_not_warn(quiet):
         kept = run(enqueue("add", 2, 2, _queue_name="emails"))
         sim.run_until_idle()
         assert [u.id for u in sim.arq.unconsumed] == [kept.job_id]
+
+
+def test_a_job_whose_key_expired_before_it_was_due_does_not_warn(quiet):
+    """``_defer_by=60, _expires=30``: the job key (``PSETEX``) is gone when the job is due, and a worker reading the
+    queue would end it "job expired" without running it. Not lost for want of a worker, so no warning."""
+    with jobsim.Simulation(settings(add), start=START) as sim:
+        run(enqueue("add", 1, 1, _queue_name="emails", _defer_by=60, _expires=30))
+        sim.advance("10m")
+        assert sim.arq.unconsumed == []
+
+
+@pytest.mark.parametrize("options", [{"_expires": 30}, {"_defer_by": 60, "_expires": 60}])
+def test_a_job_whose_key_expired_while_it_waited_unread_still_warns(options):
+    """Due before its key expired (at the very millisecond too: Redis expires a key once ``now > when``), a worker
+    reading the queue would have run it: its expiry later, unread, is the lost work the warning is about."""
+    with pytest.warns(jobsim.UnreadQueueWarning, match="queue 'emails'"), jobsim.Simulation(
+        settings(add), start=START
+    ) as sim:
+        job = run(enqueue("add", 1, 1, _queue_name="emails", **options))
+        sim.advance("10m")
+        assert [u.id for u in sim.arq.unconsumed] == [job.job_id]
+
+
+@pytest.mark.parametrize(("expires", "ran"), [(30, False), (60, True)])
+def test_what_the_expiry_rule_leans_on_a_worker_reading_the_queue(expires, ran):
+    with jobsim.Simulation(settings(add), settings(add, queue_name="emails"), start=START) as sim:
+        job = run(enqueue("add", 1, 1, _queue_name="emails", _defer_by=60, _expires=expires))
+        sim.advance("10m")
+        assert [r.status for r in sim.runs() if r.id == job.job_id] == (["completed"] if ran else ["failed"])

@@ -37,8 +37,27 @@ class Unconsumed:
                 name = str(rec.fields.get("name", "")) if rec is not None else ""
                 out.append(Unread(backend="bullmq", queue=_shown(q.qualified), name=name, read=list(map(_shown, read)),
                                   unit="job", kind="job name", listing="sim.bullmq.unconsumed", id=job_id,
-                                  worker=f"a Worker({q.name!r}, processor) passed to the Simulation"))  # fmt: skip
+                                  worker=f"a Worker({q.name!r}, processor) passed to the Simulation",
+                                  dependents=self._parents(q.key(job_id)),
+                                  dependents_how="flow parents, in waiting-children"))  # fmt: skip
         return out
+
+    def _parents(self, child_key: str) -> list[tuple[str, str]]:
+        """The flow parents waiting on the job ``child_key`` (its ``parentKey``, in ``waiting-children`` with the
+        child among its dependencies), and their parents in turn: a parent moves to wait only once its children
+        ended (``moveToFinished``), so none of them runs while the child waits unread. Each as (key, name)."""
+        out: list[tuple[str, str]] = []
+        while True:
+            found = self.store.job_by_key(child_key)
+            parent_key = found[1].fields.get("parentKey") if found is not None else None
+            parent = self.store.job_by_key(str(parent_key)) if parent_key else None
+            if parent is None:
+                return out
+            pq, prec = parent
+            if prec.id not in pq.waiting_children or child_key not in prec.dependencies:
+                return out
+            child_key = pq.key(prec.id)
+            out.append((child_key, str(prec.fields.get("name", ""))))
 
     def unread_work(self) -> list[Unread]:
         return self.unconsumed

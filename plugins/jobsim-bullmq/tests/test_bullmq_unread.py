@@ -115,3 +115,21 @@ def test_a_prioritized_job_counts_too(worker_for):
         plain, urgent = run(emails.add("send", {})), run(emails.add("urgent", {}, {"priority": 1}))
         sim.run_until_idle()
         assert [u.id for u in sim.bullmq.unconsumed] == [plain.id, urgent.id]
+
+
+def test_flow_parents_waiting_on_a_child_no_worker_reads_are_counted_with_it(worker_for):
+    """A flow whose child sits on 'emails' (no worker): the parent stays in waiting-children, and its own parent
+    above it, though worker reads their queue 'q'; a child that completes releases nobody still waiting."""
+    from bullmq import FlowProducer
+
+    flow = {"name": "report", "queueName": "q", "children": [
+        {"name": "digest", "queueName": "q", "children": [
+            {"name": "send", "queueName": "emails", "data": {}}, {"name": "fetch", "queueName": "q", "data": {}}]}]}
+    with pytest.warns(jobsim.UnreadQueueWarning) as caught, jobsim.Simulation(worker_for(done), start=START) as sim:
+        tree = run(FlowProducer({"connection": NOWHERE}).add(flow))
+        sim.run_until_idle()
+        assert run(tree["job"].getState()) == "waiting-children"
+    (message,) = [str(w.message) for w in caught]
+    assert message.startswith("jobsim-bullmq: 1 job(s) (1 of job name 'send') wait on queue 'emails'")
+    assert ("on that queue; and 2 more job(s) (1 of job name 'digest', 1 of job name 'report') wait on them (flow "
+            "parents, in waiting-children), so they never ran either. Route the work") in message

@@ -54,7 +54,8 @@
   a fixture requested after ``jobsim``, or in the ``with``): Celery reads it at every ``apply_async`` and canvas
   call (``Task.apply_async``, ``chain``, ``group``, ``chord``) and would run the task there and then, outside the
   simulated worker, its countdown ignored. The app's settings object gets a subclass of its own class for the
-  simulation (``no_eager``), so what was set is the app's again after the close (``eager_back``).
+  simulation (``no_eager``), so what was set is the app's again after the close (``eager_back``); settings the app
+  builds anew during the run (``config_from_object(obj, force=True)``) get it as they are built.
 
 * **A canvas is declared whole.** ``group.apply_async`` and ``chord.apply_async`` first declare every task the
   group or chord reaches (``_canvas``), so a task the simulation refuses refuses it before any of it is sent.
@@ -261,12 +262,33 @@ def _check_canvas() -> None:
 
 _EAGER = "task_always_eager"
 _no_eager_classes: dict[type, type] = {}  # an app's settings class -> its subclass that never reads eager
+_eager_bases: dict[type, type] = {}  # and back
 
 
 def no_eager(app: Any) -> type:
-    """Make ``app.conf`` read ``task_always_eager`` as ``False`` until ``eager_back``; returns its class."""
+    """Make ``app.conf`` read ``task_always_eager`` as ``False`` until ``eager_back``; returns its class. A settings
+    object the app builds anew meanwhile is kept off eager too: ``app.config_from_object(obj, force=True)`` (or
+    ``config_from_envvar``) on a configured app drops ``app._conf`` and ``_load_config`` builds a fresh ``Settings``
+    (``celery/app/base.py``), which the app's instance attribute ``_load_config`` (shadowing the method until the
+    close) turns off eager as it is built."""
     conf = app.conf
     cls = type(conf)
+    _keep_off(conf)
+    load = type(app)._load_config
+
+    def _load_config() -> Any:
+        settings = load(app)
+        _keep_off(settings)
+        return settings
+
+    app.__dict__["_load_config"] = _load_config
+    return cls
+
+
+def _keep_off(conf: Any) -> None:
+    cls = type(conf)
+    if cls in _eager_bases:
+        return
     sub = _no_eager_classes.get(cls)
     if sub is None:
 
@@ -281,15 +303,18 @@ def no_eager(app: Any) -> type:
         namespace = {"__getitem__": __getitem__, "copy": copy, "__copy__": copy, "__module__": cls.__module__,
                      "__qualname__": cls.__qualname__}  # fmt: skip
         sub = _no_eager_classes[cls] = type(cls.__name__, (cls,), namespace)
+        _eager_bases[sub] = cls
     object.__setattr__(conf, "__class__", sub)  # its own __setattr__ would store a setting named __class__
-    return cls
 
 
 def eager_back(app: Any, cls: Any) -> None:
-    """Undo ``no_eager``: the app reads what the test set, during the simulation too."""
+    """Undo ``no_eager``: the app reads what the test set, during the simulation too (``cls``, the class its
+    settings had, is kept for the callers; the settings the app has now go back to their own class)."""
+    app.__dict__.pop("_load_config", None)
     conf = app.__dict__.get("_conf")
-    if conf is not None and type(conf) is _no_eager_classes.get(cls):
-        object.__setattr__(conf, "__class__", cls)
+    base = _eager_bases.get(type(conf))
+    if base is not None:
+        object.__setattr__(conf, "__class__", base)
 
 
 def push(world: Any) -> None:

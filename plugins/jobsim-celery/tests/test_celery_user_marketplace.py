@@ -236,3 +236,28 @@ def test_a_failed_payout_fails_the_chord_as_celery_reports_it(app):
         assert type(caught.value) is httpx.HTTPError
         assert type(result.result) is ChordError and str(result.result).startswith("Dependency ")
         assert sim.runs(payout_summary) == []
+
+
+class _EagerConfig:
+    task_always_eager = True
+    timezone = "UTC"
+
+
+@pytest.mark.parametrize("how", ["force", "configured"])
+def test_config_from_object_during_the_run_builds_settings_kept_off_eager_too(app, how):
+    """``app.config_from_object(obj, force=True)`` (or without ``force`` on an app already configured) drops the
+    app's settings and builds a fresh ``Settings``: it read ``task_always_eager`` as True, and the reminder ran at
+    once, outside the simulated worker. After the close the app reads what the test configured."""
+    remind_cart = _mailer(app)
+    with jobsim.Simulation(app, start=START) as sim:
+        app.config_from_object(_EagerConfig, force=how == "force")
+        assert app.conf.task_always_eager is False and app.conf["task_always_eager"] is False
+        result = remind_cart.apply_async(("c1",), countdown=3600)
+        assert sim.mail.outbox == [] and result.state == "PENDING"
+        sim.advance("1h")
+        assert result.get() == "c1"
+    from celery.app.utils import Settings
+
+    assert app.conf.task_always_eager is True and type(app.conf) is Settings  # the app's own again
+    assert "_load_config" not in app.__dict__
+    app.conf.task_always_eager = False

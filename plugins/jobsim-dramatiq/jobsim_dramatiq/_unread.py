@@ -2,7 +2,10 @@
 ``jobsim_unread`` with when the simulation closes. A queue counts as read when some worker of its broker would
 consume it (every declared queue, or those ``Worker(queues=...)`` names), stopped or crashed or not: a stopped
 worker is the test's own doing, not a routing slip. A delayed message waits on ``<queue>.DQ`` until its eta:
-only one due by now counts, as for a delayed ``sim.send``. A mixin of ``DramatiqWorld``."""
+only one due by now counts, as for a delayed ``sim.send``. Nor does one a worker reading the queue would have
+dropped for its age: ``AgeLimit`` skips a message whose age when a worker takes it (its eta, or its send) has reached
+``max_age`` (``middleware/age_limit.py``: ``current_millis() - message_timestamp >= max_age``); one that only grew
+too old while it waited unread counts (a worker would have run it in time). A mixin of ``DramatiqWorld``."""
 
 from __future__ import annotations
 
@@ -37,8 +40,10 @@ class Unconsumed:
             read, queue = _read(sb), q_name(parcel.queue)
             both = ", ".join(map(repr, sorted({*read, queue})))
             worker = f"dramatiq.Worker(broker, queues={{{both}}})" if read else "dramatiq.Worker(broker)"
+            source = f"broker {self.brokers.index(sb) + 1}, a {type(sb.broker).__name__}"
             out.append(Unread(backend="dramatiq", queue=queue, name=parcel.held.run.function.id, read=read,
-                              kind="actor", listing="sim.dramatiq.unconsumed", worker=worker))  # fmt: skip
+                              kind="actor", listing="sim.dramatiq.unconsumed", worker=worker,
+                              source=source))  # fmt: skip
         return out
 
     def _unread(self) -> list[tuple[SimBroker, Parcel]]:
@@ -52,10 +57,27 @@ class Unconsumed:
             queues = dict.fromkeys([*sb.backlogs, *(p.queue for _, p in sb.posted)])
             for queue in (q for q in queues if q_name(q) not in read):
                 for parcel in sb.waiting(queue):
-                    eta = Message.decode(parcel.data).options.get("eta") if queue.endswith(".DQ") else None
-                    if eta is None or eta <= now_ms:
+                    message = Message.decode(parcel.data)
+                    eta = message.options.get("eta") if queue.endswith(".DQ") else None
+                    if (eta is None or eta <= now_ms) and not _too_old(sb, message, eta):
                         out.append((sb, parcel))
         return out
+
+
+def _too_old(sb: SimBroker, message: Any, eta: int | None) -> bool:
+    """``AgeLimit.before_process_message`` as a worker taking the message when it is due (its eta, else as it was
+    sent) would run it: the message's ``max_age``, else the actor's, else the middleware's; none (or no ``AgeLimit``
+    on the broker) is no limit."""
+    from dramatiq.middleware import AgeLimit
+
+    limit = next((m for m in sb.broker.middleware if isinstance(m, AgeLimit)), None)
+    if limit is None:
+        return False
+    actor = sb.broker.actors.get(message.actor_name)
+    actor_options = actor.options if actor is not None else {}
+    max_age = message.options.get("max_age") or actor_options.get("max_age", limit.max_age)
+    taken = message.message_timestamp if eta is None else eta
+    return bool(max_age) and taken - message.message_timestamp >= max_age
 
 
 def _read(sb: SimBroker) -> list[str]:

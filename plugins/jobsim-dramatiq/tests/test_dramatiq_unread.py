@@ -130,3 +130,65 @@ def test_a_worker_naming_queues_no_actor_declared_yet_is_still_a_worker_reading_
     message = str(caught[0].message)
     assert "(the workers read 'emials'; did you mean 'emials'?)" in message
     assert "(dramatiq.Worker(broker, queues={'emails', 'emials'}))" in message
+
+
+def test_a_delayed_message_too_old_when_due_does_not_warn(broker, actors, quiet):
+    """``delay=60 s, max_age=30 s``: a worker reading 'emails' would take it at its eta, 60 s old, and AgeLimit would
+    drop it unrun. Not lost for want of a worker, so no warning (an actor's own ``max_age`` the same)."""
+    send_email, _ = actors
+    with jobsim.Simulation(dramatiq.Worker(broker, queues={"default"}), start=START) as sim:
+        send_email.send_with_options(args=("a@x",), delay=60_000, max_age=30_000)
+        send_email.options["max_age"] = 30_000
+        send_email.send_with_options(args=("b@x",), delay=60_000)
+        sim.advance("10m")
+        assert sim.dramatiq.unconsumed == []
+
+
+@pytest.mark.parametrize("options", [{"max_age": 30_000}, {"delay": 60_000, "max_age": 120_000}])
+def test_a_message_that_grew_too_old_while_it_waited_unread_still_warns(broker, actors, options):
+    """Taken when due, it was young enough: a worker reading the queue would have run it."""
+    send_email, _ = actors
+    with (
+        pytest.warns(jobsim.UnreadQueueWarning, match="queue 'emails'"),
+        jobsim.Simulation(dramatiq.Worker(broker, queues={"default"}), start=START) as sim,
+    ):
+        message = send_email.send_with_options(args=("a@x",), **options)
+        sim.advance("10m")
+        assert [m.message_id for m in sim.dramatiq.unconsumed] == [message.message_id]
+
+
+@pytest.mark.parametrize(("max_age", "ran"), [(30_000, False), (120_000, True)])
+def test_what_the_age_rule_leans_on_a_worker_reading_the_queue(broker, actors, max_age, ran):
+    send_email, _ = actors
+    with jobsim.Simulation(dramatiq.Worker(broker), start=START) as sim:
+        send_email.send_with_options(args=("a@x",), delay=60_000, max_age=max_age)
+        sim.advance("10m")
+        assert bool([r for r in sim.runs() if r.status == "completed"]) is ran
+
+
+def test_two_brokers_with_an_unread_queue_of_one_name_warn_apart_each_with_its_own_workers(broker, actors):
+    """Two brokers (two Redis servers) in one simulation: their 'emails' queues are two queues, each warning names
+    its broker and the queues that broker's workers read; before, one warning took both, with the first's workers."""
+    from dramatiq.brokers.stub import StubBroker
+
+    send_email, _ = actors
+    other = StubBroker()
+
+    @dramatiq.actor(queue_name="emails", broker=other)
+    def receipt():
+        pass
+
+    with (
+        pytest.warns(jobsim.UnreadQueueWarning) as caught,
+        jobsim.Simulation(dramatiq.Worker(broker, queues={"default"}), dramatiq.Worker(other, queues={"shop"}),
+                          start=START) as sim,
+    ):  # fmt: skip
+        send_email.send("a@x")
+        receipt.send()
+        sim.run_until_idle()
+    messages = [str(w.message) for w in caught]
+    assert [m.split(" wait ")[0] for m in messages] == [
+        "jobsim-dramatiq (broker 1, a StubBroker): 1 message(s) (1 of actor 'send_email')",
+        "jobsim-dramatiq (broker 2, a StubBroker): 1 message(s) (1 of actor 'receipt')",
+    ]
+    assert "(the workers read 'default')" in messages[0] and "(the workers read 'shop')" in messages[1]

@@ -106,3 +106,56 @@ def test_a_job_deleted_but_left_in_the_list_does_not_warn(quiet):
         job.delete(remove_from_queue=False)
         sim.run_until_idle()
         assert emails().job_ids == [job.id] and sim.rq.unconsumed == []
+
+
+def test_a_job_whose_ttl_ran_out_while_it_waited_unread_still_warns(queue):
+    """RQ's ``ttl`` expires the job's key ``ttl`` s after it is queued; a worker reading 'emails' would have taken
+    it at once, well before: it was lost for want of a worker, not by its ttl (the rule Celery's ``expires``, arq's
+    ``_expires`` and Dramatiq's ``max_age`` follow: expired before it was due does not count, expired after does)."""
+    with pytest.warns(jobsim.UnreadQueueWarning, match=r"1 job\(s\) .* queue 'emails'"), jobsim.Simulation(
+        queue, start=START
+    ) as sim:
+        job = emails().enqueue(greet, "a", ttl=30)
+        sim.advance("10m")
+        assert sim.rq.unconsumed == [job]
+
+
+def test_a_scheduled_job_whose_ttl_ran_out_before_it_was_due_does_not_warn(queue, quiet):
+    """``enqueue_in(60 s, ttl=30)``: the key expires before the scheduler's turn, which drops a job it cannot fetch;
+    a worker reading the queue would not have run it either. With ``ttl=60`` the scheduler still finds it."""
+    with jobsim.Simulation(queue, start=START) as sim:
+        emails().enqueue_in(dt.timedelta(seconds=60), greet, "a", ttl=30)
+        sim.advance("10m")
+        assert sim.rq.unconsumed == []
+    with pytest.warns(jobsim.UnreadQueueWarning, match="queue 'emails'"), jobsim.Simulation(queue, start=START) as sim:
+        job = emails().enqueue_in(dt.timedelta(seconds=60), greet, "a", ttl=60)
+        sim.advance("10m")
+        assert sim.rq.unconsumed == [job]
+
+
+@pytest.mark.parametrize(("ttl", "ran"), [(30, False), (60, True)])
+def test_what_the_ttl_rule_leans_on_a_worker_reading_the_queue(queue, ttl, ran):
+    """The ground truth of the two tests above: a worker that reads 'emails' runs a queued job with any ttl, and a
+    scheduled one only if its key outlives its instant."""
+    with jobsim.Simulation(Worker([queue, "emails"]), start=START) as sim:
+        now = emails().enqueue(greet, "a", ttl=1)
+        later = emails().enqueue_in(dt.timedelta(seconds=60), greet, "b", ttl=ttl)
+        sim.advance("10m")
+        assert now.id in [r.id for r in sim.runs() if r.status == "completed"]
+        assert (later.id in [r.id for r in sim.runs() if r.status == "completed"]) is ran
+
+
+def test_jobs_deferred_on_an_unread_queues_job_are_counted_with_it(queue):
+    """``depends_on`` a job no worker reads: RQ queues a dependent only once its dependencies finish, so the two
+    deferred on it (one of them through the other) never run either, even on a queue a worker reads."""
+    with pytest.warns(jobsim.UnreadQueueWarning) as caught, jobsim.Simulation(queue, start=START) as sim:
+        first = emails().enqueue(greet, "a")
+        emails().enqueue(greet, "b")
+        then = queue.enqueue(greet, "c", depends_on=first)
+        queue.enqueue("os.path.basename", "d", depends_on=then)
+        queue.enqueue(greet, "e", depends_on=[first, then]).cancel()  # canceled: not waiting
+        sim.run_until_idle()
+    (message,) = [str(w.message) for w in caught]
+    assert message.startswith("jobsim-rq: 2 job(s) (2 of function 'test_rq_unread.greet') wait on queue 'emails'")
+    assert ("on that queue; and 2 more job(s) (1 of function 'test_rq_unread.greet', 1 of function 'os.path.basename') "
+            "wait on them (depends_on: deferred), so they never ran either. Route the work") in message

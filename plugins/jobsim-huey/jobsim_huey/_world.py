@@ -162,7 +162,9 @@ class HueyWorld(_Runs):
         elif isinstance(target, TaskWrapper):
             self._huey(target.huey, new)
         return Adapted(backend=BACKEND, functions=new, install=self.install, uninstall=self.uninstall,
-                       profile="huey", own_worker=True, dynamic=True)  # fmt: skip
+                       profile="huey", own_worker=True, dynamic=True,
+                       fault_hint="jobsim-huey does not model a consumer that is down or dies (its README: "
+                                  "'Not simulated')")  # fmt: skip
 
     def _huey(self, huey: Any, new: list[jobsim.Function]) -> HueyState:
         for hs in self.hueys:

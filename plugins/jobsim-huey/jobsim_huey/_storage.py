@@ -195,6 +195,10 @@ class SimStorage:
     def next_eta(self) -> Any:
         return self._schedule[0][0] if self._schedule else None
 
+    def peek_schedule(self) -> bytes | None:
+        """The message with the earliest eta, left in the schedule."""
+        return self._schedule[0][2] if self._schedule else None
+
     # -- key/value: results, revocations, locks ------------------------------------------------------------
     def _live(self, key: str) -> tuple[Any, int | None] | None:
         entry = self._data.get(key)

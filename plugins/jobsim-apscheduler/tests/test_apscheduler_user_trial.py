@@ -267,3 +267,43 @@ def test_the_readme_outage_snippet_as_written():
         sim.advance(0)
         assert [r.status for r in sim.runs("hourly")] == ["completed", "skipped", "completed", "completed"]
         assert [r.started_at.strftime("%H:%M") for r in sim.runs("hourly")] == ["01:00", "04:10", "04:10", "04:10"]
+
+
+def test_an_error_listener_emails_on_call_at_the_instant_the_failing_job_ends():
+    def rotate_logs():
+        time.sleep(30)
+        raise OSError("disk full")
+
+    def alert(event):
+        _send_report("oncall@acme.test", f"{event.job_id} failed: {event.exception!r} "
+                                         f"at {dt.datetime.now(UTC):%H:%M:%S}")
+
+    scheduler = BackgroundScheduler(timezone="UTC")
+    scheduler.add_job(rotate_logs, "cron", minute="*/10", id="rotate")
+    scheduler.add_listener(alert, EVENT_JOB_ERROR)
+    with jobsim.Simulation(scheduler, start="2025-06-01T00:00:00Z") as sim:
+        sim.advance("25m")
+        alerts = sim.mail.assert_sent(to="oncall@acme.test", count=3)
+        assert [e.subject for e in alerts] == [
+            f"rotate failed: OSError('disk full') at 00:{m}0:30" for m in range(3)]
+        assert [e.sent_at for e in alerts] == [r.finished_at for r in sim.runs("rotate")]
+        assert "2025-06-01 00:00:30.000 UTC  email     smtp to oncall@acme.test" in sim.timeline()
+
+
+def test_job_defaults_and_londons_repeated_hour():
+    """job_defaults apply to every job (``schedulers/base.py`` ``_configure``); 01:30 is shown twice in London on
+    2025-10-26 (BST then GMT), and the cron trigger runs at both."""
+    scheduler = BackgroundScheduler(timezone="Europe/London",
+                                    job_defaults={"coalesce": False, "misfire_grace_time": 300, "max_instances": 2})
+    scheduler.add_job(lambda: time.sleep(9000), "cron", minute=30, id="settle")  # 2.5 h
+    with jobsim.Simulation(scheduler, start="2025-10-25T23:00:00Z") as sim:
+        sim.advance_to("2025-10-26T03:00:00Z")
+        job = sim.apscheduler.job("settle")
+        assert (job.coalesce, job.misfire_grace_time, job.max_instances) == (False, 300, 2)
+        runs = sim.runs("settle")
+        assert [(r.started_at.strftime("%H:%M"), r.status) for r in runs] == [
+            ("23:30", "completed"), ("00:30", "completed"), ("01:30", "skipped"), ("02:30", "running")]
+        walls = [r.event.data["run_time"] for r in runs]
+        assert walls[:2] == ["2025-10-26T00:30:00+01:00", "2025-10-26T01:30:00+01:00"]
+        assert walls[2:] == ["2025-10-26T01:30:00+00:00", "2025-10-26T02:30:00+00:00"]
+        assert runs[2].event.data["reason"] == "skipped: maximum number of running instances reached (2)"

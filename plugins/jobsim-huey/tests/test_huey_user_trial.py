@@ -208,3 +208,44 @@ def test_a_local_time_retry_across_fall_back_waits_for_the_wall_clock_to_come_ro
             (run,) = sim.runs(once_failing)
             assert run.status == "completed"
             assert run.attempts[1].started_at == expected, utc
+
+
+def test_a_periodic_report_retries_a_pipeline_waits_for_retries_and_a_vacation_revoke():
+    huey = _ops_huey()
+    failures = {"report": 1, "extract": 1}
+
+    @huey.periodic_task(crontab(minute="0", hour="9"), retries=2, retry_delay=120)
+    def report():
+        if failures["report"]:
+            failures["report"] -= 1
+            raise ConnectionError("smtp down")
+        _mail("ops@acme.test", f"report {dt.datetime.now(UTC):%d %H:%M:%S}")
+
+    @huey.task(retries=2, retry_delay=30)
+    def extract(x):
+        if failures["extract"]:
+            failures["extract"] -= 1
+            raise ValueError("flaky source")
+        return x * 2
+
+    @huey.task()
+    def load(a, b):
+        return a + b
+
+    with jobsim.Simulation(huey, start="2025-06-02T08:59:00Z") as sim:
+        piped = huey.enqueue(extract.s(3).then(load, 1))
+        sim.advance("2h")
+        # the periodic run failed at 09:00 and was retried at the first tick after 09:02:00
+        (first,) = sim.runs(report)
+        assert [a.started_at for a in first.attempts] == [_utc(2025, 6, 2, 9), _utc(2025, 6, 2, 9, 2, 1)]
+        sim.mail.assert_sent(subject="report 02 09:02:01")
+        # load waited for extract's retry (08:59:31) and got its result appended
+        assert piped.get() == [6, 7]
+        assert sim.runs(load)[0].started_at == _utc(2025, 6, 2, 8, 59, 31)
+        # vacation: every report revoked until the 4th at noon (revoke_all by the task's class)
+        report.revoke(revoke_until=dt.datetime(2025, 6, 4, 12, tzinfo=UTC))
+        sim.advance_to("2025-06-06T00:00:00Z")
+        assert [(r.status, r.started_at.day) for r in sim.runs(report)[1:]] == [
+            ("cancelled", 3), ("cancelled", 4), ("completed", 5)]
+        assert "report#2 was revoked: not executed" in sim.timeline()
+        sim.mail.assert_sent(subject="report 05 09:00:00")

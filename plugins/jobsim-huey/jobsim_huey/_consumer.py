@@ -170,6 +170,8 @@ class Body:
         world = self.worker.world
         engine = world.sim.engine
         engine.x = None
+        if world.closing:
+            return False  # cut short by the close (GreenletExit): no attempt ends, the run stays running
         self._attempt(x, exc)
         if exc is not None and escapes(exc):
             # Huey would log a jobsim error as the task's, and swallow KeyboardInterrupt (SIGNAL_INTERRUPTED,

@@ -371,17 +371,16 @@ class SimConsumer:
         if self.last_tick is None:
             return  # not started: start() ticks
         candidates: list[int] = []
-        eta = self.hs.storage.next_eta()
-        eta_ns = None if eta is None else self.world.eta_ns(eta, self.hs.huey.utc)
+        eta_ns = self.hs.storage.next_due_ns(self.last_tick + 1)
         if eta_ns is not None:
-            candidates.append(self._grid_after(max(eta_ns, self.last_tick + 1)))
+            candidates.append(self._grid_after(eta_ns))
         if self.options.periodic:
             periodic = self.world.clock.to_ns(self.scheduler._next_periodic)
             candidates.append(self._grid_after(max(periodic, self.last_tick + 1)))
         if not candidates:
             self._disarm()
             return
-        due = (min(candidates), eta is not None)
+        due = (min(candidates), eta_ns is not None)
         if self.timer_due == due and self.timer is not None:
             return
         self._disarm()

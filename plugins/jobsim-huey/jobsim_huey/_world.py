@@ -239,7 +239,7 @@ class HueyWorld(_Runs):
         huey = hs.huey
         check_memory_empty(huey.storage, huey.name)
         hs.real_storage = huey.storage
-        hs.storage = SimStorage(self, hs.real_storage, hs.storage_kind)
+        hs.storage = SimStorage(self, hs.real_storage, hs.storage_kind, bool(huey.utc))
         huey.storage = hs.storage
         own = huey.__dict__
         own["enqueue"] = lambda task: self.enqueue(hs, task)

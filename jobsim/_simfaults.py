@@ -100,8 +100,9 @@ class _Faults(_Lifecycle):
         hints = "".join(f"; {a.fault_hint}" for a in own if a.fault_hint)
         raise UnsupportedFeature(
             f"sim.crash_worker() without function= kills an attempt of a function jobsim's engine runs, and this "
-            f"simulation has none: its functions are run by the own worker of {backends}, which does not simulate "
-            f"crashes, so the crash could never fire (see the plugin's README){hints}",
+            f"simulation has none: its functions are run by the own worker of {backends}, which took no crash "
+            f"without function=, so it could never fire; name the function (function=...) if the plugin simulates "
+            f"crashes (see its README){hints}",
             system=own[0].backend, feature="crash_worker",
         )
 

@@ -216,7 +216,8 @@ class SimStorage:
         if self.utc:
             return max(after, self.world.eta_ns(eta, True))
         if self.kind.name != "memory":
-            return max(after, self._schedule[0][0])
+            key: int = self._schedule[0][0]  # epoch ns (_key)
+            return max(after, key)
         return self.world.clock.first_local_at(eta, after)  # naive wall times: the wall clock's own order
 
     def peek_schedule(self) -> bytes | None:

@@ -70,6 +70,8 @@ class _Faults(_Lifecycle):
         at_ns = self._fault_instant(at, "at")
         fn_id = None if function is None else self._function(function, "function").id
         claimed = any(self._plugins.hook.jobsim_crash_worker(sim=self, at=at_ns, function=fn_id))
+        if fn_id is None and not claimed:
+            self._refuse_crash_nothing_could_take()
         if fn_id is None or not claimed:  # a backend plugin's worker is not the engine's
             self._system().arm_crash(at_ns, fn_id)
         self._armed(self.kernel.now, {"fault": "crash", "when": at_ns, "function": fn_id})
@@ -79,12 +81,30 @@ class _Faults(_Lifecycle):
         hit = [a for a in self.adapted if a.own_worker and (fn_id is None or any(f.id == fn_id for f in a.functions))]
         if hit:
             backend = hit[0].backend
+            instead = hit[0].fault_hint or (
+                f"sim.crash_worker(...) is, if the {backend} plugin simulates crashes (see its README)")
             raise UnsupportedFeature(
-                f"sim.{fault}() is not simulated for {backend} functions (their worker is the plugin's own); "
-                f"sim.crash_worker(...) is, if the {backend} plugin simulates crashes (see its README)"
+                f"sim.{fault}() is not simulated for {backend} functions (their worker is the plugin's own); {instead}"
                 + (", or name a function= that jobsim's engine runs" if fault == "duplicate_delivery" else ""),
                 system=backend, feature=fault,
             )
+
+    def _refuse_crash_nothing_could_take(self) -> None:
+        """``crash_worker()`` without ``function=`` that no plugin's worker took and that no engine function could
+        suffer (every function is a plugin's own worker's: APScheduler jobs, Huey tasks) is refused, not armed for
+        nothing: it was accepted, never fired, and a test of a crash passed without one."""
+        own = [a for a in self.adapted if a.own_worker]
+        if not own or any(fn_id not in self._own_worker for fn_id in self.functions):
+            return
+        backends = ", ".join(sorted({a.backend for a in own}))
+        hints = "".join(f"; {a.fault_hint}" for a in own if a.fault_hint)
+        raise UnsupportedFeature(
+            f"sim.crash_worker() without function= kills an attempt of a function jobsim's engine runs, and this "
+            f"simulation has none: its functions are run by the own worker of {backends}, which took no crash "
+            f"without function=, so it could never fire; name the function (function=...) if the plugin simulates "
+            f"crashes (see its README){hints}",
+            system=own[0].backend, feature="crash_worker",
+        )
 
     @keywords_checked("sim.downtime()")
     def downtime(self, start: Instant, end: Instant) -> None:

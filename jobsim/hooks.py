@@ -481,6 +481,11 @@ class Adapted:
     engine's request loop (jobsim-celery runs Celery's own worker code): jobsim's
     crash and downtime machinery then leaves them alone, and the plugin answers
     ``jobsim_crash_worker`` for them."""
+    fault_hint: str = ""
+    """For an ``own_worker`` target: what to do instead of the engine's faults it refuses (``sim.downtime()``,
+    ``sim.duplicate_delivery()``, ``sim.crash_worker()`` without ``function=`` when no engine function could be
+    hit), appended to those refusals (jobsim-apscheduler: pause and resume the scheduler); empty, they point at
+    ``sim.crash_worker(...)``."""
     dynamic: bool = False
     """True when the target's functions are only known once user code uses them
     (jobsim-rq: any callable a queue enqueues). ``functions`` may then be empty, and

@@ -36,6 +36,7 @@ the kernel and giving each scheduler back are ``APSWorld``'s lower layer (``_dri
 
 from __future__ import annotations
 
+import difflib
 import random
 from typing import TYPE_CHECKING, Any
 
@@ -59,6 +60,13 @@ README = "plugins/jobsim-apscheduler/README.md"
 FOREIGN = {"apscheduler.schedulers.gevent": "gevent hub", "apscheduler.schedulers.tornado": "Tornado IOLoop",
            "apscheduler.schedulers.twisted": "Twisted reactor",
            "apscheduler.schedulers.qt": "Qt event loop"}  # fmt: skip
+
+
+# jobsim's downtime and crash faults are the engine's; an outage of the scheduler's process is played with its own calls
+DOWN = ("for a scheduler that was down, call scheduler.pause() at the outage's start and scheduler.resume() at its "
+        "end, between driving calls: on resume APScheduler finds every run time missed meanwhile and applies "
+        "coalesce and misfire_grace_time to them, as a scheduler restarted on a persistent job store does (jobs "
+        "already running go on; see 'A machine that was down' in plugins/jobsim-apscheduler/README.md)")
 
 
 class APSWorld(_Driving, NoExecutor):
@@ -126,7 +134,7 @@ class APSWorld(_Driving, NoExecutor):
         self.driven.append(driven)
         functions = [self.declare(driven, job, adopting=True) for job in {job.id: job for job in known}.values()]
         return Adapted(backend=BACKEND, functions=functions, install=self.install, uninstall=self.uninstall,
-                       profile="apscheduler", own_worker=True, dynamic=True)  # fmt: skip
+                       profile="apscheduler", own_worker=True, dynamic=True, fault_hint=DOWN)  # fmt: skip
 
     def _check_jobstore(self, scheduler: Any, alias: str, store: Any) -> None:
         from apscheduler.jobstores.memory import MemoryJobStore
@@ -206,7 +214,19 @@ class APSWorld(_Driving, NoExecutor):
             job = driven.scheduler.get_job(job_id)
             if job is not None:
                 return job
-        raise InvalidArgument.build("job_id", job_id, "the id of a job scheduled in this simulation")
+        raise InvalidArgument.build("job_id", job_id, self._no_job(job_id))
+
+    def _no_job(self, job_id: Any) -> str:
+        """Why ``job_id`` names no job now: one that ran here and is gone, or one never scheduled (close match)."""
+        now = sorted(job.id for driven in self.driven for job in driven.scheduler.get_jobs())
+        listed = f"the scheduled jobs now: {', '.join(map(repr, now)) or 'none'}"
+        if job_id in self.functions:
+            return (f"that job was scheduled in this simulation but is no longer in its scheduler (APScheduler removes "
+                    f"a job whose trigger has no next fire time -- a date trigger once it fired, an end_date passed "
+                    f"-- and remove_job() removes one); its runs are in sim.runs({job_id!r}); {listed}")
+        close = difflib.get_close_matches(str(job_id), [*now, *self.functions], n=1, cutoff=0.6)
+        meant = f" (did you mean {close[0]!r}?)" if close else ""
+        return f"the id of a job scheduled in this simulation{meant}; {listed}"
 
     def __repr__(self) -> str:
         return f"<jobsim-apscheduler world: {len(self.driven)} scheduler(s), jobs {sorted(self.functions)}>"

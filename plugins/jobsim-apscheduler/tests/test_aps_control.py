@@ -136,6 +136,22 @@ def test_sim_apscheduler_job_and_a_blocking_scheduler():
         assert sim.apscheduler.job("half").id == "half"
         with pytest.raises(jobsim.InvalidArgument, match="job_id='nope'"):
             sim.apscheduler.job("nope")
+        with pytest.raises(jobsim.InvalidArgument, match=r"\(did you mean 'half'\?\); the scheduled jobs now: 'half'"):
+            sim.apscheduler.job("hlaf")
+
+
+def test_sim_apscheduler_job_of_a_job_that_fired_its_date_says_it_is_gone(scheduler):
+    """A date job is removed once it fired (``schedulers/base.py:1224-1233``): the error said it was never
+    scheduled in this simulation, which sent the user looking for a typo."""
+    scheduler.add_job(_noop, "date", run_date="2025-03-01T00:01:00Z", id="once")
+    scheduler.add_job(_noop, "interval", minutes=10, id="poll")
+    with jobsim.Simulation(scheduler, start="2025-03-01T00:00:00Z") as sim:
+        assert sim.apscheduler.job("once").id == "once"
+        sim.advance("2min")
+        with pytest.raises(jobsim.InvalidArgument) as info:
+            sim.apscheduler.job("once")
+        assert "was scheduled in this simulation but is no longer in its scheduler" in str(info.value)
+        assert "its runs are in sim.runs('once'); the scheduled jobs now: 'poll'" in str(info.value)
 
 
 def test_a_misspelt_keyword_of_sim_apscheduler_job_names_the_one_meant(scheduler):

@@ -213,6 +213,38 @@ def test_crash_worker_naming_a_job_is_refused(scheduler):
         sim.crash_worker(at="2025-03-01T00:05:00Z", function="tick")
 
 
+def test_crash_worker_without_a_function_is_refused_when_only_jobs_could_be_hit(scheduler):
+    """It was armed on jobsim's engine, which runs no APScheduler job: accepted, never fired, no warning."""
+    scheduler.add_job(_noop, "interval", minutes=1, id="tick")
+    with jobsim.Simulation(scheduler, start="2025-03-01T00:00:00Z") as sim:
+        with pytest.raises(UnsupportedFeature) as info:
+            sim.crash_worker(at="2025-03-01T00:05:00Z")
+        assert str(info.value).startswith(
+            "sim.crash_worker() without function= kills an attempt of a function jobsim's engine runs, and this "
+            "simulation has none: its functions are run by the own worker of apscheduler")
+        assert "; for a scheduler that was down, call scheduler.pause()" in str(info.value)
+    app = jobsim.App("mixed")
+
+    @app.function("engine-job", cron="*/5 * * * *")
+    def engine_job(ctx):
+        return None
+
+    with jobsim.Simulation([scheduler, app], start="2025-03-01T00:00:00Z") as sim:
+        sim.crash_worker(at="2025-03-01T00:05:00Z")  # the engine's function can take it
+
+
+def test_downtime_is_refused_with_the_scheduler_outage_to_play_instead(scheduler):
+    """The refusal pointed at sim.crash_worker(...), which jobsim-apscheduler refuses too."""
+    scheduler.add_job(_noop, "interval", minutes=1, id="tick")
+    with jobsim.Simulation(scheduler, start="2025-03-01T00:00:00Z") as sim:
+        with pytest.raises(UnsupportedFeature) as info:
+            sim.downtime("2025-03-01T01:00:00Z", "2025-03-01T02:00:00Z")
+        assert str(info.value).startswith(
+            "sim.downtime() is not simulated for apscheduler functions (their worker is the plugin's own); for a "
+            "scheduler that was down, call scheduler.pause() at the outage's start and scheduler.resume() at its end")
+        assert "crash_worker" not in str(info.value)
+
+
 def test_two_simulations_with_schedulers_at_once_are_refused(scheduler):
     other = BackgroundScheduler(timezone="UTC")
     other.add_job(_noop, "interval", minutes=1, id="b")

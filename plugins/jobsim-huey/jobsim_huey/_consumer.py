@@ -35,7 +35,7 @@ import math
 from typing import TYPE_CHECKING, Any, Literal
 
 from jobsim._records import Attempt
-from jobsim._time import SECOND
+from jobsim._time import SECOND, iso
 from jobsim.errors import InvalidArgument, UnsupportedFeature
 from jobsim.hooks import StoppableExecution, escapes
 
@@ -170,6 +170,8 @@ class Body:
         world = self.worker.world
         engine = world.sim.engine
         engine.x = None
+        if world.closing:
+            return False  # cut short by the close (GreenletExit): no attempt ends, the run stays running
         self._attempt(x, exc)
         if exc is not None and escapes(exc):
             # Huey would log a jobsim error as the task's, and swallow KeyboardInterrupt (SIGNAL_INTERRUPTED,
@@ -319,6 +321,7 @@ class SimConsumer:
             )
         self.workers: list[SimWorker] = []
         self.scheduler: Any = None
+        self.waiting: tuple[Any, str] | None = None  # the message first in the schedule, and the tick's owner for it
         self.sflag = Flag()
         self.start_ns = 0
         self.interval_ns = self.options.scheduler_interval * SECOND
@@ -368,16 +371,16 @@ class SimConsumer:
         if self.last_tick is None:
             return  # not started: start() ticks
         candidates: list[int] = []
-        eta = self.hs.storage.next_eta()
-        if eta is not None:
-            candidates.append(self._grid_after(max(self.world.eta_ns(eta, self.hs.huey.utc), self.last_tick + 1)))
+        eta_ns = self.hs.storage.next_due_ns(self.last_tick + 1)
+        if eta_ns is not None:
+            candidates.append(self._grid_after(eta_ns))
         if self.options.periodic:
             periodic = self.world.clock.to_ns(self.scheduler._next_periodic)
             candidates.append(self._grid_after(max(periodic, self.last_tick + 1)))
         if not candidates:
             self._disarm()
             return
-        due = (min(candidates), eta is not None)
+        due = (min(candidates), eta_ns is not None)
         if self.timer_due == due and self.timer is not None:
             return
         self._disarm()
@@ -385,9 +388,24 @@ class SimConsumer:
 
         kernel = self.world.sim.kernel
         recurring = not due[1]
-        self.timer = kernel.schedule(due[0], self._tick, owner=f"huey {self.name} scheduler",
+        owner = f"huey {self.name} scheduler" if recurring else self._waiting(eta_ns)
+        self.timer = kernel.schedule(due[0], self._tick, owner=owner,
                                      priority=BACKGROUND if recurring else NORMAL, recurring=recurring)  # fmt: skip
         self.timer_due = due
+
+    def _waiting(self, eta_ns: Any) -> str:
+        """The tick's owner when a task waits in the schedule: named with its eta, so that ``run_until_idle``'s
+        ``BudgetExceeded`` says what it waited for (an eta computed in test code from the real clock, a year
+        ahead of the simulation, read as only "scheduler: next at ..." before)."""
+        data = self.hs.storage.peek_schedule()
+        if self.waiting is not None and self.waiting[0] is data:
+            return self.waiting[1]  # the same task still first: one tick a minute, each reads it again otherwise
+        try:
+            name = self.hs.huey.deserialize_task(data).name
+        except Exception:  # Huey logs what it cannot read when the tick reads it; here only a name is missing
+            name = "a task"
+        self.waiting = (data, f"huey {self.name} scheduler, moving {name} (eta {iso(eta_ns)}) to the queue")
+        return self.waiting[1]
 
     def _grid_after(self, at: int) -> int:
         """The first scheduler tick at or after ``at`` (ticks are ``interval`` apart from the start)."""

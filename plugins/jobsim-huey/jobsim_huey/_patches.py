@@ -136,6 +136,28 @@ class Clock:
         """A naive local datetime (an ``eta`` of a ``utc=False`` Huey) as epoch ns."""
         return _epoch_ns(moment.replace(tzinfo=self.tz))
 
+    def first_local_at(self, eta: dt.datetime, after: int) -> int:
+        """The first instant at or after ``after`` whose naive local wall time is ``eta`` or later: when a
+        ``MemoryStorage`` (which compares naive datetimes) of a ``utc=False`` Huey finds ``eta`` due. A wall time
+        in a spring-forward gap is passed at the change itself (02:00:30 at 03:00:00 of the new offset); one in
+        a repeated hour, once that hour has begun again, at its second reading."""
+        if self._wall(after) >= eta:
+            return after
+        for at in sorted({_epoch_ns(eta.replace(tzinfo=self.tz, fold=fold)) for fold in (0, 1)}):
+            if at < after or self._wall(at) < eta:
+                continue
+            if self._wall(at) == eta:
+                return at
+            lo, hi = after, at  # eta is in a gap: the wall clock jumps over it, at the change between them
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                lo, hi = (lo, mid) if self._wall(mid) >= eta else (mid, hi)
+            return hi
+        return max(after, self.to_local_ns(eta))
+
+    def _wall(self, ns: int) -> dt.datetime:
+        return to_datetime(ns, self.tz).replace(tzinfo=None)
+
     def timestamp(self, utc: bool) -> dt.datetime:
         """``Huey._get_timestamp()`` (``api.py:409-411``)."""
         return self.utcnow() if utc else self.localnow()

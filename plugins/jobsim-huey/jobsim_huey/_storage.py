@@ -98,8 +98,9 @@ def check_memory_empty(storage: Any, name: str) -> None:
 class SimStorage:
     """``huey.storage`` while the simulation runs (duck-typed as huey's ``BaseStorage``, ``storage.py:40-309``)."""
 
-    def __init__(self, world: HueyWorld, real: Any, kind: Kind) -> None:
+    def __init__(self, world: HueyWorld, real: Any, kind: Kind, utc: bool = True) -> None:
         self.world = world
+        self.utc = utc  # its Huey's: whether the schedule's naive times are UTC or local wall times
         self.real = real
         self.kind = kind
         self.name = real.name
@@ -109,7 +110,7 @@ class SimStorage:
         self._seq = itertools.count()
         self.flushing: str | None = None  # "flush_all" while huey.flush() runs (the runs it loses say so)
         self._queue: list[tuple[float, int, bytes]] = []
-        self._schedule: list[tuple[Any, int, bytes]] = []
+        self._schedule: list[tuple[Any, int, bytes, Any]] = []  # (key, seq, message, eta): see _key
         self._data: dict[str, tuple[Any, int | None]] = {}  # key -> (value, expires at ns or None)
         self._counters: dict[str, int] = {}
 
@@ -162,15 +163,26 @@ class SimStorage:
         self.world.flushed(self, gone, "flush_queue")
 
     # -- schedule ---------------------------------------------------------------------------------
+    def _key(self, ts: Any) -> Any:
+        """How the storage orders and compares the schedule's times. ``MemoryStorage`` compares the naive
+        datetimes themselves (``storage.py:372-386``); Redis scores them with ``time.mktime`` (``convert_ts``,
+        ``storage.py:522-523``) and the SQL storages store ``ts.timestamp()`` (``storage.py:968-978``): epoch
+        seconds, a local wall time read at the offset before a change (a spring-forward gap time, 02:00:30,
+        is 03:00:30 of the new offset) -- so local times (``utc=False``) compare differently there."""
+        if self.kind.name == "memory" or self.utc:
+            return ts
+        return self.world.eta_ns(ts, False)
+
     def add_to_schedule(self, data: bytes, ts: Any) -> None:
         self.world.sync()
-        heapq.heappush(self._schedule, (ts, next(self._seq), data))
+        heapq.heappush(self._schedule, (self._key(ts), next(self._seq), data, ts))
         self.world.schedule_changed(self)
 
     def read_schedule(self, ts: Any) -> list[bytes]:
         self.world.sync()
         found = []
-        while self._schedule and self._schedule[0][0] <= ts:
+        key = self._key(ts)
+        while self._schedule and self._schedule[0][0] <= key:
             found.append(heapq.heappop(self._schedule)[2])
         if found:
             self.world.schedule_changed(self)
@@ -182,18 +194,35 @@ class SimStorage:
 
     def scheduled_items(self, limit: int | None = None) -> list[bytes]:
         self.world.sync()
-        items = [data for _t, _s, data in sorted(self._schedule)]
+        items = [data for _k, _s, data, _t in sorted(self._schedule)]
         return items[:limit] if limit else items
 
     def flush_schedule(self) -> None:
         self.world.sync()
-        gone = [data for _ts, _s, data in sorted(self._schedule)]
+        gone = [data for _k, _s, data, _t in sorted(self._schedule)]
         self._schedule.clear()
         self.world.schedule_changed(self)
         self.world.flushed(self, gone, "flush_schedule")
 
     def next_eta(self) -> Any:
-        return self._schedule[0][0] if self._schedule else None
+        return self._schedule[0][3] if self._schedule else None
+
+    def next_due_ns(self, after: int) -> int | None:
+        """The first instant at or after ``after`` at which the earliest scheduled task is due, as this storage
+        compares (``_key``); ``None`` with an empty schedule."""
+        if not self._schedule:
+            return None
+        eta = self._schedule[0][3]
+        if self.utc:
+            return max(after, self.world.eta_ns(eta, True))
+        if self.kind.name != "memory":
+            key: int = self._schedule[0][0]  # epoch ns (_key)
+            return max(after, key)
+        return self.world.clock.first_local_at(eta, after)  # naive wall times: the wall clock's own order
+
+    def peek_schedule(self) -> bytes | None:
+        """The message with the earliest eta, left in the schedule."""
+        return self._schedule[0][2] if self._schedule else None
 
     # -- key/value: results, revocations, locks ------------------------------------------------------------
     def _live(self, key: str) -> tuple[Any, int | None] | None:

@@ -89,6 +89,7 @@ class HueyWorld(_Runs):
         self.results: weakref.WeakSet[Any] = weakref.WeakSet()  # the Results enqueue gave, for _Closed
         self.tasks: dict[str, Run] = {}  # task id -> its run
         self.current: SimWorker | None = None  # the worker whose greenlet is running
+        self.closing = False  # uninstall: the workers' greenlets are ended; a body cut short waits for nothing
         self.ticking: SimConsumer | None = None  # the consumer whose scheduler is ticking
         self.refused_periodic: InvalidArgument | None = None  # its enqueue of a periodic task, which Huey only logs
         self.collecting: dict[str, _Execution] = {}  # task id -> its execution under way
@@ -127,7 +128,7 @@ class HueyWorld(_Runs):
         ``time.sleep(10)`` is held for those 10 s."""
         worker, engine = self.current, self.sim.engine
         x = engine.x
-        if worker is None or x is None or x.now <= self.sim.kernel.now:
+        if worker is None or x is None or x.now <= self.sim.kernel.now or self.closing:
             return
         engine.x = None
         try:
@@ -162,7 +163,9 @@ class HueyWorld(_Runs):
         elif isinstance(target, TaskWrapper):
             self._huey(target.huey, new)
         return Adapted(backend=BACKEND, functions=new, install=self.install, uninstall=self.uninstall,
-                       profile="huey", own_worker=True, dynamic=True)  # fmt: skip
+                       profile="huey", own_worker=True, dynamic=True,
+                       fault_hint="jobsim-huey does not model a consumer that is down or dies (its README: "
+                                  "'Not simulated')")  # fmt: skip
 
     def _huey(self, huey: Any, new: list[jobsim.Function]) -> HueyState:
         for hs in self.hueys:
@@ -236,7 +239,7 @@ class HueyWorld(_Runs):
         huey = hs.huey
         check_memory_empty(huey.storage, huey.name)
         hs.real_storage = huey.storage
-        hs.storage = SimStorage(self, hs.real_storage, hs.storage_kind)
+        hs.storage = SimStorage(self, hs.real_storage, hs.storage_kind, bool(huey.utc))
         huey.storage = hs.storage
         own = huey.__dict__
         own["enqueue"] = lambda task: self.enqueue(hs, task)
@@ -258,6 +261,7 @@ class HueyWorld(_Runs):
             return
         from . import _patches
 
+        self._end_workers()
         for hs in self.hueys:
             huey = hs.huey
             for name in ("enqueue", "execute", "_timeout_context", "_requeue_task"):
@@ -267,15 +271,32 @@ class HueyWorld(_Runs):
                 hs.receiver = None
             if hs.real_storage is not None:
                 huey.storage = hs.real_storage
-            for simulated in hs.simulated:
-                for worker in simulated.workers:
-                    worker.glet = None  # a task suspended at the end of its body is dropped (GreenletExit)
             hs.simulated = []
         _patches.pop(self)
         self.installed = False
         for result in list(self.results):  # what Huey would read of them now is in no real storage: say so
             if not isinstance(result.huey, _Closed):
                 result.huey = _Closed(result.id, result.huey)
+
+    def _end_workers(self) -> None:
+        """End every worker's greenlet now, with the simulated storage and clock still in place: a task body in
+        the middle of its virtual time unwinds here (its ``finally`` code, a lock's release), cut short as the
+        close cuts every job short -- its run stays ``running``. Dropped instead, each got its ``GreenletExit``
+        at some later garbage collection, with Huey's real storage back, and one waiting on the storage then
+        waited again ("GreenletExit did not kill")."""
+        from greenlet import getcurrent
+
+        self.closing = True
+        try:
+            for hs in self.hueys:
+                for simulated in hs.simulated:
+                    for worker in simulated.workers:
+                        glet, worker.glet = worker.glet, None
+                        if glet is not None and not glet.dead:
+                            glet.parent = getcurrent()
+                            glet.throw()  # GreenletExit where it waits; it ends, and control comes back here
+        finally:
+            self.closing = False
 
     # -- the queue tells the consumers ---------------------------------------------------------------
     def _consumers(self, storage: SimStorage) -> list[SimConsumer]:

@@ -43,3 +43,20 @@ def test_a_run_that_ends_within_the_budget_is_not_stopped(redis_huey, monkeypatc
 
 def test_the_budget_is_10_000_attempts():
     assert jobsim_huey.MAX_ATTEMPTS_PER_RUN == 10_000
+
+
+def test_run_until_idle_past_max_time_names_the_task_waiting_in_the_schedule_and_its_eta(redis_huey):
+    """An eta computed in test code from the real clock (``datetime.now()`` between driving calls) lands far
+    ahead of the simulation; the budget error said only "scheduler: next at ...", not what it waited for."""
+    import datetime as dt
+
+    @redis_huey.task()
+    def remind():
+        pass
+
+    with jobsim.Simulation(redis_huey, start=START) as sim:
+        remind.schedule(eta=dt.datetime(2026, 12, 2, 14, 35, tzinfo=dt.timezone.utc))
+        with pytest.raises(jobsim.BudgetExceeded) as info:
+            sim.run_until_idle(max_time="2h")
+        assert ("huey test-redis/consumer scheduler, moving remind (eta 2026-12-02T14:35:00.000Z) to the queue: "
+                "next at 2025-03-01T02:01:00.000Z") in str(info.value)

@@ -204,6 +204,21 @@ def test_crashing_a_huey_workers_task_is_refused(redis_huey):
         sim.crash_worker(function="job")
 
 
+def test_crash_worker_without_a_function_is_refused_when_only_huey_tasks_could_be_hit(redis_huey):
+    """It was armed on jobsim's engine, which runs no Huey task: accepted, never fired, no warning."""
+    @redis_huey.task()
+    def job():
+        pass
+
+    with (
+        jobsim.Simulation(redis_huey, start=START) as sim,
+        pytest.raises(UnsupportedFeature, match=r"^sim.crash_worker\(\) without function= kills an attempt of a "
+                      r"function jobsim's engine runs, and this simulation has none: its functions are run by "
+                      r"the own worker of huey, .*; jobsim-huey does not model a consumer that is down"),
+    ):
+        sim.crash_worker()
+
+
 def test_storage_internals_are_refused_by_name(redis_huey):
     with (
         jobsim.Simulation(redis_huey, start=START),
@@ -255,7 +270,8 @@ def test_downtime_and_duplicate_delivery_are_refused_for_huey_tasks(redis_huey):
     with jobsim.Simulation(redis_huey, start=START) as sim:
         with pytest.raises(UnsupportedFeature, match=r"duplicate_delivery\(\) is not simulated for huey functions"):
             sim.duplicate_delivery(function=job)
-        with pytest.raises(UnsupportedFeature, match=r"downtime\(\) is not simulated for huey functions"):
+        with pytest.raises(UnsupportedFeature, match=r"downtime\(\) is not simulated for huey functions \(their worker "
+                           r"is the plugin's own\); jobsim-huey does not model a consumer that is down or dies"):
             sim.downtime("2025-03-01T00:00:01Z", "2025-03-01T00:00:05Z")
 
 

@@ -273,3 +273,34 @@ def test_a_retry_with_retries_none_is_hueys_own_type_error_and_the_task_is_lost(
         sim.run_until_idle()
         assert result.get() is None  # nothing stored
         assert [(r.status, len(r.attempts), str(r.error)) for r in sim.runs(again)] == [("failed", 1, message)]
+
+
+@pytest.mark.parametrize("periodic", [False, True])
+@pytest.mark.parametrize(("storage", "retried_at"), [("redis", "07:00:31"), ("memory", "07:00:01")])
+def test_a_local_time_retry_due_in_the_spring_forward_gap_is_due_as_its_storage_compares(storage, retried_at,
+                                                                                         periodic):
+    """utc=False, New York, 2025-03-09: failing at 01:59:30 EST with retry_delay=60 gives eta 02:00:30, a wall
+    time that never shows. Redis scores it with time.mktime (``storage.py:522-523``): 07:00:30Z, due at the
+    07:00:31 tick. MemoryStorage compares naive datetimes (``storage.py:376-386``): due once the wall clock reads
+    03:00:00 (07:00:00Z), moved at that tick, taken at the worker's next poll. The simulation compared naive
+    times for every storage and planned ticks from the mktime instant, so the answer hung on whether a periodic
+    check happened to run in between: Redis 07:00:00 with one, Memory 07:00:39 without."""
+    from huey import MemoryHuey, RedisHuey
+
+    huey = MemoryHuey("gap", utc=False) if storage == "memory" else RedisHuey("gap", port=1, utc=False)
+    calls = []
+
+    @huey.task(retries=1, retry_delay=60)
+    def once():
+        calls.append(1)
+        if len(calls) == 1:
+            raise ConnectionError("down")
+
+    consumer = huey.create_consumer(periodic=periodic)
+    with jobsim.Simulation(consumer, start="2025-03-09T06:59:00Z", tz="America/New_York") as sim:
+        sim.advance("30s")
+        once()
+        sim.run_until_idle()
+        (run,) = sim.runs(once)
+        assert run.status == "completed"
+        assert run.attempts[1].started_at.strftime("%H:%M:%S") == retried_at

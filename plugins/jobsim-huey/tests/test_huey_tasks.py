@@ -387,3 +387,35 @@ def test_tasks_a_flush_removes_end_lost_instead_of_staying_queued(redis_huey, fl
         lost = [rec for rec in sim.trace.records if rec.kind == "run.end" and rec.data.get("status") == "lost"]
         assert all(f"huey.{'flush_all' if flush == 'flush' else flush}()" in rec.data["why"] for rec in lost)
         assert len(lost) == expected.count("lost")
+
+
+def test_a_task_cut_short_by_the_close_is_ended_there_not_at_a_later_garbage_collection(redis_huey, capfd):
+    """The close dropped each worker's greenlet; a task body in the middle of its virtual time (a lock to release
+    after ``time.sleep``) got its ``GreenletExit`` whenever the collector freed the greenlet -- in some later test,
+    with Huey's real storage back (its ``finally`` code ran outside the simulation), recording a failed attempt on
+    the closed simulation, and greenlet printed "GreenletExit did not kill" as the worker waited again."""
+    import gc
+
+    cleaned = []
+
+    @redis_huey.task()
+    @redis_huey.lock_task("import")
+    def slow_import():
+        try:
+            time.sleep(90)
+            redis_huey.put("progress", 1)  # the storage, 90 s in: the worker waits for the simulation there
+        finally:
+            cleaned.append(redis_huey.storage)
+
+    real = redis_huey.storage
+    with jobsim.Simulation(redis_huey, start=START) as sim:
+        slow_import()
+        sim.advance("30s")
+        simulated = redis_huey.storage
+        (run,) = sim.runs(slow_import)
+        during = (run.status, list(run.attempts))
+    assert cleaned == [simulated]  # ended at the close, inside the simulation, not with the real storage
+    gc.collect()
+    assert (run.status, run.attempts) == during == ("running", [])  # cut short: no attempt ended, not failed
+    assert redis_huey.storage is real
+    assert "did not kill" not in capfd.readouterr().err

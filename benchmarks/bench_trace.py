@@ -358,7 +358,7 @@ def scan_floor(trace: Any, repeat: int) -> None:
     gc.collect()
     gc.freeze()
     med = {name: _common.median(times) for name, times in _common.interleaved(variants, repeat=repeat).items()}
-    redaction = med["jobsim save"] - med["jobsim save, redact=False"]
+    redaction = max(med["jobsim save"] - med["jobsim save, redact=False"], 1e-9)  # a tiny trace's noise: no 0
     print(f"# {len(trace):,} records, {len(data) / 1e6:.1f} MB unredacted; "
           f"CPU time, medians of {repeat} rounds; load now {os.getloadavg()[0]:.1f}")
     rows = [[name, _common.fmt_time(med[name]), _common.fmt_ratio(med[name] / redaction)] for name in variants]

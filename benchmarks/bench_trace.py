@@ -46,12 +46,17 @@ nothing is frozen, which is the case in a process that never called ``gc.freeze(
     python benchmarks/bench_trace.py                # 1,000,000 records
     python benchmarks/bench_trace.py --quick        # 100,000 records
     python benchmarks/bench_trace.py --records 300000 --repeat 5
+    python benchmarks/bench_trace.py --quick --scan  # a byte-level redactor's floor, see scan_floor
+
+``--scan`` times, instead of the table above, what a redactor working on the encoded bytes
+would pay at the least (``scan_floor``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import gc
+import io
 import json
 import os
 import sys
@@ -163,9 +168,13 @@ def build(records: int, *, people: int = PEOPLE, pool: int = POOL,
 def main() -> None:
     cli = _common.parser("writing and reading a 1,000,000-record trace")
     cli.add_argument("--records", type=int, default=1_000_000, help="records in the trace")
+    cli.add_argument("--scan", action="store_true", help="time the byte scans a redactor of encoded lines needs")
     args = _common.parse(cli)
     n = 100_000 if args.quick else args.records
     _common.banner("orjson", "faker")
+    if args.scan:
+        scan_floor(build(n), args.repeat)
+        return
     import jobsim
     from jobsim import traces
     from jobsim._gc import paused_gc
@@ -304,6 +313,80 @@ def main() -> None:
     for path in folder.iterdir():
         path.unlink()
     folder.rmdir()
+
+
+def scan_floor(trace: Any, repeat: int) -> None:
+    """What redacting the encoded lines with C-level ``re`` passes would cost at the least, against what the
+    redaction costs today (the default save less the unredacted one), CPU time, interleaved.
+
+    Such a redactor dumps every record unredacted and rewrites only the matches, so it has to scan all the
+    bytes for what the object walk looks for in the strings it has not met before: an address (``@``,
+    ``%40``), a credential's trigger (``_secrets.TRIGGER``, the literals ``drop_secrets`` scans for), a word of
+    a learned name (the ones this trace's first pass learns) and a phone number's start (``PHONE_HINT``). Each
+    pass is timed alone (``findall`` over the whole unredacted file, no callback, nothing rewritten), then
+    the four as one alternation, and a ``search`` of that alternation per line (sorting the lines that need
+    the walk from those that do not). The saves write to ``/dev/null``.
+    """
+    import time
+
+    from jobsim import Redaction
+    from jobsim._tracefile import write
+
+    data, compiled = scan_passes(trace)
+    lines = data.splitlines(keepends=True)
+
+    def on_cpu(fn: Callable[[], object]) -> Callable[[], float]:
+        def run() -> float:
+            start = time.process_time()
+            fn()
+            return time.process_time() - start
+
+        return run
+
+    def save(policy: Redaction | None) -> Callable[[], float]:
+        def run() -> None:
+            with open(os.devnull, "wb") as out:
+                write(trace, out, policy)
+
+        return on_cpu(run)
+
+    variants = {"jobsim save": save(Redaction()), "jobsim save, redact=False": save(None)}
+    for name, pattern in compiled.items():
+        variants[f"findall: {name}"] = on_cpu(lambda pattern=pattern: pattern.findall(data))
+    one = compiled["the four in one"].search
+    variants["search per line: the four in one"] = on_cpu(lambda: [line for line in lines if one(line)])
+    gc.collect()
+    gc.freeze()
+    med = {name: _common.median(times) for name, times in _common.interleaved(variants, repeat=repeat).items()}
+    redaction = max(med["jobsim save"] - med["jobsim save, redact=False"], 1e-9)  # a tiny trace's noise: no 0
+    print(f"# {len(trace):,} records, {len(data) / 1e6:.1f} MB unredacted; "
+          f"CPU time, medians of {repeat} rounds; load now {os.getloadavg()[0]:.1f}")
+    rows = [[name, _common.fmt_time(med[name]), _common.fmt_ratio(med[name] / redaction)] for name in variants]
+    rows.insert(2, ["the redaction (the two saves' difference)", _common.fmt_time(redaction), "1.00x"])
+    _common.print_table(["CPU time of", "median", "/ the redaction"], rows)
+
+
+def scan_passes(trace: Any) -> tuple[bytes, dict[str, Any]]:
+    """``scan_floor``'s input and passes: the unredacted file's bytes, and each pattern compiled for bytes (the
+    learned name words are those the redaction's first pass learns from ``trace``)."""
+    import re
+
+    from jobsim import Redaction
+    from jobsim._codec import expanders
+    from jobsim._secrets import PHONE_HINT, TRIGGER
+    from jobsim._tracefile import write
+    from jobsim._tracelines import _first_pass
+
+    buffer = io.BytesIO()
+    write(trace, buffer, None)
+    learner = Redaction().redactor(())
+    _first_pass(trace, learner, expanders(), 0, len(trace._rows))
+    words = sorted(learner._words, key=len, reverse=True)
+    passes = {"@ or %40": rb"@|%40", "secret triggers": TRIGGER.pattern.encode(),
+              "learned name words": rb"\b(?:" + b"|".join(re.escape(w.encode()) for w in words) + rb")\b",
+              "phone hints": PHONE_HINT.pattern.encode()}  # fmt: skip
+    passes["the four in one"] = b"|".join(passes.values())
+    return buffer.getvalue(), {name: re.compile(pattern) for name, pattern in passes.items()}
 
 
 if __name__ == "__main__":

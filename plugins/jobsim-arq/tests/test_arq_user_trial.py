@@ -254,7 +254,7 @@ def test_max_tries_runs_out_on_the_try_after_the_last():
     assert f"{busy.finished_at:%H:%M:%S}" == "10:00:30"
     # jobsim's invariant checks jobsim.Retries policies: arq's worker decides these retries, so it refuses to
     # check them (before, it reported every retry as a violation of a one-attempt policy)
-    with pytest.raises(jobsim.UnsupportedFeature, match="'always_busy' run on a backend plugin's own worker"):
+    with pytest.raises(jobsim.UnsupportedFeature, match="the runs of 'always_busy' are run by a backend plugin's own worker"):
         invariants.retries_respect_policy(sim)
 
 

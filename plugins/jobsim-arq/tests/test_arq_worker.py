@@ -329,6 +329,7 @@ def test_job_try_given_at_enqueue_counts_toward_max_tries():
         sim.run_until_idle()
     assert LOG == [("retried", "09:00:00.000", 3)]  # job_try 3 < 3 is false: it succeeds at once
     assert sim.runs("retried")[0].output == "third time"
+    assert [a.number for a in sim.runs("retried")[0].attempts] == [0]  # jobsim counts its own calls (README)
 
 
 def test_the_health_check_key_is_written_at_arqs_interval():

@@ -350,8 +350,9 @@ def _policy_runs(sim: Any, runs: list[Run], function: Any) -> list[Run]:
     names = repr(named) if named is not None else ", ".join(sorted({repr(run.function.id) for run in runs}))
     raise UnsupportedFeature(
         f"invariants.retries_respect_policy() checks jobsim's own retry policies (jobsim.Retries), but the runs of "
-        f"{names} are run by a backend plugin's own worker, whose code decides their retries (arq's Retry and max_tries, Celery's "
-        "retry(), ...); check those runs' attempts yourself (run.attempts, the 'retry' records of sim.trace)"
+        f"{names} are run by a backend plugin's own worker, whose code decides their retries (arq's Retry and "
+        "max_tries, Celery's retry(), ...); check those runs' attempts yourself (run.attempts, the 'retry' records "
+        "of sim.trace)"
         + ("" if function is None else f"; function={function!r}"))
 
 

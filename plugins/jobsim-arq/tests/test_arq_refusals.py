@@ -384,11 +384,11 @@ def test_a_settings_subclass_that_inherits_its_functions_is_refused_saying_why()
     from arq_jobs import add
 
     class Base:
-        functions = [add]
+        functions = (add,)
         redis_settings = NOWHERE
 
     class NoCron(Base):
-        cron_jobs: list = []
+        cron_jobs = ()
 
     with pytest.raises(InvalidArgument, match=r"NoCron inherits functions from a base class.*worker.py:887-890.*"
                                               r"functions = Base.functions"):
@@ -401,8 +401,8 @@ def test_the_inherited_settings_hint_names_the_class_that_defines_each_and_every
     from arq_jobs import add
 
     class Base:
-        functions = [add]
-        cron_jobs = [cron(add, minute=0)]
+        functions = (add,)
+        cron_jobs = (cron(add, minute=0),)
 
     class Mixin:
         job_timeout = 5

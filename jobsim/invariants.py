@@ -323,7 +323,9 @@ def retries_respect_policy(sim: Any, function: Any = None) -> None:
     system that finds jobs by polling (Agenda's ``processEvery``) one may start at the
     poll that finds it, later than it is due. An
     attempt a worker crash ended is followed by the system's recovery, not by a retry
-    delay, so it is not checked.
+    delay, so it is not checked. The runs of a backend plugin's own worker (arq, Celery,
+    RQ, ...) are left out: their backend's code decides their retries; a check of only
+    such runs, or of a function such a worker runs, raises ``UnsupportedFeature``.
     """
     __tracebackhide__ = True
     sim = _sim(sim, "runs", "engine", "profile")
@@ -339,16 +341,18 @@ def _policy_runs(sim: Any, runs: list[Run], function: Any) -> list[Run]:
     """The runs whose retries jobsim's engine decided by a ``jobsim.Retries`` policy. A backend plugin's own worker
     (arq's ``Retry``/``max_tries``, Celery's ``retry()``, ...) decides those of its jobs itself: checked against
     the engine's default policy, every retry would be a violation. Refused when only such runs are left, as a
-    check of nothing would pass."""
+    check of nothing would pass, and when ``function`` names such a function (even before it has runs)."""
     own = getattr(sim, "_own_worker", set())
     kept = [run for run in runs if run.function.id not in own]
-    if kept or not runs:
+    named = None if function is None or not hasattr(sim, "_function") else sim._function(function).id
+    if named not in own and (kept or not runs):  # a function named: refused even before it has runs
         return kept
-    names = ", ".join(sorted({repr(run.function.id) for run in runs}))
+    names = repr(named) if named is not None else ", ".join(sorted({repr(run.function.id) for run in runs}))
     raise UnsupportedFeature(
-        f"invariants.retries_respect_policy() checks jobsim's own retry policies (jobsim.Retries), but {names} "
-        "run on a backend plugin's own worker, whose code decides their retries (arq's Retry and max_tries, Celery's "
-        "retry(), ...); check those runs' attempts yourself (run.attempts, the 'retry' records of sim.trace)"
+        f"invariants.retries_respect_policy() checks jobsim's own retry policies (jobsim.Retries), but the runs of "
+        f"{names} are run by a backend plugin's own worker, whose code decides their retries (arq's Retry and "
+        "max_tries, Celery's retry(), ...); check those runs' attempts yourself (run.attempts, the 'retry' records "
+        "of sim.trace)"
         + ("" if function is None else f"; function={function!r}"))
 
 

@@ -78,15 +78,16 @@ class Driven:
 
 def _inherited_hint(target: Any) -> str:
     """Why a settings subclass has no functions: arq reads the class's own ``__dict__`` (``worker.py:887-890``)."""
-    inherited = [k for k in ("functions", "cron_jobs") if isinstance(target, type) and k not in vars(target)
-                 and getattr(target, k, None)]  # fmt: skip
+    if not isinstance(target, type):
+        return ""
+    inherited = [k for k in ("functions", "cron_jobs") if k not in vars(target) and getattr(target, k, None)]
     if not inherited:
         return ""
-    own = " = ".join(inherited) if len(inherited) == 1 else ", ".join(inherited)
-    return (f"; {target.__name__} inherits {own} from a base class, and arq reads only a settings class's own "
-            f"attributes (get_kwargs reads its __dict__, worker.py:887-890), so `arq worker` would refuse it too: "
-            f"assign every setting in the class body ({inherited[0]} = {target.__mro__[1].__name__}.{inherited[0]}), "
-            "or pass a dict")
+    owners = {k: next(c.__name__ for c in target.__mro__[1:] if k in vars(c)) for k in inherited}
+    fixes = "; ".join(f"{k} = {owners[k]}.{k}" for k in inherited)
+    return (f"; {target.__name__} inherits {' and '.join(inherited)} from a base class, and arq reads only a settings "
+            f"class's own attributes (get_kwargs reads its __dict__, worker.py:887-890), so `arq worker` would refuse "
+            f"it too: assign every setting in the class body ({fixes}), or pass a dict")
 
 
 def settings_kwargs(target: Any) -> dict[str, Any]:

@@ -228,3 +228,30 @@ def test_skipping_idle_polls_changes_nothing_across_dst(start, end, monkeypatch)
     skipped = story()
     monkeypatch.setattr(WorkerLoop, "_skip_idle_polls", lambda self: None)
     assert story() == skipped and len(skipped) >= 2
+
+
+SPRING = ({15, 45}, {1, 59})  # minutes inside the skipped half hour, nothing at :00 to wake the worker at the jump
+FALL = ({0, 30}, {0, 1, 15, 59})
+
+
+@pytest.mark.parametrize("zone, start, end, poll_delay, minutes", [
+    ("Australia/Lord_Howe", "2026-04-04T14:01:03.25Z", "2026-04-04T16:15:00Z", 1.0, FALL),  # 02:00 +11 -> 01:30 +10:30
+    ("Australia/Lord_Howe", "2026-10-03T14:03:19.5Z", "2026-10-03T16:45:00Z", 1.0, SPRING),  # 02:00 +10:30 -> 02:30 +11
+    ("Europe/London", "2026-03-28T23:51:52.25Z", "2026-03-29T02:15:00Z", 0.3, SPRING),  # 01:00 GMT -> 02:00 BST
+    ("Europe/Dublin", "2026-10-24T23:57:57.25Z", "2026-10-25T02:15:00Z", 2.5, FALL)])  # negative DST in tzdata
+def test_skipping_idle_polls_changes_nothing_in_other_zones_and_poll_delays(zone, start, end, poll_delay, minutes,
+                                                                            monkeypatch):  # fmt: skip
+    # a half-hour DST shift, a poll_delay off the 0.5 s grid or over it: every poll run (arq's own run_cron at each)
+    # and idle polls skipped give the same runs at the same instants (each case failed before the wall-clock fix)
+    from jobsim_arq._loop import WorkerLoop
+
+    def story():
+        jobs = [cron(tick, minute=minutes[0]), cron(every_quarter, minute=minutes[1], second=0, microsecond=0)]
+        with jobsim.Simulation(settings(*jobs, timezone=zoneinfo.ZoneInfo(zone), poll_delay=poll_delay),
+                               start=start) as sim:
+            sim.advance_to(end)
+        return [(r.id, r.start_ns, [a.start_ns for a in r.attempts]) for r in sim.runs()]
+
+    skipped = story()
+    monkeypatch.setattr(WorkerLoop, "_skip_idle_polls", lambda self: None)
+    assert story() == skipped and len(skipped) >= 4

@@ -238,3 +238,43 @@ def test_an_expiry_redis_rejects_fails_the_enqueue_as_redis_fails_it(options, me
             run(pool.enqueue_job("add", 1, 2, **options))
         sim.advance("1s")
     assert sim.runs(add) == []
+
+
+def test_retries_respect_policy_checks_the_engines_runs_and_leaves_out_arqs_own(monkeypatch):
+    # arq's worker decides its jobs' retries (Retry, max_tries): checked against jobsim's one-attempt default every
+    # arq retry would be a violation; the jobsim.App function beside it is still checked by its own policy
+    from arq_jobs import always_retry
+
+    from jobsim import invariants
+
+    app = jobsim.App("shop")
+    calls = []
+
+    @app.function(id="sync", on="shop/x", retries=2)
+    def sync(ctx):
+        calls.append(ctx)
+        if len(calls) < 2:
+            raise RuntimeError("flaky")
+
+    settings = {"functions": [always_retry, add], "redis_settings": NOWHERE}
+    with jobsim.Simulation(app, settings, start=START) as sim:
+        run(run_pool_enqueue("always_retry"))
+        sim.send("shop/x", {})
+        sim.advance("1m")
+        with pytest.raises(jobsim.UnsupportedFeature, match=r"the runs of 'add' are run by a backend plugin's own "
+                                                            r"worker.*; function='add'"):
+            invariants.retries_respect_policy(sim, "add")  # refused before it has runs: a check of nothing
+    assert sorted((r.function.id, len(r.attempts)) for r in sim.runs()) == [("always_retry", 5), ("sync", 2)]
+    invariants.retries_respect_policy(sim)  # arq's 4 retries of always_retry left out
+    invariants.retries_respect_policy(sim, "sync")
+    with pytest.raises(jobsim.UnsupportedFeature, match="the runs of 'always_retry' are run by"):
+        invariants.retries_respect_policy(sim, always_retry)
+    checked = []  # the engine's runs are still checked, arq's are not
+    monkeypatch.setattr(invariants, "run_retries", lambda sim, run, *_: checked.append(run.function.id) or [])
+    invariants.retries_respect_policy(sim)
+    assert checked == ["sync"]
+
+
+async def run_pool_enqueue(name, *args, **kwargs):
+    pool = await create_pool(NOWHERE)
+    return await pool.enqueue_job(name, *args, **kwargs)

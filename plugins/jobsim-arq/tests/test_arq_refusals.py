@@ -384,12 +384,32 @@ def test_a_settings_subclass_that_inherits_its_functions_is_refused_saying_why()
     from arq_jobs import add
 
     class Base:
-        functions = [add]
+        functions = (add,)
         redis_settings = NOWHERE
 
     class NoCron(Base):
-        cron_jobs: list = []
+        cron_jobs = ()
 
     with pytest.raises(InvalidArgument, match=r"NoCron inherits functions from a base class.*worker.py:887-890.*"
                                               r"functions = Base.functions"):
         jobsim.Simulation(NoCron)
+
+
+def test_the_inherited_settings_hint_names_the_class_that_defines_each_and_every_one_missing():
+    # with a mixin first in the MRO the fix is Base.functions, not Mixin.functions (which does not exist); both
+    # functions and cron_jobs inherited: both named, or the fixed class would silently lose its cron jobs
+    from arq_jobs import add
+
+    class Base:
+        functions = (add,)
+        cron_jobs = (cron(add, minute=0),)
+
+    class Mixin:
+        job_timeout = 5
+
+    class Both(Mixin, Base):
+        redis_settings = NOWHERE
+
+    with pytest.raises(InvalidArgument, match=r"Both inherits functions and cron_jobs from a base class.*class body "
+                                              r"\(functions = Base.functions; cron_jobs = Base.cron_jobs\)"):
+        jobsim.Simulation(Both)

@@ -10,8 +10,8 @@ and diffed. Every instant asserted here is what arq 0.28's own arithmetic gives 
 from __future__ import annotations
 
 import asyncio
-import time
 import datetime as dt
+import time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -96,9 +96,9 @@ async def long_import(ctx: dict[str, Any], rows: int) -> int:
 
 
 class WorkerSettings:
-    functions = [order_paid, cart_reminder, func(export_report, timeout=30),
-                 func(always_busy, max_tries=3), long_import]
-    cron_jobs = [cron(daily_digest, hour=9, minute=0)]
+    functions = (order_paid, cart_reminder, func(export_report, timeout=30),
+                 func(always_busy, max_tries=3), long_import)
+    cron_jobs = (cron(daily_digest, hour=9, minute=0),)
     redis_settings = REDIS
     timezone = NY
     allow_abort_jobs = True
@@ -198,8 +198,8 @@ def test_daily_digest_stays_at_nine_new_york_time_across_spring_forward():
     assert utc == ["03-06 14:00:00.500000", "03-07 14:00:00.500000", "03-08 13:00:00.500000",
                    "03-09 13:00:00.500000", "03-10 13:00:00.500000"]
     # unique cron jobs are named by their instant in ms (worker.py:756-759)
-    assert ids[0] == "cron:daily_digest:%d" % (dt.datetime(2026, 3, 6, 14, 0, 0, 123456, tzinfo=dt.timezone.utc)
-                                                 .timestamp() * 1000)
+    first = dt.datetime(2026, 3, 6, 14, 0, 0, 123456, tzinfo=dt.timezone.utc)
+    assert ids[0] == f"cron:daily_digest:{int(first.timestamp() * 1000)}"
 
 
 def test_daily_digest_stays_at_nine_new_york_time_across_fall_back():
@@ -254,7 +254,7 @@ def test_max_tries_runs_out_on_the_try_after_the_last():
     assert f"{busy.finished_at:%H:%M:%S}" == "10:00:30"
     # jobsim's invariant checks jobsim.Retries policies: arq's worker decides these retries, so it refuses to
     # check them (before, it reported every retry as a violation of a one-attempt policy)
-    with pytest.raises(jobsim.UnsupportedFeature, match="'always_busy' run on a backend plugin's own worker"):
+    with pytest.raises(jobsim.UnsupportedFeature, match="the runs of 'always_busy' are run by a backend plugin's own"):
         invariants.retries_respect_policy(sim)
 
 
@@ -339,7 +339,7 @@ def test_each_retry_starts_at_the_first_poll_at_or_after_failure_plus_defer(sim,
     starts = [a.start_ns // 10**6 for a in r.attempts]  # ms
     origin, poll = sim.start_ns // 10**6, 500
     assert len(starts) == len(defers) + 1
-    for before, after, defer in zip(starts, starts[1:], defers):
+    for before, after, defer in zip(starts, starts[1:], defers, strict=False):
         due = before + work // dt.timedelta(milliseconds=1) + defer // dt.timedelta(milliseconds=1)  # worker.py:617-619
         first_poll = origin + -(-(due - origin) // poll) * poll
         assert after == first_poll

@@ -329,6 +329,7 @@ def test_job_try_given_at_enqueue_counts_toward_max_tries():
         sim.run_until_idle()
     assert LOG == [("retried", "09:00:00.000", 3)]  # job_try 3 < 3 is false: it succeeds at once
     assert sim.runs("retried")[0].output == "third time"
+    assert [a.number for a in sim.runs("retried")[0].attempts] == [0]  # jobsim counts its own calls (README)
 
 
 def test_the_health_check_key_is_written_at_arqs_interval():
@@ -451,3 +452,25 @@ def test_to_thread_and_run_in_executor_in_job_code_return_their_result():
         assert run(job.result(timeout=5)) == (20, "sync lib failed", "09:00:00.500")
     [r] = sim.runs(uses_threads)
     assert [(secs(sim, a.start_ns), secs(sim, a.end_ns)) for a in r.attempts] == [(0.0, 0.5)]
+
+
+async def threaded_pdf(ctx, seconds):
+    import time
+
+    await asyncio.to_thread(time.sleep, seconds)
+    return clock()
+
+
+def test_a_threaded_call_and_a_blocking_call_hold_every_worker_of_the_simulation_until_they_return():
+    # where the README says this differs from arq: arq's loop goes on while a to_thread call runs (add would start at
+    # 09:00:05), and a second `arq worker` is a process of its own; here both wait for the call's end, 09:01:40
+    threaded = settings(func(threaded_pdf, timeout=10), add)
+    other = settings(add, queue_name="other")
+    with jobsim.Simulation(threaded, other, start=START) as sim:
+        pdf = run(run_pool_enqueue("threaded_pdf", 100))
+        run(run_pool_enqueue("add", 1, 1, _defer_by=5, _job_id="same"))
+        run(run_pool_enqueue("add", 2, 2, _defer_by=5, _job_id="elsewhere", _queue_name="other"))
+        assert run(pdf.result()) == "09:01:40.000"  # not cut at its 10 s timeout either
+        sim.run_until_idle()
+    starts = {r.id: secs(sim, r.attempts[0].start_ns) for r in sim.runs(add)}
+    assert starts == {"same": 100.0, "elsewhere": 100.0}

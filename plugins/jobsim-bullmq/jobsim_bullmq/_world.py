@@ -49,6 +49,9 @@ if TYPE_CHECKING:
     from ._store import JobHash
 
 BACKEND = "bullmq"
+# appended to jobsim's refusals of its engine faults for BullMQ jobs (Adapted.fault_hint)
+FAULT_HINT = ("jobsim-bullmq kills a queue's worker mid-job instead: sim.crash_worker(at=..., function=<the queue's "
+              "name>), and starts a new one (plugins/jobsim-bullmq/README.md, 'A worker process killed mid-job')")
 
 
 class BullMQWorld(RunRecords, Unconsumed):
@@ -90,7 +93,8 @@ class BullMQWorld(RunRecords, Unconsumed):
         new = worker.name not in self.functions
         fn = self._function(worker.name, worker)
         return Adapted(backend=BACKEND, functions=[fn] if new else [], install=self.install,
-                       uninstall=self.uninstall, profile="bullmq", own_worker=True, dynamic=True)  # fmt: skip
+                       uninstall=self.uninstall, profile="bullmq", own_worker=True, dynamic=True,
+                       fault_hint=FAULT_HINT)  # fmt: skip
 
     def _check_worker(self, worker: Any) -> None:
         name = getattr(worker, "name", "?")

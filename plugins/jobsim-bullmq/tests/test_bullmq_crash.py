@@ -157,3 +157,24 @@ def test_another_queue_drawing_first_renames_none_of_this_queues_workers_or_flow
     alone = _ids_of_b(worker_for, False)
     assert _ids_of_b(worker_for, True) == alone
     assert len({alone[0], alone[1], *alone[2]}) == 3
+
+
+def test_crash_worker_without_a_function_is_refused_when_only_bullmq_jobs_could_be_hit(worker_for, queue):
+    """Without function= the crash is for jobsim's engine functions (README): with none it was armed for nothing."""
+    worker = worker_for(minute)
+    with jobsim.Simulation(worker, start=START) as sim:
+        run(queue.add("x", {"n": 1}))
+        with pytest.raises(jobsim.UnsupportedFeature) as info:
+            sim.crash_worker(at="2025-03-01T00:00:20Z")
+        assert str(info.value).startswith("sim.crash_worker() without function= kills an attempt of a function "
+                                          "jobsim's engine runs, and this simulation has none")
+        assert str(info.value).endswith("; jobsim-bullmq kills a queue's worker mid-job instead: "
+                                        "sim.crash_worker(at=..., function=<the queue's name>), and starts a new one "
+                                        "(plugins/jobsim-bullmq/README.md, 'A worker process killed mid-job')")
+        with pytest.raises(jobsim.UnsupportedFeature) as info:
+            sim.downtime("2025-03-01T00:00:10Z", "2025-03-01T00:00:30Z")
+        assert str(info.value).startswith("sim.downtime() is not simulated for bullmq functions (their worker is the "
+                                          "plugin's own); jobsim-bullmq kills a queue's worker mid-job instead: ")
+        sim.crash_worker(at="2025-03-01T00:00:20Z", function="q")  # the queue's worker: taken
+        sim.run_until_idle()
+    assert attempts(sim)[0] == (0.0, 20.0, "WorkerCrashed")

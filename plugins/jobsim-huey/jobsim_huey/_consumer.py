@@ -170,8 +170,14 @@ class Body:
         world = self.worker.world
         engine = world.sim.engine
         engine.x = None
-        if world.closing:
-            return False  # cut short by the close (GreenletExit): no attempt ends, the run stays running
+        if world.closing:  # cut short by the close (GreenletExit): no attempt ends, the run stays running
+            from greenlet import GreenletExit
+
+            if not isinstance(exc, GreenletExit):
+                # the task caught the close's GreenletExit (a bare except:): cut short all the same, or Huey would
+                # finish the task (its result, SIGNAL_COMPLETE) and the worker dequeue the next during the close
+                raise GreenletExit
+            return False
         self._attempt(x, exc)
         if exc is not None and escapes(exc):
             # Huey would log a jobsim error as the task's, and swallow KeyboardInterrupt (SIGNAL_INTERRUPTED,

@@ -141,21 +141,22 @@ class Clock:
         ``MemoryStorage`` (which compares naive datetimes) of a ``utc=False`` Huey finds ``eta`` due. A wall time
         in a spring-forward gap is passed at the change itself (02:00:30 at 03:00:00 of the new offset); one in
         a repeated hour, once that hour has begun again, at its second reading."""
-        if self._wall(after) >= eta:
+        if self.wall(after) >= eta:
             return after
         for at in sorted({_epoch_ns(eta.replace(tzinfo=self.tz, fold=fold)) for fold in (0, 1)}):
-            if at < after or self._wall(at) < eta:
+            if at < after or self.wall(at) < eta:
                 continue
-            if self._wall(at) == eta:
+            if self.wall(at) == eta:
                 return at
             lo, hi = after, at  # eta is in a gap: the wall clock jumps over it, at the change between them
             while hi - lo > 1:
                 mid = (lo + hi) // 2
-                lo, hi = (lo, mid) if self._wall(mid) >= eta else (mid, hi)
+                lo, hi = (lo, mid) if self.wall(mid) >= eta else (mid, hi)
             return hi
         return max(after, self.to_local_ns(eta))
 
-    def _wall(self, ns: int) -> dt.datetime:
+    def wall(self, ns: int) -> dt.datetime:
+        """The naive local wall time at ``ns`` (``fold=1`` in a repeated hour's second reading), as Huey reads it."""
         return to_datetime(ns, self.tz).replace(tzinfo=None)
 
     def timestamp(self, utc: bool) -> dt.datetime:

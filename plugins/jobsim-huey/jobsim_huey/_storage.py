@@ -168,9 +168,17 @@ class SimStorage:
         datetimes themselves (``storage.py:372-386``); Redis scores them with ``time.mktime`` (``convert_ts``,
         ``storage.py:522-523``) and the SQL storages store ``ts.timestamp()`` (``storage.py:968-978``): epoch
         seconds, a local wall time read at the offset before a change (a spring-forward gap time, 02:00:30,
-        is 03:00:30 of the new offset) -- so local times (``utc=False``) compare differently there."""
+        is 03:00:30 of the new offset) -- so local times (``utc=False``) compare differently there.
+
+        ``.timestamp()`` reads a repeated hour's wall time by its ``fold`` (``datetime.now()`` sets ``fold=1`` in
+        the second reading); ``mktime`` has no fold, and glibc reads such a time at the offset it last used -- on a
+        consumer, whose scheduler calls it every second, the earlier offset through both readings. So Redis reads
+        01:30:01 of the second reading as the first one's, an hour early, and a retry due at 01:31 there is not
+        due before the wall clock shows 01:31 again (checked against huey's RedisStorage on a redis-server)."""
         if self.kind.name == "memory" or self.utc:
             return ts
+        if self.kind.name == "redis":
+            ts = ts.replace(fold=0)
         return self.world.eta_ns(ts, False)
 
     def add_to_schedule(self, data: bytes, ts: Any) -> None:
@@ -217,7 +225,10 @@ class SimStorage:
             return max(after, self.world.eta_ns(eta, True))
         if self.kind.name != "memory":
             key: int = self._schedule[0][0]  # epoch ns (_key)
-            return max(after, key)
+            at = max(after, key)
+            while (read := self._key(self.world.clock.wall(at))) < key:  # Redis in a repeated hour's second reading
+                at += key - read  # it reads the wall time an hour early: due that much later (once or twice)
+            return at
         return self.world.clock.first_local_at(eta, after)  # naive wall times: the wall clock's own order
 
     def peek_schedule(self) -> bytes | None:

@@ -135,6 +135,23 @@ def test_a_schedule_with_local_eta_is_read_in_local_time():
         ]  # fmt: skip
 
 
+def test_a_naive_eta_of_a_utc_huey_is_read_in_the_simulations_zone_too():
+    """README: Huey converts it from the machine's zone (``local_to_utc``, ``utils.py:74-78``); the simulation
+    reads it in its ``tz``, so the answer is 17:00Z on every machine (13:00Z on a UTC one without the patch)."""
+    import datetime as dt
+
+    h = RedisHuey("utc-naive-eta", host="127.0.0.1", port=1)
+
+    @h.task()
+    def remind():
+        pass
+
+    with jobsim.Simulation(h, start="2025-06-01T12:00:00Z", tz="America/New_York") as sim:
+        remind.schedule(eta=dt.datetime(2025, 6, 1, 13, 0))
+        sim.run_until_idle()
+        assert [jobsim._time.iso(run.attempts[0].start_ns) for run in sim.runs(remind)] == ["2025-06-01T17:00:00.000Z"]
+
+
 def test_a_simulated_week_of_checks_costs_little_real_time(redis_huey, monkeypatch):
     """A week is Huey's 10,080 periodic checks (one a minute, and the one at the start), not its scheduler's
     604,800 one-second loops: counted, and its cost read as CPU time. It was real time under 5 s, which a loaded

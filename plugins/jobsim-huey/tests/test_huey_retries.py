@@ -304,3 +304,41 @@ def test_a_local_time_retry_due_in_the_spring_forward_gap_is_due_as_its_storage_
         (run,) = sim.runs(once)
         assert run.status == "completed"
         assert run.attempts[1].started_at.strftime("%H:%M:%S") == retried_at
+
+
+@pytest.mark.parametrize(("storage", "retried_at", "put_back"),
+                         [("redis", "06:31:01", False), ("memory", "06:31:12", False), ("sqlite", "06:31:07", True)])
+def test_a_local_time_retry_in_the_second_reading_of_a_repeated_hour_is_read_as_its_storage_reads_it(
+        storage, retried_at, put_back, tmp_path):
+    """utc=False, New York, 2025-11-02: failing at 01:30 EST (the second 01:30) with retry_delay=60 gives eta
+    01:31 (fold=0). The SQL storages compare ``.timestamp()``s, which read ``datetime.now()``'s fold=1: due at
+    once, and each second Huey's ``ready_to_run`` (naive times) puts it back in the schedule (SIGNAL_SCHEDULED)
+    until the wall clock shows 01:31. Redis's ``mktime`` has no fold (glibc reads the repeated hour at the offset
+    it last used, the earlier one): not due until 01:31 either, and never put back -- as huey's RedisStorage on
+    a redis-server answers. The simulation read Redis like SQL: 60 SIGNAL_SCHEDULED a real consumer never sends."""
+    from huey import MemoryHuey, RedisHuey, SqliteHuey
+    from huey.signals import SIGNAL_SCHEDULED
+
+    huey = {"redis": lambda: RedisHuey("fold", port=1, utc=False), "memory": lambda: MemoryHuey("fold", utc=False),
+            "sqlite": lambda: SqliteHuey("fold", filename=str(tmp_path / "h.db"), utc=False)}[storage]()
+    calls, signals = [], []
+
+    @huey.task(retries=1, retry_delay=60)
+    def once():
+        calls.append(1)
+        if len(calls) == 1:
+            raise ConnectionError("down")
+
+    @huey.signal(SIGNAL_SCHEDULED)
+    def on_scheduled(signal, task, *args):
+        signals.append(task.id)
+
+    with jobsim.Simulation(huey.create_consumer(periodic=False), start="2025-11-02T06:29:00Z",
+                           tz="America/New_York") as sim:
+        sim.advance("60s")
+        once()
+        sim.run_until_idle()
+        (run,) = sim.runs(once)
+        assert run.status == "completed"
+        assert run.attempts[1].started_at.strftime("%H:%M:%S") == retried_at
+        assert (len(signals) > 1) == put_back  # the retry's own SIGNAL_SCHEDULED, and each one putting it back

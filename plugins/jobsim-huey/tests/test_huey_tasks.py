@@ -419,3 +419,28 @@ def test_a_task_cut_short_by_the_close_is_ended_there_not_at_a_later_garbage_col
     assert (run.status, run.attempts) == during == ("running", [])  # cut short: no attempt ended, not failed
     assert redis_huey.storage is real
     assert "did not kill" not in capfd.readouterr().err
+
+
+def test_a_task_that_catches_the_closes_greenlet_exit_is_cut_short_all_the_same(redis_huey, caplog):
+    """A bare ``except:`` caught the close's ``GreenletExit``: Huey finished the task (run completed, no attempt),
+    the worker dequeued the next tasks during the close (each failed: 'executed outside a simulated worker') and its
+    greenlet was left suspended, for a later garbage collection to end."""
+    caught = []
+
+    @redis_huey.task()
+    def careless(i):
+        try:
+            time.sleep(90)
+            redis_huey.put("progress", i)  # the storage, 90 s in: the worker waits for the simulation there
+        except:  # noqa: E722 -- the task under test swallows everything
+            caught.append(i)
+
+    with jobsim.Simulation(redis_huey.create_consumer(workers=1), start=START) as sim:
+        careless(1), careless(2), careless(3)
+        sim.advance("30s")
+        (worker,) = [w for hs in sim.huey.hueys for c in hs.simulated for w in c.workers]
+        glet = worker.glet
+    assert caught == [1]
+    assert [(r.status, len(r.attempts)) for r in sim.runs(careless)] == [("running", 0), ("queued", 0), ("queued", 0)]
+    assert glet.dead
+    assert "outside a simulated worker" not in caplog.text

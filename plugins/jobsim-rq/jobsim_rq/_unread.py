@@ -53,7 +53,8 @@ class Unconsumed:
         if not self.gone(held):
             return True
         gone_at = held.gone_at if held.gone_at is not None else 0
-        return held.gone_why.startswith("ttl=") and (due is None or gone_at >= due)
+        expired = held.gone_why.startswith("ttl=") and held.gone_why != "ttl=0"  # ttl=0: deleted as it was queued
+        return expired and (due is None or gone_at >= due)
 
     def unread_work(self) -> list[Unread]:
         read = list(dict.fromkeys(q for worker in self.pool.workers for q in worker.listen))

@@ -159,3 +159,24 @@ def test_jobs_deferred_on_an_unread_queues_job_are_counted_with_it(queue):
     assert message.startswith("jobsim-rq: 2 job(s) (2 of function 'test_rq_unread.greet') wait on queue 'emails'")
     assert ("on that queue; and 2 more job(s) (1 of function 'test_rq_unread.greet', 1 of function 'os.path.basename') "
             "wait on them (depends_on: deferred), so they never ran either. Route the work") in message
+
+
+def test_a_job_created_with_ttl_minus_one_is_kept_and_warns_and_one_with_ttl_zero_is_dropped_unrun(queue):
+    """``Job.create(ttl=-1)`` (``enqueue`` refuses a ttl <= 0, ``Job.create`` does not): RQ's ``cleanup(-1)`` sets no
+    expiry, so the job waits on, readable (before, its key expired a second before it was queued); ``ttl=0``
+    deletes the key before its id is pushed, so no worker would run it: no warning for that one, and a worker
+    reading its queue skips it."""
+    from rq.job import Job
+
+    connection = emails().connection
+    with pytest.warns(jobsim.UnreadQueueWarning, match=r"1 job\(s\) .* queue 'emails'"), jobsim.Simulation(
+        queue, start=START
+    ) as sim:
+        kept = emails().enqueue_job(Job.create(greet, args=("a",), ttl=-1, connection=connection))
+        emails().enqueue_job(Job.create(greet, args=("b",), ttl=0, connection=connection))
+        ran = queue.enqueue_job(Job.create(greet, args=("c",), ttl=-1, connection=connection))
+        skipped = queue.enqueue_job(Job.create(greet, args=("d",), ttl=0, connection=connection))
+        sim.advance("10m")
+        assert sim.rq.unconsumed == [kept] and kept.get_status() == "queued"
+        assert [r.status for r in sim.runs() if r.id == ran.id] == ["completed"]
+        assert [r.status for r in sim.runs() if r.id == skipped.id] == ["lost"]

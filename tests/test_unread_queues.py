@@ -377,3 +377,24 @@ def test_a_failing_fixture_test_reports_the_unread_queues_in_its_jobsim_section(
         "jobsim timeline *",
     ])  # fmt: skip
     assert result.stdout.str().count("no simulated worker reads (never run") == 1  # not for the second test
+
+
+@pytest.mark.parametrize(("backend", "hint"), [
+    ("jobsim-rq", "the warning's 'jobsim-' is not part of it, give 'rq'; "),
+    ("RQ", "did you mean 'rq'\\? "),
+    ("celey", "did you mean 'celery'\\? "),
+])
+def test_leave_unread_refuses_a_backend_that_would_declare_nothing_naming_the_fix(backend, hint):
+    """The warning prints 'jobsim-rq: ...', and a near miss declares no queue: the warning would go on, with nothing
+    saying why. A name unlike every backend plugin's is taken (a plugin may name its Unread items otherwise)."""
+    known = {impl.plugin_name for impl in _plugins.manager().hook.jobsim_unread.get_hookimpls()}
+    if not {"rq", "celery"} <= known:
+        pytest.skip("needs jobsim-rq and jobsim-celery installed")
+    with (
+        jobsim.Simulation(Broker()) as sim,
+        pytest.raises(jobsim.InvalidArgument, match=rf"backend={backend!r} is not valid: {hint}a backend's name"),
+    ):
+        sim.leave_unread("emails", backend=backend)
+    with jobsim.Simulation(Broker()) as sim:
+        sim.leave_unread("emails", backend="rq")
+        sim.leave_unread("emails", backend="broker")  # no plugin of that name: a plugin's own backend name

@@ -398,3 +398,34 @@ def test_leave_unread_refuses_a_backend_that_would_declare_nothing_naming_the_fi
     with jobsim.Simulation(Broker()) as sim:
         sim.leave_unread("emails", backend="rq")
         sim.leave_unread("emails", backend="broker")  # no plugin of that name: a plugin's own backend name
+
+
+def test_a_passing_test_shows_no_unread_section_and_warns_instead(pytester: pytest.Pytester) -> None:
+    """``--jobsim-timeline`` prints a passing test's jobsim section: the unread work is not in it (the close warns
+    about it, as for any passing test), nor after an error in teardown once the simulation closed."""
+    pytester.makeconftest("""
+        import pytest
+        from test_unread_queues import Broker
+
+        @pytest.fixture
+        def jobsim_app():
+            return Broker()
+
+        @pytest.fixture
+        def breaks_in_teardown():
+            yield
+            raise RuntimeError("teardown broke")
+    """)
+    pytester.makepyfile(test_broker="""
+        def test_passing(jobsim):
+            jobsim.broker.held.append(("emails", "send"))
+
+        def test_teardown_fails(breaks_in_teardown, jobsim):
+            jobsim.broker.held.append(("emails", "send"))
+    """)
+    result = pytester.runpytest("-p", "no:randomly", "-p", "no:cacheprovider", "--jobsim-timeline", "-rP")
+    result.assert_outcomes(passed=2, errors=1)
+    out = result.stdout.str()
+    assert "jobsim timeline" in out and "RuntimeError: teardown broke" in out
+    assert "no simulated worker reads (never run" not in out
+    assert out.count("UnreadQueueWarning: jobsim-broker: 1 message(s)") == 2

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, cast
 from ._casing import case_only_misses
 from ._simtargets import _caller_site, _Targets
 from ._time import iso
-from ._unread import ask, failure, messages, queue_names
+from ._unread import ask, backend_mistake, failure, messages, queue_names
 from .errors import (
     FaultWarning,
     InvalidArgument,
@@ -124,12 +124,15 @@ class _Lifecycle(_Targets):
         """Declare queues this test leaves unread on purpose (``"emails"``, or a queue object with a ``name``):
         work waiting on them when the simulation closes does not warn (``jobsim.UnreadQueueWarning``). With
         ``backend`` (``"celery"``, as the warning names it: ``jobsim-celery``), only that backend's queues of those
-        names; without, every backend's."""
+        names (``"jobsim-celery"`` or a near miss of a backend plugin's name raises ``InvalidArgument``); without,
+        every backend's."""
         if self._state == "closed":  # it warned already: a declaration now would silently do nothing
             raise JobsimError("sim.leave_unread() needs a simulation that is not closed: it is closed, and warned "
                               "as it closed; declare the queues before or while it runs (inside its `with` block)")
-        if backend is not None and (not isinstance(backend, str) or not backend):
-            raise InvalidArgument.build("backend", backend, "a backend's name as the warning gives it after "
+        known = [impl.plugin_name for impl in self._plugins.hook.jobsim_unread.get_hookimpls()]
+        wrong = backend_mistake(backend, known)
+        if wrong:
+            raise InvalidArgument.build("backend", backend, f"{wrong}a backend's name as the warning gives it after "
                                         "'jobsim-' (sim.leave_unread('emails', backend='celery')), or None for every "
                                         "backend's queue of that name")  # fmt: skip
         names = queue_names(queues, lambda queue: self._plugins.hook.jobsim_queue_name(queue=queue))

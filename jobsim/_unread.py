@@ -173,3 +173,22 @@ def _dependents(group: list[Unread]) -> str:
     names = ", ".join(f"{n} of {first.kind} {name!r}" for name, n in counts.items())
     how = f" ({first.dependents_how})" if first.dependents_how else ""
     return f"; and {len(waiting)} more {first.unit}(s) ({names}) wait on them{how}, so they never ran either"
+
+
+def backend_mistake(backend: object, known: Sequence[str]) -> str:
+    """What is wrong with ``sim.leave_unread``'s ``backend=`` (``""`` when nothing is): not a name, the plugin's
+    whole name as the warning prints it (``"jobsim-celery"``), or a near miss of a backend plugin's name (``"Celery"``,
+    ``"celey"``), each of which would declare nothing while the warning went on. A name unlike every plugin's is
+    taken as it is (a plugin registered under another name than its ``Unread.backend``)."""
+    if backend is None or backend in known:
+        return ""
+    if not isinstance(backend, str) or not backend:
+        return "it needs a name: "
+    bare = backend.removeprefix("jobsim-")
+    if bare != backend and (bare in known or not known):
+        return f"the warning's 'jobsim-' is not part of it, give {bare!r}; "
+    folded = {name.lower(): name for name in known}
+    close = folded.get(bare.lower()) or next(iter(difflib.get_close_matches(bare, known, n=1, cutoff=0.75)), None)
+    if close is not None:
+        return f"did you mean {close!r}? "
+    return ""

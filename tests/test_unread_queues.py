@@ -377,3 +377,55 @@ def test_a_failing_fixture_test_reports_the_unread_queues_in_its_jobsim_section(
         "jobsim timeline *",
     ])  # fmt: skip
     assert result.stdout.str().count("no simulated worker reads (never run") == 1  # not for the second test
+
+
+@pytest.mark.parametrize(("backend", "hint"), [
+    ("jobsim-rq", "the warning's 'jobsim-' is not part of it, give 'rq'; "),
+    ("RQ", "did you mean 'rq'\\? "),
+    ("celey", "did you mean 'celery'\\? "),
+])
+def test_leave_unread_refuses_a_backend_that_would_declare_nothing_naming_the_fix(backend, hint):
+    """The warning prints 'jobsim-rq: ...', and a near miss declares no queue: the warning would go on, with nothing
+    saying why. A name unlike every backend plugin's is taken (a plugin may name its Unread items otherwise)."""
+    known = {impl.plugin_name for impl in _plugins.manager().hook.jobsim_unread.get_hookimpls()}
+    if not {"rq", "celery"} <= known:
+        pytest.skip("needs jobsim-rq and jobsim-celery installed")
+    with (
+        jobsim.Simulation(Broker()) as sim,
+        pytest.raises(jobsim.InvalidArgument, match=rf"backend={backend!r} is not valid: {hint}a backend's name"),
+    ):
+        sim.leave_unread("emails", backend=backend)
+    with jobsim.Simulation(Broker()) as sim:
+        sim.leave_unread("emails", backend="rq")
+        sim.leave_unread("emails", backend="broker")  # no plugin of that name: a plugin's own backend name
+
+
+def test_a_passing_test_shows_no_unread_section_and_warns_instead(pytester: pytest.Pytester) -> None:
+    """``--jobsim-timeline`` prints a passing test's jobsim section: the unread work is not in it (the close warns
+    about it, as for any passing test), nor after an error in teardown once the simulation closed."""
+    pytester.makeconftest("""
+        import pytest
+        from test_unread_queues import Broker
+
+        @pytest.fixture
+        def jobsim_app():
+            return Broker()
+
+        @pytest.fixture
+        def breaks_in_teardown():
+            yield
+            raise RuntimeError("teardown broke")
+    """)
+    pytester.makepyfile(test_broker="""
+        def test_passing(jobsim):
+            jobsim.broker.held.append(("emails", "send"))
+
+        def test_teardown_fails(breaks_in_teardown, jobsim):
+            jobsim.broker.held.append(("emails", "send"))
+    """)
+    result = pytester.runpytest("-p", "no:randomly", "-p", "no:cacheprovider", "--jobsim-timeline", "-rP")
+    result.assert_outcomes(passed=2, errors=1)
+    out = result.stdout.str()
+    assert "jobsim timeline" in out and "RuntimeError: teardown broke" in out
+    assert "no simulated worker reads (never run" not in out
+    assert out.count("UnreadQueueWarning: jobsim-broker: 1 message(s)") == 2

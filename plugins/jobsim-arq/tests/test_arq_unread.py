@@ -139,3 +139,16 @@ def test_what_the_expiry_rule_leans_on_a_worker_reading_the_queue(expires, ran):
         job = run(enqueue("add", 1, 1, _queue_name="emails", _defer_by=60, _expires=expires))
         sim.advance("10m")
         assert [r.status for r in sim.runs() if r.id == job.job_id] == (["completed"] if ran else ["failed"])
+
+
+def test_a_job_whose_expired_key_was_read_since_still_warns():
+    """Reading the job after its key expired (``job.status()``: Redis drops the key as it is read) does not change
+    when it expired: due before, it still counts as lost for want of a worker."""
+    with pytest.warns(jobsim.UnreadQueueWarning, match="queue 'emails'"), jobsim.Simulation(
+        settings(add), start=START
+    ) as sim:
+        job = run(enqueue("add", 1, 1, _queue_name="emails", _expires=30))
+        sim.advance("10m")
+        run(job.status())
+        run(job.info())
+        assert [u.id for u in sim.arq.unconsumed] == [job.job_id]

@@ -133,3 +133,29 @@ def test_flow_parents_waiting_on_a_child_no_worker_reads_are_counted_with_it(wor
     assert message.startswith("jobsim-bullmq: 1 job(s) (1 of job name 'send') wait on queue 'emails'")
     assert ("on that queue; and 2 more job(s) (1 of job name 'digest', 1 of job name 'report') wait on them (flow "
             "parents, in waiting-children), so they never ran either. Route the work") in message
+
+
+async def boom_or_done(job, token):
+    if job.name == "boom":
+        raise RuntimeError("boom")
+    return "ok"
+
+
+def test_a_flow_parent_a_failed_sibling_released_is_not_counted(worker_for):
+    """``continueParentOnFailure``: the failing sibling moves the parent out of waiting-children to run, though the
+    child on 'emails' is still among its dependencies; the parent ran (and failed: BullMQ refuses to complete a parent
+    with a pending child), so the warning counts the child alone."""
+    from bullmq import FlowProducer
+
+    flow = {"name": "report", "queueName": "q", "children": [
+        {"name": "send", "queueName": "emails", "data": {}},
+        {"name": "boom", "queueName": "q", "data": {}, "opts": {"continueParentOnFailure": True}}]}
+    with pytest.warns(jobsim.UnreadQueueWarning) as caught, jobsim.Simulation(
+        worker_for(boom_or_done), start=START
+    ) as sim:
+        tree = run(FlowProducer({"connection": NOWHERE}).add(flow))
+        sim.run_until_idle()
+        assert run(tree["job"].getState()) == "failed"  # it ran: completing with a pending child fails it
+    (message,) = [str(w.message) for w in caught]
+    assert message.startswith("jobsim-bullmq: 1 job(s) (1 of job name 'send') wait on queue 'emails'")
+    assert "wait on them" not in message

@@ -250,10 +250,15 @@ class Lifecycle:
         (``_persist_job``, ``rq/queue.py:1397-1409``, by ``enqueue``, the scheduler, a retry and a released
         dependent alike), scheduled (``rq/queue.py:1234``) or deferred (``rq/queue.py:706-710``). With a
         ``ttl`` the key expires ``ttl`` seconds from now (``EXPIRE``, ``rq/job.py:1598-1602``), so the clock
-        restarts at each of them; without one (``cleanup(None)``) nothing changes."""
+        restarts at each of them; without one (``cleanup(None)``), or a negative one, nothing changes; ``0``
+        deletes the key at once (``rq/job.py:1594-1595``), before its id is pushed: a worker skips it.
+        ``enqueue`` refuses a ttl <= 0, ``Job.create(ttl=-1)`` (RQ's old "no limit") or ``ttl=0`` does not."""
         ttl = held.job.ttl
-        if ttl:
+        if ttl is not None and ttl > 0:
             self._expire_in(held, ttl, self.sim.now_ns(), "ttl")
+        elif ttl == 0:
+            self._persist(held)
+            self._gone(held, self.sim.now_ns(), "ttl", 0)
 
     def _persist(self, held: Held) -> None:
         """``PERSIST job.key``: no expiry. The worker does it as it starts a job (``prepare_job_execution``,

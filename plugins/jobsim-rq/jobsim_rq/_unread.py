@@ -53,24 +53,32 @@ class Unconsumed:
         if not self.gone(held):
             return True
         gone_at = held.gone_at if held.gone_at is not None else 0
-        return held.gone_why.startswith("ttl=") and (due is None or gone_at >= due)
+        expired = held.gone_why.startswith("ttl=") and held.gone_why != "ttl=0"  # ttl=0: deleted as it was queued
+        return expired and (due is None or gone_at >= due)
 
     def unread_work(self) -> list[Unread]:
         read = list(dict.fromkeys(q for worker in self.pool.workers for q in worker.listen))
         return [Unread(backend="rq", queue=job.origin, name=job.func_name, read=read, unit="job", kind="function",
                        listing="sim.rq.unconsumed", worker=_worker(read, job.origin), id=job.id,
-                       dependents=self._blocked(job.id), dependents_how="depends_on: deferred")
+                       dependents=self._blocked(job.id, self._due(job)), dependents_how="depends_on: deferred")
                 for job in self.unconsumed]  # fmt: skip
 
-    def _blocked(self, job_id: str) -> list[tuple[str, str]]:
+    def _due(self, job: Any) -> int | None:
+        held = self.jobs[job.id]
+        return held.due if job._status == JobStatus.SCHEDULED else None
+
+    def _blocked(self, job_id: str, due: int | None) -> list[tuple[str, str]]:
         """The jobs deferred on ``job_id`` (``depends_on``), and on those, still waiting: RQ queues a dependent only
-        once its dependencies finished (``enqueue_dependents``), so none of them runs while the job waits unread."""
+        once its dependencies finished (``enqueue_dependents``), so none of them runs while the job waits unread.
+        The expiry rule holds for them too: one whose ``ttl`` ran out as it waited counts if its key was still there
+        when ``job_id`` was due (``due``; None: queued, due already), as a worker reading that queue would have run
+        ``job_id`` and released it then."""
         out: list[tuple[str, str]] = []
         seen, todo = {job_id}, [job_id]
         while todo:
             for held in self.dependents.get(todo.pop(), ()):
                 job = held.job
-                if job.id in seen or self.gone(held) or job._status != JobStatus.DEFERRED:
+                if job.id in seen or not self._would_run(held, due) or job._status != JobStatus.DEFERRED:
                     continue
                 seen.add(job.id)
                 out.append((job.id, job.func_name))

@@ -442,9 +442,15 @@ def test_two_real_workers_share_a_queue_as_the_simulation_predicts(redis_url, rq
     print("observed", real)
     assert sorted(clean(real)) == sorted(clean(expected))
     starts = {e["label"]: e for e in real if e["kind"] == "attempt"}
+    ends = {e["label"]: e["t"] for e in real if e["kind"] == "woke"}
     first = min(e["t"] for e in starts.values())
-    for label, (at, _) in predicted.items():  # each fork costs milliseconds; 0.4 s is for load
-        assert abs(starts[label]["t"] - first - at) <= 0.4, (label, real)
+    for label, (at, name) in predicted.items():
+        # each start measured from what the simulation says it waits for: the first start, or the end of the job
+        # before it on that worker -- not from the first start, where the delays of a fork, a sleep's overshoot and
+        # the worker's loop add up along the chain (load 14: D came 0.42 s after its slot, 0.29 s after A ended)
+        before = [b for b, (b_at, b_name) in predicted.items() if b_name == name and b_at < at]
+        since = ends[max(before, key=lambda b: predicted[b][0])] if before else first
+        assert 0 <= starts[label]["t"] - since <= 0.5, (label, real)  # a fork costs milliseconds; 0.5 s is for load
     worker = {label: e["ppid"] for label, e in starts.items()}  # the worker process that forked the horse
     assert worker["A"] == worker["D"] != worker["B"] == worker["C"], real
 

@@ -159,3 +159,49 @@ def test_jobs_deferred_on_an_unread_queues_job_are_counted_with_it(queue):
     assert message.startswith("jobsim-rq: 2 job(s) (2 of function 'test_rq_unread.greet') wait on queue 'emails'")
     assert ("on that queue; and 2 more job(s) (1 of function 'test_rq_unread.greet', 1 of function 'os.path.basename') "
             "wait on them (depends_on: deferred), so they never ran either. Route the work") in message
+
+
+def test_a_job_created_with_ttl_minus_one_is_kept_and_warns_and_one_with_ttl_zero_is_dropped_unrun(queue):
+    """``Job.create(ttl=-1)`` (``enqueue`` refuses a ttl <= 0, ``Job.create`` does not): RQ's ``cleanup(-1)`` sets no
+    expiry, so the job waits on, readable (before, its key expired a second before it was queued); ``ttl=0``
+    deletes the key before its id is pushed, so no worker would run it: no warning for that one, and a worker
+    reading its queue skips it."""
+    from rq.job import Job
+
+    connection = emails().connection
+    with pytest.warns(jobsim.UnreadQueueWarning, match=r"1 job\(s\) .* queue 'emails'"), jobsim.Simulation(
+        queue, start=START
+    ) as sim:
+        kept = emails().enqueue_job(Job.create(greet, args=("a",), ttl=-1, connection=connection))
+        emails().enqueue_job(Job.create(greet, args=("b",), ttl=0, connection=connection))
+        ran = queue.enqueue_job(Job.create(greet, args=("c",), ttl=-1, connection=connection))
+        skipped = queue.enqueue_job(Job.create(greet, args=("d",), ttl=0, connection=connection))
+        sim.advance("10m")
+        assert sim.rq.unconsumed == [kept] and kept.get_status() == "queued"
+        assert [r.status for r in sim.runs() if r.id == ran.id] == ["completed"]
+        assert [r.status for r in sim.runs() if r.id == skipped.id] == ["lost"]
+
+
+def test_a_dependent_whose_ttl_ran_out_as_it_waited_on_unread_work_is_counted_by_the_same_expiry_rule(queue):
+    """A dependent's ``ttl`` runs from its deferral. Deferred on a queued job no worker reads, it expired only for want
+    of that worker (one would have run the job at once and released it): it counts. Deferred on a job scheduled for
+    a minute later, a 30 s ttl runs out before that job is due, so no worker would have released it in time: not."""
+    with pytest.warns(jobsim.UnreadQueueWarning) as caught, jobsim.Simulation(queue, start=START) as sim:
+        now = emails().enqueue(greet, "a")
+        queue.enqueue(greet, "b", depends_on=now, ttl=30)
+        later = emails().enqueue_in(dt.timedelta(seconds=60), greet, "c")
+        queue.enqueue("os.path.basename", "d", depends_on=later, ttl=30)
+        sim.advance("10m")
+    (message,) = [str(w.message) for w in caught]
+    assert message.startswith("jobsim-rq: 2 job(s) (2 of function 'test_rq_unread.greet') wait on queue 'emails'")
+    assert "and 1 more job(s) (1 of function 'test_rq_unread.greet') wait on them" in message
+
+
+@pytest.mark.parametrize(("delay", "ran"), [(0, True), (60, False)])
+def test_what_the_dependents_ttl_rule_leans_on_a_worker_reading_the_queue(queue, delay, ran):
+    with jobsim.Simulation(Worker([queue, "emails"]), start=START) as sim:
+        first = (emails().enqueue_in(dt.timedelta(seconds=delay), greet, "a") if delay
+                 else emails().enqueue(greet, "a"))  # fmt: skip
+        then = queue.enqueue(greet, "b", depends_on=first, ttl=30)
+        sim.advance("10m")
+        assert ([r.status for r in sim.runs() if r.id == then.id] == ["completed"]) is ran

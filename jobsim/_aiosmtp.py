@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import importlib
 import inspect
 import re
 import socket
@@ -51,8 +52,6 @@ from .errors import JobsimError
 
 try:  # mypy checks these against the aiosmtplib the dev extra installs, and passes without it
     import aiosmtplib  # type: ignore[import-not-found, unused-ignore]
-    import aiosmtplib.smtp as _smtp_module  # type: ignore[import-not-found, unused-ignore]
-    from aiosmtplib import SMTP  # type: ignore[import-not-found, unused-ignore]
 except ImportError:  # aiosmtplib is not a dependency of jobsim: without it nothing is intercepted
     aiosmtplib = None  # type: ignore[assignment, unused-ignore]
 
@@ -69,21 +68,34 @@ def unsupported() -> str | None:
     """Why the installed aiosmtplib cannot be bridged, or None when it can (or is not installed)."""
     if aiosmtplib is None:
         return None
-    own = vars(SMTP)
+    library, smtp_class, _ = _library()
+    own = vars(smtp_class)
     threaded = "_get_tls_context" in own and inspect.iscoroutinefunction(own["_get_tls_context"])
-    if VERIFIED[0] <= _version() <= VERIFIED[1] and all(name in own for name in _INTERNALS) and (
+    if VERIFIED[0] <= _version(library) <= VERIFIED[1] and all(name in own for name in _INTERNALS) and (
             not threaded or "_build_tls_context" in own):  # fmt: skip
         return None
     low, high = (".".join(map(str, bound)) for bound in VERIFIED)
-    return (f"jobsim: aiosmtplib {aiosmtplib.__version__} is not a version jobsim's mail sink was verified with "
+    return (f"jobsim: aiosmtplib {library.__version__} is not a version jobsim's mail sink was verified with "
             f"({low} to {high}), so it cannot take this connection into sim.mail, and will not let it reach a real "
             f"SMTP server either; install a verified aiosmtplib (pip install 'aiosmtplib>={low},"
             f"<{VERIFIED[1][0]}.{VERIFIED[1][1] + 1}') or a jobsim release that supports this one")
 
 
-def _version() -> tuple[int, ...]:
+def _version(library: Any) -> tuple[int, ...]:
     """aiosmtplib's (major, minor)."""
-    return tuple(int(part) for part in re.findall(r"\d+", aiosmtplib.__version__)[:2])
+    return tuple(int(part) for part in re.findall(r"\d+", library.__version__)[:2])
+
+
+def _library() -> tuple[Any, Any, Any]:
+    """aiosmtplib, its ``SMTP`` class and its ``smtp`` module as the process has them now.
+
+    Not this module's own import of them: a module taken out of ``sys.modules`` and imported again (pytester's
+    in-process runs restore ``sys.modules`` as it was, ``importlib.reload``) is a new module whose ``SMTP`` is
+    the class job code uses, and patching the old one let that code reach the network.
+    """
+    library = importlib.import_module("aiosmtplib")
+    module = importlib.import_module("aiosmtplib.smtp")
+    return library, library.SMTP, module
 
 
 def patches(server: SmtpServer) -> list[tuple[Any, str, Any]]:
@@ -94,14 +106,15 @@ def patches(server: SmtpServer) -> list[tuple[Any, str, Any]]:
     """
     if aiosmtplib is None:
         return []
+    _, smtp_class, module = _library()
     if unsupported() is not None:
-        return [(SMTP, "connect", _refuse)]
-    own = vars(SMTP)
-    targets = [(SMTP, "_create_connection", _connecting(server, own["_create_connection"])),
-               (SMTP, "_get_tls_context", _tls_contexts(own["_get_tls_context"])),
-               (_smtp_module, "socket", FixedNameSocket(vars(_smtp_module)["socket"]))]
+        return [(smtp_class, "connect", _refuse)]
+    own = vars(smtp_class)
+    targets = [(smtp_class, "_create_connection", _connecting(server, own["_create_connection"])),
+               (smtp_class, "_get_tls_context", _tls_contexts(own["_get_tls_context"])),
+               (module, "socket", FixedNameSocket(vars(module)["socket"]))]
     if "_get_default_local_hostname" in own:  # 4.0+: getfqdn in a thread
-        targets.append((SMTP, "_get_default_local_hostname", _local_hostname))
+        targets.append((smtp_class, "_get_default_local_hostname", _local_hostname))
     return targets
 
 

@@ -4,8 +4,10 @@ in-memory SMTP server that ``smtplib``'s connections reach, with the same faults
 from __future__ import annotations
 
 import asyncio
+import importlib
 import smtplib
 import socket
+import sys
 import time
 from collections.abc import Callable, Coroutine, Iterator
 from email.message import EmailMessage
@@ -443,6 +445,28 @@ def test_an_aiosmtplib_the_bridge_was_not_verified_with_fails_loudly(
             "a verified aiosmtplib (pip install 'aiosmtplib>=2.0,<5.2') or a jobsim release that supports this one")
         assert sink.outbox == []
         assert dict(vars(SMTP)) == ORIGINAL
+
+
+def test_an_aiosmtplib_imported_again_is_the_one_patched(monkeypatch: pytest.MonkeyPatch, host: FakeHost) -> None:
+    """pytester's in-process runs put ``sys.modules`` back as it was, so a library first imported inside one is
+    imported afresh after it: the bridge patched the first copy's ``SMTP`` and job code's mail reached the network
+    (a connect timeout instead of the outbox)."""
+    for name in [name for name in sys.modules if name == "aiosmtplib" or name.startswith("aiosmtplib.")]:
+        monkeypatch.delitem(sys.modules, name)  # put back, the first copy, at teardown
+    fresh = importlib.import_module("aiosmtplib")
+    assert fresh is not aiosmtplib
+    sink = MailSink(host)
+    sink.install()
+    loop = VirtualLoop(host.now_ns, host.consume)
+    try:
+        loop.drive(fresh.send(receipt(), hostname="smtp.example.com", port=587, timeout=20))
+    finally:
+        loop.close()
+        sink.uninstall()
+    assert [email.subject for email in sink.outbox] == ["Receipt #1"]
+    assert elapsed(host) < 20  # not the timeout of a real connection attempt
+    assert fresh.SMTP._create_connection is vars(fresh.SMTP)["_create_connection"]  # restored, not wrapped
+    assert "__wrapped__" not in vars(vars(fresh.SMTP)["_create_connection"])
 
 
 def test_the_bridge_is_verified_with_the_installed_aiosmtplib() -> None:

@@ -1,0 +1,186 @@
+"""User trial: a webhook-delivery service tested with Hypothesis properties and replayed traces.
+
+Written from README.md alone, as a new user would: jobsim's own App API, no backend plugin.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+import jobsim
+from jobsim import invariants, traces
+from jobsim import strategies as js
+
+START = "2025-03-01T09:00:00Z"
+ENDPOINT = "https://hooks.customer-{c}.example.com/in"
+CUSTOMERS = ("a", "b", "c")
+ATTEMPTS = 4
+THROTTLE = 3  # deliveries started per customer per minute
+
+FAST = settings(max_examples=40, deadline=None, derandomize=True, database=None,
+                phases=[p for p in Phase if p is not Phase.explain],
+                suppress_health_check=[HealthCheck.too_slow])
+
+
+def post_webhook(url, delivery_id, payload):
+    response = httpx.post(url, json=payload, timeout=10,
+                          headers={"Authorization": "Bearer whsec_live_5fd8a7c2e91b4e0d",
+                                   "Idempotency-Key": delivery_id})
+    if response.status_code == 429:
+        raise jobsim.RetryAfterError(response.headers.get("Retry-After", "30"))
+    if response.status_code == 410:
+        raise jobsim.NonRetriableError(f"endpoint gone: {url}")
+    response.raise_for_status()
+    return response.status_code
+
+
+def build_app(variant="base"):
+    """The service; variant 'nodlq' forgets the dead letter (a regression), 'fixed' changes the payload."""
+    app = jobsim.App("hooks")
+
+    def dead_letter(ctx):
+        original = ctx.event.data["event"]["data"]
+        if variant != "nodlq":
+            ctx.step.run("dead-letter", lambda: httpx.post(
+                "https://dlq.internal.example.com/dead", json={"delivery": original["id"]}).status_code)
+
+    @app.function(
+        "deliver", on="webhook/queued",
+        retries=jobsim.Retries(attempts=ATTEMPTS, backoff="exponential", min="10s", max="5m"),
+        concurrency=jobsim.Concurrency(limit=2, key="event.data.customer"),
+        throttle=jobsim.Throttle(limit=THROTTLE, period="1m", key="event.data.customer"),
+        on_failure=dead_letter,
+    )
+    def deliver(ctx):
+        d = ctx.event.data
+        body = d["payload"] if variant != "fixed" else {**d["payload"], "v": 2}
+        return ctx.step.run("post", post_webhook, ENDPOINT.format(c=d["customer"]), d["id"], body)
+
+    @app.function("cleanup", cron="0 3 * * *", tz="Europe/Berlin")
+    def cleanup(ctx):
+        return ctx.step.run("purge", lambda: "purged")
+
+    return app
+
+
+app = build_app()
+
+
+def route_endpoints(sim, statuses=None):
+    """Every customer endpoint answers 200, after the scripted statuses; the DLQ answers 202."""
+    for c in CUSTOMERS:
+        script = [httpx.Response(s, headers={"Retry-After": "20"} if s == 429 else {})
+                  for s in (statuses or {}).get(c, [])]
+        route = sim.http.post(ENDPOINT.format(c=c))
+        route.mock(side_effect=script + [httpx.Response(200)] * 100)
+    sim.http.post("https://dlq.internal.example.com/dead").respond(202)
+
+
+deliveries = st.builds(
+    lambda c, n: {"id": f"d-{c}-{n}", "customer": c, "payload": {"order": n}},
+    st.sampled_from(CUSTOMERS), st.integers(1, 50))
+
+
+def check_delivery_invariants(sim):
+    dead = {r.event.data["event"]["data"]["id"] for r in sim.runs("deliver-failure")}
+    for run in sim.runs("deliver"):
+        did = run.event.data["id"]
+        # every delivery either succeeds or is dead-lettered, never both
+        assert (run.status == "completed") != (did in dead), (did, run.status)
+    dlq = [c for c in sim.http.calls if "dlq" in str(c.request.url)]
+    invariants.exactly_once(dlq, key=lambda c: json.loads(c.request.content)["delivery"],
+                            expected=dead, what="dead letter")
+    invariants.retries_respect_policy(sim)
+    # the throttle (GCRA, README): THROTTLE starts at once from rest, then one every 60 s / THROTTLE
+    interval = dt.timedelta(seconds=60) / THROTTLE
+    starts = {}
+    for run in sim.runs("deliver"):
+        if run.started_at is not None:
+            starts.setdefault(run.event.data["customer"], []).append(run.started_at)
+    for times in starts.values():
+        times.sort()
+        for i, first in enumerate(times):
+            for j in range(i + 1, len(times)):
+                assert j - i + 1 <= THROTTLE + (times[j] - first) // interval, (i, j, times)
+
+
+@FAST
+@given(
+    sim=js.simulations(app, start=START),
+    history=js.histories(
+        events=js.event_streams({"webhook/queued": deliveries}, max_size=8, gaps=js.durations(0, "20s")),
+        failures=js.failure_patterns({"deliver": ["post"]}),
+    ),
+    statuses=st.dictionaries(st.sampled_from(CUSTOMERS), st.lists(st.sampled_from([200, 429, 500, 410]), max_size=4)),
+)
+def test_every_delivery_succeeds_or_is_dead_lettered_once(sim, history, statuses):
+    with sim:
+        route_endpoints(sim, statuses)
+        history.apply(sim)
+        check_delivery_invariants(sim)
+
+
+broken_app = build_app("nodlq")  # a regression: the dead letter is never posted
+
+
+def test_broken_app_fails_with_a_reproduction_that_pastes_and_runs():
+    @FAST
+    @given(sim=js.simulations(broken_app, start=START),
+           history=js.histories(
+               events=js.event_streams({"webhook/queued": deliveries}, min_size=1, max_size=4),
+               failures=js.failure_patterns({"deliver": ["post"]})))
+    def prop(sim, history):
+        with sim:
+            route_endpoints(sim)
+            history.apply(sim)
+            check_delivery_invariants(sim)
+
+    with pytest.raises(invariants.Violation) as info:
+        prop()
+    notes = "\n".join(getattr(info.value, "__notes__", []))
+    assert "dead letter" in str(info.value) and "missing" in str(info.value)
+    code = notes[notes.index("with jobsim.Simulation("):]
+    assert code.startswith("with jobsim.Simulation(broken_app, start='2025-03-01T09:00:00.000Z', seed=0) as sim:")
+    # pasted as the README says: the test's own setup (routes) goes at the top of the with block
+    lines = code.splitlines()
+    pasted = "\n".join([lines[0], "    route_endpoints(sim)", *lines[1:], "check_delivery_invariants(sim)"])
+    with pytest.raises(invariants.Violation):
+        exec(pasted, {**globals()})
+
+
+def test_runs_of_an_on_failure_handler_before_any_run_failed_is_empty():
+    # README: the handler is the function '<id>-failure'; no run failed yet, so no runs -- not an error
+    with jobsim.Simulation(app, start=START) as sim:
+        assert sim.runs("deliver-failure") == []
+        with pytest.raises(jobsim.InvalidArgument, match="did you mean|simulated function ids"):
+            sim.runs("cleanup-failure")  # cleanup has no on_failure
+
+
+def test_a_target_reached_through_its_module_prints_as_module_attribute():
+    import types
+
+    hooks = types.ModuleType("hooks")
+    hooks.app, hooks.broken = app, build_app("nodlq")  # no bare name holds hooks.broken
+    @FAST
+    @given(sim=js.simulations(hooks.broken, start=START, seed=0))
+    def prop(sim):
+        with sim:
+            js.apply(sim)
+            raise AssertionError("boom")
+
+    with pytest.raises(AssertionError) as info:
+        prop()
+    notes = "\n".join(info.value.__notes__)
+    assert "sim=jobsim.Simulation(hooks.broken, " in notes, notes  # was 'app': another app
+    assert "with jobsim.Simulation(hooks.broken, " in notes, notes

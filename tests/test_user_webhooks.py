@@ -22,6 +22,9 @@ import jobsim
 from jobsim import invariants, traces
 from jobsim import strategies as js
 
+from _innerruns import quiet_inner_run  # noqa: F401 (a fixture)
+
+pytest_plugins = ["pytester"]
 START = "2025-03-01T09:00:00Z"
 ENDPOINT = "https://hooks.customer-{c}.example.com/in"
 CUSTOMERS = ("a", "b", "c")
@@ -316,3 +319,62 @@ def test_ignoring_every_field_of_a_kind_keeps_each_record_in_its_run(day):
     assert result.first("deliver-failure").label == "http call #1 of run #1"
     assert "leave 'timing' out of --compare" in report  # 'timing' is a comparison, not a kind of record
     assert traces.compare(path, folder / "nodlq-api.jobsim.jsonl", compare=["runs", "outputs", "emails"]).same
+
+
+@pytest.mark.usefixtures("quiet_inner_run")
+def test_trace_dir_saves_a_failing_tests_trace_and_it_replays(pytester, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", f"{ROOT}{os.pathsep}{TESTS}")
+    pytester.makepyfile(hooks_app="from test_user_webhooks import build_app\napp = build_app()\n")
+    pytester.makeconftest("import pytest\nfrom hooks_app import app\n\n"
+                          "@pytest.fixture\ndef jobsim_app():\n    return app\n")
+    pytester.makepyfile(test_hooks=textwrap.dedent("""\
+        import httpx
+        import pytest
+
+        @pytest.mark.jobsim(start="2025-03-01T09:00:00Z", functions=["deliver"])
+        def test_gone_endpoint_is_dead_lettered(jobsim):
+            jobsim.http.post("https://hooks.customer-b.example.com/in").respond(410)
+            jobsim.http.post("https://dlq.internal.example.com/dead").respond(202)
+            jobsim.send("webhook/queued", {"id": "d-b-1", "customer": "b", "payload": {"order": 1}})
+            jobsim.run_until_idle()
+            assert jobsim.runs("deliver")[0].status == "completed"   # wrong on purpose: it failed
+    """))
+    result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider", "--jobsim-trace-dir=traces")
+    result.assert_outcomes(failed=1)
+    saved = pytester.path / "traces" / "test_hooks.py--test_gone_endpoint_is_dead_lettered.jobsim.jsonl"
+    assert saved.is_file(), result.stdout.str()
+    result.stdout.fnmatch_lines(["*trace saved to traces/test_hooks.py--test_gone_endpoint_is_dead_lettered.jobsim.jsonl*",
+                                 "*replay it: jobsim replay traces/test_hooks.py--test_gone_endpoint_is_dead_lettered"
+                                 ".jobsim.jsonl --app *"])
+    line = next(s for s in result.stdout.lines if "replay it:" in s)
+    command = line.split("replay it: ", 1)[1].split()
+    replayed = cli(*command[1:], cwd=pytester.path)
+    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+    assert traces.scan(saved) == []
+
+
+IMPORTED = [
+    {"name": "webhook/queued", "id": "evt-1", "ts": 1740819600000,
+     "data": {"id": "d-a-1", "customer": "a", "payload": {"order": 1}}},
+    {"name": "inngest/function.failed", "id": "evt-x", "ts": 1740819601000, "data": {}},
+    {"specversion": "1.0", "id": "ce-2", "source": "/shop", "type": "webhook/queued",
+     "time": "2025-03-01T09:00:05Z", "datacontenttype": "application/json",
+     "data": {"id": "d-b-2", "customer": "b", "payload": {"order": 2}}},
+]
+
+
+@pytest.mark.parametrize("kind", ["inngest", "cloudevents", "mixed"])
+def test_import_exported_events_then_replay(tmp_path, kind):
+    rows = {"inngest": IMPORTED[:2], "cloudevents": IMPORTED[2:], "mixed": IMPORTED}[kind]
+    (tmp_path / "events.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (tmp_path / "hooks_app.py").write_text("from test_user_webhooks import build_app\napp = build_app()\n"
+                                           "def jobsim_setup(sim):\n"
+                                           "    from test_user_webhooks import route_endpoints\n"
+                                           "    route_endpoints(sim)\n")
+    done = cli("import", "events.jsonl", "-o", "week.jobsim.jsonl", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    trace = jobsim.Trace.load(tmp_path / "week.jobsim.jsonl")
+    names = [r.data["name"] for r in trace.of("event")]  # in memory an event is Inngest-shaped, not "ce"
+    assert names == ["webhook/queued"] * (1 if kind != "mixed" else 2)
+    replay = cli("replay", "week.jobsim.jsonl", "--app", "hooks_app:app", "--http", "routes", cwd=tmp_path)
+    assert replay.returncode == 0, replay.stdout + replay.stderr

@@ -385,3 +385,24 @@ def test_import_exported_events_then_replay(tmp_path, kind):
     assert [r.data["name"] for r in trace.of("event")] == ["webhook/queued"] * 2
     replay = cli("replay", "week.jobsim.jsonl", "--app", "hooks_app:app", "--http", "routes", cwd=tmp_path)
     assert replay.returncode == 0 and "deliver: 2 completed" in replay.stdout, replay.stdout + replay.stderr
+
+
+def test_retry_after_from_the_header_and_gone_is_not_retried():
+    with jobsim.Simulation(app, start=START, seed=1) as sim:
+        route_endpoints(sim, {"a": [429, 500], "b": [410]})
+        sim.send("webhook/queued", {"id": "d-a-1", "customer": "a", "payload": {}})
+        sim.send("webhook/queued", {"id": "d-b-1", "customer": "b", "payload": {}})
+        sim.run_until_idle()
+        a, b = sim.runs("deliver")
+        t0 = a.started_at
+        # 429 with Retry-After: 20 -> +20 s; then the backoff's second retry, 10 s * 2
+        assert [(x.started_at - t0).total_seconds() for x in a.steps["post"].attempts] == [0, 20, 40]
+        assert b.status == "failed" and len(b.steps["post"].attempts) == 1
+        assert [r.event.data["event"]["data"]["id"] for r in sim.runs("deliver-failure")] == ["d-b-1"]
+        invariants.retries_respect_policy(sim)
+
+
+def test_cleanup_follows_berlin_wall_time_across_dst():
+    with jobsim.Simulation(app, start="2025-03-29T00:00:00Z", functions=["cleanup"]) as sim:
+        sim.advance("3d")
+    assert [r.started_at.strftime("%d %H:%M") for r in sim.runs("cleanup")] == ["29 02:00", "30 01:00", "31 01:00"]

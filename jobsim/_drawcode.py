@@ -145,8 +145,8 @@ def _module_attribute(target: Any, names: Mapping[str, Any]) -> str | None:
 
     for key, value in names.items():
         if isinstance(value, types.ModuleType) and not key.startswith("_"):
-            attribute = next((attr for attr, held in vars(value).items() if held is target and not attr.startswith("_")),
-                             None)  # fmt: skip
+            held = vars(value).items()
+            attribute = next((attr for attr, item in held if item is target and not attr.startswith("_")), None)
             if attribute is not None:
                 return f"{key}.{attribute}"
     return None

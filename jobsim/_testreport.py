@@ -109,19 +109,19 @@ def _held(homes: list[str | None], fits: Callable[[Any], bool]) -> tuple[Any, st
     return None
 
 
-def _other_homes(homes: list[str | None]) -> list[str]:
+def _other_homes(homes: list[str | None]) -> list[str | None]:
     """Where else a test's app may be held: an app a factory built (``app = make_app()`` in ``jobs.py``, its
     handlers defined in ``factory.py``) is in no module of its functions. The loaded modules with a file, those
     outside site-packages, a test's and conftest's last (they import the app from its module)."""
     import sys
 
-    names = []
+    names: list[str | None] = []
     for name, module in list(sys.modules.items()):
         file = getattr(module, "__file__", None) or ""
         if name not in homes and file and "site-packages" not in file and not name.startswith("jobsim"):
             names.append(name)
     last = ("conftest", "test_")
-    return sorted(names, key=lambda name: name.rpartition(".")[2].startswith(last))
+    return sorted(names, key=lambda name: (name or "").rpartition(".")[2].startswith(last))
 
 
 def _homes(natives: list[Any]) -> list[str | None]:

@@ -128,6 +128,8 @@ def target_code(target: Any, names: Mapping[str, Any], source: Callable[[Any], s
     (``js.simulations(lambda: make_app(retries=3))``) is called as its own source, ``(lambda: make_app(retries=3))()``,
     which ``source`` (Hypothesis's own reader of a lambda's text) gives: ``<lambda>()`` was no code to paste."""
     name = next((key for key, value in names.items() if value is target and not key.startswith("_")), None)
+    if name is None:  # ``import shop`` then ``js.simulations(shop.app)``: ``app`` alone may be another app
+        name = _module_attribute(target, names)
     if is_factory(target):
         if name is None and getattr(target, "__name__", None) == "<lambda>" and source is not None:
             text = _lambda_source(target, source)
@@ -135,6 +137,19 @@ def target_code(target: Any, names: Mapping[str, Any], source: Callable[[Any], s
                 return Code(f"({text})()")
         return Code(f"{name or getattr(target, '__name__', 'app')}()")
     return Code(name or "app")
+
+
+def _module_attribute(target: Any, names: Mapping[str, Any]) -> str | None:
+    """``module.attribute`` when a module the caller imported holds the target (``shop.app``), else ``None``."""
+    import types
+
+    for key, value in names.items():
+        if isinstance(value, types.ModuleType) and not key.startswith("_"):
+            held = vars(value).items()
+            attribute = next((attr for attr, item in held if item is target and not attr.startswith("_")), None)
+            if attribute is not None:
+                return f"{key}.{attribute}"
+    return None
 
 
 def _lambda_source(target: Any, source: Callable[[Any], str]) -> str | None:

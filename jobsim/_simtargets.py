@@ -210,6 +210,10 @@ class _Targets:
         """Runs of one function (by id or object), or of every function in start order."""
         if function is None:
             return sorted((r for runs in self.engine.runs.values() for r in runs), key=lambda r: (r.start_ns, r.id))
+        if isinstance(function, str) and function not in self.functions and function.endswith("-failure"):
+            owner = self.functions.get(function.removesuffix("-failure"))
+            if owner is not None and owner.on_failure is not None:  # its handler is made when a run first fails
+                return list(self.engine.runs.get(function, ()))
         return list(self.engine.runs.get(self._function(function).id, ()))
 
     def _function(self, function: Any, argument: str = "function_id") -> Function:

@@ -77,7 +77,7 @@ def app_spec(sim: Simulation, invocation_dir: Path) -> str:
     if len(apps) == 1 and not sim.adapted:
         app = apps[0]
         homes = [getattr(fn.handler, "__module__", None) for fn in app.functions.values()]
-        found = _held(homes, lambda value: value is app)
+        found = _held(homes, lambda value: value is app) or _held(_other_homes(homes), lambda value: value is app)
     elif not apps and sim.adapted:
         # each function a target given itself (an inngest-py function), not one of a target's (a Celery app's task)
         given = {id(target) for target in getattr(sim, "_given", ())}
@@ -107,6 +107,21 @@ def _held(homes: list[str | None], fits: Callable[[Any], bool]) -> tuple[Any, st
         if names:  # a list of all the targets before one of them: it holds what the others need (a client)
             return module, min(names, key=lambda key: not isinstance(vars(module)[key], (list, tuple)))
     return None
+
+
+def _other_homes(homes: list[str | None]) -> list[str | None]:
+    """Where else a test's app may be held: an app a factory built (``app = make_app()`` in ``jobs.py``, its
+    handlers defined in ``factory.py``) is in no module of its functions. The loaded modules with a file, those
+    outside site-packages, a test's and conftest's last (they import the app from its module)."""
+    import sys
+
+    names: list[str | None] = []
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None) or ""
+        if name not in homes and file and "site-packages" not in file and not name.startswith("jobsim"):
+            names.append(name)
+    last = ("conftest", "test_")
+    return sorted(names, key=lambda name: (name or "").rpartition(".")[2].startswith(last))
 
 
 def _homes(natives: list[Any]) -> list[str | None]:

@@ -126,6 +126,10 @@ def _no_such_kind(pattern: Ignore, kinds: set[str]) -> str:
         record, prefix = meant(path)
         return (f": no record of kind {kind!r} is in either trace; {kind} are compared from {record!r} records: "
                 f"--ignore {record}:{prefix}{path}")
+    if kind == "timing":  # a comparison with no kind of record of its own: no field of it can be ignored
+        return (": no record of kind 'timing' is in either trace; timing compares the instants of runs, attempts, "
+                "retries and sleeps: to compare no timing, leave 'timing' out of --compare (compare=), or let it "
+                "differ by up to --tolerance (tolerance=)")  # fmt: skip
     close = difflib.get_close_matches(kind, sorted(kinds), n=1)
     hint = f"; did you mean {close[0]!r}?" if close else f"; the kinds there: {', '.join(sorted(kinds))}"
     return f": no record of kind {kind!r} is in either trace{hint}"

@@ -62,12 +62,18 @@ class Ignore:
         if self.kind != "*" and not fnmatch.fnmatchcase(line["k"], self.kind):
             return line
         base: dict[str, Any] = {"k": line["k"], "seq": line.get("seq"), "at": line.get("at")}  # they place it
+        if self.path[0] in ("*", "**"):  # 'http:**' leaves the call in its function's run ('http:run' does not)
+            base.update({field: line[field] for field in _PLACING if field in line})
         out = _drop(line, self.path, self)
         if out is MISSING:
             return base
         kept: dict[str, Any] = out
         return kept if kept is line else {**kept, **base}
 
+
+_PLACING = ("function", "run")
+"""Which function's run a record belongs to: a wildcard pattern keeps them, or the record was shown as
+made outside jobs, as a call numbered among the test's own, with every field null."""
 
 _KIND_PATH = re.compile(r"[\w.*?-]+:\S")
 """What one ``--ignore`` pattern starts with: a kind (``email``, ``run.end``, ``*``), a colon, a path."""

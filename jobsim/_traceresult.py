@@ -54,8 +54,11 @@ class Divergence:
             when += f" ({labels[1]}: at {iso(self.replayed_at, tz)})"  # a call made on day 1 in place of day 3's
         if self.mode == "timing" and self.path == "at":  # the times compared are below; the record's own instant
             when = ""  # (when a sleep began, a retry was decided) read as the time it ends or is due
-        head = f"{self.mode}: {self.label}{when}: {self.note}"
-        if self.note.startswith(("missing from", "only in")) and not self.path:
+        whole = self.note.startswith(("missing from", "only in")) and not self.path
+        # a field one side lacks: the item is on both sides and differs ("only in the replay" read as the whole call)
+        shown = "differs" if self.path and self.note.startswith(("missing from", "only in")) else self.note
+        head = f"{self.mode}: {self.label}{when}: {shown}"
+        if whole:
             value = self.recorded if self.note.startswith("missing") else self.replayed
             return [head, f"    {_short(value)}"]
         where = self.path or "(value)"

@@ -31,7 +31,10 @@ One simulation with BullMQ workers may run at a time in a process (the patches a
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
+import functools
+import inspect
 import random
 import time
 import uuid
@@ -130,7 +133,28 @@ def _patch(world: BullMQWorld) -> None:
                  "getGlobalRateLimit", "removeGlobalRateLimit", "rateLimit", "removeRateLimitKey", "getJobs"):
         patches[(bullmq.queue.Queue, name)] = getattr(_QueueMethods(world), name)
     for (owner, name), replacement in patches.items():
+        if owner is RedisBackend or owner is bullmq.queue.Queue or name == "publishEvent":
+            replacement = _gated(replacement, world)
         _PATCHES.set(owner, name, replacement)
+
+
+def _gated(command: Any, world: BullMQWorld) -> Any:
+    """A simulated Redis command (a backend method): sent by code on the workers' loop while a blocking call has
+    taken the process past the simulation's instant, it waits for that instant (one yield: the loop stops after
+    the turn, ``WorkerLoop._run_once``, and runs again then), as a blocked worker's commands reach Redis when the
+    call returns. Otherwise it runs at once, as before (no yield: the order of the workers' tasks is unchanged)."""
+    if not inspect.iscoroutinefunction(command):
+        return command
+
+    @functools.wraps(command)
+    async def gated(*args: Any, **kwargs: Any) -> Any:
+        loop = world.loop
+        if loop is not None and loop.pumping and loop.blocked_until() is not None:
+            if asyncio.get_running_loop() is loop:
+                await asyncio.sleep(0)
+        return await command(*args, **kwargs)
+
+    return gated
 
 
 def pop(world: BullMQWorld) -> None:

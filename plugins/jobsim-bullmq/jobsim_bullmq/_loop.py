@@ -124,6 +124,11 @@ class WorkerLoop(PumpedLoop["BullMQWorld"]):
             return None
         return int(x.now)
 
+    def unblock(self) -> None:
+        """The blocking call died with its worker (``_crash``): the process is back at the simulation's instant."""
+        if self._process is not None:
+            self._process.now = self.world.sim.kernel.now
+
     def _run_once(self) -> None:
         """One turn of the loop; after a turn in which job code blocked the process past the simulation's instant,
         the loop stops until the simulation reaches the instant the call returned (``next_wake_ns``).

@@ -158,3 +158,26 @@ def test_a_job_added_while_the_worker_is_blocked_starts_when_the_call_returns(wo
     slow_run, fast_run = sim.runs("q")
     assert fast_run.attempts[0].started_at.strftime("%H:%M:%S") == "00:00:20"
     assert fast_run.output == "00:00:20" and slow_run.output == "00:00:20"
+
+
+def test_a_crash_during_a_blocking_call_kills_it_there(worker_for, queue):
+    """Killed at +50 s mid-call: nothing after the call reaches Redis (before, the run stayed 'running' and its
+    'Missing lock' came at +100 s from a dead worker); the restarted worker (at +50 s) checks at +80 s (marks the
+    job) and +110 s (stall 1: runs it again, blocked until +210 s), then at +210 s (overdue, marks) and +240 s
+    (stall 2: fails it)."""
+    worker = worker_for(blocks_100s)
+    heard = []
+    _listen(worker, heard)
+    with jobsim.Simulation(worker, start=START) as sim:
+        run(queue.add("pdf", {}))
+        sim.crash_worker(at="2025-03-01T00:00:50Z", function="q")
+        sim.run_until_idle()
+        assert sim.now.strftime("%H:%M:%S") == "00:04:00"
+    assert [(name, at) for name, at, _ in heard] == [
+        ("active", "00:00:00"), ("stalled", "00:01:50"), ("active", "00:01:50"), ("lockRenewalFailed", "00:03:30"),
+        ("error", "00:03:30"), ("error", "00:03:30"), ("stalled", "00:04:00"), ("active", "00:04:00"),
+        ("failed", "00:04:00")]
+    (r,) = sim.runs("q")
+    assert [(a.started_at.strftime("%M:%S"), a.finished_at.strftime("%M:%S"), type(a.error).__name__)
+            for a in r.attempts] == [("00:00", "00:50", "WorkerCrashed"), ("01:50", "04:00", "JobFailed"),
+                                     ("04:00", "04:00", "UnrecoverableError")]  # fmt: skip

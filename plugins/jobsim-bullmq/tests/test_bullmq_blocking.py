@@ -181,3 +181,66 @@ def test_a_crash_during_a_blocking_call_kills_it_there(worker_for, queue):
     assert [(a.started_at.strftime("%M:%S"), a.finished_at.strftime("%M:%S"), type(a.error).__name__)
             for a in r.attempts] == [("00:00", "00:50", "WorkerCrashed"), ("01:50", "04:00", "JobFailed"),
                                      ("04:00", "04:00", "UnrecoverableError")]  # fmt: skip
+
+
+SCALED = {"lockDuration": 2000, "stalledInterval": 2000}
+"""The defaults scaled down for a live run: a 2 s lock (renewed every 1 s, the renewal waking every 0.5 s), a stalled
+check every 2 s; the processor blocks 5 s (the 100 s sequence above, in 14 s)."""
+
+
+async def blocks_5s(job, token):
+    time.sleep(5)
+    return "done"
+
+
+def _heard_live(redis_url: str) -> list[tuple[str, float, object]]:
+    from bullmq import Queue, Worker
+
+    heard: list[tuple[str, float, object]] = []
+    t0 = [0.0]
+
+    async def main() -> None:
+        q = Queue("blocking", {"connection": redis_url})
+        await q.obliterate(force=True)
+        worker = Worker("blocking", blocks_5s, {"connection": redis_url, "autorun": False, **SCALED})
+        for name in ("active", "lockRenewalFailed", "error", "stalled", "failed", "completed"):
+            worker.on(name, lambda first, *rest, name=name: heard.append(
+                (name, time.time() - t0[0], first if isinstance(first, (str, list)) else
+                 str(first) if name == "error" else getattr(first, "id", first))))
+        t0[0] = time.time()
+        runner = asyncio.ensure_future(worker.run())
+        await q.add("x", {})
+        deadline = time.monotonic() + 30
+        while await q.getJobState("1") not in ("failed", "completed") and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        await worker.close()
+        await runner
+        await q.close()
+
+    asyncio.run(main())
+    return heard
+
+
+@pytest.mark.live
+def test_a_real_worker_blocked_past_its_lock_does_what_the_simulation_does(redis_url, worker_for, queue):
+    """The sequence traced from bullmq's source, checked on a real Worker and Redis (scaled: ``SCALED``, 5 s
+    block): the same events in the same order, each within 0.5 s of the simulation's instant (round trips and
+    Redis's own timers make the real ones later by up to ~0.3 s)."""
+    real = _heard_live(redis_url)
+    worker = worker_for(blocks_5s, **SCALED)
+    simulated = []
+    with jobsim.Simulation(worker, start=START) as sim:
+        for name in ("active", "lockRenewalFailed", "error", "stalled", "failed", "completed"):
+            worker.on(name, lambda first, *rest, name=name: simulated.append(
+                (name, (sim.now_ns() - sim.start_ns) / 1e9, first if isinstance(first, (str, list)) else
+                 str(first) if name == "error" else getattr(first, "id", first))))
+        run(queue.add("x", {}))
+        sim.run_until_idle()
+    assert [(n, round(t, 1), what) for n, t, what in simulated] == [
+        ("active", 0.0, "1"), ("lockRenewalFailed", 5.0, ["1"]), ("error", 5.0, "could not renew lock for job 1"),
+        ("error", 5.0, "Missing lock for job 1. moveToFinished"), ("stalled", 7.0, "1"), ("active", 7.0, "1"),
+        ("lockRenewalFailed", 12.0, ["1"]), ("error", 12.0, "could not renew lock for job 1"),
+        ("error", 12.0, "Missing lock for job 1. moveToFinished"), ("stalled", 14.0, "1"), ("active", 14.0, "1"),
+        ("failed", 14.0, "1")]
+    assert [(n, what) for n, _, what in real] == [(n, what) for n, _, what in simulated], real
+    assert all(abs(r[1] - s[1]) < 0.5 for r, s in zip(real, simulated, strict=True)), (real, simulated)

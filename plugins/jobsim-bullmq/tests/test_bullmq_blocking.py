@@ -93,6 +93,13 @@ def test_a_100s_blocking_call_loses_its_lock_and_the_run_ends_at_each_instant_bu
     assert stalls == [130, 260]
     ends = [(rec.at - sim.start_ns) // 10**9 for rec in sim.trace.records if rec.kind == "run.end"]
     assert ends == [260]
+    unfinished = [(line[11:19], line.split("bullmq    ", 1)[1]) for line in sim.timeline().splitlines()
+                  if "not moved to" in line]  # fmt: skip
+    assert unfinished == [
+        (at, f"q#1 not moved to {target} (Missing lock: it expired at 2025-03-01 {lapsed}.000): moveToFinished "
+             "raised, the job stays active until a stalled check")
+        for at, lapsed in (("00:01:40", "00:00:30"), ("00:03:50", "00:02:40"))
+        for target in ("completed", "failed")]
 
 
 def test_a_blocked_worker_writes_nothing_until_the_call_returns(worker_for, queue):

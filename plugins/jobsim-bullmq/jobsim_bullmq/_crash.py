@@ -28,8 +28,12 @@ no BullMQ queue: jobsim's engine crashes its own functions and BullMQ is untouch
 The restarted worker is a new ``Worker(name, processor, opts)`` with the same processor,
 options and event listeners (``worker.on(...)``), a worker id drawn from the simulation's
 seed; ``sim.bullmq.workers`` lists the live ones. A crash lands between two turns of the
-workers' loop: a processor blocking the loop with ``time.sleep`` across ``at`` finishes that
-call first.
+workers' loop. A crash at an instant a processor's blocking call (``time.sleep``) holds the loop
+kills the worker then: nothing its job does after the call reaches Redis (its commands wait for the
+call's end, ``_patches._gated``, and are dropped with its tasks). If that job was the only one in
+flight, the call dies with the process and the restarted worker starts at ``at``; if another
+worker of the simulation had a job in flight, the loop -- the one process they share -- stays
+blocked until the call's end, and the restarted worker's first turn comes then.
 """
 
 from __future__ import annotations
@@ -128,6 +132,8 @@ class Crashes:
                 world.end_attempt(held, WorkerCrashed(f"the BullMQ worker of queue {worker.name!r} was killed"))
         world.workers.remove(worker)
         world.listened = {w.qualifiedName for w in world.workers}
+        if loop.blocked_until() is not None and not any(w.jobs for w in world.workers):
+            loop.unblock()  # the blocking call was this worker's job's (no other job is in flight): it dies here
         restart = None if plan.restart is None else now + plan.restart
         world.record("bullmq.crash", function=worker.name, queue=worker.name, jobs=jobs, restart=restart)
         if plan.restart == 0:

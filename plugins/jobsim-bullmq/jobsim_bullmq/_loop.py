@@ -108,11 +108,41 @@ class WorkerLoop(PumpedLoop["BullMQWorld"]):
         return bool(self._owned)
 
     def next_wake_ns(self) -> int | None:
-        """The next timer, or with ``fast_forward`` the first wake-up of idle workers that shows (``idle_until``)."""
+        """The next timer, or with ``fast_forward`` the first wake-up of idle workers that shows (``idle_until``);
+        never before the instant a blocking call took the process to (``blocked_until``)."""
         due = super().next_wake_ns()
         if due is not None and not self._ready and self.world.fast_forward:
             due = self.world.idle_until(due)
-        return due
+        ahead = self.blocked_until()
+        return due if ahead is None else ahead if due is None else max(due, ahead)
+
+    def blocked_until(self) -> int | None:
+        """The instant a blocking call in job code (``time.sleep``, a sync client) took the process to, while the
+        simulation has not reached it yet: until then the process is blocked (None: it is not)."""
+        x = self._process
+        if x is None or self.closing or x.now <= self.world.sim.kernel.now:
+            return None
+        return int(x.now)
+
+    def unblock(self) -> None:
+        """The blocking call died with its worker (``_crash``): the process is back at the simulation's instant."""
+        if self._process is not None:
+            self._process.now = self.world.sim.kernel.now
+
+    def _run_once(self) -> None:
+        """One turn of the loop; after a turn in which job code blocked the process past the simulation's instant,
+        the loop stops until the simulation reaches the instant the call returned (``next_wake_ns``).
+
+        A real worker blocked in ``time.sleep(100)`` sends nothing to Redis for 100 s: its lock expires meanwhile,
+        its renewal and stalled-check timers fire late, and what its job writes after the call (``moveToFinished``)
+        reaches Redis when the call returned. Here the code after the call runs in the same turn, but every Redis
+        command waits for that instant (``_patches._gated``), so a test reading the queue meanwhile sees the job
+        still active, ``run_until_idle`` waits for it (``BullMQWorld.busy``), and each write, event and trace record
+        is stamped when it happens. Before, the writes were made at once while the simulation stayed at the start
+        instant: ``run_until_idle`` returned with the job active, and the next timeline lines came 100 s early."""
+        super()._run_once()  # type: ignore[misc]
+        if self.pumping and self.blocked_until() is not None:
+            self.stop()
 
     def close_down(self, closing: Iterable[Any] = ()) -> None:
         """The simulation closes: cancel the workers' tasks and let their clean-up run, time jumping as it waits.

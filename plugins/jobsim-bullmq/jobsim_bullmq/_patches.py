@@ -31,7 +31,10 @@ One simulation with BullMQ workers may run at a time in a process (the patches a
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
+import functools
+import inspect
 import random
 import time
 import uuid
@@ -130,7 +133,38 @@ def _patch(world: BullMQWorld) -> None:
                  "getGlobalRateLimit", "removeGlobalRateLimit", "rateLimit", "removeRateLimitKey", "getJobs"):
         patches[(bullmq.queue.Queue, name)] = getattr(_QueueMethods(world), name)
     for (owner, name), replacement in patches.items():
+        if owner is RedisBackend or owner is bullmq.queue.Queue or name == "publishEvent":
+            replacement = _gated(replacement, world)
         _PATCHES.set(owner, name, replacement)
+
+
+def _gated(command: Any, world: BullMQWorld) -> Any:
+    """A simulated Redis command (a backend method). Sent by code on the workers' loop while a blocking call has
+    taken the process past the simulation's instant, it waits for that instant (a yield: the loop stops after the
+    turn, ``WorkerLoop._run_once``, and runs again then), as a blocked worker's commands reach Redis when the call
+    returns; and its reply is read as over a socket, two turns later (a turn in which the reply is read, a turn in
+    which the task resumes), so the timers the blocked loop owes, woken in the same two turns (the timer sets the
+    sleep's future, the task runs), send their commands right behind it, as on a real worker: the lock renewal
+    (``lock_manager.py:168-198``) finds the job still tracked while its ``moveToFinished`` is answered
+    (``worker.py:453-470`` untracks it only after ``moveToFailed``'s reply). Otherwise it runs at once, as before
+    (no yield: the order of the workers' tasks is unchanged)."""
+    if not inspect.iscoroutinefunction(command):
+        return command
+
+    @functools.wraps(command)
+    async def gated(*args: Any, **kwargs: Any) -> Any:
+        loop = world.loop
+        if (loop is None or not loop.pumping or loop.blocked_until() is None
+                or asyncio.get_running_loop() is not loop):  # fmt: skip
+            return await command(*args, **kwargs)
+        await asyncio.sleep(0)
+        try:
+            return await command(*args, **kwargs)
+        finally:
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
+
+    return gated
 
 
 def pop(world: BullMQWorld) -> None:

@@ -208,6 +208,16 @@ class RunRecords:
         self.record("bullmq.stalled", function=held.run.function.id, run=rec.id, count=rec.int("stc"),
                     deferred=rec.fields.get("defa"))  # fmt: skip
 
+    def on_unfinished(self, q: QueueState, rec: JobHash, target: str, code: int) -> None:
+        """``moveToFinished`` refused for the lock (-2: gone, -6: another worker's, ``moveToFinished-14.lua:674-690``):
+        bullmq raises it (``Missing lock``/``Lock mismatch``), the job stays active (a processor that blocked the loop
+        past ``lockDuration``)."""
+        held = self.jobs.get((q.qualified, rec.id))
+        if held is not None:
+            lapsed = rec.lock_until * MS if code == -2 and rec.lock_until else None
+            self.record("bullmq.unfinished", function=held.run.function.id, run=rec.id, target=target, code=code,
+                        lapsed=lapsed)  # fmt: skip
+
     def on_removed(self, q: QueueState, rec: JobHash, why: str = "removeOnComplete/removeOnFail") -> None:
         held = self.jobs.get((q.qualified, rec.id))
         if held is not None:

@@ -229,6 +229,7 @@ class Store(Flows, Schedulers):
             return self._error(backend, -9, job_id, "moveToFinished")
         code = self.remove_lock(q, rec, opts["token"])
         if code < 0:
+            self.world.on_unfinished(q, rec, target, code)
             return self._error(backend, code, job_id, "moveToFinished")
         if len(args) > 8:
             self._update_fields(rec, args[8])

@@ -52,6 +52,15 @@ def _stalled(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
     return f"bullmq    {_name(d, names)} stalled (lock expired, stall #{d['count']}): back to wait{then}"
 
 
+def _unfinished(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    if d["code"] == -6:
+        why = "Lock mismatch: another worker holds its lock"
+    else:
+        why = "Missing lock" + (f": it expired at {_at(d['lapsed'], tz)}" if d.get("lapsed") else "")
+    return (f"bullmq    {_name(d, names)} not moved to {d['target']} ({why}): moveToFinished raised, the job stays "
+            "active until a stalled check")
+
+
 def _progress(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
     return f"bullmq    {_name(d, names)} progress {d['progress']!r}"
 
@@ -106,6 +115,7 @@ def _resumed(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
 
 
 KINDS = {"bullmq.queued": _queued, "bullmq.unread": _unread, "bullmq.moved": _moved, "bullmq.stalled": _stalled,
+         "bullmq.unfinished": _unfinished,
          "bullmq.progress": _progress, "bullmq.log": _log, "bullmq.removed": _removed,
          "bullmq.duplicated": _duplicated, "bullmq.paused": _paused, "bullmq.resumed": _resumed,
          "bullmq.deduplicated": _deduplicated, "bullmq.crash": _crash, "bullmq.reprocessed": _reprocessed,

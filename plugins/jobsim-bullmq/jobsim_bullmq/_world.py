@@ -294,17 +294,27 @@ class BullMQWorld(RunRecords, Unconsumed):
 
     def busy(self) -> bool:
         """Work the simulation must wait for: a job waiting or delayed for a simulated worker (not a scheduler's
-        next iteration), or a job whose processor is busy in virtual time."""
+        next iteration), a job whose processor is busy in virtual time, or a blocking call in job code that has not
+        returned yet (``WorkerLoop.blocked_until``)."""
+        if self.loop is not None and self.loop.blocked_until() is not None:
+            return True
         for q in self.store.queues.values():
             if q.qualified not in self.listened:
                 continue
             if q.wait or q.prioritized:
                 return True
-            if self.orphans and any(o[0] == q.qualified and o[1] in q.active for o in self.orphans):
+            if q.active and self._unheld(q):
                 return True
             if any("rjk" not in q.jobs[j].fields for j in q.delayed):
                 return True
         return self.loop is not None and self.loop.job_timers()
+
+    def _unheld(self, q: QueueState) -> bool:
+        """True if a job of ``q`` is active with no live worker processing it -- its worker was killed, or bullmq
+        failed to finish it (``Missing lock`` after a blocking call outlived its lock: ``processJob`` emits
+        ``error`` and leaves it active): the stalled check of a live worker will take it back to wait."""
+        held = {str(job.id) for w in self.workers if w.qualifiedName == q.qualified for job, _token in w.jobs}
+        return any(job_id not in held for job_id in q.active)
 
     def idle_until(self, due: int) -> int | None:
         """When idle workers next do something that shows, instead of their next timer (``due``).

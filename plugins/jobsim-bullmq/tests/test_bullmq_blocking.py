@@ -126,6 +126,27 @@ def test_a_processor_awaiting_after_its_blocking_call_still_loses_the_overdue_re
         "could not renew lock for job 1", "Missing lock for job 1. moveToFinished"] * 2
 
 
+def test_with_no_blocking_call_a_command_is_answered_in_the_same_turn(worker_for, queue):
+    """The late reply is for a command sent during a block or in the turn after it only: with nothing blocking, job
+    a's ``updateProgress`` is answered at once (Redis answers in no time), so it goes on before job b's processor
+    takes its first step (concurrency 2, both fetched at +0 s). A reply two turns late on every command let b in
+    first; the rest of the suite did not notice."""
+    order = []
+
+    async def process(job, token):
+        if job.name == "a":
+            await job.updateProgress(50)
+            order.append("a after its command")
+        else:
+            order.append("b")
+
+    with jobsim.Simulation(worker_for(process, concurrency=2), start=START) as sim:
+        run(queue.add("a", {}))
+        run(queue.add("b", {}))
+        sim.run_until_idle()
+    assert order == ["a after its command", "b"]
+
+
 def test_a_blocked_worker_writes_nothing_until_the_call_returns(worker_for, queue):
     """A 3 s block (its lock holds): at +1 s the job is still active and its run running (before, the test read it
     completed, 2 s before the call returned); it completes at +3 s, its output read at that instant."""

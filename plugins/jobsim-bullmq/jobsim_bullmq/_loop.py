@@ -48,6 +48,7 @@ class WorkerLoop(PumpedLoop["BullMQWorld"]):
         self._owned: dict[asyncio.TimerHandle, Any] = {}
         self.creators: weakref.WeakKeyDictionary[asyncio.Task[Any], Any] = weakref.WeakKeyDictionary()
         self.frozen: dict[asyncio.Task[Any], list[tuple[Any, tuple[Any, ...], Any]]] = {}  # killed tasks
+        self.resuming = False  # the turn running is the first after a blocking call returned (``_patches._gated``)
         super().__init__(world)
 
     def call_at(self, when: float, callback: Callable[..., Any], *args: Any,  # type: ignore[override]
@@ -128,6 +129,7 @@ class WorkerLoop(PumpedLoop["BullMQWorld"]):
         """The blocking call died with its worker (``_crash``): the process is back at the simulation's instant."""
         if self._process is not None:
             self._process.now = self.world.sim.kernel.now
+        self.resuming = False
 
     def _run_once(self) -> None:
         """One turn of the loop; after a turn in which job code blocked the process past the simulation's instant,
@@ -141,8 +143,10 @@ class WorkerLoop(PumpedLoop["BullMQWorld"]):
         is stamped when it happens. Before, the writes were made at once while the simulation stayed at the start
         instant: ``run_until_idle`` returned with the job active, and the next timeline lines came 100 s early."""
         super()._run_once()  # type: ignore[misc]
+        self.resuming = False
         if self.pumping and self.blocked_until() is not None:
             self.stop()
+            self.resuming = True  # the loop's next turn is the first after the call returned
 
     def close_down(self, closing: Iterable[Any] = ()) -> None:
         """The simulation closes: cancel the workers' tasks and let their clean-up run, time jumping as it waits.

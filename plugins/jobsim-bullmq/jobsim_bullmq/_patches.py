@@ -146,18 +146,22 @@ def _gated(command: Any, world: BullMQWorld) -> Any:
     which the task resumes), so the timers the blocked loop owes, woken in the same two turns (the timer sets the
     sleep's future, the task runs), send their commands right behind it, as on a real worker: the lock renewal
     (``lock_manager.py:168-198``) finds the job still tracked while its ``moveToFinished`` is answered
-    (``worker.py:453-470`` untracks it only after ``moveToFailed``'s reply). Otherwise it runs at once, as before
-    (no yield: the order of the workers' tasks is unchanged)."""
+    (``worker.py:453-470`` untracks it only after ``moveToFailed``'s reply). A command sent in the first turn after
+    the call returned (the processor awaited something else first: ``await asyncio.sleep(0)``) is answered the same
+    way (measured on a real worker: the renewal fails there too). Otherwise it runs at once, as before (no yield:
+    the order of the workers' tasks is unchanged)."""
     if not inspect.iscoroutinefunction(command):
         return command
 
     @functools.wraps(command)
     async def gated(*args: Any, **kwargs: Any) -> Any:
         loop = world.loop
-        if (loop is None or not loop.pumping or loop.blocked_until() is None
-                or asyncio.get_running_loop() is not loop):  # fmt: skip
+        if loop is None or not loop.pumping or asyncio.get_running_loop() is not loop:
             return await command(*args, **kwargs)
-        await asyncio.sleep(0)
+        if loop.blocked_until() is not None:
+            await asyncio.sleep(0)  # to the turn after the call returned
+        elif not loop.resuming:
+            return await command(*args, **kwargs)
         try:
             return await command(*args, **kwargs)
         finally:

@@ -189,6 +189,24 @@ def test_a_target_reached_through_its_module_prints_as_module_attribute():
     assert "with jobsim.Simulation(hooks.broken, " in notes, notes
 
 
+def test_looking_for_a_targets_module_runs_no_lazily_imported_module(tmp_path, monkeypatch):
+    """The caller's modules are searched for the target (``hooks.broken``): a lazy one's attributes would run it."""
+    import importlib.util
+    import sys
+
+    (tmp_path / "r28e_lazyhooks.py").write_text("import os\n\nos.environ['R28E_LAZY_RAN'] = '1'\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delenv("R28E_LAZY_RAN", raising=False)
+    spec = importlib.util.find_spec("r28e_lazyhooks")
+    assert spec is not None and spec.loader is not None
+    spec.loader = importlib.util.LazyLoader(spec.loader)
+    lazyhooks = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "r28e_lazyhooks", lazyhooks)
+    spec.loader.exec_module(lazyhooks)
+    js.simulations(build_app("nodlq"), start=START, seed=0)  # held by no name: the modules are searched
+    assert "R28E_LAZY_RAN" not in os.environ
+
+
 # -- replaying a recorded day in CI ------------------------------------------------------------------
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent

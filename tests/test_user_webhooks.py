@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import io
 import json
 import os
 import subprocess
@@ -226,6 +227,30 @@ def record_day(path, seed=7):
 
 
 def cli(*args, cwd):
+    """``jobsim ARGS`` in this process (a subprocess took ~2 s each under load): run from ``cwd``, its exit code and
+    output as ``subprocess.run`` gives them; ``sys.path`` and the modules it imported from ``cwd`` (``hooks_app``)
+    put back, as each test's folder has a ``hooks_app.py`` of its own (jobsim's own stay: a second copy of a
+    module would hold other classes)."""
+    from jobsim._cli import main
+
+    out, err, path, modules = io.StringIO(), io.StringIO(), list(sys.path), set(sys.modules)
+    folder = str(Path(cwd).resolve())
+    try:
+        with contextlib.chdir(cwd), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main([str(a) for a in args])
+            except SystemExit as exit_:  # argparse's refusals
+                code = exit_.code if isinstance(exit_.code, int) else 2
+    finally:
+        sys.path[:] = path
+        for name in set(sys.modules) - modules:
+            if str(Path(getattr(sys.modules[name], "__file__", None) or "/").resolve()).startswith(folder):
+                del sys.modules[name]
+    return subprocess.CompletedProcess(["jobsim", *args], code, out.getvalue(), err.getvalue())
+
+
+def cli_process(*args, cwd):
+    """``python -m jobsim ARGS`` as a user runs it: what a failing test's report says to paste."""
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{TESTS}"}
     return subprocess.run([sys.executable, "-m", "jobsim", *map(str, args)], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=120)
@@ -354,7 +379,7 @@ def test_trace_dir_saves_a_failing_tests_trace_and_it_replays(pytester, monkeypa
             jobsim.run_until_idle()
             assert jobsim.runs("deliver")[0].status == "completed"   # wrong on purpose: it failed
     """))
-    result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider", "--jobsim-trace-dir=traces")
+    result = pytester.runpytest("-q", "-p", "no:cacheprovider", "--jobsim-trace-dir=traces")
     result.assert_outcomes(failed=1)
     saved = pytester.path / "traces" / "test_hooks.py--test_gone_endpoint_is_dead_lettered.jobsim.jsonl"
     assert saved.is_file(), result.stdout.str()
@@ -363,7 +388,7 @@ def test_trace_dir_saves_a_failing_tests_trace_and_it_replays(pytester, monkeypa
                                  f"*replay it: jobsim replay {name} --app hooks_app.py:app"])  # was MODULE:APP
     line = next(s for s in result.stdout.lines if "replay it:" in s)
     command = line.split("replay it: ", 1)[1].split()
-    replayed = cli(*command[1:], cwd=pytester.path)
+    replayed = cli_process(*command[1:], cwd=pytester.path)  # pasted into a shell: a process of its own
     assert replayed.returncode == 0, replayed.stdout + replayed.stderr
     assert traces.scan(saved) == []
 

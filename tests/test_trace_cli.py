@@ -152,6 +152,7 @@ def test_ignoring_every_field_keeps_runs_in_place_unless_the_placing_fields_are_
     assert code == 1
     assert "  DIFFERS  audit    runs: run #1 at 2025-03-03T11:00:10.000+01:00: missing from the replay" in out
     assert "  same     welcome" in out  # its status and error ignored
+    assert '{"event":null,"status":null}' in out  # the ignored status: it read "None", as if a run's status were
     code, out, _ = run(capsys, "replay", recording["redacted"], "--app", app, "--compare", "runs", "--ignore", "*:**",
                        "--ignore", "*:function", "--ignore", "*:run")  # fmt: skip
     assert code == 0, out

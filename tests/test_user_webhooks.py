@@ -235,13 +235,16 @@ def cli(*args, cwd):
 
     out, err, path, modules = io.StringIO(), io.StringIO(), list(sys.path), set(sys.modules)
     folder = str(Path(cwd).resolve())
+    here = os.getcwd()
     try:
-        with contextlib.chdir(cwd), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        os.chdir(cwd)  # contextlib.chdir is Python 3.11's
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
                 code = main([str(a) for a in args])
             except SystemExit as exit_:  # argparse's refusals
                 code = exit_.code if isinstance(exit_.code, int) else 2
     finally:
+        os.chdir(here)
         sys.path[:] = path
         for name in set(sys.modules) - modules:
             if str(Path(getattr(sys.modules[name], "__file__", None) or "/").resolve()).startswith(folder):

@@ -370,7 +370,8 @@ def test_trace_dir_saves_a_failing_tests_trace_and_it_replays(pytester, monkeypa
     pytester.makepyfile(hooks_app="from test_user_webhooks import build_app\napp = build_app()\n")
     pytester.makeconftest("import pytest\nfrom hooks_app import app\n\n"
                           "@pytest.fixture\ndef jobsim_app():\n    return app\n")
-    pytester.makepyfile(test_hooks=textwrap.dedent("""\
+    # a name of its own: the inner run is in-process, where tests/test_hooks.py may be imported already
+    pytester.makepyfile(test_dlq_hooks=textwrap.dedent("""\
         import httpx
         import pytest
 
@@ -384,9 +385,9 @@ def test_trace_dir_saves_a_failing_tests_trace_and_it_replays(pytester, monkeypa
     """))
     result = pytester.runpytest("-q", "-p", "no:cacheprovider", "--jobsim-trace-dir=traces")
     result.assert_outcomes(failed=1)
-    saved = pytester.path / "traces" / "test_hooks.py--test_gone_endpoint_is_dead_lettered.jobsim.jsonl"
+    saved = pytester.path / "traces" / "test_dlq_hooks.py--test_gone_endpoint_is_dead_lettered.jobsim.jsonl"
     assert saved.is_file(), result.stdout.str()
-    name = "traces/test_hooks.py--test_gone_endpoint_is_dead_lettered.jobsim.jsonl"
+    name = "traces/test_dlq_hooks.py--test_gone_endpoint_is_dead_lettered.jobsim.jsonl"
     result.stdout.fnmatch_lines([f"*trace saved to {name}*",
                                  f"*replay it: jobsim replay {name} --app hooks_app.py:app"])  # was MODULE:APP
     line = next(s for s in result.stdout.lines if "replay it:" in s)

@@ -140,12 +140,13 @@ def target_code(target: Any, names: Mapping[str, Any], source: Callable[[Any], s
 
 
 def _module_attribute(target: Any, names: Mapping[str, Any]) -> str | None:
-    """``module.attribute`` when a module the caller imported holds the target (``shop.app``), else ``None``."""
+    """``module.attribute`` when a module the caller imported holds the target (``shop.app``), else ``None``.
+    Plain modules only: reading a lazily imported one's (``importlib.util.LazyLoader``'s) attributes runs it."""
     import types
 
     for key, value in names.items():
-        if isinstance(value, types.ModuleType) and not key.startswith("_"):
-            held = vars(value).items()
+        if type(value) is types.ModuleType and not key.startswith("_"):
+            held = value.__dict__.items()
             attribute = next((attr for attr, item in held if item is target and not attr.startswith("_")), None)
             if attribute is not None:
                 return f"{key}.{attribute}"

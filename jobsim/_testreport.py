@@ -112,16 +112,27 @@ def _held(homes: list[str | None], fits: Callable[[Any], bool]) -> tuple[Any, st
 def _other_homes(homes: list[str | None]) -> list[str | None]:
     """Where else a test's app may be held: an app a factory built (``app = make_app()`` in ``jobs.py``, its
     handlers defined in ``factory.py``) is in no module of its functions. The loaded modules with a file, those
-    outside site-packages, a test's and conftest's last (they import the app from its module)."""
+    outside site-packages and the standard library, a test's and conftest's last (they import the app from its
+    module). Only plain modules, read through their ``__dict__``: an attribute of a lazily imported module
+    (``importlib.util.LazyLoader``'s) would run its code, and a module-like object's may raise."""
     import sys
+    import sysconfig
+    import types
 
+    installed = tuple({path for key, path in sysconfig.get_paths().items() if key in _INSTALLED and path})
     names: list[str | None] = []
     for name, module in list(sys.modules.items()):
-        file = getattr(module, "__file__", None) or ""
-        if name not in homes and file and "site-packages" not in file and not name.startswith("jobsim"):
+        if type(module) is not types.ModuleType or name in homes or name.startswith("jobsim"):
+            continue
+        file = module.__dict__.get("__file__")
+        if isinstance(file, str) and not file.startswith(installed) and "-packages" not in file:
             names.append(name)
     last = ("conftest", "test_")
     return sorted(names, key=lambda name: (name or "").rpartition(".")[2].startswith(last))
+
+
+_INSTALLED = ("stdlib", "platstdlib", "purelib", "platlib")
+"""``sysconfig`` paths of code no test's app is in: the standard library and installed packages."""
 
 
 def _homes(natives: list[Any]) -> list[str | None]:

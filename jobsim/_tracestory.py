@@ -41,7 +41,7 @@ class _Run:
     n: int
     event: str | None
     at: int
-    status: str = "pending"
+    status: str | None = "pending"
     error: str | None = None
     output: Any = MISSING
     reason: str | None = None
@@ -111,7 +111,8 @@ class Story:
         run = self._run(line)
         if run is None:
             return
-        run.status = str(line.get("status"))
+        status = line.get("status")  # None: ignored ('*:**'), shown as null rather than "None"
+        run.status = None if status is None else str(status)
         run.error = line.get("error")
         run.output = line.get("output", MISSING)
         self._timing(line, str(line.get("function")), "run.end", line["at"])

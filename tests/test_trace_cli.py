@@ -144,6 +144,21 @@ def test_a_run_that_fails_in_the_replay_shows_the_error_it_failed_with(recording
     assert json.loads(out)["comparison"]["functions"]["welcome"]["first"]["errors"] is None  # not a run's status
 
 
+def test_ignoring_every_field_keeps_runs_in_place_unless_the_placing_fields_are_named(recording, app_module, capsys):
+    """'*:**' ignores fields, not records: a run only the recording has (the failing welcome starts no audit)
+    still differs, as in the API; naming '*:function' and '*:run' too places no record in a run: nothing differs."""
+    app = app_module(fails=True)
+    code, out, _ = run(capsys, "replay", recording["redacted"], "--app", app, "--compare", "runs", "--ignore", "*:**")
+    assert code == 1
+    assert "  DIFFERS  audit    runs: run #1 at 2025-03-03T11:00:10.000+01:00: missing from the replay" in out
+    assert "  same     welcome" in out  # its status and error ignored
+    assert '{"event":null,"status":null}' in out  # the ignored status: it read "None", as if a run's status were
+    code, out, _ = run(capsys, "replay", recording["redacted"], "--app", app, "--compare", "runs", "--ignore", "*:**",
+                       "--ignore", "*:function", "--ignore", "*:run")  # fmt: skip
+    assert code == 0, out
+    assert "DIFFERS" not in out
+
+
 def test_replay_as_json_and_saved(recording, app_module, capsys, tmp_path):
     out_file = tmp_path / "replayed.jobsim.jsonl"
     code, out, _ = run(capsys, "replay", recording["redacted"], "--app", app_module(subject="Yo {name}"),

@@ -359,3 +359,43 @@ def test_a_failing_hypothesis_test_saves_the_simulation_of_the_example_it_report
     ]
     assert [p.name for p in (pytester.path / "traces").iterdir()] == ["test_prop.py--test_prop.jobsim.jsonl"]
     assert jobsim.Trace.load(pytester.path / "traces" / "test_prop.py--test_prop.jobsim.jsonl").header["seed"] == 50
+
+
+def test_the_replay_app_of_a_factory_built_app_is_found_without_running_or_trusting_other_modules(
+        tmp_path, monkeypatch) -> None:
+    """The search of the loaded modules for an app a factory built reads each plain module's own namespace: a lazily
+    imported module is not run by it (it was: ``getattr(module, '__file__')`` loads one), and a module-like object
+    that raises on any attribute does not break the failing test's report."""
+    import importlib.util
+    import sys
+
+    from jobsim._testreport import app_spec
+
+    (tmp_path / "r28e_factory.py").write_text(
+        "import jobsim\n\ndef make():\n    app = jobsim.App('hooks')\n\n"
+        "    @app.function('deliver', on='go')\n    def deliver(ctx):\n        return 1\n\n    return app\n")
+    (tmp_path / "r28e_jobs.py").write_text("from r28e_factory import make\n\napp = make()\n")
+    (tmp_path / "r28e_lazy.py").write_text("import sys\n\nsys.modules['r28e_jobs'].lazy_ran = True\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for name in ("r28e_factory", "r28e_jobs", "r28e_lazy", "r28e_boom"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    import r28e_jobs
+
+    spec = importlib.util.find_spec("r28e_lazy")
+    assert spec is not None and spec.loader is not None
+    spec.loader = importlib.util.LazyLoader(spec.loader)
+    lazy = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "r28e_lazy", lazy)
+    spec.loader.exec_module(lazy)
+
+    class Boom:
+        def __getattr__(self, name):
+            raise RuntimeError(f"no {name} here")
+
+    monkeypatch.setitem(sys.modules, "r28e_boom", Boom())
+    sim = jobsim.Simulation(r28e_jobs.app, start="2025-03-01T09:00:00Z")
+    try:
+        assert app_spec(sim, tmp_path) == "r28e_jobs.py:app"  # not the factory's module, which holds no app
+    finally:
+        sim.close()
+    assert not hasattr(r28e_jobs, "lazy_ran")  # the lazy module was not run by the search

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import io
 import json
 import os
 import subprocess
@@ -189,6 +190,24 @@ def test_a_target_reached_through_its_module_prints_as_module_attribute():
     assert "with jobsim.Simulation(hooks.broken, " in notes, notes
 
 
+def test_looking_for_a_targets_module_runs_no_lazily_imported_module(tmp_path, monkeypatch):
+    """The caller's modules are searched for the target (``hooks.broken``): a lazy one's attributes would run it."""
+    import importlib.util
+    import sys
+
+    (tmp_path / "r28e_lazyhooks.py").write_text("import os\n\nos.environ['R28E_LAZY_RAN'] = '1'\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delenv("R28E_LAZY_RAN", raising=False)
+    spec = importlib.util.find_spec("r28e_lazyhooks")
+    assert spec is not None and spec.loader is not None
+    spec.loader = importlib.util.LazyLoader(spec.loader)
+    lazyhooks = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "r28e_lazyhooks", lazyhooks)
+    spec.loader.exec_module(lazyhooks)
+    js.simulations(build_app("nodlq"), start=START, seed=0)  # held by no name: the modules are searched
+    assert "R28E_LAZY_RAN" not in os.environ
+
+
 # -- replaying a recorded day in CI ------------------------------------------------------------------
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
@@ -208,6 +227,33 @@ def record_day(path, seed=7):
 
 
 def cli(*args, cwd):
+    """``jobsim ARGS`` in this process (a subprocess took ~2 s each under load): run from ``cwd``, its exit code and
+    output as ``subprocess.run`` gives them; ``sys.path`` and the modules it imported from ``cwd`` (``hooks_app``)
+    put back, as each test's folder has a ``hooks_app.py`` of its own (jobsim's own stay: a second copy of a
+    module would hold other classes)."""
+    from jobsim._cli import main
+
+    out, err, path, modules = io.StringIO(), io.StringIO(), list(sys.path), set(sys.modules)
+    folder = str(Path(cwd).resolve())
+    here = os.getcwd()
+    try:
+        os.chdir(cwd)  # contextlib.chdir is Python 3.11's
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main([str(a) for a in args])
+            except SystemExit as exit_:  # argparse's refusals
+                code = exit_.code if isinstance(exit_.code, int) else 2
+    finally:
+        os.chdir(here)
+        sys.path[:] = path
+        for name in set(sys.modules) - modules:
+            if str(Path(getattr(sys.modules[name], "__file__", None) or "/").resolve()).startswith(folder):
+                del sys.modules[name]
+    return subprocess.CompletedProcess(["jobsim", *args], code, out.getvalue(), err.getvalue())
+
+
+def cli_process(*args, cwd):
+    """``python -m jobsim ARGS`` as a user runs it: what a failing test's report says to paste."""
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{TESTS}"}
     return subprocess.run([sys.executable, "-m", "jobsim", *map(str, args)], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=120)
@@ -324,7 +370,8 @@ def test_trace_dir_saves_a_failing_tests_trace_and_it_replays(pytester, monkeypa
     pytester.makepyfile(hooks_app="from test_user_webhooks import build_app\napp = build_app()\n")
     pytester.makeconftest("import pytest\nfrom hooks_app import app\n\n"
                           "@pytest.fixture\ndef jobsim_app():\n    return app\n")
-    pytester.makepyfile(test_hooks=textwrap.dedent("""\
+    # a name of its own: the inner run is in-process, where tests/test_hooks.py may be imported already
+    pytester.makepyfile(test_dlq_hooks=textwrap.dedent("""\
         import httpx
         import pytest
 
@@ -336,16 +383,16 @@ def test_trace_dir_saves_a_failing_tests_trace_and_it_replays(pytester, monkeypa
             jobsim.run_until_idle()
             assert jobsim.runs("deliver")[0].status == "completed"   # wrong on purpose: it failed
     """))
-    result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider", "--jobsim-trace-dir=traces")
+    result = pytester.runpytest("-q", "-p", "no:cacheprovider", "--jobsim-trace-dir=traces")
     result.assert_outcomes(failed=1)
-    saved = pytester.path / "traces" / "test_hooks.py--test_gone_endpoint_is_dead_lettered.jobsim.jsonl"
+    saved = pytester.path / "traces" / "test_dlq_hooks.py--test_gone_endpoint_is_dead_lettered.jobsim.jsonl"
     assert saved.is_file(), result.stdout.str()
-    name = "traces/test_hooks.py--test_gone_endpoint_is_dead_lettered.jobsim.jsonl"
+    name = "traces/test_dlq_hooks.py--test_gone_endpoint_is_dead_lettered.jobsim.jsonl"
     result.stdout.fnmatch_lines([f"*trace saved to {name}*",
                                  f"*replay it: jobsim replay {name} --app hooks_app.py:app"])  # was MODULE:APP
     line = next(s for s in result.stdout.lines if "replay it:" in s)
     command = line.split("replay it: ", 1)[1].split()
-    replayed = cli(*command[1:], cwd=pytester.path)
+    replayed = cli_process(*command[1:], cwd=pytester.path)  # pasted into a shell: a process of its own
     assert replayed.returncode == 0, replayed.stdout + replayed.stderr
     assert traces.scan(saved) == []
 

@@ -342,7 +342,7 @@ def _policy_runs(sim: Any, runs: list[Run], function: Any) -> list[Run]:
     (arq's ``Retry``/``max_tries``, Celery's ``retry()``, ...) decides those of its jobs itself: checked against
     the engine's default policy, every retry would be a violation. Refused when only such runs are left, as a
     check of nothing would pass, and when ``function`` names such a function (even before it has runs)."""
-    own = getattr(sim, "_own_worker", set())
+    own: set[str] = getattr(sim, "_own_worker", set())
     kept = [run for run in runs if run.function.id not in own]
     named = None if function is None or not hasattr(sim, "_function") else sim._function(function).id
     if named not in own and (kept or not runs):  # a function named: refused even before it has runs

@@ -304,8 +304,19 @@ def test_a_real_worker_blocked_past_its_lock_does_what_the_simulation_does(redis
     for _ in range(2):  # a real worker's 0.5-2 s timers drift on a loaded 2-core machine: one more real run
         real = _heard_live(redis_url, blocks)
         heard.append(real)
-        if [(n, what) for n, _, what in real] == [(n, what) for n, _, what in simulated] and all(
-                abs(r[1] - s[1]) < 0.5 for r, s in zip(real, simulated, strict=True)):  # fmt: skip
+        pairs = zip(_in_order(real), _in_order(simulated), strict=False)
+        if _by_instant(real) == _by_instant(simulated) and all(abs(r[1] - s[1]) < 0.5 for r, s in pairs):
             break
     else:
         pytest.fail(f"two real runs differ from the simulation's events {simulated}: {heard}")
+
+
+def _in_order(events: list[tuple[str, float, object]]) -> list[tuple[str, float, object]]:
+    """The events by the whole second they came at, then by name: at the instant the blocking call returns, the
+    reply to moveToFinished ("Missing lock") and the overdue lock renewal race in the real worker (either comes
+    first: seen on Python 3.13, one of two cycles in one run), so only what came at each instant is compared."""
+    return sorted(events, key=lambda event: (round(event[1]), event[0], str(event[2])))
+
+
+def _by_instant(events: list[tuple[str, float, object]]) -> list[tuple[int, str, str]]:
+    return [(round(t), name, str(what)) for name, t, what in _in_order(events)]

@@ -99,8 +99,8 @@ class WorkerLoop(PumpedLoop["ArqWorld"]):
         polling meanwhile (the test's ``job.result()``) reads the job still in progress, as from a real blocked
         worker. Before, the rest ran at once, and a client at the start instant read a result of 100 s later."""
         super()._run_once()  # type: ignore[misc]
-        x = self._process
-        if x is not None and self.pumping and not self.closing and x.now > self.world.sim.kernel.now:
+        process = self._process
+        if process is not None and self.pumping and not self.closing and process.now > self.world.sim.kernel.now:
             self.stop()
 
     # -- idle polls ------------------------------------------------------------------------------

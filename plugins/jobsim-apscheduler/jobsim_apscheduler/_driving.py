@@ -362,12 +362,38 @@ class _Driving(JobRuns):
         ``next_wakeup_time`` it came from (``base.py:1237-1242``) -- when the float agrees with it to the
         millisecond; otherwise (the wait capped at ``TIMEOUT_MAX``) the float, rounded up to a microsecond."""
         now = self.sim.now_ns()  # the loop's instant, for an AsyncIOScheduler (code may have blocked it)
-        due = [store.get_next_run_time() for store in driven.scheduler._jobstores.values()]
-        exact = min((epoch_ns(d) for d in due if d is not None), default=None)
+        due = [d for d in (store.get_next_run_time() for store in driven.scheduler._jobstores.values()) if d]
+        exact = min(map(epoch_ns, due), default=None)
         wait_ns = round(wait_seconds * SECOND)
         if exact is not None and abs(max(exact, now) - (now + wait_ns)) < MS:
             return max(exact, now)
+        if exact is not None and wait_ns == 0 and exact > now:
+            return self._busy_wait(driven, now, exact, min(due, key=epoch_ns))
         return now + -(-wait_ns // 1000) * 1000
+
+    def _busy_wait(self, driven: Driven, now: int, exact: int, next_wakeup_time: dt.datetime) -> int:
+        """APScheduler 3.11.2 and older wait ``(next_wakeup_time - now).total_seconds()``, at least 0 (3.11.3
+        subtracts timestamps, agronholm/apscheduler#1114): two datetimes of the scheduler's zone, so Python
+        subtracts their wall clocks. In a fall-back night the next run can be later in time yet earlier on the
+        clock (01:00 EST after 01:30 EDT): the wait is 0 while nothing is due, and the real loop spins -- at
+        full CPU, logging each turn -- until the clocks turn back or the run is due. Its turns change nothing,
+        so the scheduler wakes once, at the first instant its wait is no longer 0 (found by bisection to the
+        microsecond: the window holds one turn of the clocks) or the run's; the timeline says so."""
+        tz = driven.scheduler.timezone
+
+        def spun(us: int) -> bool:  # at this microsecond the loop still waits 0 s
+            return (next_wakeup_time - to_datetime(us * 1000, tz)).total_seconds() <= 0
+
+        low, high = now // 1000, -(-exact // 1000)  # spun(low) held at now; high: the run is due
+        while high - low > 1:
+            middle = (low + high) // 2
+            low, high = (middle, high) if spun(middle) else (low, middle)
+        until = min(high * 1000, exact)
+        clock = "%H:%M:%S %Z"
+        self.sim.trace.add(now, "apscheduler.busy_wait", {
+            "until": until, "next_run_time": exact, "version": _version(), "zone": str(tz),
+            "clock_now": to_datetime(now, tz).strftime(clock), "clock_next": next_wakeup_time.strftime(clock)})
+        return until
 
     def _keep_alive(self, driven: Driven) -> None:
         """A one-off timer at the next run of a date-triggered job: ``run_until_idle`` waits for a one-time
@@ -393,6 +419,12 @@ class _Driving(JobRuns):
             if timer is not None:
                 self.sim.kernel.cancel(timer)
         driven.wake = driven.wake_at = driven.keepalive = None
+
+
+def _version() -> str:
+    from importlib.metadata import version
+
+    return version("apscheduler")
 
 
 def _check_executor(driven: Driven, job: Any) -> None:

@@ -36,5 +36,11 @@ def _no_executor(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str
             f"{', '.join(map(repr, d['known']))}): APScheduler logs it and removes the job")  # fmt: skip
 
 
+def _busy_wait(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    return (f"aps       scheduler spins at full CPU until {_at(d['until'], tz)}: its next run time ({d['clock_next']}) "
+            f"is not later on {d['zone']}'s clock than now ({d['clock_now']}), and APScheduler {d['version']} waits "
+            "the clock difference, 0 s (3.11.3 subtracts instants: agronholm/apscheduler#1114)")  # fmt: skip
+
+
 KINDS = {"apscheduler.missed": _missed, "apscheduler.max_instances": _max_instances,
-         "apscheduler.no_executor": _no_executor}  # fmt: skip
+         "apscheduler.no_executor": _no_executor, "apscheduler.busy_wait": _busy_wait}  # fmt: skip

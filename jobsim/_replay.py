@@ -108,7 +108,7 @@ class ReplayResult:
         sim = self.simulation
         header = self.recorded.header or {}
         start = header.get("start", sim.start_ns)
-        into = ", ".join(sim.functions) if len(sim.functions) <= 4 else f"{len(sim.functions)} functions"
+        into = _into(sim.functions)
         lines = [
             f"jobsim replay of {self.source}",
             f"recorded: {iso(start, sim.tz)} to {iso(end_of(self.recorded), sim.tz)} · seed "
@@ -138,6 +138,19 @@ class ReplayResult:
     def __repr__(self) -> str:
         verdict = "same" if self.same else f"{len(self.divergences)} divergence(s)"
         return f"<ReplayResult {self.source}: {verdict}>"
+
+
+def _names(ids: list[str]) -> str:
+    return ", ".join(ids) if len(ids) <= 4 else f"{len(ids)} functions"
+
+
+def _into(functions: dict[str, Any]) -> str:
+    """What the inputs went into: the functions events start; those only a schedule starts (cron, every) said
+    apart -- no input event reaches them."""
+    scheduled = [fn_id for fn_id, fn in functions.items() if not fn.events and (fn.crons or fn.every)]
+    listening = [fn_id for fn_id in functions if fn_id not in scheduled]
+    into = _names(listening) if listening else "no function an event starts"
+    return into + (f" (on their schedules: {_names(scheduled)})" if scheduled else "")
 
 
 # -- replay ---------------------------------------------------------------------------------------

@@ -832,3 +832,22 @@ def test_a_recorded_smtp_size_limit_is_set_again_by_the_replay():
     assert sim.runs("send")[0].status == "failed" and sim.mail.outbox == []
     result = jobsim.Simulation.replay(sim.trace, app)
     assert result.same, result.report()  # the replay's server refused it too (it was delivered there)
+
+
+def test_the_report_says_a_scheduled_function_gets_no_input_event():
+    app = jobsim.App("shop")
+
+    @app.function("welcome", on="user/signup")
+    def welcome(ctx):
+        return ctx.event.data["id"]
+
+    @app.function("nightly", cron="0 3 * * *")
+    def nightly(ctx):
+        return "swept"
+
+    with jobsim.Simulation(app, start="2025-03-01T00:00:00Z") as sim:
+        sim.send("user/signup", {"id": 1})
+        sim.advance("1d")
+    report = jobsim.Simulation.replay(sim.trace, app).report()
+    # it said "1 input event into welcome, nightly": no event reaches a cron function
+    assert "replayed: 1 input event into welcome (on their schedules: nightly) · " in report, report

@@ -214,6 +214,10 @@ class _Targets:
             owner = self.functions.get(function.removesuffix("-failure"))
             if owner is not None and owner.on_failure is not None:  # its handler is made when a run first fails
                 return list(self.engine.runs.get(function, ()))
+            selection = self._selection
+            left_out = None if selection is None else selection.find(function.removesuffix("-failure"))
+            if selection is not None and left_out is not None and left_out.on_failure is not None:
+                raise selection.refuse(left_out, "function_id", function)  # the handler of a function left out
         return list(self.engine.runs.get(self._function(function).id, ()))
 
     def _function(self, function: Any, argument: str = "function_id") -> Function:

@@ -123,6 +123,20 @@ def test_an_invoke_of_an_excluded_function_says_to_take_it_out_of_exclude_functi
     )
 
 
+def test_the_failure_handler_of_a_left_out_function_is_named_as_left_out() -> None:
+    app = jobsim.App("hooks")
+    app.function("deliver", on="hook/queued", on_failure=lambda ctx: None)(lambda ctx: None)
+    app.function("audit", on="hook/audited")(lambda ctx: None)
+    with jobsim.Simulation(app, start=START, functions=["audit"]) as sim:
+        with pytest.raises(jobsim.InvalidArgument) as caught:  # it said: one of the simulated ids: 'audit'
+            sim.runs("deliver-failure")
+        assert str(caught.value) == (
+            "function_id='deliver-failure': function 'deliver' is not simulated, functions=['audit'] left it out; "
+            "add 'deliver' to functions= to simulate it (in jobsim.Simulation(...) or @pytest.mark.jobsim(...))")
+        with pytest.raises(jobsim.InvalidArgument, match="one of the simulated function ids: 'audit'"):
+            sim.runs("audit-failure")  # audit has no on_failure: no such function at all
+
+
 def test_naming_a_left_out_function_from_the_test_is_the_same_error() -> None:
     app = make_app()
     report = app.functions["daily-report"]

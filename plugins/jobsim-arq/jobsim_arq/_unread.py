@@ -45,7 +45,8 @@ class Unconsumed:
                     continue  # aborted: cancelled work, not lost work
                 job_id = member.decode()
                 expiry = self.store.expiry_ms((job_key_prefix + job_id).encode())
-                if expiry is not None and expiry < int(self.store.c_ZSCORE(queue, member)):
+                due = self.store.c_ZSCORE(queue, member)  # a member it just listed: its score is there
+                if expiry is not None and due is not None and expiry < int(due):
                     continue  # its key expired before it was due (or is gone): no worker would have run it
                 held = self.jobs.get(job_id)
                 name = held.run.function.id if held is not None else "?"

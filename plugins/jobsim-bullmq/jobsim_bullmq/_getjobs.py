@@ -93,7 +93,8 @@ def job_ids(
     lo, hi = tonumber(start), tonumber(end)  # tonumber(ARGV[1]), tonumber(ARGV[2])
     if lo is None or hi is None:
         raise unreadable(lo, hi, asc, kinds[0])
-    bounded, out = not (lo < 0 or hi < 0), []  # NaN included: no comparison of it is true
+    bounded = not (lo < 0 or hi < 0)  # NaN included: no comparison of it is true
+    out: list[Any] = []
     for kind in kinds:
         listed = kind in LISTS
         ids = ids_of(kind)

@@ -342,7 +342,7 @@ def pop(world: Any) -> None:
         if code is not None:
             importlib.import_module("billiard.einfo")._Frame.Code = code
         for cls, method in _methods.items():
-            cls.apply_async = method
+            cls.apply_async = method  # type: ignore[attr-defined]  # a canvas class's, put back
         _methods.clear()
         for (module_name, attr), original in _saved.items():
             setattr(importlib.import_module(module_name), attr, original)

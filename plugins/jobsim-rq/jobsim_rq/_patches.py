@@ -181,8 +181,8 @@ def _create_job(original: Any, world: RQWorld) -> Any:
             unreadable = _unreadable_timeout(kwargs)
             if unreadable is None and not isinstance(exc, ValueError):
                 raise
-            why = exc if unreadable is None else InvalidArgument.build(*unreadable, _TIMEOUTS)
-            raise InvalidArgument(f"RQ refused the job {name!r} on queue {self.name!r}: {why}") from exc
+            cause = exc if unreadable is None else InvalidArgument.build(*unreadable, _TIMEOUTS)
+            raise InvalidArgument(f"RQ refused the job {name!r} on queue {self.name!r}: {cause}") from exc
         if callable(func):  # what the test names in sim.runs(func), also when RQ cannot import it back
             job._jobsim_callable = func
         return job

@@ -247,10 +247,15 @@ _DROPPED = {"done": "the step's output", "failed": "the step's error", "returned
 
 def _retry(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
     """The due time to the millisecond, as the line that runs it is stamped ("at 12:00:36 (+36s888ms784125ns)"
-    for a jittered retry of 12:00:36.888 misled and read as noise); a jitter's nanoseconds stay in the trace."""
+    for a jittered retry of 12:00:36.888 misled and read as noise); a jitter's nanoseconds stay in the trace. The
+    delay is the one between the stamps shown (under a millisecond apart: as it is)."""
     due = to_datetime(d["at"], tz)
     at = due.strftime("%H:%M:%S") + (f".{due.microsecond // 1000:03d}" if due.microsecond else "")
-    delay = d["delay"] - d["delay"] % MS or d["delay"]  # under a millisecond: shown as it is
+    # the difference of the two stamps the reader sees (both to the millisecond): a retry due 10 s after an attempt
+    # at 11.881000500 is due at 21.881000 (Huey's microseconds) and read "+9s999ms" beside 11.881 and 21.881
+    due_ns, delay = d["at"], d["delay"]
+    if delay >= MS:
+        delay = due_ns - due_ns % MS - (due_ns - delay - (due_ns - delay) % MS)
     line = f"retry     {_run(d, names)}{_step(d)} attempt {d['attempt']} at {at} (+{format_duration(delay)})"
     if d.get("poll") is not None:  # Agenda: found by a later poll (``_polling.py``)
         line += f", found by the poll at {_instant(d['poll'], tz)}"

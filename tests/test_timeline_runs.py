@@ -172,3 +172,21 @@ def test_on_inngest_a_repeated_id_job_code_sent_is_an_event_of_its_run_and_skips
         "skipped   log#3: event id 'n-1' already started a run in the last 24h",
         "skipped   log#4: event id 'n-1' already started a run in the last 24h",
     ]
+
+
+def test_a_retry_line_gives_the_delay_between_the_stamps_it_shows() -> None:
+    """A retry due 10 s after an attempt at 11.881000500 is due at 21.881000 (a backend's microseconds): the line
+    said "+9s999ms" beside the stamps 11.881 and 21.881."""
+    import datetime
+
+    from jobsim._time import MS, SECOND, instant_ns
+    from jobsim._timeline import BUILTIN_KINDS as KINDS
+
+    base = instant_ns("2025-03-01T09:00:00Z")
+
+    def line(at: int, delay: int) -> str:
+        return KINDS["retry"]({"at": at, "delay": delay, "attempt": 2, "function": "flaky"}, {}, datetime.timezone.utc)
+
+    assert line(base + 21_881_000_000, 10 * SECOND - 500).endswith("attempt 2 at 09:00:21.881 (+10s)")
+    assert line(base + 36_888_784_125, 36_888_784_125).endswith("at 09:00:36.888 (+36s888ms)")  # a jittered one
+    assert line(base + 2 * MS + 400, 400).endswith("(+400ns)")  # under a millisecond: as it is

@@ -140,16 +140,24 @@ def target_code(target: Any, names: Mapping[str, Any], source: Callable[[Any], s
 
 
 def _module_attribute(target: Any, names: Mapping[str, Any]) -> str | None:
-    """``module.attribute`` when a module the caller imported holds the target (``shop.app``), else ``None``.
-    Plain modules only: reading a lazily imported one's (``importlib.util.LazyLoader``'s) attributes runs it."""
+    """``module.attribute`` when a module the caller imported holds the target (``shop.app``), or one of its
+    submodules does (``import shop.jobs`` then ``shop.jobs.app``, three levels down at most), else ``None``.
+    Plain modules only: reading a lazily imported one's (``importlib.util.LazyLoader``'s) attributes runs it;
+    a submodule is one whose ``__name__`` extends its parent's (not ``os``, imported into ``shop``)."""
     import types
 
-    for key, value in names.items():
-        if type(value) is types.ModuleType and not key.startswith("_"):
-            held = value.__dict__.items()
+    level = [(key, value) for key, value in names.items()
+             if type(value) is types.ModuleType and not key.startswith("_")]  # fmt: skip
+    for _ in range(3):
+        below = []
+        for path, module in level:
+            held = module.__dict__.items()
             attribute = next((attr for attr, item in held if item is target and not attr.startswith("_")), None)
             if attribute is not None:
-                return f"{key}.{attribute}"
+                return f"{path}.{attribute}"
+            below += [(f"{path}.{attr}", item) for attr, item in held if type(item) is types.ModuleType
+                      and not attr.startswith("_") and item.__name__ == f"{module.__name__}.{attr}"]  # fmt: skip
+        level = below
     return None
 
 

@@ -191,6 +191,26 @@ def test_a_target_reached_through_its_module_prints_as_module_attribute():
     assert "with jobsim.Simulation(hooks.broken, " in notes, notes
 
 
+def test_a_target_in_a_submodule_prints_as_its_dotted_path():
+    import os
+    import types
+
+    shop = types.ModuleType("shop")  # `import shop.jobs`: the caller's name is shop alone
+    shop.jobs, shop.os = types.ModuleType("shop.jobs"), os  # a submodule, and a module shop imported (not searched)
+    shop.jobs.app = build_app("nodlq")
+    @FAST
+    @given(sim=js.simulations(shop.jobs.app, start=START, seed=0))
+    def prop(sim):
+        with sim:
+            js.apply(sim)
+            raise AssertionError("boom")
+
+    with pytest.raises(AssertionError) as info:
+        prop()
+    notes = "\n".join(info.value.__notes__)
+    assert "with jobsim.Simulation(shop.jobs.app, " in notes, notes  # was 'app': one level only
+
+
 def test_looking_for_a_targets_module_runs_no_lazily_imported_module(tmp_path, monkeypatch):
     """The caller's modules are searched for the target (``hooks.broken``): a lazy one's attributes would run it."""
     import importlib.util

@@ -39,6 +39,12 @@ def _at(sim: jobsim.Simulation) -> float:
     return (sim.kernel.now - sim.start_ns) / S
 
 
+async def _blocks_then_waits(seconds: float) -> None:
+    """Job code that blocks the process, then waits for what never comes (the loop's close cancels it)."""
+    time.sleep(seconds)
+    await asyncio.get_running_loop().create_future()
+
+
 def test_no_other_task_runs_before_the_blocking_call_returns() -> None:
     """The ticker's 1 s timer falls inside the 100 s call: it runs when the simulation reaches the call's return, not
     in the pump that made the call (where the process's clock already read 100.5 s while the simulation's read 0.5)."""
@@ -70,17 +76,10 @@ def test_no_other_task_runs_before_the_blocking_call_returns() -> None:
 def test_a_blocked_process_wakes_at_the_calls_return_with_nothing_else_due() -> None:
     """No timer pending and nothing ready: the wake is still the call's return (``next_wake_ns``)."""
     with jobsim.Simulation(app(), start=START) as sim:
-        gate = asyncio.Event()
-
-        async def blocker() -> None:
-            time.sleep(30)
-            await gate.wait()
-
-        world, loop = _start(sim, blocker())
+        _, loop = _start(sim, _blocks_then_waits(30))
         sim.advance("1s")
         assert loop.next_due_ns() is None  # nothing else wants a pump ...
         assert loop.next_wake_ns() == sim.start_ns + 30 * S  # ... and the process wakes when the call returns
-        gate.set()
         loop.close_down()
 
 
@@ -96,7 +95,7 @@ def test_the_first_turn_after_the_call_returned_is_resuming() -> None:
             loop.call_soon(note)  # the next turn: the first after the call returned
             loop.call_soon(loop.call_soon, note)  # the one after
 
-        world, loop = _start(sim, blocker())
+        _, loop = _start(sim, blocker())
         sim.advance("1m")
         loop.close_down()
     assert turns == [(30.0, True), (30.0, False)]
@@ -104,19 +103,12 @@ def test_the_first_turn_after_the_call_returned_is_resuming() -> None:
 
 def test_unblock_ends_the_hold_at_the_simulations_instant() -> None:
     with jobsim.Simulation(app(), start=START) as sim:
-        gate = asyncio.Event()
-
-        async def blocker() -> None:
-            time.sleep(3600)
-            await gate.wait()
-
-        world, loop = _start(sim, blocker())
+        _, loop = _start(sim, _blocks_then_waits(3600))
         sim.advance("10s")
         assert loop.blocked_until() == sim.start_ns + 3600 * S
         loop.unblock()  # the call died with its worker (a crash)
         assert loop.blocked_until() is None and not loop.resuming
         assert loop.next_wake_ns() is None
-        gate.set()
         loop.close_down()
 
 

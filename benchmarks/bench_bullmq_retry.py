@@ -18,9 +18,19 @@ process's peak RSS (``ru_maxrss``, so one run per process). Needs jobsim-bullmq 
 wraps every simulated Redis command: ``jobsim.hooks.gate_while_blocked``): the same run with the gate and with the
 commands unwrapped, interleaved in this process (``--repeat`` rounds after a warm-up, the order rotating:
 ``_common.interleaved``), CPU medians and their ratio; a run before them counts the commands sent (none of this
-job's are ever held: nothing blocks). The attempts reached are checked to be the same both ways.
+job's are ever held: nothing blocks). The attempts reached are checked to be the same both ways. With ``--jobs N``
+the workload is ``N`` jobs added together whose processor returns at once (no error to format, no backoff): the
+commands are a larger share of the work.
 
     PYTHONPATH=.:plugins/jobsim-bullmq python benchmarks/bench_bullmq_retry.py --gate --attempts 2000 --limit 1
+    PYTHONPATH=.:plugins/jobsim-bullmq python benchmarks/bench_bullmq_retry.py --gate --jobs 2000
+
+A 1 % effect is below what those CPU medians resolve here (one variant's rounds spread by ±20 % at load 1):
+``--only gated`` / ``--only unwrapped`` runs one simulation for callgrind, which counts its instructions alone:
+
+    PYTHONHASHSEED=0 PYTHONPATH=.:plugins/jobsim-bullmq valgrind --tool=callgrind --collect-atstart=no \
+        --toggle-collect=functools_reduce python3.11 benchmarks/bench_bullmq_retry.py --gate --only gated \
+        --attempts 300 --limit 1
 """
 
 from __future__ import annotations
@@ -38,6 +48,10 @@ NOWHERE = "redis://127.0.0.1:1/0"
 
 async def always_fails(job, token):
     raise ConnectionError("not yet")
+
+
+async def succeeds(job, token):
+    return job.data["n"]
 
 
 def simulate(attempts: int, limit: int | None) -> tuple[int, float, float]:
@@ -62,7 +76,23 @@ def simulate(attempts: int, limit: int | None) -> tuple[int, float, float]:
     return reached, time.process_time() - cpu, time.perf_counter() - wall
 
 
-def gate_overhead(attempts: int, limit: int | None, repeat: int) -> None:
+def simulate_jobs(jobs: int) -> tuple[int, float, float]:
+    """``--jobs``: ``jobs`` jobs added at once that succeed at once: the runs completed, CPU and wall seconds."""
+    from bullmq import Queue, Worker
+
+    import jobsim
+
+    queue = Queue("q", {"connection": NOWHERE})
+    worker = Worker("q", succeeds, {"autorun": False, "connection": NOWHERE})
+    cpu, wall = time.process_time(), time.perf_counter()
+    with jobsim.Simulation(worker, start="2025-03-01T00:00:00Z") as sim:
+        asyncio.run(queue.addBulk([{"name": "n", "data": {"n": n}} for n in range(jobs)]))
+        sim.run_until_idle()
+        done = sum(run.status == "completed" for run in sim.runs("q"))
+    return done, time.process_time() - cpu, time.perf_counter() - wall
+
+
+def gate_overhead(workload: Callable[[], tuple[int, float, float]], what: str, repeat: int) -> None:
     """``--gate``: the run with the commands gated (the plugin as it is) and unwrapped, interleaved."""
     import statistics
 
@@ -84,13 +114,13 @@ def gate_overhead(attempts: int, limit: int | None, repeat: int) -> None:
         return count
 
     gates: dict[str, Callable[[Any, Any], Any]] = {"gated": gated, "unwrapped": lambda command, world: command}
-    _patches._gated = counting  # type: ignore[assignment]
-    reached = simulate(attempts, limit)[0]
+    _patches._gated = counting
+    reached = workload()[0]
 
     def variant(gate: Callable[[Any, Any], Any]) -> Callable[[], float]:
         def run() -> float:
-            _patches._gated = gate  # type: ignore[assignment]
-            got, spent, _ = simulate(attempts, limit)
+            _patches._gated = gate
+            got, spent, _ = workload()
             assert got == reached, (got, reached)
             return spent
 
@@ -99,15 +129,31 @@ def gate_overhead(attempts: int, limit: int | None, repeat: int) -> None:
     try:
         cpu = interleaved({name: variant(gate) for name, gate in gates.items()}, repeat=repeat)
     finally:
-        _patches._gated = gated  # type: ignore[assignment]
+        _patches._gated = gated
     on, off = statistics.median(cpu["gated"]), statistics.median(cpu["unwrapped"])
     with open("/proc/loadavg") as f:
         load = " ".join(f.read().split()[:3])
-    print(f"attempts={reached} stackTraceLimit={limit} commands={sent[0]} ({sent[0] / reached:.1f} an attempt) "
+    print(f"{what}={reached} commands={sent[0]} ({sent[0] / reached:.1f} each) "
           f"gated/unwrapped CPU={on / off:.3f} (overhead {on - off:+.3f} s, {(on - off) / sent[0] * 1e6:+.2f} us a "
           f"command; medians of {repeat}: gated {on:.2f} s, unwrapped {off:.2f} s) load {load} "
           f"rounds {[round(a / b, 3) for a, b in zip(cpu['gated'], cpu['unwrapped'], strict=True)]} "
           f"({_patches.__file__})")  # fmt: skip
+
+
+def only(workload: Callable[[], tuple[int, float, float]], variant: str) -> None:
+    """``--gate --only VARIANT``: one measured run inside ``functools.reduce``, after a small one that does the lazy
+    imports, so that ``valgrind --tool=callgrind --collect-atstart=no --toggle-collect=functools_reduce`` counts the
+    instructions of that run alone (instruction counts do not feel the machine's load)."""
+    import functools
+
+    from jobsim_bullmq import _patches
+
+    if variant == "unwrapped":
+        _patches._gated = lambda command, world: command
+    simulate(2, 1)
+    simulate_jobs(2)
+    reached = functools.reduce(lambda _, __: workload(), [None], (0, 0.0, 0.0))[0]
+    print(f"{variant}: {reached} ({_patches.__file__})")
 
 
 def main() -> None:
@@ -116,11 +162,20 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="the job's stackTraceLimit (default: none)")
     parser.add_argument("--gate", action="store_true", help="the gate's cost: gated and unwrapped, interleaved")
     parser.add_argument("--repeat", type=int, default=5, help="with --gate: timed rounds (at least 5)")
+    parser.add_argument("--jobs", type=int, default=0, help="with --gate: N jobs that succeed at once instead")
+    parser.add_argument("--only", choices=("gated", "unwrapped"), help="with --gate: one run, for callgrind")
     args = parser.parse_args()
     if args.gate:
         if args.repeat < 5:
             parser.error(f"--repeat {args.repeat!r}: need at least 5 rounds for a median")
-        gate_overhead(args.attempts, args.limit, args.repeat)
+
+        def workload() -> tuple[int, float, float]:
+            return simulate_jobs(args.jobs) if args.jobs else simulate(args.attempts, args.limit)
+
+        if args.only:
+            only(workload, args.only)
+        else:
+            gate_overhead(workload, "jobs" if args.jobs else f"stackTraceLimit={args.limit} attempts", args.repeat)
         return
 
     import jobsim_bullmq

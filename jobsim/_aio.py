@@ -17,7 +17,9 @@ real time instead, and virtual time stands still, as it does for a blocking call
 
 ``PumpedLoop`` is the other use of the same clock: a plugin's simulated worker process (jobsim-arq,
 jobsim-bullmq) whose backend code is one long-lived asyncio program. It runs only when jobsim's
-kernel pumps it, and books a kernel timer for its next instant instead of blocking.
+kernel pumps it, and books a kernel timer for its next instant instead of blocking. A blocking call in
+job code (``time.sleep``) holds that whole process, as it holds a real worker's loop: nothing else on
+the loop runs until the simulation reaches the instant the call returned (``PumpedLoop.blocked_until``).
 """
 
 from __future__ import annotations
@@ -285,8 +287,17 @@ class PumpedLoop(VirtualLoop, Generic[W]):
     While the world is ``busy()`` (a job under way or waiting) the booked wake is one-off ``NORMAL`` work, which
     ``run_until_idle`` waits for; otherwise it is ``recurring`` at ``BACKGROUND`` priority, like a cron tick, and
     keeps nothing busy. ``book`` keeps a wake already booked for the same instant and kind.
+
+    A blocking call in job code (``time.sleep``, a sync client, a call the subclass runs inline) moves the process's
+    own clock past the simulation's instant and holds the whole process there, as it holds a real worker's event
+    loop: the loop stops after the turn in which the call returned (``_run_once``), and its next wake is not before
+    that instant (``next_wake_ns``), so no other task -- a lock renewal, a poll, another job -- runs meanwhile.
+    ``blocked_until()`` says until when; ``resuming`` is true during the first turn run after it; ``unblock()``
+    ends the hold early (the call died with its worker); ``jobsim.hooks.gate_while_blocked`` makes the backend's
+    server commands wait for the call's return too.
+
     A subclass names itself in ``wake_owner``, sets ``current`` (the context variable holding the job whose task
-    runs, an object with a ``run``), and may move the wake with ``next_wake_ns`` (skip what would change nothing)
+    runs, an object with a ``run``), and may move the wake with ``next_due_ns`` (skip what would change nothing)
     and shape the shutdown with ``_begin_close``, ``_leftovers``, ``_end_close`` and ``_closing_scope``.
     """
 
@@ -306,6 +317,8 @@ class PumpedLoop(VirtualLoop, Generic[W]):
         self._wake: Any = None
         self._wake_due: int | None = None
         self.pumping = False
+        self.resuming = False
+        """True during the first turn the loop runs after a blocking call returned (``blocked_until``)."""
         self._process: _Process | None = None
         super().__init__(world.now_ns, self._spend)
         self._selector = _KernelSelector(self._selector, self._park, self._next_timer)  # type: ignore[assignment]
@@ -371,9 +384,43 @@ class PumpedLoop(VirtualLoop, Generic[W]):
         if escaped is not None:
             raise escaped
 
-    def next_wake_ns(self) -> int | None:
-        """When the kernel must pump next: now if callbacks are ready, else at the next timer (None: never)."""
+    def next_due_ns(self) -> int | None:
+        """When the loop wants its next pump, blocking calls aside: now if callbacks are ready, else at the next timer
+        (None: never). A subclass moves its wakes here (skips what would change nothing)."""
         return self.world.now_ns() if self._ready else self.next_timer_ns()
+
+    def next_wake_ns(self) -> int | None:
+        """When the kernel must pump next: ``next_due_ns()``, but never before the instant a blocking call took the
+        process to (``blocked_until``), even with nothing else due."""
+        due = self.next_due_ns()
+        ahead = self.blocked_until()
+        return due if ahead is None else ahead if due is None else max(due, ahead)
+
+    # -- blocking calls -----------------------------------------------------------------------------------------------
+    def blocked_until(self) -> int | None:
+        """The instant (epoch ns) a blocking call in job code took the process to, while the simulation has not
+        reached it yet: until then the process is blocked, and nothing on the loop runs (None: it is not)."""
+        x = self._process
+        if x is None or self.closing or x.now <= self.world.sim.kernel.now:
+            return None
+        return int(x.now)
+
+    def unblock(self) -> None:
+        """The blocking call died with its worker (a crash): the process is back at the simulation's instant."""
+        if self._process is not None:
+            self._process.now = self.world.sim.kernel.now
+        self.resuming = False
+
+    def _run_once(self) -> None:
+        """One turn of the loop; after a turn in which job code blocked the process past the simulation's instant,
+        the loop stops until the simulation reaches the instant the call returned (``next_wake_ns``), and the turn
+        run then is ``resuming``. The code after the call in the same task runs in the blocked turn, stamped with
+        the call's instant (the process's clock); every other task waits."""
+        super()._run_once()  # type: ignore[misc]
+        self.resuming = False
+        if self.pumping and self.blocked_until() is not None:
+            self.stop()
+            self.resuming = True  # the loop's next turn is the first after the call returned
 
     def book(self) -> None:
         """Ask the kernel to pump at ``next_wake_ns`` (a wake booked already for that instant is kept)."""

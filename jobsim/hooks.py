@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import pluggy
 
 from ._aio import PumpedLoop, PumpedWorld
+from ._blocking import LoopHolder, gate_while_blocked
 from ._execution import StoppableExecution
 from ._safe import shown
 from ._time import iso
@@ -51,9 +52,9 @@ if TYPE_CHECKING:
     from ._simulation import Simulation
 
 __all__ = [
-    "Adapted", "ClassGuard", "ProcessPatches", "PumpedLoop", "PumpedWorld", "RecordRenderer", "StoppableExecution",
-    "Unread", "attempt_budget", "end_run", "escapes", "guard_hooks", "hookimpl", "hookspec", "output_bytes",
-    "planned_instant", "refusing_handler", "target_rng",
+    "Adapted", "ClassGuard", "LoopHolder", "ProcessPatches", "PumpedLoop", "PumpedWorld", "RecordRenderer",
+    "StoppableExecution", "Unread", "attempt_budget", "end_run", "escapes", "gate_while_blocked", "guard_hooks",
+    "hookimpl", "hookspec", "output_bytes", "planned_instant", "refusing_handler", "target_rng",
 ]
 
 W = TypeVar("W")

@@ -8,40 +8,13 @@ for it: a clean-up that slept a year took 365 waits of a day, where one jump to 
 from __future__ import annotations
 
 import asyncio
-import contextvars
-from typing import Any
+
+from _pumped import CURRENT, START, World, app
 
 import jobsim
-from jobsim._events import Event
-from jobsim._records import Run
 from jobsim.hooks import PumpedLoop
 
-START = "2025-01-01T00:00:00Z"
 YEAR = 365 * 86_400
-CURRENT: contextvars.ContextVar[Any] = contextvars.ContextVar("jobsim_test_job", default=None)
-
-
-class World:
-    """The least a ``PumpedLoop`` needs: busy while a task it watches is pending."""
-
-    escaped: BaseException | None = None
-
-    def __init__(self, sim: jobsim.Simulation) -> None:
-        self.sim = sim
-        self.tasks: list[asyncio.Task[Any]] = []
-        self._run: Run | None = None
-
-    def now_ns(self) -> int:
-        return self.sim.now_ns()
-
-    def busy(self) -> bool:
-        return any(not task.done() for task in self.tasks)
-
-    def placeholder_run(self) -> Run:
-        if self._run is None:
-            fn = next(iter(self.sim.functions.values()))
-            self._run = Run(fn, "worker", [Event("test/worker", {})], self.sim.kernel.now)
-        return self._run
 
 
 class CountingLoop(PumpedLoop[World]):
@@ -59,14 +32,8 @@ class CountingLoop(PumpedLoop[World]):
         super()._park(ns)
 
 
-def _app() -> jobsim.App:
-    app = jobsim.App("a")
-    app.function("noop", on="go")(lambda ctx: None)
-    return app
-
-
 def test_a_year_long_sleep_in_the_workers_shutdown_is_one_jump() -> None:
-    with jobsim.Simulation(_app(), start=START) as sim:
+    with jobsim.Simulation(app(), start=START) as sim:
         world = World(sim)
         loop = CountingLoop(world)
 
@@ -88,7 +55,7 @@ def test_a_year_long_sleep_in_the_workers_shutdown_is_one_jump() -> None:
 
 
 def test_a_year_long_sleep_in_a_running_worker_is_one_kernel_wake() -> None:
-    with jobsim.Simulation(_app(), start=START) as sim:
+    with jobsim.Simulation(app(), start=START) as sim:
         world = World(sim)
         loop = CountingLoop(world)
 

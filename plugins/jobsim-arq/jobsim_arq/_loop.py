@@ -79,29 +79,17 @@ class WorkerLoop(PumpedLoop["ArqWorld"]):
             future.set_result(result)
         return future
 
-    def next_wake_ns(self) -> int | None:
-        """The next timer, idle polls skipped (none while closing: the shutdown runs the loop itself); not before
-        the instant a blocking call took the process to (``_run_once``)."""
+    def next_due_ns(self) -> int | None:
+        """The next timer, idle polls skipped (none while closing: the shutdown runs the loop itself). A blocking
+        call in job code (``time.sleep``, one run inline) holds the process until the simulation reaches its return
+        (``PumpedLoop.blocked_until``): a blocked worker writes nothing to Redis until then, and what the job (and
+        ``run_job`` after it) writes then -- its result, a retry's score -- is written at that instant, so a client
+        polling meanwhile (the test's ``job.result()``) reads the job still in progress, as from a real worker."""
         if self.closing:
             return None
         if not self._ready:
             self._skip_idle_polls()
-        due = super().next_wake_ns()
-        ahead = self._process.now if self._process is not None else None
-        return due if due is None or ahead is None else max(due, ahead)
-
-    def _run_once(self) -> None:
-        """One turn of the loop; after a turn in which job code blocked the process (``time.sleep``, a blocking call
-        run inline) past the simulation's instant, the loop stops until the simulation reaches that instant.
-
-        A blocked worker writes nothing to Redis until the call returns: what the job (and ``run_job`` after it)
-        writes then -- its result, a retry's score -- is written at the instant the call returned, so a client
-        polling meanwhile (the test's ``job.result()``) reads the job still in progress, as from a real blocked
-        worker. Before, the rest ran at once, and a client at the start instant read a result of 100 s later."""
-        super()._run_once()  # type: ignore[misc]
-        process = self._process
-        if process is not None and self.pumping and not self.closing and process.now > self.world.sim.kernel.now:
-            self.stop()
+        return super().next_due_ns()
 
     # -- idle polls ------------------------------------------------------------------------------
     def _skip_idle_polls(self) -> None:

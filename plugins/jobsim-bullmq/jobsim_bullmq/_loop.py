@@ -48,7 +48,6 @@ class WorkerLoop(PumpedLoop["BullMQWorld"]):
         self._owned: dict[asyncio.TimerHandle, Any] = {}
         self.creators: weakref.WeakKeyDictionary[asyncio.Task[Any], Any] = weakref.WeakKeyDictionary()
         self.frozen: dict[asyncio.Task[Any], list[tuple[Any, tuple[Any, ...], Any]]] = {}  # killed tasks
-        self.resuming = False  # the turn running is the first after a blocking call returned (``_patches._gated``)
         super().__init__(world)
 
     def call_at(self, when: float, callback: Callable[..., Any], *args: Any,  # type: ignore[override]
@@ -108,45 +107,20 @@ class WorkerLoop(PumpedLoop["BullMQWorld"]):
                 del self._owned[handle]
         return bool(self._owned)
 
-    def next_wake_ns(self) -> int | None:
-        """The next timer, or with ``fast_forward`` the first wake-up of idle workers that shows (``idle_until``);
-        never before the instant a blocking call took the process to (``blocked_until``)."""
-        due = super().next_wake_ns()
+    def next_due_ns(self) -> int | None:
+        """The next timer, or with ``fast_forward`` the first wake-up of idle workers that shows (``idle_until``).
+
+        A processor that blocks the loop (``time.sleep``, a sync client) holds it until the simulation reaches the
+        call's return (``PumpedLoop.blocked_until``): a real worker blocked in ``time.sleep(100)`` sends nothing to
+        Redis for 100 s, its lock expires meanwhile, its renewal and stalled-check timers fire late, and what its
+        job writes after the call (``moveToFinished``) reaches Redis when the call returned. The code after the call
+        runs in the same turn, but every Redis command waits for that instant (``jobsim.hooks.gate_while_blocked``),
+        so a test reading the queue meanwhile sees the job still active, ``run_until_idle`` waits for it
+        (``BullMQWorld.busy``), and each write, event and trace record is stamped when it happens."""
+        due = super().next_due_ns()
         if due is not None and not self._ready and self.world.fast_forward:
             due = self.world.idle_until(due)
-        ahead = self.blocked_until()
-        return due if ahead is None else ahead if due is None else max(due, ahead)
-
-    def blocked_until(self) -> int | None:
-        """The instant a blocking call in job code (``time.sleep``, a sync client) took the process to, while the
-        simulation has not reached it yet: until then the process is blocked (None: it is not)."""
-        x = self._process
-        if x is None or self.closing or x.now <= self.world.sim.kernel.now:
-            return None
-        return int(x.now)
-
-    def unblock(self) -> None:
-        """The blocking call died with its worker (``_crash``): the process is back at the simulation's instant."""
-        if self._process is not None:
-            self._process.now = self.world.sim.kernel.now
-        self.resuming = False
-
-    def _run_once(self) -> None:
-        """One turn of the loop; after a turn in which job code blocked the process past the simulation's instant,
-        the loop stops until the simulation reaches the instant the call returned (``next_wake_ns``).
-
-        A real worker blocked in ``time.sleep(100)`` sends nothing to Redis for 100 s: its lock expires meanwhile,
-        its renewal and stalled-check timers fire late, and what its job writes after the call (``moveToFinished``)
-        reaches Redis when the call returned. Here the code after the call runs in the same turn, but every Redis
-        command waits for that instant (``_patches._gated``), so a test reading the queue meanwhile sees the job
-        still active, ``run_until_idle`` waits for it (``BullMQWorld.busy``), and each write, event and trace record
-        is stamped when it happens. Before, the writes were made at once while the simulation stayed at the start
-        instant: ``run_until_idle`` returned with the job active, and the next timeline lines came 100 s early."""
-        super()._run_once()  # type: ignore[misc]
-        self.resuming = False
-        if self.pumping and self.blocked_until() is not None:
-            self.stop()
-            self.resuming = True  # the loop's next turn is the first after the call returned
+        return due
 
     def close_down(self, closing: Iterable[Any] = ()) -> None:
         """The simulation closes: cancel the workers' tasks and let their clean-up run, time jumping as it waits.

@@ -31,10 +31,7 @@ One simulation with BullMQ workers may run at a time in a process (the patches a
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
-import functools
-import inspect
 import random
 import time
 import uuid
@@ -43,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from jobsim._time import SECOND
 from jobsim.errors import JobsimError, UnsupportedFeature
-from jobsim.hooks import ProcessPatches, target_rng
+from jobsim.hooks import ProcessPatches, gate_while_blocked, target_rng
 
 from ._backend import _Backend, _QueueMethods
 
@@ -139,36 +136,15 @@ def _patch(world: BullMQWorld) -> None:
 
 
 def _gated(command: Any, world: BullMQWorld) -> Any:
-    """A simulated Redis command (a backend method). Sent by code on the workers' loop while a blocking call has
-    taken the process past the simulation's instant, it waits for that instant (a yield: the loop stops after the
-    turn, ``WorkerLoop._run_once``, and runs again then), as a blocked worker's commands reach Redis when the call
-    returns; and its reply is read as over a socket, two turns later (a turn in which the reply is read, a turn in
-    which the task resumes), so the timers the blocked loop owes, woken in the same two turns (the timer sets the
-    sleep's future, the task runs), send their commands right behind it, as on a real worker: the lock renewal
+    """A simulated Redis command (a backend method), made to wait for a blocking call in job code
+    (``jobsim.hooks.gate_while_blocked``): sent by code on the workers' loop while the call holds the process, it
+    reaches Redis when the call returns, and its reply is read two turns later, as over a socket, so the timers the
+    blocked loop owes send their commands right behind it, as on a real worker: the lock renewal
     (``lock_manager.py:168-198``) finds the job still tracked while its ``moveToFinished`` is answered
     (``worker.py:453-470`` untracks it only after ``moveToFailed``'s reply). A command sent in the first turn after
     the call returned (the processor awaited something else first: ``await asyncio.sleep(0)``) is answered the same
-    way (measured on a real worker: the renewal fails there too). Otherwise it runs at once, as before (no yield:
-    the order of the workers' tasks is unchanged)."""
-    if not inspect.iscoroutinefunction(command):
-        return command
-
-    @functools.wraps(command)
-    async def gated(*args: Any, **kwargs: Any) -> Any:
-        loop = world.loop
-        if loop is None or not loop.pumping or asyncio.get_running_loop() is not loop:
-            return await command(*args, **kwargs)
-        if loop.blocked_until() is not None:
-            await asyncio.sleep(0)  # to the turn after the call returned
-        elif not loop.resuming:
-            return await command(*args, **kwargs)
-        try:
-            return await command(*args, **kwargs)
-        finally:
-            await asyncio.sleep(0)
-            await asyncio.sleep(0)
-
-    return gated
+    way (measured on a real worker: the renewal fails there too). Otherwise it runs at once, as before."""
+    return gate_while_blocked(command, world, reply_turns=2)
 
 
 def pop(world: BullMQWorld) -> None:

@@ -473,3 +473,23 @@ def test_a_replay_into_changed_code_reports_the_difference(tmp_path):
     first = result.first("orders")
     assert (first.mode, first.path) == ("http", "request.body.json.v")
     assert "DIFFERS" in result.report()
+
+
+def upsert_hourly(sim):
+    asyncio.run(reports.upsertJobScheduler("hourly", {"every": 3600 * 1000, "limit": 3}, "hourly"))
+
+
+def test_a_replay_of_a_job_scheduler_says_the_upsert_is_the_tests_call_to_make_again(tmp_path):
+    with jobsim.Simulation(report_worker(), start="2025-03-01T09:00:00Z") as sim:
+        sim.http.get(f"{API}/reports/daily").respond(200, json={})
+        upsert_hourly(sim)
+        sim.advance("6h")
+    path = sim.trace.save(tmp_path / "hourly.jobsim.jsonl")
+
+    bare = jobsim.Simulation.replay(jobsim.Trace.load(path), report_worker())
+    assert not bare.same
+    (note,) = [n for n in bare.notes if "the replay lacks" in n]
+    assert "3 runs of 'reports' started by job scheduler 'hourly'" in note
+    assert "queue.upsertJobScheduler()" in note and "jobsim_setup(sim)" in note
+
+    jobsim.Simulation.replay(jobsim.Trace.load(path), report_worker(), setup=upsert_hourly).assert_same()

@@ -493,3 +493,17 @@ def test_a_replay_of_a_job_scheduler_says_the_upsert_is_the_tests_call_to_make_a
     assert "queue.upsertJobScheduler()" in note and "jobsim_setup(sim)" in note
 
     jobsim.Simulation.replay(jobsim.Trace.load(path), report_worker(), setup=upsert_hourly).assert_same()
+
+
+def test_a_request_no_route_matches_is_a_network_failure_the_job_retries():
+    # README (HTTP sink): UnmatchedRequest is an httpx.ConnectError inside the job, "so retries happen as on a
+    # network failure"; under a BullMQ worker it stopped run_until_idle at the first attempt instead
+    with jobsim.Simulation(order_worker(), start="2025-03-01T09:00:00Z") as sim:
+        job = asyncio.run(place_order("o-12", attempts=3, backoff=1000))
+        sim.run_until_idle()
+        assert sim.bullmq.state(job.id) == "failed"
+    (run,) = sim.runs("orders")
+    assert run.status == "failed" and offsets(run) == [0, 1, 2]
+    assert isinstance(run.error, jobsim.UnmatchedRequest) and isinstance(run.error, httpx.ConnectError)
+    assert "no route matches POST https://api.shop.test/orders/o-12/confirm" in sim.bullmq.job(job.id).failedReason
+    assert len(sim.http.unmatched) == 3

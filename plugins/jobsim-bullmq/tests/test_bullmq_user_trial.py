@@ -507,3 +507,37 @@ def test_a_request_no_route_matches_is_a_network_failure_the_job_retries():
     assert isinstance(run.error, jobsim.UnmatchedRequest) and isinstance(run.error, httpx.ConnectError)
     assert "no route matches POST https://api.shop.test/orders/o-12/confirm" in sim.bullmq.job(job.id).failedReason
     assert len(sim.http.unmatched) == 3
+
+
+from jobsim import strategies as js  # noqa: E402
+
+
+@settings(max_examples=40, deadline=None)
+@given(sim=js.simulations(order_worker, start="2025-03-01T09:00:00Z"),
+       history=js.histories(failures=js.failure_patterns(
+           {"orders": [None]}, errors=[ConnectionError("API down"), UnrecoverableError("card reported stolen")])))
+def test_an_order_is_retried_on_bullmqs_backoff_until_it_succeeds_runs_out_or_is_unrecoverable(sim, history):
+    with sim:
+        confirm_route(sim)
+        job = asyncio.run(place_order("o-h", attempts=4, backoff={"type": "exponential", "delay": 1000}))
+        history.apply(sim)
+        state = sim.bullmq.state(job.id)
+
+    (run,) = sim.runs("orders")
+    errors = [a.error for a in run.attempts]
+    planned = [f.error for f in history.failures.faults for _ in range(f.times)] if history.failures else []
+    expected = []
+    for error in planned[:4]:
+        expected.append(type(error))
+        if isinstance(error, UnrecoverableError):
+            break
+    else:
+        if len(planned) < 4:
+            expected.append(type(None))
+    assert [type(e) for e in errors] == expected
+    assert state == ("completed" if errors[-1] is None else "failed")
+    assert offsets(run) == [2 ** n - 1 for n in range(len(run.attempts))]  # +1 s, +2 s, +4 s
+    if state == "completed":
+        sim.mail.assert_sent(to="ada@example.com", count=1)
+    else:
+        assert sim.mail.outbox == []

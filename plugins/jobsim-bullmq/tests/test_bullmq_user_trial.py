@@ -541,3 +541,19 @@ def test_an_order_is_retried_on_bullmqs_backoff_until_it_succeeds_runs_out_or_is
         sim.mail.assert_sent(to="ada@example.com", count=1)
     else:
         assert sim.mail.outbox == []
+
+
+def test_a_replay_compares_the_processors_return_value(tmp_path):
+    # the trace's run.end had no output for a BullMQ job: a changed return value replayed as "same"
+    sim, path = record_pipeline(tmp_path)
+    (end,) = sim.trace.of("run.end")
+    assert end.data["output"] == b'{"order":"o-11","confirmation":"C-11"}'
+
+    async def renamed(job, token):
+        result = await process_order(job, token)
+        return {"orderId": result["order"], "confirmation": result["confirmation"]}
+
+    worker = Worker("orders", renamed, {"connection": REDIS, "autorun": False})
+    result = jobsim.Simulation.replay(jobsim.Trace.load(path), worker, setup=add_the_order)
+    assert not result.same
+    assert result.comparison.functions["orders"].divergences["outputs"].mode == "outputs"

@@ -364,6 +364,12 @@ def test_remove_on_complete_and_on_fail_keep_what_they_say():
         assert [asyncio.run(orders.getJobState(j.id)) for j in done] == ["unknown", "unknown", "completed",
                                                                           "completed"]
     assert sim.bullmq.state(gone.id) == "unknown"
+    # as queue.getJob answers for a removed job (it raised InvalidArgument 'the id of a job BullMQ still keeps')
+    assert sim.bullmq.job(gone.id) is None and sim.bullmq.job(bad[0].id) is None
+    assert sim.bullmq.logs(gone.id) == []
+    assert sim.bullmq.job(bad[2].id).failedReason == "bad order"
+    with pytest.raises(jobsim.InvalidArgument, match="job_id='99' is not valid"):
+        sim.bullmq.job("99")  # an id no job ever had: a typo, refused
     assert [sim.bullmq.state(j.id) for j in bad] == ["unknown", "unknown", "failed"]
     assert counts["completed"] == 2 and counts["failed"] == 1
     # the runs are still in jobsim's records

@@ -26,7 +26,7 @@ def local_mismatch(pattern: Any, tz: Any, millis: int) -> dt.datetime | None:
     refuses: bullmq raised at the upsert already)."""
     if not isinstance(pattern, str) or not isinstance(tz, str) or not tz:
         return None
-    from croniter import croniter
+    from croniter import croniter  # type: ignore[import-untyped]
 
     fields = pattern.split()
     if len(fields) == 6:

@@ -21,10 +21,13 @@ import httpx
 import pytest
 from bullmq import Queue, QueueEvents, UnrecoverableError, Worker
 from bullmq.job_scheduler import default_repeat_strategy
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from jobsim_bullmq import BullMQCronWarning
 
 import jobsim
+from jobsim import strategies as js
 from jobsim import traces
-from jobsim_bullmq import BullMQCronWarning
 
 REDIS = "redis://localhost:6379"
 API = "https://api.shop.test"
@@ -278,12 +281,12 @@ def bullmq_python_instants(pattern, tz, start, n):
 
 
 def scheduled_starts(pattern, start, days="4d"):
-    with pytest.warns(BullMQCronWarning, match=r"local time its pattern .* does not match in America/New_York"):
-        with jobsim.Simulation(report_worker(), start=start) as sim:
-            sim.http.get(f"{API}/reports/daily").respond(200, json={"sales": 3})
-            asyncio.run(reports.upsertJobScheduler("daily", {"pattern": pattern, "tz": "America/New_York"},
-                                                   "daily-report"))
-            sim.advance(days)
+    warned = pytest.warns(BullMQCronWarning, match=r"local time its pattern .* does not match in America/New_York")
+    with warned, jobsim.Simulation(report_worker(), start=start) as sim:
+        sim.http.get(f"{API}/reports/daily").respond(200, json={"sales": 3})
+        asyncio.run(reports.upsertJobScheduler("daily", {"pattern": pattern, "tz": "America/New_York"},
+                                               "daily-report"))
+        sim.advance(days)
     assert any("does not match in America/New_York" in line for line in sim.timeline().splitlines())
     return [r.attempts[0].started_at for r in sim.runs("reports") if r.attempts]
 
@@ -406,8 +409,6 @@ def test_a_worker_killed_mid_order_reruns_it_after_the_stalled_check():
 
 # ---------------------------------------------------------------- a property over retry timing
 
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
 
 @settings(max_examples=25, deadline=None)
@@ -431,7 +432,7 @@ def test_retry_delays_always_follow_bullmqs_formula(attempts, delay, kind, failu
     assert state == ("completed" if failures < max(attempts, 1) else "failed")
     expected = [delay if kind == "fixed" else bullmq_exponential(delay, n) for n in range(1, made)]
     assert [r.data["delay"] // 1_000_000 for r in sim.trace.of("retry")] == expected
-    for (before, after), wait in zip(zip(run.attempts, run.attempts[1:]), expected):
+    for (before, after), wait in zip(zip(run.attempts, run.attempts[1:], strict=False), expected, strict=True):
         # the next attempt starts when the idle worker's whole-second block ends
         gap = after.started_at - before.finished_at
         assert timedelta(milliseconds=wait) <= gap < timedelta(milliseconds=wait) + timedelta(seconds=1)
@@ -515,7 +516,6 @@ def test_a_request_no_route_matches_is_a_network_failure_the_job_retries():
     assert len(sim.http.unmatched) == 3
 
 
-from jobsim import strategies as js  # noqa: E402
 
 
 @settings(max_examples=40, deadline=None)

@@ -279,6 +279,11 @@ _CALL = re.compile(r"[a-z_]+")
 ``enqueue``, ``enqueue_job``, ``add``, ``send``), where a run that made it is named (``'tasks.order#2'``) and a
 schedule is described (``"beat entry 'nightly'"``, ``'run time ...'``; arq's ``'cron'``)."""
 
+_TEST_SCHEDULE = re.compile(r"job scheduler '.*'", re.S)
+"""jobsim-bullmq's origin of a job scheduler's runs: unlike a Celery beat entry or an APScheduler job, which the app
+declares and the replay's target brings back, a BullMQ job scheduler exists only once a call made it
+(``queue.upsertJobScheduler``), which a replay does not make again when the test made it."""
+
 _SENT_EARLIER = {"before the simulation": "send"}
 """Origins of calls the test made before the simulation was built, as the call: jobsim-dramatiq takes the messages
 a ``StubBroker`` holds at the start (``actor.send()`` before the ``with``), which a replay lacks as well, and which
@@ -292,7 +297,8 @@ def _backend_origins(trace: Trace) -> Counter[tuple[str, str]]:
     return Counter((data["function"], _SENT_EARLIER.get(origin, origin)) for _, kind, data in trace._rows
                    if kind == "run.start" and isinstance(origin := data.get("event"), str)
                    and isinstance(data.get("function"), str) and origin not in sent
-                   and (origin in _SENT_EARLIER or (_CALL.fullmatch(origin) and origin != "cron")))  # fmt: skip
+                   and (origin in _SENT_EARLIER or (_CALL.fullmatch(origin) and origin != "cron")
+                        or _TEST_SCHEDULE.fullmatch(origin)))  # fmt: skip
 
 
 def backend_calls_missing(recorded: Trace, replayed: Trace) -> list[str]:
@@ -306,5 +312,6 @@ def backend_calls_missing(recorded: Trace, replayed: Trace) -> list[str]:
               for (function, origin), count in missing.items()]  # fmt: skip
     return [f"the replay lacks {', '.join(listed)}: such runs start from a call into the backend, not from an "
             "event, and a replay repeats the recording's events, schedules and faults, not the calls its test "
-            "made (task.delay(), queue.enqueue(), actor.send()); to replay them, make those calls again in the "
+            "made (task.delay(), queue.enqueue(), actor.send(), BullMQ's queue.add() and queue.upsertJobScheduler()); "
+            "to replay them, make those calls again in the "
             "--app module's jobsim_setup(sim) (setup= of Simulation.replay), which runs at the recording's start"]

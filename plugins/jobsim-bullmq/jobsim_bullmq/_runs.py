@@ -163,7 +163,8 @@ class RunRecords:
         run.end_ns, run.error = self.now_ns(), error
         data: dict[str, Any] = {"function": run.function.id, "run": run.id, "status": run.status}
         if target == "completed":
-            run._payload = value.encode()
+            run._payload = value.encode()  # the JSON moveToFinished stored (returnvalue)
+            data["output"] = run._payload  # as hooks.end_run writes it: a replay compares outputs by it
         else:
             data["error"] = f"{type(error).__name__}: {error}"
         self.sim.trace.add(self.now_ns(), "run.end", data)

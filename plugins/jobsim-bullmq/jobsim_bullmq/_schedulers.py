@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from jobsim.errors import InvalidArgument
 
 from ._adding import Adding
+from ._cronlocal import check as check_cron_local
 from ._state import QueueState
 
 if TYPE_CHECKING:
@@ -73,6 +74,8 @@ class Schedulers(Adding):
                                       "data": template_data, "opts": template_opts}  # fmt: skip
         q.counter += 1
         self._from_scheduler(q, scheduler_id, job_id, job_opts, template_data, now, delay)
+        if not every:
+            check_cron_local(self.world, q.name, scheduler_id, scheduler_opts, next_millis)
         return [job_id, delay]
 
     def update_job_scheduler(self, backend: Any, scheduler_id: str, next_millis: int, job_opts: dict[str, Any],
@@ -100,6 +103,8 @@ class Schedulers(Adding):
         q.counter += 1
         self._from_scheduler(q, scheduler_id, job_id, job_opts, scheduler.get("data") or "{}", now,
                              max(next_millis - now, 0))  # fmt: skip
+        if not every:
+            check_cron_local(self.world, q.name, scheduler_id, scheduler, next_millis)
         return job_id
 
     def _from_scheduler(self, q: QueueState, scheduler_id: str, job_id: str, opts: dict[str, Any], data: str,

@@ -114,9 +114,16 @@ def _resumed(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
     return f"bullmq    queue {d['queue']!r} resumed"
 
 
+def _cron_local(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    return (f"bullmq    job scheduler {d['scheduler']!r} of queue {d['queue']!r}: next job due at {d['local']}, a "
+            f"local time {d['pattern']!r} does not match in {d['tz']} (bullmq-python's croniter 2.0.7 across a DST "
+            "change; a real worker runs it there too)")
+
+
 KINDS = {"bullmq.queued": _queued, "bullmq.unread": _unread, "bullmq.moved": _moved, "bullmq.stalled": _stalled,
          "bullmq.unfinished": _unfinished,
          "bullmq.progress": _progress, "bullmq.log": _log, "bullmq.removed": _removed,
          "bullmq.duplicated": _duplicated, "bullmq.paused": _paused, "bullmq.resumed": _resumed,
          "bullmq.deduplicated": _deduplicated, "bullmq.crash": _crash, "bullmq.reprocessed": _reprocessed,
-         "bullmq.priority": _priority, "bullmq.obliterated": _obliterated}  # fmt: skip
+         "bullmq.priority": _priority, "bullmq.obliterated": _obliterated,
+         "bullmq.cron_local": _cron_local}  # fmt: skip

@@ -376,11 +376,15 @@ class BullMQWorld(RunRecords, Unconsumed):
     @keywords_checked("sim.bullmq.job()")
     def job(self, job_id: str, queue: Any = None) -> Any:
         """A ``bullmq.Job`` read from the simulated Redis now (``Job.fromJSON``, as ``queue.getJob`` returns it); once
-        the simulation has closed, its methods that would read Redis say so (``_patches._ClosedBackend``)."""
+        the simulation has closed, its methods that would read Redis say so (``_patches._ClosedBackend``). ``None``,
+        as ``queue.getJob`` answers, for a job that ran here and was removed since (``removeOnComplete``...); an id no
+        job ever had is refused."""
         from bullmq import Job
 
         from ._patches import _ClosedBackend
 
+        if self._removed(job_id, queue):
+            return None
         q, rec = self._hash(str(job_id), queue)
         owner = next((w for w in self.all_workers if w.qualifiedName == q.qualified), None)
         if owner is None:
@@ -395,19 +399,25 @@ class BullMQWorld(RunRecords, Unconsumed):
         """``job.getState()`` now: ``waiting``, ``delayed``, ``prioritized``, ``active``, ``completed``... and, as
         ``getStateV2-8.lua`` answers for a job it finds nowhere, ``unknown`` for one that ran here and was removed
         since (``removeOnComplete``/``removeOnFail``, ``job.remove``); an id no job ever had is refused."""
-        try:
-            q, rec = self._hash(str(job_id), queue)
-        except InvalidArgument:
-            queues = [self._queue_state(queue).name] if queue is not None else list(self.functions)
-            if any(run.id == str(job_id) for name in queues if name in self.functions
-                   for run in self.sim.runs(self.functions[name])):  # fmt: skip
-                return "unknown"
-            raise
+        if self._removed(job_id, queue):
+            return "unknown"
+        q, rec = self._hash(str(job_id), queue)
         return self.store.state(_Named(q), rec.id)
+
+    def _removed(self, job_id: Any, queue: Any) -> bool:
+        """True for the id of a job that ran here (a run of that id) and that the simulated Redis no longer keeps."""
+        states = [self._queue_state(queue)] if queue is not None else list(self.store.queues.values())
+        if any(str(job_id) in q.jobs for q in states):
+            return False
+        queues = [q.name for q in states]
+        return any(run.id == str(job_id) for name in queues if name in self.functions
+                   for run in self.sim.runs(self.functions[name]))  # fmt: skip
 
     @keywords_checked("sim.bullmq.logs()")
     def logs(self, job_id: str, queue: Any = None) -> list[str]:
-        """The rows ``job.log(...)`` added, oldest first."""
+        """The rows ``job.log(...)`` added, oldest first (none for a removed job: its logs went with it)."""
+        if self._removed(job_id, queue):
+            return []
         return list(self._hash(str(job_id), queue)[1].logs)
 
     @keywords_checked("sim.bullmq.counts()")

@@ -23,12 +23,11 @@ from typing import TYPE_CHECKING, Any
 
 import jobsim
 from jobsim._checks import keywords_checked
+from jobsim._kernel import URGENT
 from jobsim._records import Run
 from jobsim._time import DAY, SECOND, duration_ns, format_duration, iso, to_datetime
 from jobsim.errors import BudgetExceeded, InvalidArgument, JobsimError, UnsupportedFeature
 from jobsim.hooks import Adapted, planned_instant, refusing_handler
-
-from jobsim._kernel import URGENT
 
 from ._consumer import SimConsumer, SimWorker
 from ._outage import which

@@ -301,6 +301,63 @@ def test_sim_downtime_stays_refused_and_points_at_the_outage_api(redis_huey):
     assert "sim.huey.stop_consumer(at=..., graceful=...)" in str(info.value)
 
 
+def test_a_start_planned_while_a_graceful_stop_waits_happens_when_the_old_process_exits(redis_huey):
+    """``stop`` and ``start`` at one instant is ``SIGHUP`` (``consumer.py``: graceful stop, then ``os.execl``)."""
+    h = redis_huey
+    starts: list[float] = []
+
+    @h.on_startup()
+    def hello():
+        starts.append(time.time())
+
+    @h.task()
+    def work(seconds):
+        time.sleep(seconds)
+
+    with jobsim.Simulation(h, start=START) as sim:
+        work(30)
+        sim.huey.stop_consumer(at=at(10))
+        sim.huey.start_consumer(at=at(10))
+        sim.advance("15s")
+        work(1)
+        sim.run_until_idle()
+        assert spans(sim.runs(work)) == [(0, 30), (30, 31)]
+        assert [secs(round(t * 1e9)) for t in starts] == [0, 30]  # each process's worker runs on_startup
+        assert "00:00:30.000 UTC  huey      test-redis/consumer started again (a new process)" in sim.timeline()
+
+
+def test_a_retry_due_while_down_runs_at_the_restart(redis_huey):
+    h = redis_huey
+
+    @h.task(retries=1, retry_delay=10)
+    def flaky():
+        time.sleep(5)
+        raise ValueError("not yet")
+
+    with jobsim.Simulation(h, start=START) as sim:
+        flaky()
+        sim.huey.stop_consumer(at=at(8))  # graceful: the attempt ends at 5 s, its retry is due at 15 s
+        sim.huey.start_consumer(at=at(60.25))
+        sim.run_until_idle()
+        assert spans(sim.runs(flaky)) == [(0, 5), (60.25, 65.25)]
+        assert sim.runs(flaky)[0].status == "failed"
+
+
+def test_idle_process_workers_run_their_shutdown_hooks_at_the_stop(redis_huey):
+    h = redis_huey
+    byes: list[float] = []
+
+    @h.on_shutdown()
+    def bye():
+        byes.append(time.time())
+
+    with jobsim.Simulation(h.create_consumer(workers=3, worker_type="process"), start=START) as sim:
+        sim.huey.stop_consumer(at=at(4), graceful=False)
+        sim.run_until_idle()
+        assert [secs(round(t * 1e9)) for t in byes] == [4, 4, 4]
+        assert "stopping at once (SIGTERM): no task running" in sim.timeline()
+
+
 # -- live: a real huey_consumer killed with SIGTERM mid-task and started again, on a real redis-server ------------
 
 

@@ -39,6 +39,8 @@ from jobsim._time import SECOND, iso
 from jobsim.errors import InvalidArgument, UnsupportedFeature
 from jobsim.hooks import StoppableExecution, escapes
 
+from ._outage import Outage
+
 if TYPE_CHECKING:
     from jobsim._kernel import Timer
     from jobsim._records import Run
@@ -51,8 +53,9 @@ README = "plugins/jobsim-huey/README.md"
 class Options:
     """What a simulated consumer takes from a ``huey.consumer.Consumer`` (``consumer.py:392-471``)."""
 
-    __slots__ = ("backoff", "default_delay", "max_delay", "periodic", "scheduler_class", "scheduler_interval",
-                 "worker_class", "worker_type", "workers")  # fmt: skip
+    __slots__ = ("backoff", "default_delay", "graceful_signal", "interrupt_signal", "max_delay", "periodic",
+                 "scheduler_class", "scheduler_interval", "shutdown_timeout", "worker_class", "worker_type",
+                 "workers")  # fmt: skip
 
     def __init__(self, consumer: Any) -> None:
         from huey.constants import WORKER_GREENLET, WORKER_PROCESS, WORKER_THREAD
@@ -66,6 +69,13 @@ class Options:
         self.worker_type = consumer.worker_type
         self.worker_class = consumer.worker_class
         self.scheduler_class = consumer.scheduler_class
+        self.shutdown_timeout = consumer.shutdown_timeout  # how long a graceful stop waits (None: for ever)
+        term = getattr(consumer, "graceful_signal", "INT") == "TERM"  # which signal is graceful (consumer.py:418-421)
+        self.graceful_signal, self.interrupt_signal = ("SIGTERM", "SIGINT") if term else ("SIGINT", "SIGTERM")
+        if self.shutdown_timeout is not None and (isinstance(self.shutdown_timeout, bool) or not isinstance(
+                self.shutdown_timeout, (int, float)) or not 0 <= self.shutdown_timeout < math.inf):
+            raise InvalidArgument.build("shutdown_timeout", consumer.shutdown_timeout,
+                                        "seconds (a number >= 0) a graceful stop waits for running tasks, or None")
         if self.workers < 1:
             raise InvalidArgument.build("workers", consumer.workers, "at least 1 worker (huey_consumer -w N)")
         if self.default_delay <= 0 or self.backoff < 1 or self.max_delay < self.default_delay:
@@ -117,17 +127,22 @@ class HueyExecution(StoppableExecution):
     Thread workers have no such alarm (``Environment.timeout`` is a no-op, ``consumer.py:252-253``): there
     ``timeout`` only sets the deadline ``task.check_timeout()`` compares (``api.py:446-447,867-879``)."""
 
-    __slots__ = ("seconds",)
+    __slots__ = ("body", "kill", "seconds")
 
     def __init__(self, engine: Any, run: Run, attempt: int, start: int) -> None:
         self.seconds: Any = None
+        self.kill: int | None = None  # a consumer stop interrupts the body here (_outage)
+        self.body: Body | None = None
         super().__init__(engine, run, attempt, start)
 
     def stopped(self, at: int) -> BaseException:
         from huey.exceptions import TaskTimeout
 
         self.engine.move_clock(at)
-        self.stop_at = None  # one alarm (setitimer ITIMER_REAL, one shot)
+        if at == self.kill and self.body is not None:
+            self.stop_at = None
+            return self.body.worker.consumer.outage.interrupt(self.body, at)
+        self.stop_at = self.kill  # one alarm (setitimer ITIMER_REAL, one shot); a stop still to come
         return TaskTimeout(f"timeout ({self.seconds}s)")  # type: ignore[no-any-return]
 
 
@@ -139,12 +154,13 @@ class Body:
     task's exception); leaving it ends the attempt and suspends Huey's ``execute`` until virtual time
     reaches the body's end."""
 
-    __slots__ = ("run", "task", "worker", "x")
+    __slots__ = ("killed", "run", "task", "worker", "x")
 
     def __init__(self, worker: SimWorker, task: Any) -> None:
         self.worker = worker
         self.task = task
         self.x: HueyExecution | None = None
+        self.killed: BaseException | None = None  # the KeyboardInterrupt a stop raised in a process worker's body
 
     def __enter__(self) -> Body:
         world = self.worker.world
@@ -156,6 +172,12 @@ class Body:
         if self.worker.consumer.options.worker_type == "process" and self.task.timeout:
             x.seconds = self.task.timeout
             x.stop_at = x.start + math.ceil(float(self.task.timeout) * SECOND)
+        x.body = self.worker.body = self
+        kill = self.worker.consumer.outage.kill_for(x.start)
+        if kill is not None:  # a stop is planned: the body is interrupted there if it still runs
+            from ._outage import arm
+
+            arm(x, kill)
         fault = engine.take_fault(run.function.id, None)
         if fault is not None:  # sim.fail(task): this attempt raises it instead of running the body
             self._attempt(x, fault)
@@ -173,18 +195,21 @@ class Body:
         if world.closing:  # cut short by the close (GreenletExit): no attempt ends, the run stays running
             from greenlet import GreenletExit
 
+            self.worker.body = None
+
             if not isinstance(exc, GreenletExit):
                 # the task caught the close's GreenletExit (a bare except:): cut short all the same, or Huey would
                 # finish the task (its result, SIGNAL_COMPLETE) and the worker dequeue the next during the close
                 raise GreenletExit
             return False
         self._attempt(x, exc)
-        if exc is not None and escapes(exc):
+        if exc is not None and exc is not self.killed and escapes(exc):
             # Huey would log a jobsim error as the task's, and swallow KeyboardInterrupt (SIGNAL_INTERRUPTED,
             # api.py:495-498): it leaves the worker once execute() returns
             self.worker.escaped = exc
         if x.now > world.sim.kernel.now:
             self.worker.suspend(x.now)
+        self.worker.body = None
         return False
 
     def _attempt(self, x: HueyExecution, error: BaseException | None) -> None:
@@ -210,7 +235,8 @@ class SimWorker:
                                       max_delay=opts.max_delay, backoff=opts.backoff, max_tasks=None)  # fmt: skip
         self.glet: Any = None
         self.context = contextvars.copy_context()
-        self.state = "new"  # "new" | "busy" | "idle"
+        self.state = "new"  # "new" | "busy" | "idle" | "stopped" (left at a stop) | "dead" (its process exited)
+        self.body: Body | None = None  # the task body under way
         self.poll_at: int | None = None  # the next poll of an idle worker on a polled storage
         self.idle_since = 0
         self.wake: Timer | None = None
@@ -231,7 +257,7 @@ class SimWorker:
         from greenlet import getcurrent
 
         self.impl.initialize()
-        while True:
+        while self.consumer.state == "up":  # ``while not self.stop_flag.is_set()`` (consumer.py:507-518)
             self.flag.slept = None
             before = self.impl.task_count
             self.state = "busy"
@@ -247,7 +273,11 @@ class SimWorker:
             self.idle_since = now
             slept = self.flag.slept
             self.poll_at = None if slept is None else now + _ns(slept)
-            getcurrent().parent.switch(None)  # idle until woken (wake())
+            getcurrent().parent.switch(None)  # idle until woken (wake()) or stopped
+        self.state = "stopped"  # the stop flag is set: the worker leaves, running its on_shutdown hooks
+        self.poll_at = None
+        self.impl.shutdown()
+        self.consumer.outage.left()
 
     def suspend(self, until: int) -> None:
         """From inside ``execute``: hand control back until virtual time reaches ``until``."""
@@ -319,6 +349,7 @@ class SimConsumer:
         self.hs = hs
         self.name = name
         self.options = Options(consumer)
+        self.target = consumer
         if self.options.worker_type == "process" and hs.storage_kind.name == "memory":
             raise InvalidArgument(
                 f"Huey {hs.huey.name!r} keeps its tasks in memory (MemoryHuey) and its consumer uses worker_type="
@@ -326,6 +357,9 @@ class SimConsumer:
                 "or a Redis or SQLite storage"
             )
         self.workers: list[SimWorker] = []
+        self.retired: list[SimWorker] = []  # the workers of its earlier processes (stopped, dead)
+        self.state = "new"  # "new" | "up" | "stopping" | "down"
+        self.outage = Outage(self)
         self.scheduler: Any = None
         self.waiting: tuple[Any, str] | None = None  # the message first in the schedule, and the tick's owner for it
         self.sflag = Flag()
@@ -335,16 +369,21 @@ class SimConsumer:
         self.timer: Timer | None = None
         self.timer_due: tuple[int, bool] | None = None
 
-    def start(self) -> None:
-        """The consumer starts (``Consumer.start``, ``consumer.py:526-560``): the scheduler, then the workers."""
+    def start(self, restart: bool = False, flushed: list[str] | None = None) -> None:
+        """The consumer starts (``Consumer.start``, ``consumer.py:526-560``): the scheduler, then the workers. A
+        restart (``_outage``) is a new process: a new scheduler, its ticks counted from now, and new workers."""
         world = self.world
         world.tick()
         self.start_ns = world.sim.kernel.now
+        self.state = "up"
+        self.last_tick = self.waiting = None
         opts = self.options
         self.scheduler = opts.scheduler_class(huey=self.hs.huey, stop_flag=self.sflag,
                                               interval=opts.scheduler_interval, periodic=opts.periodic)  # fmt: skip
+        extra: dict[str, Any] = {"restart": True, "flushed": flushed or []} if restart else {}
         world.record("huey.consumer", huey=self.hs.huey.name, consumer=self.name, workers=opts.workers,
-                     worker_type=opts.worker_type, periodic=opts.periodic, utc=bool(self.hs.huey.utc))  # fmt: skip
+                     worker_type=opts.worker_type, periodic=opts.periodic, utc=bool(self.hs.huey.utc),
+                     **extra)  # fmt: skip
         self.workers = [SimWorker(self, i + 1) for i in range(opts.workers)]
         self._tick()
         for worker in self.workers:
@@ -374,8 +413,9 @@ class SimConsumer:
         """Plan the next tick that can do something: the first one at or after the earliest ``eta`` in the
         schedule (a one-off item: the simulation is not idle while a task waits there), or the next periodic
         check (recurring, like jobsim's cron ticks: it does not keep ``run_until_idle`` going)."""
-        if self.last_tick is None:
-            return  # not started: start() ticks
+        if self.last_tick is None or self.state != "up":
+            self.disarm()
+            return  # not started (start() ticks), or stopped: a stopped scheduler does not tick
         candidates: list[int] = []
         eta_ns = self.hs.storage.next_due_ns(self.last_tick + 1)
         if eta_ns is not None:
@@ -384,12 +424,12 @@ class SimConsumer:
             periodic = self.world.clock.to_ns(self.scheduler._next_periodic)
             candidates.append(self._grid_after(max(periodic, self.last_tick + 1)))
         if not candidates:
-            self._disarm()
+            self.disarm()
             return
         due = (min(candidates), eta_ns is not None)
         if self.timer_due == due and self.timer is not None:
             return
-        self._disarm()
+        self.disarm()
         from jobsim._kernel import BACKGROUND, NORMAL
 
         kernel = self.world.sim.kernel
@@ -418,7 +458,7 @@ class SimConsumer:
         k = -(-(at - self.start_ns) // self.interval_ns)
         return self.start_ns + max(0, k) * self.interval_ns
 
-    def _disarm(self) -> None:
+    def disarm(self) -> None:
         if self.timer is not None:
             self.world.sim.kernel.cancel(self.timer)
         self.timer = self.timer_due = None
@@ -428,7 +468,7 @@ class SimConsumer:
         """A task was put on the queue: wake idle workers (a blocking storage's, one per waiting task, in the
         order they went idle; a polled storage's, each at its next poll -- the first to poll takes it)."""
         idle = [w for w in self.workers if w.state == "idle" and w.wake is None]
-        if not idle:
+        if not idle or self.state != "up":
             return
         if self.hs.storage.blocking:
             pending = sum(1 for w in self.workers if w.wake is not None)

@@ -199,6 +199,8 @@ class _Runs:
             self._end(run, "cancelled", None, why="revoked")
         elif signal == "expired":
             self._end(run, "skipped", None, why="expired")
+        elif signal == "interrupted":  # a process worker's KeyboardInterrupt at a consumer stop: the task is lost
+            self._end(run, "lost", last, why="interrupted: the consumer was stopped at once while it ran")
         elif signal == "canceled" and (not task.retries or len(run.attempts) == state.attempts):
             self._end(run, "cancelled", last, why="CancelExecution")
         elif signal in _ERRORS and not task.retries:

@@ -47,8 +47,26 @@ def _signal(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str | No
 def _consumer(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
     periodic = "periodic tasks checked every 60 s" if d.get("periodic") else "no periodic tasks"
     clock = "UTC" if d.get("utc") else "local time"
-    return (f"huey      {d['consumer']} started: {d['workers']} {d['worker_type']} worker(s), {periodic} "
+    started = "started"
+    if d.get("restart"):
+        flushed = d.get("flushed") or []
+        started = "started again (a new process" + (f"; locks flushed: {', '.join(flushed)}" if flushed else "") + ")"
+    return (f"huey      {d['consumer']} {started}: {d['workers']} {d['worker_type']} worker(s), {periodic} "
             f"({clock})")
 
 
-KINDS = {"huey.signal": _signal, "huey.consumer": _consumer}
+def _stop(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    running = d.get("running") or 0
+    if d.get("graceful"):
+        wait = "" if d.get("timeout") is None else f", at most {d['timeout']} s"
+        then = f"waits for {running} running task(s){wait}" if running else "no task running"
+        return f"huey      {d['consumer']} stopping gracefully ({d['signal']}): {then}"
+    then = f"{running} running task(s) interrupted" if running else "no task running"
+    return f"huey      {d['consumer']} stopping at once ({d['signal']}): {then}"
+
+
+def _stopped(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    return f"huey      {d['consumer']} stopped: no scheduler, no worker until it is started again"
+
+
+KINDS = {"huey.signal": _signal, "huey.consumer": _consumer, "huey.stop": _stop, "huey.stopped": _stopped}

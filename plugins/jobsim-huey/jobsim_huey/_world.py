@@ -23,12 +23,14 @@ from typing import TYPE_CHECKING, Any
 
 import jobsim
 from jobsim._checks import keywords_checked
+from jobsim._kernel import URGENT
 from jobsim._records import Run
 from jobsim._time import DAY, SECOND, duration_ns, format_duration, iso, to_datetime
 from jobsim.errors import BudgetExceeded, InvalidArgument, JobsimError, UnsupportedFeature
-from jobsim.hooks import Adapted, refusing_handler
+from jobsim.hooks import Adapted, planned_instant, refusing_handler
 
 from ._consumer import SimConsumer, SimWorker
+from ._outage import which
 from ._patches import Clock
 from ._runs import HOP, _check_options, _Execution, _Runs
 from ._storage import Kind, SimStorage, check_memory_empty, kind_of
@@ -164,8 +166,9 @@ class HueyWorld(_Runs):
             self._huey(target.huey, new)
         return Adapted(backend=BACKEND, functions=new, install=self.install, uninstall=self.uninstall,
                        profile="huey", own_worker=True, dynamic=True,
-                       fault_hint="jobsim-huey does not model a consumer that is down or dies (its README: "
-                                  "'Not simulated')")  # fmt: skip
+                       fault_hint="play a consumer outage with sim.huey.stop_consumer(at=..., graceful=...) and "
+                                  "sim.huey.start_consumer(at=...) (plugins/jobsim-huey/README.md, 'A consumer that "
+                                  "was down')")  # fmt: skip
 
     def _huey(self, huey: Any, new: list[jobsim.Function]) -> HueyState:
         for hs in self.hueys:
@@ -254,7 +257,9 @@ class HueyWorld(_Runs):
             name = f"{huey.name}/consumer-{i + 1}" if len(consumers) > 1 else f"{huey.name}/consumer"
             simulated = SimConsumer(self, hs, consumer, name)
             hs.simulated.append(simulated)
-            self.sim.kernel.schedule(self.sim.kernel.now, simulated.start, owner=f"huey {name} (start)")
+            # URGENT: before a stop planned for the same instant (sim.huey.stop_consumer(), _outage)
+            self.sim.kernel.schedule(self.sim.kernel.now, simulated.start, owner=f"huey {name} (start)",
+                                     priority=URGENT)
 
     def uninstall(self, sim: Simulation) -> None:
         if not self.installed:
@@ -290,7 +295,7 @@ class HueyWorld(_Runs):
         try:
             for hs in self.hueys:
                 for simulated in hs.simulated:
-                    for worker in simulated.workers:
+                    for worker in simulated.retired + simulated.workers:
                         glet, worker.glet = worker.glet, None
                         if glet is not None and not glet.dead:
                             glet.parent = getcurrent()
@@ -403,6 +408,39 @@ class HueyWorld(_Runs):
         if run is None:
             raise InvalidArgument.build("task", task, "a huey Result, Task or task id enqueued in this simulation")
         return run
+
+    # -- outages ----------------------------------------------------------------------------------------
+    @keywords_checked("sim.huey.stop_consumer()")
+    def stop_consumer(self, at: Any = None, *, graceful: bool = True, consumer: Any = None) -> None:
+        """Stop a consumer at ``at`` (default: now), as ``huey_consumer`` stops on a signal (``_outage``):
+        ``graceful=True`` (SIGINT) lets running tasks finish, ``False`` (SIGTERM) interrupts them. ``consumer``:
+        its name, or the huey Consumer given as a target (needed when the simulation runs several)."""
+        self._outage_call("stop_consumer")
+        if not isinstance(graceful, bool):
+            raise InvalidArgument.build("graceful", graceful, "True (the graceful signal, SIGINT: running tasks "
+                                        "finish) or False (SIGTERM: running tasks are interrupted)")  # fmt: skip
+        target = which(self, consumer, "sim.huey.stop_consumer()")
+        target.outage.plan_stop(planned_instant(self.sim, at, "a consumer stop"), graceful)
+
+    @keywords_checked("sim.huey.start_consumer()")
+    def start_consumer(self, at: Any = None, *, consumer: Any = None, flush_locks: bool = False) -> None:
+        """Start a stopped consumer again at ``at`` (default: now): a new ``huey_consumer`` process (``_outage``).
+        ``flush_locks=True`` is ``huey_consumer -f``: the Huey's ``lock_task`` locks are deleted first."""
+        self._outage_call("start_consumer")
+        if not isinstance(flush_locks, bool):
+            raise InvalidArgument.build("flush_locks", flush_locks, "True (huey_consumer -f: delete the lock_task "
+                                        "locks a killed task left held) or False (the default)")  # fmt: skip
+        target = which(self, consumer, "sim.huey.start_consumer()")
+        target.outage.plan_start(planned_instant(self.sim, at, "a consumer start"), flush_locks)
+
+    def _outage_call(self, name: str) -> None:
+        self.sim._require_running(f"huey.{name}")
+        if self.current is not None or self.sim.engine.x is not None:
+            raise UnsupportedFeature(
+                f"sim.huey.{name}() was called inside a Huey task: stop and start consumers from the test, between "
+                "driving calls (a task cannot signal its own consumer here)",
+                system=BACKEND, feature=name,
+            )  # fmt: skip
 
     @property
     def consumers(self) -> list[SimConsumer]:

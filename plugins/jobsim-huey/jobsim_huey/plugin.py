@@ -60,9 +60,10 @@ def jobsim_crash_worker(sim: Simulation, at: int, function: str | None) -> bool 
     from jobsim.errors import UnsupportedFeature
 
     raise UnsupportedFeature(
-        f"sim.crash_worker(function={function!r}) is not simulated for Huey tasks: jobsim-huey does not model a "
-        "consumer process dying mid-task (the task is lost with it unless the storage re-delivers it; Huey sends "
-        "SIGNAL_INTERRUPTED on a graceful stop). See plugins/jobsim-huey/README.md",
+        f"sim.crash_worker(function={function!r}) is not simulated for Huey tasks: play the consumer process "
+        "stopped mid-task with sim.huey.stop_consumer(at=..., graceful=False) (SIGTERM: the task is lost, "
+        "SIGNAL_INTERRUPTED) and sim.huey.start_consumer(at=...). See plugins/jobsim-huey/README.md, 'A consumer "
+        "that was down'",
         system="huey", feature="crash_worker",
     )  # fmt: skip
 

@@ -214,7 +214,7 @@ def test_crash_worker_without_a_function_is_refused_when_only_huey_tasks_could_b
         jobsim.Simulation(redis_huey, start=START) as sim,
         pytest.raises(UnsupportedFeature, match=r"^sim.crash_worker\(\) without function= kills an attempt of a "
                       r"function jobsim's engine runs, and this simulation has none: its functions are run by "
-                      r"the own worker of huey, .*; jobsim-huey does not model a consumer that is down"),
+                      r"the own worker of huey, .*; play a consumer outage with sim.huey.stop_consumer"),
     ):
         sim.crash_worker()
 
@@ -271,7 +271,8 @@ def test_downtime_and_duplicate_delivery_are_refused_for_huey_tasks(redis_huey):
         with pytest.raises(UnsupportedFeature, match=r"duplicate_delivery\(\) is not simulated for huey functions"):
             sim.duplicate_delivery(function=job)
         with pytest.raises(UnsupportedFeature, match=r"downtime\(\) is not simulated for huey functions \(their worker "
-                           r"is the plugin's own\); jobsim-huey does not model a consumer that is down or dies"):
+                           r"is the plugin's own\); play a consumer outage with "
+                           r"sim.huey.stop_consumer\(at=..., graceful=...\)"):
             sim.downtime("2025-03-01T00:00:01Z", "2025-03-01T00:00:05Z")
 
 

@@ -26,7 +26,8 @@ half only, ``addParentJob-6.lua:455-463``):
 A key without expiry whose holder's hash is gone is stale and is replaced by the incoming job
 (``recoverStaleDeduplicationKey``, ``:101-117``). ``job.remove``/``removeJob`` is not
 simulated, so a simulated key only goes stale if bullmq's own keep-jobs removal ran first.
-Expiry is lazy, as Redis reports it: a key whose ``PX`` has passed is absent.
+Expiry is lazy, as Redis reports it: a key is absent from its ``PX`` instant on (Redis keeps it through that
+millisecond, but a real command lands a round trip later; see README: "Keys that expire").
 """
 
 from __future__ import annotations

@@ -31,6 +31,7 @@ import importlib
 import inspect
 import random
 import sys
+import warnings
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -54,7 +55,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Adapted", "ClassGuard", "LoopHolder", "ProcessPatches", "PumpedLoop", "PumpedWorld", "RecordRenderer",
     "StoppableExecution", "Unread", "attempt_budget", "end_run", "escapes", "gate_while_blocked", "guard_hooks",
-    "hookimpl", "hookspec", "output_bytes", "planned_instant", "refusing_handler", "target_rng",
+    "hookimpl", "hookspec", "output_bytes", "planned_instant", "refusing_handler", "target_rng", "warn_outside",
 ]
 
 W = TypeVar("W")
@@ -108,6 +109,21 @@ def _unmatched_request() -> type[BaseException] | tuple[()]:
     """``jobsim._http.UnmatchedRequest`` once the HTTP sink is loaded (none can have been raised before)."""
     http = sys.modules.get("jobsim._http")
     return http.UnmatchedRequest if http is not None else ()
+
+
+def warn_outside(message: str | Warning, category: type[Warning] | None, *packages: Any) -> None:
+    """Warn at the first caller outside jobsim, asyncio and ``packages`` (modules: the plugin's package, its
+    library's): the test's ``sim.advance(...)`` line for a warning raised while the simulation drives a worker,
+    rather than a line of the plugin or the library that pytest's summary would otherwise name."""
+    import asyncio
+    import os
+
+    dirs = tuple(os.path.dirname(m.__file__) + os.sep for m in (sys.modules[__package__], asyncio, *packages)
+                 if getattr(m, "__file__", None))  # fmt: skip
+    frame, level = sys._getframe(1), 1
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(dirs):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level + 1)
 
 
 def refusing_handler(message: str) -> Callable[[Any], None]:

@@ -482,3 +482,33 @@ def test_a_plugin_module_using_guard_hooks_registers_and_guards_simulations(acme
         assert not guard_module.GUARD.active
     finally:
         _plugins.unregister(plugin)
+
+
+def test_warn_outside_names_the_line_outside_jobsim_asyncio_and_the_given_packages(tmp_path: Path, monkeypatch):
+    """A plugin warning while the simulation drives its library's worker (library -> asyncio -> plugin code) points
+    pytest's summary at the test's line, not at the plugin's or the library's."""
+    import inspect
+    import sys
+    import warnings
+
+    package = tmp_path / "acme_queue"
+    package.mkdir()
+    (package / "__init__.py").write_text(
+        "import asyncio\n"
+        "from jobsim.hooks import warn_outside\n"
+        "import acme_queue\n"
+        "async def _job():\n"
+        "    warn_outside('acme: croniter put the job at 08:00', UserWarning, acme_queue)\n"
+        "def drive():\n"
+        "    asyncio.run(_job())\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "acme_queue", raising=False)
+    import acme_queue  # type: ignore[import-not-found]
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        line = inspect.currentframe().f_lineno + 1  # type: ignore[union-attr]
+        acme_queue.drive()
+    assert [(str(w.message), w.filename, w.lineno) for w in caught] == [
+        ("acme: croniter put the job at 08:00", __file__, line)]

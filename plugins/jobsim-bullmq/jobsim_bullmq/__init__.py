@@ -15,12 +15,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._cronlocal import BullMQCronWarning
+from ._warnings import BullMQCronWarning, BullMQProcessorWarning
 
 if TYPE_CHECKING:
     from ._world import BullMQWorld
 
-__all__ = ["MAX_ATTEMPTS_PER_RUN", "BullMQCronWarning", "BullMQWorld"]
+__all__ = ["MAX_ATTEMPTS_PER_RUN", "BullMQCronWarning", "BullMQProcessorWarning", "BullMQWorld"]
 
 MAX_ATTEMPTS_PER_RUN = 10_000
 """Attempts one run (a job) may make before the simulation stops with ``BudgetExceeded``:

@@ -9,14 +9,13 @@ a ``bullmq.cron_local`` trace record, its timeline line and a ``BullMQCronWarnin
 from __future__ import annotations
 
 import datetime as dt
-import warnings
+import sys
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from jobsim.hooks import warn_outside
 
-class BullMQCronWarning(UserWarning):
-    """bullmq-python put a job scheduler's job at a local time its ``pattern`` does not match (croniter's DST
-    error): the simulation runs it there, as a real worker does."""
+from ._warnings import BullMQCronWarning
 
 
 def local_mismatch(pattern: Any, tz: Any, millis: int) -> dt.datetime | None:
@@ -47,9 +46,11 @@ def check(world: Any, queue: str, scheduler_id: str, opts: dict[str, Any], milli
     shown = local.strftime("%Y-%m-%d %H:%M:%S %Z")
     world.record("bullmq.cron_local", function=queue, queue=queue, scheduler=scheduler_id,
                  pattern=opts["pattern"], tz=opts["tz"], local=shown, due=millis * 1_000_000)  # fmt: skip
-    warnings.warn(BullMQCronWarning(
+    import bullmq  # imported by then: a worker is running
+
+    warn_outside(BullMQCronWarning(
         f"job scheduler {scheduler_id!r} of BullMQ queue {queue!r}: bullmq-python (croniter 2.0.7) put its next job "
         f"at {shown}, a local time its pattern {opts['pattern']!r} does not match in {opts['tz']}: croniter with a "
         "zoneinfo zone misplaces instants across a DST change, and a real bullmq-python worker runs the job there "
         "too (the simulation does the same). A scheduler in 'UTC', or a pattern outside the changing hours, avoids "
-        "it."), stacklevel=2)
+        "it."), None, bullmq, sys.modules[__package__])

@@ -23,6 +23,8 @@ import contextvars
 import dataclasses
 import inspect
 import math
+import sys
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import jobsim
@@ -31,7 +33,7 @@ from jobsim._events import Event
 from jobsim._records import Run
 from jobsim._time import MS
 from jobsim.errors import InvalidArgument, JobsimError, UnsupportedFeature
-from jobsim.hooks import Adapted, escapes, refusing_handler
+from jobsim.hooks import Adapted, escapes, refusing_handler, warn_outside
 
 from ._crash import Crashes
 from ._events import Listeners
@@ -42,6 +44,7 @@ from ._runs import RunRecords
 from ._runs import runs_index as runs_index
 from ._store import QueueState, Store
 from ._unread import Unconsumed
+from ._warnings import BullMQProcessorWarning
 
 if TYPE_CHECKING:
     from jobsim import Simulation
@@ -66,6 +69,7 @@ class BullMQWorld(RunRecords, Unconsumed):
         self.all_workers: list[Any] = []
         self.runners: dict[Any, Any] = {}  # worker -> its run() task
         self.originals: dict[Any, Any] = {}  # worker -> the processor it was built with
+        self.warned_sync: set[Any] = set()  # workers whose processor returned a value bullmq cannot await
         self._crashes: Crashes | None = None
         self.orphans: set[tuple[str, str]] = set()  # jobs a killed worker left active: work until a check takes them
         self.functions: dict[str, jobsim.Function] = {}  # queue name -> function
@@ -263,7 +267,11 @@ class BullMQWorld(RunRecords, Unconsumed):
                 if fault is not None:
                     raise fault
             try:
-                return await processor(job, token, *signal)
+                result = processor(job, token, *signal)
+                if not inspect.isawaitable(result) and worker not in world.warned_sync:
+                    world.warned_sync.add(worker)
+                    warn_sync_processor(worker.name, processor, result)
+                return await result  # bullmq's own await: a plain value fails the attempt with its TypeError
             except BaseException as exc:
                 # jobsim's own errors (a refused call, a driving call from job code) stop the test, as in every
                 # simulation (jobsim.hooks.escapes); bullmq would fail -- and retry -- the job with them. A
@@ -473,3 +481,19 @@ def _positive(value: Any) -> bool:
 def not_simulated(what: str) -> JobsimError:
     return UnsupportedFeature(f"{what} is not simulated by jobsim-bullmq; see plugins/jobsim-bullmq/README.md "
                               "for what is", system="BullMQ", feature=what)  # fmt: skip
+
+
+def warn_sync_processor(queue: str, processor: Any, result: Any) -> None:
+    """Warn at the processor's ``def`` (the line to fix), once per worker and simulation."""
+    code = getattr(inspect.unwrap(processor), "__code__", None)  # a def, a lambda, a decorated one
+    message = BullMQProcessorWarning(
+        f"the processor of the BullMQ worker for queue {queue!r} returned {type(result).__name__!r}, not an "
+        "awaitable: bullmq-python runs `await processor(job, token)` (worker.py processJob), so each attempt runs "
+        f"the body, then fails with TypeError: object {type(result).__name__} can't be used in 'await' expression, "
+        "and is retried as a failure, on a real worker too. Write it as async def processor(job, token)")
+    if code is None:  # a partial, a builtin: the test's line that ran the worker
+        import bullmq
+
+        warn_outside(message, None, bullmq, sys.modules[__package__])
+    else:
+        warnings.warn_explicit(message, BullMQProcessorWarning, code.co_filename, code.co_firstlineno)

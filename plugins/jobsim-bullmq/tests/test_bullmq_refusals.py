@@ -418,3 +418,42 @@ def test_whole_float_limits_and_a_fractional_window_are_taken(worker_for, queue)
             run(queue.add("x", {"n": n}))
         sim.advance("10s")
         assert [r.status for r in sim.runs("q")] == ["completed"] * 3
+
+
+def plain_processor(job, token):  # the bug: no async
+    CALLS.append(job.id)
+    return "charged"
+
+
+CALLS: list[str] = []
+
+
+def test_a_plain_def_processor_fails_every_attempt_as_on_a_real_worker_and_warns_at_its_def(worker_for, queue):
+    """bullmq-python's processJob runs ``await self.processor(job, token)``: the body runs, then the await fails
+    with TypeError and the job is retried as a failure. The simulation does the same and says why, once."""
+    from jobsim_bullmq import BullMQProcessorWarning
+
+    CALLS.clear()
+    with pytest.warns(BullMQProcessorWarning, match=r"queue 'q' returned 'str', not an awaitable: .*async def "
+                                                    r"processor\(job, token\)") as caught:  # fmt: skip
+        with jobsim.Simulation(worker_for(plain_processor), start=START) as sim:
+            run(queue.add("x", {}, {"attempts": 3, "backoff": {"type": "fixed", "delay": 1000}}))
+            sim.run_until_idle()
+    (run_,) = sim.runs("q")
+    assert run_.status == "failed" and len(run_.attempts) == 3 and CALLS == ["1", "1", "1"]
+    assert str(run_.attempts[-1].error) == "object str can't be used in 'await' expression"
+    assert [(w.filename, w.lineno) for w in caught] == [(__file__, plain_processor.__code__.co_firstlineno)]
+
+
+def test_a_plain_def_returning_a_coroutine_is_a_processor_and_gets_no_warning(worker_for, queue):
+    import warnings
+
+    async def charge(job):
+        return "charged"
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with jobsim.Simulation(worker_for(lambda job, token: charge(job)), start=START) as sim:
+            run(queue.add("x", {}))
+            sim.run_until_idle()
+    assert [r.status for r in sim.runs("q")] == ["completed"]

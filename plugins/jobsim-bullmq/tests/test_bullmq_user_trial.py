@@ -11,6 +11,7 @@ replayed and diffed.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import warnings
 from datetime import datetime, timedelta, timezone
 from email.message import EmailMessage
@@ -286,8 +287,11 @@ def scheduled_starts(pattern, start, days="4d"):
         sim.http.get(f"{API}/reports/daily").respond(200, json={"sales": 3})
         asyncio.run(reports.upsertJobScheduler("daily", {"pattern": pattern, "tz": "America/New_York"},
                                                "daily-report"))
+        advancing = inspect.currentframe().f_lineno + 1
         sim.advance(days)
     assert any("does not match in America/New_York" in line for line in sim.timeline().splitlines())
+    # pytest's summary names the test's line that ran the worker, not jobsim-bullmq's or bullmq's
+    assert {(w.filename, w.lineno) for w in warned.list} == {(__file__, advancing)}
     return [r.attempts[0].started_at for r in sim.runs("reports") if r.attempts]
 
 

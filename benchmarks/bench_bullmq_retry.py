@@ -46,11 +46,11 @@ from typing import Any
 NOWHERE = "redis://127.0.0.1:1/0"
 
 
-async def always_fails(job, token):
+async def always_fails(job: Any, token: str) -> Any:
     raise ConnectionError("not yet")
 
 
-async def succeeds(job, token):
+async def succeeds(job: Any, token: str) -> Any:
     return job.data["n"]
 
 
@@ -119,7 +119,7 @@ def gate_overhead(workload: Callable[[], tuple[int, float, float]], what: str, r
 
     def variant(gate: Callable[[Any, Any], Any]) -> Callable[[], float]:
         def run() -> float:
-            _patches._gated = gate
+            _patches._gated = gate  # type: ignore[assignment]
             got, spent, _ = workload()
             assert got == reached, (got, reached)
             return spent

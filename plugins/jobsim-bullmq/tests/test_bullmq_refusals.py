@@ -434,11 +434,11 @@ def test_a_plain_def_processor_fails_every_attempt_as_on_a_real_worker_and_warns
     from jobsim_bullmq import BullMQProcessorWarning
 
     CALLS.clear()
-    with pytest.warns(BullMQProcessorWarning, match=r"queue 'q' returned 'str', not an awaitable: .*async def "
-                                                    r"processor\(job, token\)") as caught:  # fmt: skip
-        with jobsim.Simulation(worker_for(plain_processor), start=START) as sim:
-            run(queue.add("x", {}, {"attempts": 3, "backoff": {"type": "fixed", "delay": 1000}}))
-            sim.run_until_idle()
+    warned = pytest.warns(BullMQProcessorWarning,
+                          match=r"queue 'q' returned 'str', not an awaitable: .*async def processor\(job, token\)")
+    with warned as caught, jobsim.Simulation(worker_for(plain_processor), start=START) as sim:
+        run(queue.add("x", {}, {"attempts": 3, "backoff": {"type": "fixed", "delay": 1000}}))
+        sim.run_until_idle()
     (run_,) = sim.runs("q")
     assert run_.status == "failed" and len(run_.attempts) == 3 and CALLS == ["1", "1", "1"]
     assert str(run_.attempts[-1].error) == "object str can't be used in 'await' expression"

@@ -2,38 +2,22 @@
 
 Imported by the real consumer (``huey_live_consumer.py``) and by the test, which enqueues on the real
 Redis first and then runs the same tasks in a simulation. Every signal Huey sends is logged with the
-wall-clock time it was sent: pushed to a Redis list on the real side, appended to ``SINK`` in the
+wall-clock time it was sent: pushed to a Redis list on the real side, appended to ``LOG.sink`` in the
 simulation (where ``time.time()`` is virtual).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import time
 
 from huey import RedisHuey, crontab
+from huey_live_log import SignalLog
 
 URL = os.environ.get("JOBSIM_LIVE_REDIS", "redis://127.0.0.1:1/0")
 LOG_KEY = "jobsim:huey:log"
 huey = RedisHuey("jobsim-live", url=URL)
-SINK: list[dict] | None = None  # set by the test for the simulation
-_client = None
-
-
-@huey.signal()
-def log_signal(signal, task, *args):
-    entry = {"t": time.time(), "signal": signal, "task": task.name,
-             "tag": repr(task.args[0]) if task.args else None}  # fmt: skip
-    if SINK is not None:
-        SINK.append(entry)
-        return
-    global _client
-    if _client is None:
-        import redis
-
-        _client = redis.Redis.from_url(URL)
-    _client.rpush(LOG_KEY, json.dumps(entry))
+LOG = SignalLog(huey, URL, LOG_KEY, tag=repr)
 
 
 @huey.task()

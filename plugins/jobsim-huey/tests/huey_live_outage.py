@@ -1,5 +1,5 @@
 """The Huey app of the live outage test (``test_huey_outage.py``): a task holding a ``lock_task`` lock, a plain
-task, and a signal log -- pushed to a Redis list by a real consumer, appended to ``SINK`` in the simulation.
+task, and a signal log -- pushed to a Redis list by a real consumer, appended to ``LOG.sink`` in the simulation.
 
 ``python -c "import huey_live_outage as app; app.main()"`` runs a real consumer (``huey_consumer -w 1``,
 ``-f`` when ``JOBSIM_LIVE_FLUSH_LOCKS`` is set) until it gets a signal.
@@ -7,31 +7,16 @@ task, and a signal log -- pushed to a Redis list by a real consumer, appended to
 
 from __future__ import annotations
 
-import json
 import os
 import time
 
 from huey import RedisHuey
+from huey_live_log import SignalLog
 
 URL = os.environ.get("JOBSIM_LIVE_REDIS", "redis://127.0.0.1:1/0")
 LOG_KEY = "jobsim:huey:outage-log"
 huey = RedisHuey("jobsim-live-outage", url=URL)
-SINK: list[dict] | None = None  # set by the test for the simulation
-_client = None
-
-
-@huey.signal()
-def log_signal(signal, task, *args):
-    entry = {"t": time.time(), "signal": signal, "task": task.name, "tag": task.args[0] if task.args else None}
-    if SINK is not None:
-        SINK.append(entry)
-        return
-    global _client
-    if _client is None:
-        import redis
-
-        _client = redis.Redis.from_url(URL)
-    _client.rpush(LOG_KEY, json.dumps(entry))
+LOG = SignalLog(huey, URL, LOG_KEY)
 
 
 @huey.task()

@@ -62,7 +62,7 @@ def by_task(entries: list[dict]) -> dict[tuple, list[str]]:
 def simulate(app, offset: float) -> list[dict]:
     """The scenario in a simulation whose consumer starts at ``START``; the test enqueues ``offset`` s later.
     Entry times are seconds after the consumer's start."""
-    app.SINK = sink = []
+    app.LOG.sink = sink = []
     try:
         with jobsim.Simulation(app.huey.create_consumer(workers=2, scheduler_interval=1), start=START) as sim:
             sim.advance(f"{round(offset * 1000)}ms")
@@ -71,7 +71,7 @@ def simulate(app, offset: float) -> list[dict]:
             assert results["add"].get() == 3 and results["flaky"].get() == "f"
             assert results["pipeline"].get() == [7, 107] and results["later"].get() == "s"
     finally:
-        app.SINK = None
+        app.LOG.sink = None
     t0 = instant_ns(START) / SECOND
     return [dict(entry, t=entry["t"] - t0) for entry in sink]
 
@@ -87,6 +87,7 @@ def live_app(redis_url, monkeypatch):
     sys.modules.pop("huey_live_app", None)
     app = importlib.import_module("huey_live_app")
     yield app, client
+    app.LOG.close()
     sys.modules.pop("huey_live_app", None)
     client.close()
 

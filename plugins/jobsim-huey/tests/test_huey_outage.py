@@ -386,6 +386,7 @@ def outage_app(redis_url, monkeypatch):
     sys.modules.pop("huey_live_outage", None)
     app = importlib.import_module("huey_live_outage")
     yield app, client
+    app.LOG.close()
     sys.modules.pop("huey_live_outage", None)
     client.close()
 
@@ -431,7 +432,7 @@ def test_a_consumer_killed_mid_task_and_started_again_matches_a_real_one(outage_
         real = [json.loads(raw) for raw in client.lrange(app.LOG_KEY, 0, -1)]
     held_after_real = app.huey.lock_task("report").is_locked()
 
-    app.SINK = sink = []
+    app.LOG.sink = sink = []
     try:
         with jobsim.Simulation(app.huey, start=START) as sim:
             sim.huey.stop_consumer(at=at(killed - t0), graceful=False)
@@ -445,7 +446,7 @@ def test_a_consumer_killed_mid_task_and_started_again_matches_a_real_one(outage_
             sim.run_until_idle()
             held_after_sim = app.huey.lock_task("report").is_locked()
     finally:
-        app.SINK = None
+        app.LOG.sink = None
     t0_ns = T0_NS / 1e9
     simulated = [dict(entry, t=entry["t"] - t0_ns) for entry in sink]
     real = [dict(entry, t=entry["t"] - t0) for entry in real]

@@ -138,8 +138,17 @@ class UnmatchedRequest(httpx.ConnectError, JobsimError):
     simulation runs (``test_code``): the sink answers whoever sends it.
     """
 
-    def __init__(self, request: httpx.Request, *, exhausted: bool = False, test_code: bool = False,
+    def __init__(self, request: httpx.Request | str, *, exhausted: bool = False, test_code: bool = False,
                  closest: str = "") -> None:
+        self.exhausted = exhausted
+        self.test_code = test_code
+        self.closest = closest
+        """The routes that miss the request by one or two of their patterns, and by which (``closest_routes``)."""
+        if isinstance(request, str):
+            # rebuilt from its message, as Celery's result backend rebuilds a task's exception (``cls(*exc.args)``,
+            # ``exception_to_python``): the same message, without the request (``.request`` raises, as httpx's)
+            super().__init__(request)
+            return
         method, url = request.method, str(request.url)
         if exhausted:
             reason = (f"jobsim: the route for {method} {url} has used up its side_effect "
@@ -151,16 +160,16 @@ class UnmatchedRequest(httpx.ConnectError, JobsimError):
         if test_code:
             reason += f" ({_TEST_CODE})"
         super().__init__(reason, request=request)
-        self.exhausted = exhausted
-        self.test_code = test_code
-        self.closest = closest
-        """The routes that miss the request by one or two of their patterns, and by which (``closest_routes``)."""
 
     def __reduce__(self) -> tuple[Any, ...]:
         # pickled (Celery's result backend) and copied by what it was built from, as ``StepError``: ``args`` holds
         # only the message, which ``__init__`` cannot take back
         build = functools.partial(type(self), exhausted=self.exhausted, test_code=self.test_code, closest=self.closest)
-        return build, (self.request,), self.__dict__
+        try:
+            source: httpx.Request | str = self.request
+        except RuntimeError:  # one rebuilt from its message has no request
+            source = self.args[0]
+        return build, (source,), self.__dict__
 
 
 _TEST_CODE = (

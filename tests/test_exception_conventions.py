@@ -168,3 +168,15 @@ def test_an_unpickled_unmatched_request_is_still_the_network_failure_job_code_ca
     assert (clone.request.method, str(clone.request.url), clone.exhausted, clone.test_code) == (
         "POST", "https://api.example.com/charges", True, False)
     assert str(clone).startswith("jobsim: the route for POST https://api.example.com/charges has used up its")
+
+
+def test_an_unmatched_request_rebuilt_from_its_args_as_celerys_result_backend_does_keeps_its_message() -> None:
+    """Celery's result backend stores a failed task's exception as type, module and ``args`` and rebuilds it with
+    ``cls(*args)`` (``exception_to_python``): ``result.get()`` raised ``Exception("<class ...>([...])")`` instead."""
+    error = jobsim.UnmatchedRequest(REQUEST, closest="closest: the route (host='api.example.com')")
+    rebuilt = type(error)(*error.args)
+    assert type(rebuilt) is jobsim.UnmatchedRequest and isinstance(rebuilt, httpx.ConnectError)
+    assert str(rebuilt) == str(error) and rebuilt.args == error.args
+    testing.check_exception_conventions(jobsim.UnmatchedRequest, error.args, keywords=False)
+    with pytest.raises(RuntimeError):
+        rebuilt.request  # noqa: B018 -- as httpx's own errors built without one

@@ -93,6 +93,26 @@ def test_webhook_retried_with_self_retry_and_a_countdown(app):
     assert [a.started_at.strftime("%H:%M:%S") for a in run.attempts] == ["09:00:00", "09:00:30", "09:01:35"]
 
 
+def test_a_webhook_to_an_unmocked_host_fails_with_jobsims_message_in_result_get(app):
+    """The route was forgotten: each attempt fails as a network error would, and ``result.get()`` raises the
+    same ``UnmatchedRequest`` (rebuilt by Celery's result backend from type and args): it was a bare
+    ``Exception("<class 'jobsim._http.UnmatchedRequest'>([...])")``."""
+
+    @app.task(autoretry_for=(httpx.HTTPError,), retry_backoff=2, retry_jitter=False, max_retries=2)
+    def deliver(url):
+        return httpx.post(url, json={}, timeout=5).status_code
+
+    with jobsim.Simulation(app, start="2025-03-01T09:00:00Z") as sim:
+        result = deliver.delay("https://nowhere.example.com/hooks")
+        sim.run_until_idle()
+        with pytest.raises(jobsim.UnmatchedRequest, match=r"^jobsim: no route matches POST "
+                                                          r"https://nowhere\.example\.com/hooks; add one with "
+                                                          r"sim\.http\.post\('https://nowhere\.example\.com/hooks'\)"):
+            result.get()
+    assert [a.started_at.strftime("%H:%M:%S") for a in sim.runs(deliver)[0].attempts] == [
+        "09:00:00", "09:00:02", "09:00:06"]
+
+
 def test_order_processing_chain_with_a_delayed_link(app):
     @app.task
     def reserve(order_id):

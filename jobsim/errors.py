@@ -133,6 +133,13 @@ class JobsimError(Exception):
         _init_or_name_keyword(self, super().__init__, args, kwargs)
 
 
+def hide_jobsim_frames(excinfo: Any) -> bool:
+    """pytest's ``__tracebackhide__`` for jobsim's modules (the pytest plugin sets it): their frames are left out of
+    the traceback of a ``JobsimError``, whose message names the problem and the fix, so the traceback ends at the
+    test's line (or job code's) that caused it; any other exception passing through keeps them."""
+    return excinfo is not None and isinstance(excinfo.value, JobsimError)
+
+
 class InvalidArgument(JobsimError, ValueError):
     """An argument is malformed: the message names it, its value and what is accepted."""
 

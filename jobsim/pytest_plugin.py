@@ -257,10 +257,35 @@ def pytest_fixture_setup(
         return (yield)
 
 
+def _hide_jobsim_frames() -> None:
+    """Give jobsim's modules (and its plugins') ``__tracebackhide__ = jobsim.errors.hide_jobsim_frames``, so that the
+    traceback of a jobsim error ends at the line of the test or of job code that caused it (the message names the
+    problem and the fix), while any other exception passing through keeps jobsim's frames. Set before pytest
+    formats a failure, for the modules imported by then; ``--full-trace`` shows every frame."""
+    import sys
+
+    from jobsim.errors import hide_jobsim_frames
+
+    for name, module in list(sys.modules.items()):
+        if (name == "jobsim" or name.startswith(("jobsim.", "jobsim_"))) and module is not None:
+            names = vars(module)
+            if "__tracebackhide__" not in names:
+                names["__tracebackhide__"] = hide_jobsim_frames
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Generator[None, pytest.CollectReport,
+                                                                          pytest.CollectReport]:
+    _hide_jobsim_frames()  # a decorator at import time (a cron pattern jobsim refuses) fails the collection
+    return (yield)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    if call.excinfo is not None:
+        _hide_jobsim_frames()
     report = yield
     run = item.stash.get(_RUN, None)
     own = _save_own(item, None if run is None else run.sim) if report.failed else []

@@ -369,7 +369,9 @@ class _Driving(JobRuns):
         if exact is not None and abs(max(exact, now) - (now + wait_ns)) < MS:
             return max(exact, now)
         if exact is not None and wait_ns == 0 and exact > now:
-            return self._busy_wait(driven, now, exact, min(due, key=epoch_ns))
+            # _process_jobs's next_wakeup_time is in the scheduler's zone (base.py:1237-1242); a store's run time is
+            # in its trigger's, and a datetime of another zone subtracts as an instant: no spin was seen
+            return self._busy_wait(driven, now, exact, min(due, key=epoch_ns).astimezone(driven.scheduler.timezone))
         return now + -(-wait_ns // 1000) * 1000
 
     def _busy_wait(self, driven: Driven, now: int, exact: int, next_wakeup_time: dt.datetime) -> int:

@@ -48,6 +48,7 @@ from jobsim._simulation import MAX_SPENDS
 from jobsim._steps import Execution
 from jobsim._time import SECOND, iso
 from jobsim.errors import BudgetExceeded, JobsimError, UnsupportedFeature
+from jobsim.hooks import escapes
 
 if TYPE_CHECKING:
     from ._asyncio import AsyncSide
@@ -196,7 +197,7 @@ class SchedulerLoop(VirtualLoop):
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         error = getattr(task, "_exception", None)  # not task.exception(): that would silence asyncio's report
-        if isinstance(error, JobsimError) and self.fatal is None:  # of an exception nobody retrieved
+        if isinstance(error, JobsimError) and escapes(error) and self.fatal is None:  # nobody retrieved it
             self.fatal = error
 
     def _job_task_done(self, run: Run, task: asyncio.Task[Any]) -> None:
@@ -397,11 +398,13 @@ class SchedulerLoop(VirtualLoop):
         )
 
     def call_exception_handler(self, context: dict[str, Any]) -> None:
-        """A jobsim error raised in a callback stops the driving call; at close, leftovers are not reported."""
+        """A jobsim error raised in a callback stops the driving call (not an ``UnmatchedRequest``: the network
+        failure a task met is logged as asyncio logs it, and the pytest fixture lists it at teardown); at close,
+        leftovers are not reported."""
         if self.closing:
             return
         error = context.get("exception")
-        if isinstance(error, JobsimError):
+        if isinstance(error, JobsimError) and escapes(error):
             if self.fatal is None:
                 self.fatal = error
             return

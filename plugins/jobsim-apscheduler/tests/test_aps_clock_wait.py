@@ -101,3 +101,47 @@ def test_spring_forward_an_interval_run_is_missed_only_where_the_wait_is_by_the_
     # by the clock it wakes an hour late: past misfire_grace_time (1 s), the run is skipped (EVENT_JOB_MISSED)
     second = ("2025-03-09T15:00:00+00:00", "skipped") if CLOCK_WAIT else ("2025-03-09T14:00:00+00:00", "completed")
     assert runs == [("2025-03-08T14:00:00+00:00", "completed"), second, ("2025-03-10T14:00:00+00:00", "completed")]
+
+
+def _clock_wait(scheduler):
+    """The wait as APScheduler 3.11.2 and older compute it on any installed version (``base.py`` before
+    agronholm/apscheduler#1114): ``next_wakeup_time`` (the stores' earliest run time, in the scheduler's zone)
+    minus ``datetime.now(self.timezone)``, wall clocks subtracted, at least 0. On 3.11.2 it is the same value."""
+    from apscheduler.schedulers.base import TIMEOUT_MAX
+
+    process = scheduler._process_jobs
+
+    def process_jobs():
+        wait = process()
+        due = [d for d in (store.get_next_run_time() for store in scheduler._jobstores.values()) if d]
+        if wait is None or not due:
+            return wait
+        clock_wait = (min(due).astimezone(scheduler.timezone) - dt.datetime.now(scheduler.timezone)).total_seconds()
+        return min(max(clock_wait, 0), TIMEOUT_MAX)
+
+    scheduler._process_jobs = process_jobs
+
+
+@pytest.mark.parametrize("kind", [BackgroundScheduler, AsyncIOScheduler])
+@pytest.mark.parametrize("wait", ["installed", "3.11.2"])
+def test_a_trigger_in_another_zone_than_the_schedulers_spins_until_the_schedulers_clocks_turn_back(kind, wait):
+    """A New York scheduler (its jobs' default zone) with one report pinned to UTC: the wait subtracts New York
+    wall clocks, so after the 05:30 UTC run (01:30 EDT) the next, 06:30 UTC (01:30 EST), waits 0 s until the
+    clocks turn back at 06:00. The spin was measured with the store's run time in the trigger's zone (UTC), whose
+    difference with a New York time is between instants: it saw no spin, woke one microsecond later, again and
+    again -- 1.8e9 wakes for the half hour (here: the max_items budget)."""
+    scheduler = kind(timezone="America/New_York")
+    scheduler.add_job(lambda: None, CronTrigger(minute=30, timezone="UTC"), id="report")
+    if wait == "3.11.2":
+        _clock_wait(scheduler)
+    with jobsim.Simulation(scheduler, start="2025-11-02T05:00:00Z") as sim:
+        sim.advance_to("2025-11-02T07:00:00Z", max_items=1_000)
+        assert [r.started_at.isoformat() for r in sim.runs("report")] == [
+            "2025-11-02T05:30:00+00:00", "2025-11-02T06:30:00+00:00"]
+        spins = [line for line in sim.timeline().splitlines() if "spins" in line]
+    if wait == "installed" and not CLOCK_WAIT:
+        assert spins == []
+        return
+    assert len(spins) == 1 and spins[0].startswith(
+        "2025-11-02 05:30:00.000 UTC  aps       scheduler spins at full CPU until 2025-11-02 06:00:00: its next run "
+        "time (01:30:00 EST) is not later on America/New_York's clock than now (01:30:00 EDT), and APScheduler ")

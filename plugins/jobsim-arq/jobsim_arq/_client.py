@@ -7,10 +7,16 @@ the ``ArqRedis`` class (``_patches``), so every pool -- the worker's, one the te
 ``arq.create_pool``, one built before the simulation started -- answers from the simulation and none
 opens a socket. ``arq.create_pool`` itself is replaced too: it returns a pool without ``PING``-ing a
 server (``connections.py:220-299``). Plain ``redis.asyncio.Redis`` clients are not touched.
+
+Each command (a pipeline's ``EXEC``, its ``WATCH`` and immediate-mode commands too) is answered through
+``ArqWorld.answer`` (``jobsim.hooks.gate_while_blocked``): one that job code sends after a blocking call
+(``time.sleep``) reaches Redis when the call returns, as from a real blocked worker, not while the simulation is
+still before that instant.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError, WatchError
@@ -18,6 +24,7 @@ from redis.exceptions import RedisError, WatchError
 if TYPE_CHECKING:
     from ._redis import Store
 
+    Answer = Callable[..., Coroutine[Any, Any, Any]]
     _Pipeline = Any  # redis-py's own types describe a connected pipeline; this one overrides what it answers
 else:
     from redis.asyncio.client import Pipeline as _Pipeline
@@ -32,8 +39,9 @@ class SimulatedPipeline(_Pipeline):  # type: ignore[misc]
     among them is raised after all ran (Redis runs the rest of a ``MULTI`` block; redis-py's
     ``raise_on_error``)."""
 
-    def __init__(self, store: Store, transaction: bool) -> None:  # no super().__init__: no connection pool
+    def __init__(self, store: Store, transaction: bool, answer: Answer) -> None:  # no connection pool
         self.store = store
+        self.answer = answer
         self.transaction = transaction
         self.connection = None
         self.command_stack: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
@@ -80,14 +88,13 @@ class SimulatedPipeline(_Pipeline):  # type: ignore[misc]
 
         if self.explicit_transaction:
             raise RedisError("Cannot issue a WATCH after a MULTI")
-        for name in names:
-            key = _b(name)
-            self.watched[key] = self.store.version(key)
+        versions = await self.answer(lambda: [(_b(name), self.store.version(_b(name))) for name in names])
+        self.watched.update(versions)
         self.watching = True
         return True
 
     async def unwatch(self) -> bool:
-        self.watched.clear()
+        await self.answer(self.watched.clear)
         self.watching = False
         return True
 
@@ -98,11 +105,17 @@ class SimulatedPipeline(_Pipeline):  # type: ignore[misc]
         return self
 
     async def _now(self, args: tuple[Any, ...], options: dict[str, Any]) -> Any:
-        return self.store.run(args, options)
+        return await self.answer(self.store.run, args, options)
 
     async def execute(self, raise_on_error: bool = True) -> list[Any]:
         stack, watched = list(self.command_stack), dict(self.watched)
         await self.reset()
+        results: list[Any] = await self.answer(self._exec, stack, watched, raise_on_error)
+        return results
+
+    def _exec(self, stack: list[tuple[tuple[Any, ...], dict[str, Any]]], watched: dict[bytes, int],
+              raise_on_error: bool) -> list[Any]:
+        """``EXEC`` as it reaches Redis: ``WatchError`` for a watched key written since, else every command run."""
         if any(self.store.version(key) != version for key, version in watched.items()):
             raise WatchError("Watched variable changed.")
         results: list[Any] = []
@@ -124,11 +137,12 @@ def execute_command(pool: Any, *args: Any, **options: Any) -> Any:
 
     w = _patches.world()
     w.used(pool)
-    return _run(w.store, args, options)
+    return w.answer(w.store.run, args, options)
 
 
-async def _run(store: Store, args: tuple[Any, ...], options: dict[str, Any]) -> Any:
-    return store.run(args, options)
+async def answer(fn: Callable[..., Any], *args: Any) -> Any:
+    """One command answered from the simulated keyspace: ``fn(*args)`` (``ArqWorld.answer`` gates it)."""
+    return fn(*args)
 
 
 def pipeline(pool: Any, transaction: bool = True, shard_hint: Any = None) -> SimulatedPipeline:
@@ -136,4 +150,4 @@ def pipeline(pool: Any, transaction: bool = True, shard_hint: Any = None) -> Sim
 
     w = _patches.world()
     w.used(pool)
-    return SimulatedPipeline(w.store, transaction)
+    return SimulatedPipeline(w.store, transaction, w.answer)

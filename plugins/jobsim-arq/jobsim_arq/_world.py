@@ -39,9 +39,10 @@ from jobsim._events import Event
 from jobsim._records import Run
 from jobsim._time import MS, SECOND
 from jobsim.errors import InvalidArgument, JobsimError
-from jobsim.hooks import Adapted, refusing_handler
+from jobsim.hooks import Adapted, gate_while_blocked, refusing_handler
 
 from ._checks import check_cron, check_function, check_poll_delay
+from ._client import answer
 from ._cronwake import cron_enqueue_us
 from ._jobs import MAIN, Held, _Jobs
 from ._loop import CURRENT, WorkerLoop
@@ -104,6 +105,9 @@ class ArqWorld(_Jobs, Unconsumed):
         self.sim = sim
         self.app = jobsim.App("arq")
         self.store = Store(self.timestamp_ms_floor, self._written)
+        self.answer = gate_while_blocked(answer, self, reply_turns=0)
+        """``answer(fn, *args)``: one Redis command answered from the store, waiting for a blocking call in job code
+        (``_client``)."""
         self.driven: list[Driven] = []
         self.functions: dict[str, jobsim.Function] = {}
         self.jobs: dict[str, Held] = {}

@@ -458,3 +458,34 @@ def test_a_blocking_call_holds_the_worker_and_its_result_until_it_returns():
         assert run(other.result()) == 1
     [late] = sim.runs(long_import)
     assert f"{late.attempts[0].started_at:%H:%M:%S}" == "10:01:40"  # the overdue poll after the block
+
+
+async def publish_invoice_pdf(ctx: dict[str, Any], invoice: str, seconds: int) -> str:
+    time.sleep(seconds)  # the sync PDF library again: the worker's loop is blocked until it returns
+    await ctx["redis"].set(f"invoice:{invoice}:pdf", f"s3://invoices/{invoice}.pdf")  # sent after the call
+    await ctx["redis"].enqueue_job("long_import", 1, _job_id=f"notify-{invoice}")
+    return invoice
+
+
+def test_redis_writes_the_job_makes_after_a_blocking_call_reach_redis_when_the_call_returns():
+    # README (jobsim-arq): a blocked worker's Redis writes wait until the call returns; the job's own writes
+    # after the call reached the simulated Redis at the call's start (a client read the key 90 s early)
+    settings_ = {"functions": [publish_invoice_pdf, long_import], "redis_settings": REDIS}
+    with jobsim.Simulation(settings_, start="2026-05-04T10:00:00Z") as sim:
+        job = run(run_enqueue("publish_invoice_pdf", "inv-7", 100))
+        sim.advance("10s")
+
+        async def read() -> tuple[Any, ...]:
+            redis = await pool()
+            return (await redis.get("invoice:inv-7:pdf"), await redis.exists("arq:job:notify-inv-7"),
+                    await job.status())  # fmt: skip
+
+        assert run(read()) == (None, 0, JobStatus.in_progress)
+        sim.advance("89.9s")
+        assert run(read()) == (None, 0, JobStatus.in_progress)
+        assert run(job.result()) == "inv-7"
+        assert f"{sim.now:%H:%M:%S}" == "10:01:40"
+        assert run(read())[:2] == (b"s3://invoices/inv-7.pdf", 1)
+        sim.run_until_idle()
+    [notify] = sim.runs(long_import)
+    assert f"{notify.attempts[0].started_at:%H:%M:%S}" == "10:01:40"

@@ -46,7 +46,9 @@ class Outage:
         self.consumer = consumer
         self.up = True  # what the consumer will be once every planned stop and start is done
         self.last: tuple[int, str] | None = None  # the last planned (instant, "stop" | "start")
-        self.kills: list[int] = []  # instants where the bodies still running are interrupted
+        self.kills: list[tuple[int, int]] = []  # (process, instant): its bodies still running are interrupted
+        self.process = 0  # the consumer process running now: 0, then one more at each start (a new process)
+        self.planned = 0  # the process the next planned stop stops: one more at each planned start
         self.restart: bool | None = None  # a start due while a graceful stop still waits: its flush_locks
 
     # -- planning, from the test ------------------------------------------------------------------
@@ -71,11 +73,13 @@ class Outage:
         else:
             kill = at if not graceful else self._timeout_end(at)
         if kill is not None:
-            self._arm_running(kill)
-            self.kills.append(kill)
+            if self.planned == self.process:  # a stop of a process still to start interrupts none running now
+                self._arm_running(kill)
+            self.kills.append((self.planned, kill))
         from jobsim._kernel import URGENT
 
-        c.world.sim.kernel.schedule(at, self._stop, graceful, kill, owner=f"huey {c.name} (stop)", priority=URGENT)
+        c.world.sim.kernel.schedule(at, self._stop, graceful, kill, self.planned, owner=f"huey {c.name} (stop)",
+                                    priority=URGENT)  # fmt: skip
         self.up, self.last = False, (at, "stop")
 
     def plan_start(self, at: int, flush_locks: bool) -> None:
@@ -88,6 +92,7 @@ class Outage:
         self._in_order(at, "start")
         c.world.sim.kernel.schedule(at, self._start, flush_locks, owner=f"huey {c.name} (restart)")
         self.up, self.last = True, (at, "start")
+        self.planned += 1
 
     def _planned(self) -> str:
         return "" if self.last is None else f" (its last planned {self.last[1]} is at {iso(self.last[0])})"
@@ -124,16 +129,28 @@ class Outage:
             arm(x, kill)
 
     def kill_for(self, start: int) -> int | None:
-        """The interruption a body starting at ``start`` meets first, if any is planned."""
-        self.kills = [k for k in self.kills if k >= start]
-        return self.kills[0] if self.kills else None
+        """The interruption a body starting at ``start`` meets first, if any is planned: one of a stop of the process
+        running it (a stop of the process before ends with that process -- its ``shutdown_timeout`` or a kill at the
+        instant of a start -- and interrupts nothing the new one starts)."""
+        self.kills = [(p, k) for p, k in self.kills if p > self.process or (p == self.process and k >= start)]
+        return next((k for p, k in self.kills if p == self.process), None)
 
     # -- at the instants ------------------------------------------------------------------------------
-    def _stop(self, graceful: bool, kill: int | None) -> None:
+    def _stop(self, graceful: bool, kill: int | None, process: int) -> None:
         """The stop flag is set (``Consumer.stop``): the scheduler stops, idle workers leave, busy ones after
-        their task (``graceful``) or at ``kill``."""
+        their task (``graceful``) or at ``kill``. A stop of a process whose start still waits for the old process's
+        graceful stop is refused: it would reach the old one, in ``Consumer._join_workers``."""
         c = self.consumer
         world = c.world
+        if c.state == "stopping" and process > self.process:
+            raise UnsupportedFeature(
+                f"the stop of huey consumer {c.name!r} at {iso(world.sim.kernel.now)} is planned after a start, but "
+                "that start still waits for the process before it, stopping gracefully until its running tasks end "
+                "(a start planned while a graceful stop waits happens when the old process exits): the signal would "
+                "reach the old process in its graceful shutdown instead. Plan this stop after the old process exits, "
+                f"or give the first stop a shutdown_timeout (or graceful=False). See {README}",
+                system="huey", feature="stop_consumer",
+            )  # fmt: skip
         world.tick()
         c.state = "stopping"
         c.disarm()
@@ -165,6 +182,7 @@ class Outage:
             self.restart = flush_locks
             return
         c.world.tick()
+        self.process += 1
         flushed: list[str] = []
         if flush_locks:
             flushed = sorted(c.hs.huey.flush_locks())

@@ -326,6 +326,70 @@ def test_a_start_planned_while_a_graceful_stop_waits_happens_when_the_old_proces
         assert "00:00:30.000 UTC  huey      test-redis/consumer started again (a new process)" in sim.timeline()
 
 
+def test_a_shutdown_timeout_ends_with_its_process_not_in_the_one_started_after(redis_huey):
+    """``shutdown_timeout`` bounds the old process's graceful join (``Consumer._join_workers``): nothing ran, so it
+    exited at the stop, and a task the new process starts later runs to its end. It was killed at stop + timeout,
+    30 s into it, as "lost"."""
+    h = redis_huey
+
+    @h.task()
+    def export(seconds):
+        time.sleep(seconds)
+        return seconds
+
+    with jobsim.Simulation(h.create_consumer(shutdown_timeout=30), start=START) as sim:
+        sim.huey.stop_consumer(at=at(10))  # a deploy: SIGINT, at most 30 s for running tasks (none runs)
+        sim.huey.start_consumer(at=at(15))
+        sim.advance_to(at(16))
+        result = export(60)
+        sim.run_until_idle()
+        assert [(r.status, spans([r])) for r in sim.runs(export)] == [("completed", [(16, 76)])]
+        assert result.get() == 60
+
+
+def test_a_kill_and_a_start_at_one_instant_interrupt_only_the_old_processs_task(redis_huey):
+    """``systemctl restart`` with SIGTERM: the old process dies at 10 with its task; the new one, started at 10,
+    takes the task waiting in the queue and runs it to its end. It was interrupted at 10 too, as it began."""
+    h = redis_huey
+
+    @h.task()
+    def work(seconds):
+        time.sleep(seconds)
+        return seconds
+
+    with jobsim.Simulation(h, start=START) as sim:
+        sim.huey.stop_consumer(at=at(10), graceful=False)
+        sim.huey.start_consumer(at=at(10))
+        sim.advance_to(at(5))
+        work(60)
+        sim.advance_to(at(9.5))
+        waiting = work(3)  # queued behind the busy worker
+        sim.run_until_idle()
+        assert [(r.status, spans([r])) for r in sim.runs(work)] == [("lost", [(5, 10)]), ("completed", [(10, 13)])]
+        assert waiting.get() == 3
+
+
+def test_a_stop_of_a_restart_that_still_waits_for_the_old_process_is_refused(redis_huey):
+    """A deploy planned ahead (stop, start, stop again) while a long task runs: the start waits for the graceful
+    stop, so the second stop would reach the old process in ``_join_workers``, where huey 3.5.4 ignores a SIGTERM.
+    Refused by name; it said "1 running task(s) interrupted" and killed the old process's task."""
+    h = redis_huey
+
+    @h.task()
+    def work(seconds):
+        time.sleep(seconds)
+
+    with jobsim.Simulation(h, start=START) as sim:
+        work(100)
+        sim.advance(0)
+        sim.huey.stop_consumer(at=at(10))
+        sim.huey.start_consumer(at=at(20))
+        sim.huey.stop_consumer(at=at(30), graceful=False)
+        with pytest.raises(UnsupportedFeature, match=r"^the stop of huey consumer 'test-redis/consumer' at "
+                           r"2025-03-01T00:00:30\.000Z is planned after a start, but that start still waits"):
+            sim.advance_to(at(31))
+
+
 def test_a_retry_due_while_down_runs_at_the_restart(redis_huey):
     h = redis_huey
 

@@ -369,6 +369,12 @@ class Simulation(_Faults):
                 f"sim.{what}() was called from job code (function {x.run_.function.id!r}); drive time from the "
                 "test. In job code, time.sleep(...) spends virtual time and ctx.step.sleep(...) suspends the run"
             )
+        if self.kernel.running:  # a backend's hook, signal receiver or callback that the simulation itself runs
+            raise JobsimError(
+                f"sim.{what}() was called while the simulation was running its work (from a hook, signal receiver, "
+                "middleware or callback of a backend, which the simulation calls at a virtual instant); drive time "
+                "from the test, between driving calls"
+            )
         if until < self.kernel.now:
             raise InvalidArgument(
                 f"time can't go backwards: {what}() to {iso(until)} but the simulation is at {iso(self.kernel.now)}"

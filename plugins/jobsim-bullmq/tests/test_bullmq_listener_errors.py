@@ -60,3 +60,18 @@ def test_a_listeners_own_error_goes_to_bullmq_as_before(worker_for, queue):
         run(queue.add("invoice", {"order": "o-1"}))
         sim.run_until_idle()
         assert errors == ["seen"] and sim.runs("q")[0].status == "completed"
+
+
+def test_a_queue_events_listener_that_drives_the_simulation_stops_the_test(worker_for, queue):
+    from bullmq import QueueEvents
+
+    sims = []
+    worker = worker_for(render)
+    with jobsim.Simulation(worker, start=START) as sim:
+        sims.append(sim)
+        events = QueueEvents("q", {"connection": "redis://localhost:6379"})
+        events.on("completed", lambda args, entry_id: sims[0].advance("1s"))
+        run(queue.add("invoice", {"order": "o-1"}))
+        with pytest.raises(JobsimError, match=re.escape("sim.advance() was called")):
+            sim.run_until_idle()
+        assert sim.runs("q")[0].status == "completed"

@@ -17,6 +17,7 @@ import jobsim
 from jobsim.errors import JobsimError
 
 FROM_JOB_CODE = "sim.advance() was called from job code"
+FROM_OWN_CODE = "sim.advance() was called from a worker's own code while no job of it runs"
 
 
 async def render(job, token):
@@ -27,15 +28,16 @@ async def charge(job, token):
     raise ConnectionError("gateway down")
 
 
-@pytest.mark.parametrize("event", ["active", "completed"])
-def test_a_listener_that_drives_the_simulation_stops_the_test(worker_for, queue, event):
+@pytest.mark.parametrize(("event", "where"), [("active", FROM_OWN_CODE),  # getNextJob: no job's code yet
+                                              ("completed", FROM_JOB_CODE)])  # processJob: the job's
+def test_a_listener_that_drives_the_simulation_stops_the_test(worker_for, queue, event, where):
     sims = []
     worker = worker_for(render)
     worker.on(event, lambda job, *rest: sims[0].advance("1s"))  # "let the dashboard catch up"
     with jobsim.Simulation(worker, start=START) as sim:
         sims.append(sim)
         run(queue.add("invoice", {"order": "o-1"}))
-        with pytest.raises(JobsimError, match="^" + re.escape(FROM_JOB_CODE)):
+        with pytest.raises(JobsimError, match="^" + re.escape(where)):
             sim.run_until_idle()
         assert sim.now.strftime("%H:%M:%S") == "00:00:00"
 

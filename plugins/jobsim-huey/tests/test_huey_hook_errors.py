@@ -10,6 +10,7 @@ are still only logged, as Huey does.
 
 from __future__ import annotations
 
+import itertools
 import re
 import time
 
@@ -188,3 +189,14 @@ def test_a_receivers_own_error_is_still_only_logged(redis_huey):
         result = work()
         sim.run_until_idle()  # Huey logs them and goes on, as a real consumer does
         assert sim.runs(work)[0].status == "completed" and result.get() == 1
+
+        @h.post_execute()
+        def added_inside(task, value, exc):
+            pass
+
+    import huey.signals
+
+    # the hooks are the Huey's own again, those registered inside the simulation kept; Signal.send is Huey's
+    assert type(h._pre_execute) is dict and h._pre_execute == {"broken_hook": broken_hook}
+    assert h._post_execute == {"added_inside": added_inside} and type(h._post_execute) is dict
+    assert huey.signals.itertools.chain is itertools.chain

@@ -131,6 +131,11 @@ class Kernel:
                 self._one_off -= 1
 
     @property
+    def running(self) -> bool:
+        """True while ``run`` processes a timer: code it calls (a backend's hook, a signal receiver) is inside it."""
+        return self._depth >= 0
+
+    @property
     def idle(self) -> bool:
         """True when no one-off work is pending (recurring cron ticks do not count)."""
         return self._one_off == 0

@@ -11,7 +11,7 @@ import random
 from typing import TYPE_CHECKING, Any
 
 from . import _gc, _plugins
-from ._aio import FOREVER, VirtualLoop
+from ._aio import FOREVER, VirtualLoop, _Process
 from ._app import App
 from ._checks import TestAssertion, keywords_checked
 from ._events import Bus, Event, check_send_fields, check_ts_units, coerce_events, json_copy, plain_event, sent_data
@@ -365,9 +365,18 @@ class Simulation(_Faults):
         _check_budget("max_items", max_items)
         x = self.engine.x
         if x is not None:  # re-entering the kernel from a request would run other work inside it
+            who = f"job code (function {x.run_.function.id!r})"
+            if isinstance(x, _Process) and x.current.get() is None:  # a worker loop's own code: its placeholder run
+                who = "a worker's own code while no job of it runs (a hook or listener on its event loop)"
             raise JobsimError(
-                f"sim.{what}() was called from job code (function {x.run_.function.id!r}); drive time from the "
+                f"sim.{what}() was called from {who}; drive time from the "
                 "test. In job code, time.sleep(...) spends virtual time and ctx.step.sleep(...) suspends the run"
+            )
+        if self.kernel.running:  # a backend's hook, signal receiver or callback that the simulation itself runs
+            raise JobsimError(
+                f"sim.{what}() was called while the simulation was running its work (from a hook, signal receiver, "
+                "middleware or callback of a backend, which the simulation calls at a virtual instant); drive time "
+                "from the test, between driving calls"
             )
         if until < self.kernel.now:
             raise InvalidArgument(

@@ -41,6 +41,7 @@ import pluggy
 from ._aio import PumpedLoop, PumpedWorld
 from ._blocking import LoopHolder, gate_while_blocked
 from ._execution import StoppableExecution
+from ._logged import LogWatch
 from ._safe import shown
 from ._time import iso
 from ._unread import Unread
@@ -53,7 +54,7 @@ if TYPE_CHECKING:
     from ._simulation import Simulation
 
 __all__ = [
-    "Adapted", "ClassGuard", "LoopHolder", "ProcessPatches", "PumpedLoop", "PumpedWorld", "RecordRenderer",
+    "Adapted", "ClassGuard", "LogWatch", "LoopHolder", "ProcessPatches", "PumpedLoop", "PumpedWorld", "RecordRenderer",
     "StoppableExecution", "Unread", "attempt_budget", "end_run", "escapes", "gate_while_blocked", "guard_hooks",
     "hookimpl", "hookspec", "output_bytes", "planned_instant", "refusing_handler", "target_rng", "warn_outside",
 ]

@@ -21,6 +21,7 @@ import jobsim
 from jobsim._kernel import BACKGROUND, URGENT
 from jobsim._time import MS, SECOND, iso, to_datetime
 from jobsim.errors import JobsimError, UnsupportedFeature
+from jobsim.hooks import LogWatch
 
 from ._executor import RefusedExecutor, SimulatedAsyncIOExecutor, SimulatedPoolExecutor
 from ._loop import LoopExecution
@@ -66,6 +67,7 @@ class Driven:
         self.real_clock: dict[int, frozenset[str]] = {}  # id(original) -> its dates _rebase moved
         self.given_back: list[tuple[Any, frozenset[str]]] = []  # what the last simulation gave back (_GIVEN_BACK)
         self.saved_jobstores = dict(scheduler._jobstores)
+        self.saved_logger = scheduler._logger  # LogWatch stands in for it while the simulation runs
         from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
         self.is_async = isinstance(scheduler, AsyncIOScheduler)
@@ -85,6 +87,7 @@ class _Driving(JobRuns):
         closing: bool
         aio: Any
         refusal: UnsupportedFeature | None
+        escaped: BaseException | None
 
         def _check_jobstore(self, scheduler: Any, alias: str, store: Any) -> None: ...
         def _simulated_executor(self, driven: Driven, alias: str, executor: Any) -> Any: ...
@@ -149,6 +152,7 @@ class _Driving(JobRuns):
             scheduler = driven.scheduler
             for name in PATCHED:
                 scheduler.__dict__.pop(name, None)
+            scheduler._logger = driven.saved_logger
             self._restore(driven)
             for timer in (driven.wake, driven.keepalive):
                 if timer is not None:
@@ -189,6 +193,8 @@ class _Driving(JobRuns):
             scheduler._executors[alias] = (RefusedExecutor(self, alias, refused) if refused is not None  # type: ignore[arg-type]
                                            else self._simulated_executor(driven, alias, executor))  # fmt: skip
         own = scheduler.__dict__
+        # _dispatch_event logs what a listener raises ("Error notifying listener", base.py:1037-1042) and goes on
+        scheduler._logger = LogWatch(driven.saved_logger, self.keep)
         for name in CLOCKED:
             own[name] = self._clocked(driven, name, getattr(scheduler, name))
         own["reschedule_job"] = self.draws.rescheduling(own["reschedule_job"])
@@ -245,6 +251,23 @@ class _Driving(JobRuns):
                 raise
 
         own["_lookup_executor"] = lookup_executor_
+
+    def keep(self, error: BaseException) -> None:
+        """A jobsim error (``jobsim.hooks.escapes``) that APScheduler caught and logged (``LogWatch``): a
+        listener's -- ``time.sleep`` where no job runs, a refused call, ``sim.advance`` from it --, which
+        ``_dispatch_event`` logs and goes on from. A timer due at once raises it: the driving call running (or
+        the next one, for a listener of the test's own call) stops there. The first one is kept; the refusal
+        ``_process`` raises itself, and what the close logs, are not."""
+        if self.closing or error is self.refusal or self.escaped is not None:
+            return
+        self.escaped = error
+        self.sim.kernel.schedule(self.sim.kernel.now, self._raise_escaped, priority=URGENT,
+                                 owner="apscheduler: a jobsim error a listener raised")  # fmt: skip
+
+    def _raise_escaped(self) -> None:
+        escaped, self.escaped = self.escaped, None
+        if escaped is not None:
+            raise escaped
 
     def clock(self) -> Any:
         """The wall-clock bridge for a call made from the test: ``datetime.now()`` reads the virtual instant."""

@@ -79,6 +79,7 @@ class APSWorld(_Driving, NoExecutor):
         self.functions: dict[str, jobsim.Function] = {}
         self.owner: dict[str, Driven] = {}  # function id -> the scheduler whose job it is
         self.refusal: UnsupportedFeature | None = None  # from a RefusedExecutor, raised after _process_jobs
+        self.escaped: BaseException | None = None  # a jobsim error APScheduler logged (a listener's): _Driving.keep
         self.natives: list[_JobFunc] = []  # the job functions, each with the ids of the jobs that run it
         self.rng = random.Random(f"jobsim-apscheduler:{sim.seed}")  # jitter no driven job's (``_draws``)
         self.ids = random.Random(f"jobsim-apscheduler-ids:{sim.seed}")  # job ids, under random_streams="shared"

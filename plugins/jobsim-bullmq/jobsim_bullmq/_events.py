@@ -24,6 +24,9 @@ import asyncio
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
+from jobsim._kernel import URGENT
+from jobsim.hooks import escapes
+
 if TYPE_CHECKING:
     from ._store import QueueState
     from ._world import BullMQWorld
@@ -127,6 +130,29 @@ class Listeners:
         except Exception as error:
             listener.running = False
             self.stop(listener, error)
+            if escapes(error):
+                self._escaped(error)
+
+    def _escaped(self, error: BaseException) -> None:
+        """A jobsim error a listener raised (a refused call, ``sim.advance`` from it): besides ending that consumer,
+        it stops the test, as a processor's does -- raised by the pump when the workers' loop delivered it, else by
+        a timer due at once (the entry came from the test's own call: the next driving call raises it). Before, a
+        consumer started with ``autorun`` made it an ``error`` event, which nothing may listen to."""
+        world = self.world
+        if world.escaped is None:
+            world.escaped = error
+        loop = world.loop
+        if loop is not None and loop.pumping:
+            loop.stop()  # no further step: the pump re-raises it
+            return
+
+        def raise_it() -> None:
+            escaped, world.escaped = world.escaped, None
+            if escaped is not None:
+                raise escaped
+
+        world.sim.kernel.schedule(world.sim.kernel.now, raise_it, priority=URGENT,
+                                  owner="bullmq: a jobsim error a QueueEvents listener raised")  # fmt: skip
 
     def close_all(self) -> None:
         for listener in list(self.running):

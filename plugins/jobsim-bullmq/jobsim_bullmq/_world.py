@@ -176,6 +176,7 @@ class BullMQWorld(RunRecords, Unconsumed):
         self.saved.append((worker, saved))
         self.originals[worker] = worker.processor
         worker.processor = self._wrap(worker, worker.processor)
+        worker.emit = self._emitting(worker)
         worker.lockManager = LockManager(worker, lock_renew_time=worker.opts["lockRenewTime"],
                                          lock_duration=worker.opts["lockDuration"], worker_id=worker.id,
                                          worker_name=worker.workerName)  # fmt: skip
@@ -247,10 +248,30 @@ class BullMQWorld(RunRecords, Unconsumed):
             for worker, saved in self.saved:
                 for key, value in saved.items():
                     setattr(worker, key, value)
+                worker.__dict__.pop("emit", None)
                 worker.running = False
             self.saved.clear()
             _patches.pop(self)
             self.installed = False
+
+    def _emitting(self, worker: Any) -> Any:
+        """``worker.emit``, which calls the ``worker.on(...)`` listeners (``event_emitter.py``): a jobsim error one
+        raises stops the test as a processor's does. bullmq lets it out of ``emit`` into its own code, which
+        catches it -- ``getNextJob``'s ``retryIfFailed`` emits ``error`` and tries again: an ``active`` listener
+        calling ``sim.advance`` made the job active, stalled and active again without end, a hang."""
+        world, emit = self, worker.emit
+
+        def emit_in_simulation(event_name: str, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return emit(event_name, *args, **kwargs)
+            except BaseException as exc:
+                if escapes(exc) and not isinstance(exc, asyncio.CancelledError | GeneratorExit):
+                    if world.escaped is None:
+                        world.escaped = exc
+                    asyncio.get_running_loop().stop()  # no further step: the pump re-raises it
+                raise
+
+        return emit_in_simulation
 
     def _wrap(self, worker: Any, processor: Any) -> Any:
         """The processor bullmq calls: the user's, with the job attributed (``CURRENT``) and ``sim.fail`` applied."""

@@ -57,6 +57,10 @@
   simulation (``no_eager``), so what was set is the app's again after the close (``eager_back``); settings the app
   builds anew during the run (``config_from_object(obj, force=True)``) get it as they are built.
 
+* **Signal receivers' jobsim errors.** ``Signal.send`` (``utils/dispatch/signal.py``) calls each receiver in
+  ``try``/``except Exception`` and only logs what it raises (``Signal handler %r raised``): the module's ``logger``
+  is watched (``jobsim.hooks.LogWatch``), so a jobsim error logged there is kept (``CeleryWorld.keep``) and stops
+  the driving call, as it does in a task.
 * **A canvas is declared whole.** ``group.apply_async`` and ``chord.apply_async`` first declare every task the
   group or chord reaches (``_canvas``), so a task the simulation refuses refuses it before any of it is sent.
 
@@ -76,7 +80,7 @@ import uuid as _uuid
 from typing import Any
 
 from jobsim.errors import JobsimError, UnsupportedFeature
-from jobsim.hooks import ClassGuard
+from jobsim.hooks import ClassGuard, LogWatch
 
 _TARGETS = (("celery.app.task", "uuid"), ("celery.app.base", "uuid"), ("celery.canvas", "uuid"))
 _active: list[Any] = []  # the worlds of running simulations, innermost last
@@ -317,6 +321,12 @@ def eager_back(app: Any, cls: Any) -> None:
         object.__setattr__(conf, "__class__", base)
 
 
+def _keep(error: BaseException) -> None:
+    """A jobsim error a signal receiver raised, which ``Signal.send`` caught and logged: the running simulation's."""
+    if _active:
+        _active[-1].keep(error)
+
+
 def push(world: Any) -> None:
     if not _active:
         _memo_tracebacks()
@@ -330,6 +340,9 @@ def push(world: Any) -> None:
         setattr(trace, "send_postrun", _postrun(trace.send_postrun))  # noqa: B010 (the module is untyped)
         _saved["celery.app.trace", "gethostname"] = trace.gethostname
         setattr(trace, "gethostname", _hostname)  # noqa: B010
+        dispatch = importlib.import_module("celery.utils.dispatch.signal")
+        _saved["celery.utils.dispatch.signal", "logger"] = dispatch.logger
+        setattr(dispatch, "logger", LogWatch(dispatch.logger, _keep))  # noqa: B010
     SENDING.add(world)
     _active.append(world)
 

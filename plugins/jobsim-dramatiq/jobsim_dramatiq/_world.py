@@ -21,10 +21,11 @@ from typing import TYPE_CHECKING, Any
 
 import jobsim
 from jobsim._checks import keywords_checked
+from jobsim._kernel import URGENT
 from jobsim._records import Run
 from jobsim._time import MS, duration_ns, iso
 from jobsim.errors import InvalidArgument, JobsimError, UnsupportedFeature
-from jobsim.hooks import Adapted, refusing_handler
+from jobsim.hooks import Adapted, LogWatch, refusing_handler
 
 from . import _middleware
 from ._blocking import Threads
@@ -68,6 +69,8 @@ class DramatiqWorld(Deliveries, StandIns, Unconsumed):
         self.deliveries: dict[str, list[Held]] = {}  # message id -> its deliveries, in order
         self.unknown_actors: set[str] = set()  # names broker.get_actor did not know (``_get_actor``)
         self.dead: list[DeadLetter] = []
+        self.escaped: JobsimError | None = None  # a middleware hook's, which Dramatiq logged (``keep``)
+        self.loggers: dict[int, Any] = {}  # id(broker) -> its own logger, while a LogWatch stands in for it
         self.crashes: Crashes | None = None  # from the first crash planned (``_crash``)
         self.minted: set[str] = set()  # the uuids drawn in the simulation (message ids among them)
         self.begin_ms = 0  # the virtual start, and real-clock ms -> virtual ms (set at install)
@@ -254,9 +257,28 @@ class DramatiqWorld(Deliveries, StandIns, Unconsumed):
         own["consume"] = self._refuse_consume
         own["get_actor"] = self._get_actor(sb.broker)
         sb.shadowed = ["enqueue", "join", "flush", "flush_all", "consume", "get_actor"]
+        # emit_before/emit_after log what a middleware hook raises and go on (broker.py:111-129): watched (``keep``)
+        self.loggers[id(sb.broker)] = sb.broker.logger
+        sb.broker.logger = LogWatch(sb.broker.logger, self.keep)
         if hasattr(sb.broker, "get_queue_message_counts"):  # RabbitmqBroker's: it asks the server
             own["get_queue_message_counts"] = self._refuse_counts
             sb.shadowed.append("get_queue_message_counts")
+
+    def keep(self, error: BaseException) -> None:
+        """A jobsim error a middleware hook raised (``time.sleep`` where no actor runs, a refused call,
+        ``sim.advance`` from the hook), which ``emit_before``/``emit_after`` log as "Unexpected failure" and go on
+        from: a timer due at once raises it, so the driving call stops there (the next one, for a hook of the
+        test's own ``send``). The first one is kept."""
+        if not isinstance(error, JobsimError) or self.escaped is not None:
+            return
+        self.escaped = error
+        self.sim.kernel.schedule(self.sim.kernel.now, self._raise_escaped, priority=URGENT,
+                                 owner="dramatiq: a jobsim error a middleware hook raised")  # fmt: skip
+
+    def _raise_escaped(self) -> None:
+        escaped, self.escaped = self.escaped, None
+        if escaped is not None:
+            raise escaped
 
     def _get_actor(self, broker: Any) -> Callable[[str], Any]:
         """``broker.get_actor``, recording each name it does not know (once): Dramatiq's middleware looks callbacks
@@ -322,6 +344,8 @@ class DramatiqWorld(Deliveries, StandIns, Unconsumed):
             for name in sb.shadowed:
                 sb.broker.__dict__.pop(name, None)
             sb.shadowed = []
+            if id(sb.broker) in self.loggers:
+                sb.broker.logger = self.loggers.pop(id(sb.broker))
             if isinstance(sb.broker.__dict__.get("queues"), StubQueues):
                 sb.broker.queues = sb.broker.queues.originals()
             _middleware.uninstall(sb)

@@ -300,6 +300,7 @@ class SimWorker:
             world.current = saved
         if until is not None:
             world.sim.kernel.schedule(until, self._resume, owner=f"huey {self.name} (task body ends)")
+        world.raise_escaped()  # a receiver's or hook's jobsim error, which Huey logged
 
     def _resume(self) -> None:
         self.drive()
@@ -408,6 +409,7 @@ class SimConsumer:
         if refused is not None:  # a periodic task declared after the simulation was built, which Huey would drop
             raise refused
         self.arm()
+        world.raise_escaped()  # a receiver's jobsim error (a periodic task's or a due one's enqueued signal)
 
     def arm(self) -> None:
         """Plan the next tick that can do something: the first one at or after the earliest ``eta`` in the

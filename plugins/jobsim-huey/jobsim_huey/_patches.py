@@ -29,6 +29,8 @@ One simulation with Huey instances may run at a time in a process (the patches a
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import itertools
 import time
 import uuid
 from collections.abc import Callable
@@ -36,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from jobsim._time import SECOND, to_datetime
 from jobsim.errors import InvalidArgument, UnsupportedFeature
-from jobsim.hooks import ProcessPatches
+from jobsim.hooks import ProcessPatches, escapes
 
 if TYPE_CHECKING:
     from ._world import HueyWorld
@@ -64,6 +66,7 @@ _set = _PATCHES.set
 def _patch(world: HueyWorld) -> None:
     import huey.api
     import huey.consumer
+    import huey.signals
     import huey.utils
 
     clock = world.clock
@@ -87,6 +90,7 @@ def _patch(world: HueyWorld) -> None:
     _set(huey.api, "time", clock)
     _set(huey.consumer, "time", clock)
     _set(huey.api, "uuid", _Uuid(world))
+    _set(huey.signals, "itertools", _Receivers(world))
     _set(huey.api.Huey, "_get_timestamp", lambda self: clock.timestamp(self.utc))
     _set(huey.api.Huey, "enqueue", _guard_enqueue(huey.api.Huey.enqueue, world))
     _set(huey.consumer.Consumer, "start", _refuse_start(huey.consumer.Consumer.start, world))
@@ -190,6 +194,53 @@ class _Uuid:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(uuid, name)
+
+
+def watched(world: HueyWorld, fn: Any) -> Any:
+    """``fn`` (a signal receiver, a hook) as Huey calls it, with a jobsim error it raises kept for the driving
+    call (``HueyWorld.keep``): Huey catches and logs every ``Exception`` of a receiver or hook, and goes on."""
+    if getattr(fn, "__jobsim_watched__", False):
+        return fn
+
+    @functools.wraps(fn)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:
+            if escapes(exc):
+                world.keep(exc)
+            raise
+
+    call.__jobsim_watched__ = True  # type: ignore[attr-defined]
+    return call
+
+
+class _Receivers:
+    """The ``itertools`` module as ``huey.signals`` sees it: ``Signal.send`` (``signals.py:44-53``) chains the
+    signal's receivers and catches what each raises; the chain it gets calls each one ``watched``."""
+
+    def __init__(self, world: HueyWorld) -> None:
+        self.world = world
+
+    def chain(self, *receivers: Any) -> Any:
+        return (watched(self.world, receiver) for receiver in itertools.chain(*receivers))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(itertools, name)
+
+
+class Hooks(dict):  # type: ignore[type-arg]
+    """A Huey's ``_pre_execute``, ``_post_execute``, ``_startup`` or ``_shutdown`` hooks while the simulation
+    runs: Huey calls each one it finds in ``items()`` and logs what it raises (``api.py:587-607``,
+    ``consumer.py:104-118``); found here, each is ``watched``. Hooks registered meanwhile are kept (a plain
+    dict of them all is put back at the close)."""
+
+    def __init__(self, world: HueyWorld, hooks: dict[str, Any]) -> None:
+        super().__init__(hooks)
+        self.world = world
+
+    def items(self) -> Any:
+        return [(name, watched(self.world, hook)) for name, hook in super().items()]
 
 
 def _guard_enqueue(original: Any, world: HueyWorld) -> Any:

@@ -64,6 +64,7 @@ class _Runs:
         def sync(self) -> None: ...
         def record(self, kind: str, **data: Any) -> None: ...
         def _declare(self, hs: HueyState, cls: type, *, adopting: bool = False) -> jobsim.Function: ...
+        def raise_escaped(self) -> None: ...
 
     # -- Huey's calls, while the simulation runs --------------------------------------------------------
     def enqueue(self, hs: HueyState, task: Any) -> Any:
@@ -97,6 +98,8 @@ class _Runs:
         finally:
             wallclock.deactivate()
         self._keep(result)
+        if self.current is None and self.ticking is None:  # the test's call: a receiver's jobsim error stops it
+            self.raise_escaped()
         return result
 
     def _declared(self, hs: HueyState, tasks: Any) -> None:

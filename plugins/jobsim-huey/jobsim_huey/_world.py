@@ -31,7 +31,7 @@ from jobsim.hooks import Adapted, planned_instant, refusing_handler
 
 from ._consumer import SimConsumer, SimWorker
 from ._outage import which
-from ._patches import Clock
+from ._patches import Clock, Hooks
 from ._runs import HOP, _check_options, _Execution, _Runs
 from ._storage import Kind, SimStorage, check_memory_empty, kind_of
 
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 BACKEND = "huey"
 README = "plugins/jobsim-huey/README.md"
+_HOOKS = ("_pre_execute", "_post_execute", "_startup", "_shutdown")  # the Huey attributes holding its hooks
 WAIT_HORIZON = 366 * DAY  # a blocking result.get() with no timeout gives up after this much virtual time
 
 
@@ -95,6 +96,7 @@ class HueyWorld(_Runs):
         self.ticking: SimConsumer | None = None  # the consumer whose scheduler is ticking
         self.refused_periodic: InvalidArgument | None = None  # its enqueue of a periodic task, which Huey only logs
         self.collecting: dict[str, _Execution] = {}  # task id -> its execution under way
+        self.escaped: BaseException | None = None  # a jobsim error a receiver or hook raised, which Huey logged
 
     # -- ids, clock --------------------------------------------------------------------------------
     def new_uuid(self) -> uuid.UUID:
@@ -138,6 +140,19 @@ class HueyWorld(_Runs):
         finally:
             engine.x = x
             engine.move_clock(x.now)
+
+    def keep(self, exc: BaseException) -> None:
+        """A jobsim error (``jobsim.hooks.escapes``) that a signal receiver or hook raised, which Huey catches and
+        logs as that receiver's: the driving call that ran it raises it (``raise_escaped``). The first one is kept."""
+        if self.escaped is None:
+            self.escaped = exc
+
+    def raise_escaped(self) -> None:
+        """Where the simulation gets control back from Huey's code (a worker's greenlet, a scheduler tick, the
+        test's enqueue): raise the jobsim error a receiver or hook raised meanwhile, so it stops the test."""
+        escaped, self.escaped = self.escaped, None
+        if escaped is not None:
+            raise escaped
 
     def record(self, kind: str, **data: Any) -> None:
         self.sim.trace.add(self.sim.now_ns(), kind, data)
@@ -250,6 +265,8 @@ class HueyWorld(_Runs):
         own["_timeout_context"] = self._body
         own["_requeue_task"] = lambda task, timestamp, retry_eta=None: Huey._requeue_task(
             huey, task, timestamp + self.hop(), retry_eta)
+        for name in _HOOKS:  # Huey logs what a hook raises: a jobsim error is kept for the driving call
+            setattr(huey, name, Hooks(self, getattr(huey, name)))
         hs.receiver = lambda signal, task, *args, **kwargs: self._observe(hs, signal, task, args)
         huey._signal.connect(hs.receiver)
         consumers = hs.consumers or [_default_consumer(huey, Huey)]
@@ -271,6 +288,10 @@ class HueyWorld(_Runs):
             huey = hs.huey
             for name in ("enqueue", "execute", "_timeout_context", "_requeue_task"):
                 huey.__dict__.pop(name, None)
+            for name in _HOOKS:
+                hooks = getattr(huey, name)
+                if isinstance(hooks, Hooks):
+                    setattr(huey, name, dict(hooks))
             if hs.receiver is not None:
                 huey._signal.disconnect(hs.receiver)
                 hs.receiver = None

@@ -27,32 +27,32 @@ def test_a_bad_time_zone():
 
 
 def test_a_jobsim_error_ends_at_the_test_line_without_jobsims_frames(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_user=TESTS)
+    pytester.makepyfile(test_inner_tracebacks=TESTS)
     result = pytester.runpytest("-k", "bad_duration or time_zone")
     result.assert_outcomes(failed=2)
     result.stdout.fnmatch_lines([
         ">           sim.advance(\"24 hours please\")",
         "E           jobsim.errors.InvalidArgument: by='24 hours please' is not valid: expected a duration such as*",
-        "test_user.py:11: InvalidArgument",
+        "test_inner_tracebacks.py:11: InvalidArgument",
         ">       jobsim.Simulation(app, start=\"2025-03-03T09:00:00\", tz=\"America/New_Yrok\")",
         "E       jobsim.errors.InvalidArgument: tz='America/New_Yrok' is not valid: no such IANA time zone*",
-        "test_user.py:14: InvalidArgument",
+        "test_inner_tracebacks.py:14: InvalidArgument",
     ])  # fmt: skip
     result.stdout.no_fnmatch_line("*jobsim/_*.py*")
 
 
 def test_a_decorator_refused_at_import_fails_the_collection_at_its_line(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_cron='import jobsim\napp = jobsim.App("c")\n\n@app.function("g", cron="0 25 * * *")\n'
-                                  'def g(ctx):\n    pass\n')  # fmt: skip
+    refused = 'import jobsim\napp = jobsim.App("c")\n\n@app.function("g", cron="0 25 * * *")\ndef g(ctx):\n    pass\n'
+    pytester.makepyfile(test_inner_cron_refused=refused)
     result = pytester.runpytest()
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["test_cron.py:4: in <module>",
+    result.stdout.fnmatch_lines(["test_inner_cron_refused.py:4: in <module>",
                                  "E   jobsim.errors.InvalidArgument: cron expression '0 25 * * *': hour field '25'*"])
     result.stdout.no_fnmatch_line("*jobsim/_*.py*")
 
 
 def test_full_trace_shows_jobsims_frames(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_user=TESTS)
+    pytester.makepyfile(test_inner_tracebacks=TESTS)
     result = pytester.runpytest("-k", "bad_duration", "--full-trace")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*jobsim/_time.py:*: InvalidArgument"])
@@ -60,7 +60,7 @@ def test_full_trace_shows_jobsims_frames(pytester: pytest.Pytester) -> None:
 
 def test_another_exception_through_jobsim_keeps_jobsims_frames(pytester: pytest.Pytester) -> None:
     """A bug in jobsim (here: its duration parser raising a RuntimeError) must be reportable: its frames stay."""
-    pytester.makepyfile(test_user=TESTS + """
+    pytester.makepyfile(test_inner_tracebacks=TESTS + """
 def test_a_parser_bug(monkeypatch):
     import jobsim._time
 

@@ -68,6 +68,7 @@ class _Targets:
         _loop: VirtualLoop | None
         _sends: _gc.Sends
         _undriven: int | None
+        _undriven_runs: list[Any]
         _unread_quiet: bool
         _left_unread: set[tuple[str | None, str]]
         _warn_at: tuple[str, int] | None

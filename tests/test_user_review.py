@@ -270,7 +270,8 @@ def test_closing_with_sent_work_never_run_warns_naming_the_driving_calls():
         assert sim.mail.outbox == []  # the mistake: no advance, so the job never ran
     assert [str(w.message) for w in caught] == [
         "the simulation closed at 2025-03-01T00:00:00.000Z with 1 item(s) of work due that never ran "
-        "(send-welcome-email), queued by sim.send after the last driving call: send only queues, and runs start "
+        "(send-welcome-email), queued by the test (sim.send, or a backend's enqueue: actor.send, queue.enqueue, "
+        "...) after the last driving call: sending only queues, and runs start "
         "at the next sim.advance(...) or sim.run_until_idle(); call one before asserting (advance(0) runs what is "
         "due now)"
     ]

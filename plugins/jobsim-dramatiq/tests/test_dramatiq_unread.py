@@ -194,3 +194,43 @@ def test_two_brokers_with_an_unread_queue_of_one_name_warn_apart_each_with_its_o
         "jobsim-dramatiq (broker 2, a StubBroker): 1 message(s) (1 of actor 'receipt')",
     ]
     assert "(the workers read 'default')" in messages[0] and "(the workers read 'shop')" in messages[1]
+
+
+# -- work the test sent and never let run (``jobsim.PendingWorkWarning``) ------------------------------------------
+def test_a_message_the_test_sent_with_no_driving_call_after_it_warns(broker, actors):
+    """``actor.send`` only queues, as ``sim.send`` does: closed with no driving call after it, the actor never ran and
+    ``sim.mail.outbox == []`` would pass for that reason. It warned for ``sim.send`` and not for ``actor.send``."""
+    _send_email, ping = actors
+    with pytest.warns(jobsim.PendingWorkWarning) as caught, jobsim.Simulation(broker, start=START) as sim:
+        ping.send()
+        assert sim.runs(ping)[0].status == "queued"
+    assert [type(w.message) for w in caught] == [jobsim.PendingWorkWarning]
+    assert str(caught[0].message) == (
+        f"the simulation closed at 2025-03-01T00:00:00.000Z with 1 item(s) of work due that never ran (ping (run "
+        f"{sim.runs(ping)[0].id})), queued by the test (sim.send, or a backend's enqueue: actor.send, "
+        "queue.enqueue, ...) after the last driving call: sending only queues, and runs start at the next "
+        "sim.advance(...) or sim.run_until_idle(); call one before asserting (advance(0) runs what is due now)"
+    )
+    assert caught[0].filename == __file__
+
+
+def test_messages_sent_by_actors_or_driven_or_delayed_do_not_warn(broker, actors, quiet):
+    _send_email, ping = actors
+
+    @dramatiq.actor(broker=broker)
+    def chain():
+        time.sleep(5)
+        ping.send()  # actor code's send, in a driving call: it ran
+
+    with jobsim.Simulation(broker, start=START) as sim:
+        chain.send()
+        sim.run_until_idle()
+        ping.send_with_options(delay=60_000)  # due later: the test's business, as for a delayed sim.send
+        assert [run.status for run in sim.runs(ping)] == ["completed", "queued"]
+    with jobsim.Simulation(broker, start=START) as sim:
+        ping.send()
+        sim.advance(0)
+    with jobsim.Simulation(broker, start=START) as sim:
+        ping.send()
+        broker.flush("default")  # dropped by the test: lost, not left to run
+        assert [run.status for run in sim.runs(ping)] == ["lost"]

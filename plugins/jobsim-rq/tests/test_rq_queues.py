@@ -186,6 +186,7 @@ def test_job_ids_follow_the_seed(queue):
         assert sim.rq.job("my-id").id == "my-id"
         with pytest.raises(InvalidArgument, match="enqueued twice"):
             queue.enqueue(note, "again", job_id="my-id")
+        sim.advance(0)  # the first runs (a job left unrun warns: PendingWorkWarning)
 
 
 def test_a_job_enqueued_by_a_job_is_its_child(queue):
@@ -453,6 +454,7 @@ def test_downtime_is_refused_for_rq_jobs(queue):
                            r"worker is the plugin's own\); sim.crash_worker\(...\) is, if the rq plugin simulates "
                            r"crashes \(see its README\)$"):
             sim.downtime("2025-03-01T01:00:00Z", "2025-03-01T02:00:00Z")
+        sim.advance(0)  # the job runs (a job left unrun warns: PendingWorkWarning)
 
 
 def test_enqueue_many_follows_rqs_order_of_queued_deferred_and_released_jobs(queue):

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _plugins
 from ._app import App, Function
-from ._checks import is_async, keywords_checked, listed_ids
+from ._checks import is_async, keywords_checked, listed_ids, meant_id
 from ._events import Event, check_triggers
 from ._profiles import resolve_function
 from ._records import Run
@@ -244,6 +244,12 @@ class _Targets:
                                         "function ids: " + listed_ids(self.functions))  # fmt: skip
         accepted = "one of the simulated function ids: " + listed_ids(self.functions, function)
         dynamic = sorted({a.backend for a in self.adapted if a.dynamic})
+        meant = meant_id(function, self.functions) if dynamic and isinstance(function, str) else None
+        if meant is not None:  # known already, spelt another way (RQ's ``module.name``): "do that first" would mislead
+            namings = sorted({f"{a.backend} names a function {a.naming}" for a in self.adapted if a.naming})
+            why = f" ({namings[0]})" if len(namings) == 1 else ""
+            raise InvalidArgument.build(argument, function, f"did you mean {meant!r}?{why}; the simulated function "
+                                        f"ids: {listed_ids(self.functions)}")  # fmt: skip
         if dynamic:  # e.g. jobsim-rq: a job function is declared when a queue first enqueues it
             listed = accepted if self.functions else "no function is known yet"
             accepted = (f"{listed}: {' and '.join(dynamic)} functions are only known once user code has used them "

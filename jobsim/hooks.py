@@ -525,6 +525,9 @@ class Adapted:
     ``sim.duplicate_delivery()``, ``sim.crash_worker()`` without ``function=`` when no engine function could be
     hit), appended to those refusals (jobsim-apscheduler: pause and resume the scheduler); empty, they point at
     ``sim.crash_worker(...)``."""
+    naming: str = ""
+    """How the backend names its functions, for the error that names the id a test probably meant
+    (``sim.runs("charge")`` for ``"jobs.charge"``): jobsim-rq's ``"by its module and name"``."""
     dynamic: bool = False
     """True when the target's functions are only known once user code uses them
     (jobsim-rq: any callable a queue enqueues). ``functions`` may then be empty, and

@@ -153,7 +153,7 @@ class RQWorld(Stopping, Lifecycle, Waiting, Unconsumed):
 
     def _adapted(self) -> Adapted:
         return Adapted(backend=BACKEND, functions=[], install=self.install, uninstall=self.uninstall,
-                       profile="rq", own_worker=True, dynamic=True)  # fmt: skip
+                       profile="rq", own_worker=True, dynamic=True, naming="by its module and name")  # fmt: skip
 
     def install(self, sim: Simulation) -> None:
         if self.installed:

@@ -677,3 +677,18 @@ def test_a_simulation_with_the_queue_inside_one_without_runs_its_jobs(queue):
         queue.enqueue(note, "inner")
         inner.run_until_idle()
         assert [r.status for r in inner.runs(note)] == ["completed"]
+
+
+def test_a_job_function_named_without_its_module_is_told_the_id_meant(queue):
+    """RQ names a job's function ``module.qualname`` (``job.func_name``). ``sim.runs("note")`` after the job ran
+    said "rq functions are only known once user code has used them ...; do that first", which it had done: the
+    error now names the id meant, and says nothing about enqueueing first."""
+    with jobsim.Simulation(queue, start=START) as sim:
+        queue.enqueue(note, "x")
+        sim.run_until_idle()
+        for call in (lambda: sim.runs("note"), lambda: sim.fail("note")):
+            with pytest.raises(InvalidArgument) as info:
+                call()
+            assert str(info.value) == ("function_id='note' is not valid: did you mean 'test_rq_queues.note'? (rq names "
+                                       "a function by its module and name); the simulated function ids: "
+                                       "'test_rq_queues.note'")

@@ -494,6 +494,8 @@ def test_a_backend_plugins_misplaced_wildcard_is_refused_when_the_simulation_is_
     ("00:05:00", "a clock reading is not read as a duration: write it with units, e.g. '00:05:00' as '5m'"),
     ("3 months", "a month has no fixed length, so it is not a unit: give days, e.g. '30d'"),
     ("1h30", "every number needs its unit: '1h30' ends in a bare number ('1h30m'?)"),
+    ("1,5h", "a decimal is written with a point, not a comma: '1.5h'"),  # the trial32 user trial's
+    ("2,5 days", "a decimal is written with a point, not a comma: '2.5 days'"),
 ])
 def test_a_duration_that_does_not_parse_says_what_it_was_probably_meant_as(given, why):
     with pytest.raises(InvalidArgument) as info:

@@ -248,6 +248,21 @@ def test_a_timeout_or_ttl_rq_cannot_read_is_named(queue, option, value):
         assert sim.runs() == []
 
 
+@pytest.mark.parametrize("option", ["job_timeout", "result_ttl", "ttl", "failure_ttl"])
+def test_a_timedelta_for_a_timeout_or_ttl_is_named_with_what_to_write(queue, option):
+    """``job_timeout=timedelta(minutes=1)``, the natural way to write a duration in Python: RQ's parse_timeout calls
+    ``int()`` on it, and the enqueue raised a bare ``TypeError: int() argument must be ... not 'datetime.timedelta'``
+    naming no option (the trial32 user trial's)."""
+    with jobsim.Simulation(queue, start=START) as sim:
+        with pytest.raises(InvalidArgument) as info:
+            queue.enqueue(note, "a", **{option: dt.timedelta(minutes=1)})
+        assert str(info.value) == (
+            f"RQ refused the job 'note' on queue 'default': {option}=datetime.timedelta(seconds=60) is not valid: an "
+            "int of seconds, a string of digits with an optional unit d/h/m/s ('1h', '23m'), or None; RQ reads no "
+            "timedelta: write 60 (its seconds) or '1m'")
+        assert sim.runs() == []
+
+
 @pytest.mark.parametrize("options", [
     {"job_timeout": "1h"}, {"job_timeout": -1}, {"job_timeout": 2.5}, {"result_ttl": -1}, {"failure_ttl": "1d"},
     {"ttl": "10m"}, {"result_ttl": 0},

@@ -117,18 +117,14 @@ class _Targets:
             _refuse_unbuilt(target)
             installed = _plugins.plugin_names()
             have = f"installed plugins: {', '.join(installed)}" if installed else "no backend plugin is installed"
-            raise InvalidArgument.build(
-                "targets", target,
-                f"a jobsim.App or a target a backend plugin adapts ({have}; "
-                "from a jobsim checkout: pip install -e plugins/jobsim-celery for a Celery app, "
-                "pip install -e plugins/jobsim-inngest for inngest-py functions, "
-                "pip install -e plugins/jobsim-rq for RQ queues, "
-                "pip install -e plugins/jobsim-apscheduler for an APScheduler 3 scheduler, "
-                "pip install -e plugins/jobsim-bullmq for bullmq Worker objects, "
-                "pip install -e plugins/jobsim-huey for a Huey instance, consumer or task, "
-                "pip install -e plugins/jobsim-dramatiq for a Dramatiq broker, actor or Worker, "
-                "pip install -e plugins/jobsim-arq for arq WorkerSettings or a Worker)",
-            )  # fmt: skip
+            missing = [f"pip install -e plugins/jobsim-{name} for {what}" for name, what in _TARGETS.items()
+                       if name not in installed]  # fmt: skip
+            where = f"; from a jobsim checkout: {', '.join(missing)}" if missing else ""
+            takes = [what for name, what in _TARGETS.items() if name in installed]
+            job = (f"; a job function is no target: pass what runs it ({', '.join(takes)})"
+                   if isinstance(target, types.FunctionType) and takes else "")  # fmt: skip
+            raise InvalidArgument.build("targets", target,
+                                        f"a jobsim.App or a target a backend plugin adapts ({have}{where}){job}")
         if not isinstance(adapted, Adapted):
             raise PluginError(
                 f"a jobsim plugin answered jobsim_adapt with {adapted!r}; it must return jobsim.hooks.Adapted"
@@ -278,6 +274,16 @@ def _flatten(targets: Iterable[Any]) -> Iterable[Any]:
             yield from _flatten(target)
         else:
             yield target
+
+
+_TARGETS = {
+    "celery": "a Celery app", "inngest": "inngest-py functions", "rq": "an RQ Queue or jobsim_rq.Worker",
+    "apscheduler": "an APScheduler 3 scheduler", "bullmq": "bullmq Worker objects",
+    "huey": "a Huey instance, consumer or task", "dramatiq": "a Dramatiq broker, actor or Worker",
+    "arq": "arq WorkerSettings or a Worker",
+}
+"""What each backend plugin adapts, by its entry-point name: the install note for one not installed, and, for a
+job function passed as a target, what to pass instead."""
 
 
 def _refuse_plain(target: Any) -> None:

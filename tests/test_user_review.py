@@ -250,6 +250,24 @@ def test_an_unadapted_target_lists_backend_plugins_only_not_the_pytest_plugins_n
     assert listed and not re.search(r"\b\d+\b", listed[1]), listed
 
 
+def test_a_job_function_passed_as_a_target_is_named_so_without_install_notes_for_installed_plugins():
+    """``jobsim.Simulation(sync_account)`` (the RQ job function, not its queue): the refusal listed every plugin's
+    ``pip install -e plugins/jobsim-rq for RQ queues`` though all were installed, and said nothing about the function
+    (the trial32 user trial's)."""
+    from jobsim import _plugins
+
+    def sync_account(account_id):
+        return account_id
+
+    with pytest.raises(InvalidArgument) as info:
+        jobsim.Simulation(sync_account)
+    said = str(info.value)
+    assert "a job function is no target: pass what runs it" in said
+    for name in _plugins.plugin_names():
+        assert f"pip install -e plugins/jobsim-{name} " not in said, name
+    assert "plugins/jobsim-" not in said or "from a jobsim checkout" in said
+
+
 # -- a test that sends and never drives the clock ---------------------------------------------
 
 

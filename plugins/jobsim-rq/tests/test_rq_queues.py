@@ -472,6 +472,19 @@ def test_downtime_is_refused_for_rq_jobs(queue):
         sim.advance(0)  # the job runs (a job left unrun warns: PendingWorkWarning)
 
 
+def test_a_duplicate_delivery_of_an_rq_job_function_is_refused_not_ignored(queue):
+    """``sim.duplicate_delivery(note)`` was accepted and did nothing: RQ job functions are declared as they are
+    enqueued (``Adapted.functions`` is empty), so the check for a plugin's own worker never found them, and a test
+    of a duplicate passed without one (the trial32 user trial's, through ``js.faults``). Refused, as for Dramatiq
+    actors."""
+    with jobsim.Simulation(queue, start=START) as sim:
+        queue.enqueue(note, "x")
+        sim.advance(0)
+        with pytest.raises(UnsupportedFeature, match=r"^sim.duplicate_delivery\(\) is not simulated for rq functions "
+                           r"\(their worker is the plugin's own\); sim.crash_worker\(...\) is"):
+            sim.duplicate_delivery(note)
+
+
 def test_enqueue_many_follows_rqs_order_of_queued_deferred_and_released_jobs(queue):
     """``Queue.enqueue_many`` (``rq/queue.py:889-986``; it was refused): jobs without dependencies are queued first,
     in order; every job with dependencies is saved deferred before any is checked, so "c", listed before the "b" it

@@ -107,6 +107,18 @@ def closest_keyword(given: str, accepted: Iterable[str]) -> str | None:
     return prefixed[0] if len(prefixed) == 1 else None
 
 
+def meant_id(given: str, ids: Iterable[str]) -> str | None:
+    """The function id ``given`` probably meant: the one whose last dotted part it is (``"charge"`` for RQ's
+    ``"jobs.charge"``), the one that is its last dotted part (``"jobs.remind"`` for a Dramatiq actor ``"remind"``),
+    or a close spelling (``"daily_digest"`` for ``"daily-digest"``); None unless exactly one fits."""
+    names = list(ids)
+    for fits in ([name for name in names if "." not in given and name.rpartition(".")[2] == given],
+                 [name for name in names if "." in given and given.rpartition(".")[2] == name]):
+        if len(fits) == 1:
+            return fits[0]
+    return closest_keyword(given, names) if given else None
+
+
 LISTED_IDS = 20
 """Function ids an error lists at most (a Celery app's 40 tasks, its builtins among them, say): the rest are counted."""
 

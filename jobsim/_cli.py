@@ -282,7 +282,8 @@ def _run(args: argparse.Namespace) -> int:
         elif sim.kernel.now > end:  # the traffic drove the clock itself, past --days: say so rather than seem to obey
             note = (f"jobsim: note: {module.__name__}.jobsim_traffic played until {iso(sim.kernel.now)}, past the end "
                     f"--days {args.days} asked for ({iso(end)}): the run covers all the traffic played")
-        sim._undriven = None  # the run covers --days: work the traffic queued at its very end is not a test's mistake
+        # the run covers --days: work the traffic queued at its very end is not a test's mistake
+        sim._undriven, sim._undriven_runs = None, []
     path = None
     if args.save is not None:  # before printing: piped into `head`, the output stops, the trace is still saved
         path = sim.trace.save(args.save, redact=False if args.no_redact else None)

@@ -150,7 +150,9 @@ def _check_side_effect(effect: Any) -> None:
         if not (isinstance(item, (httpx.Response, Exception)) or (
                 isinstance(item, type) and issubclass(item, Exception)) or (
                 callable(item) and not isinstance(item, type))):
-            raise InvalidArgument.build("side_effect", effect, _SIDE_EFFECT)
+            status = type(item) is int and 100 <= item <= 599  # side_effect=[500, 200]: statuses, not answers
+            hint = f"; a status code alone is no answer: write httpx.Response({item})" if status else ""
+            raise InvalidArgument.build("side_effect", effect, _SIDE_EFFECT + hint)
         if isinstance(item, type):
             check_exception_class(effect, item)
         elif callable(item) and not isinstance(item, (httpx.Response, Exception)):

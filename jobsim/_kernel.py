@@ -155,6 +155,11 @@ class Kernel:
             del self._buckets[priority][due]
         return None
 
+    @property
+    def running(self) -> bool:
+        """True inside ``run`` (a driving call processing its timers), False between driving calls."""
+        return self._depth >= 0
+
     def pending(self) -> list[Timer]:
         """Live timers in due order (for error messages and introspection)."""
         entries = sorted(self._heap, key=lambda entry: entry[:2])

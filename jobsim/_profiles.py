@@ -246,6 +246,11 @@ class Profile:
     failures of earlier runs on, and may already be exhausted when a run first fails."""
     doc: str = ""
     """The rules, with their sources (the docstring of the profile's definition)."""
+    fault_kinds: tuple[str, ...] | None = None
+    """The faults (``"fail"``, ``"crash"``, ``"downtime"``, ``"duplicate"``) a simulation of this system can inject,
+    which ``js.faults(profile=...)`` draws from; ``None``: ``jobsim._faults``' table for the built-in profiles, else
+    all four. A backend plugin whose own worker runs the jobs declares what it simulates (jobsim-dramatiq and -rq:
+    ``("fail", "crash")``): the engine's downtime and duplicate delivery are refused for such jobs."""
 
     def __post_init__(self) -> None:
         _check_profile(self)
@@ -453,6 +458,10 @@ def _check_texts(p: Profile, bad: Callable[[str, str], InvalidArgument]) -> None
     for field in ("description", "system", "doc"):
         if not isinstance(getattr(p, field), str):
             raise bad(field, "a string")
+    kinds = ("fail", "crash", "downtime", "duplicate")  # jobsim._faults.FAULT_KINDS
+    if p.fault_kinds is not None and (not isinstance(p.fault_kinds, tuple) or not p.fault_kinds
+                                      or not all(kind in kinds for kind in p.fault_kinds)):
+        raise bad("fault_kinds", "None, or a non-empty tuple of " + ", ".join(map(repr, kinds)))
     attempts = getattr(p.default_retries, "attempts", None)
     if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1 \
             or not callable(getattr(p.default_retries, "delay_ns", None)):

@@ -244,7 +244,8 @@ def replay(
             setup(sim)
         served = serve_recorded_http(sim, recorded, keeps) if http == "recorded" else None
         stopped = script.run(extra_ns)
-        sim._undriven = None  # a replay stops where the recording stopped: events sent after it stay queued
+        # a replay stops where the recording stopped: events sent after it stay queued
+        sim._undriven, sim._undriven_runs = None, []
         sim._unread_quiet = True  # and what the recording left on unread queues is the recording's
     notes += backend_calls_missing(recorded, sim.trace)
     if served is not None and served.excerpts:

@@ -78,7 +78,13 @@ class _Faults(_Lifecycle):
 
     def _refuse_for_own_workers(self, fault: str, fn_id: str | None) -> None:
         """A fault the engine cannot apply to functions a plugin's own worker runs is refused, not ignored."""
-        hit = [a for a in self.adapted if a.own_worker and (fn_id is None or any(f.id == fn_id for f in a.functions))]
+        own = [a for a in self.adapted if a.own_worker]
+        if fn_id is None:
+            hit = own
+        elif fn_id in self._own_worker:  # a dynamic backend declares its functions later, outside ``a.functions``
+            hit = [a for a in own if any(f.id == fn_id for f in a.functions)] or [a for a in own if a.dynamic] or own
+        else:
+            hit = []
         if hit:
             backend = hit[0].backend
             instead = hit[0].fault_hint or (

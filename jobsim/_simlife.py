@@ -152,22 +152,29 @@ class _Lifecycle(_Targets):
             return [], [*failed, f"the Unread items given could not be worded ({type(exc).__name__}: {exc})"]
 
     def _warn_undriven(self) -> None:
-        """The test sent events and closed without driving the clock: the runs they queued never ran.
+        """The test sent events (or enqueued work through a backend plugin, ``hooks.note_test_enqueue``) and closed
+        without driving the clock: the runs they queued never ran.
 
         Only work due by now counts (a delayed send, a future ``ts``, is the test's business),
         and not inside a Hypothesis test (``apply(..., then=None)`` stops there on purpose).
         """
-        if self._undriven is None or _in_hypothesis():
+        queued = [run for run in dict.fromkeys(self._undriven_runs) if run.status == "queued"]  # a backend's
+        if (self._undriven is None and not queued) or _in_hypothesis():
             return
         now = self.kernel.now
         due = [t for t in self.kernel.pending() if not t.recurring and t.due <= now]
         if not due:
             return
-        owners = ", ".join(dict.fromkeys(t.owner for t in due))
+        if self._undriven is not None:  # sim.send's: every item due now
+            count, owners = len(due), [t.owner for t in due]
+        else:  # a backend's enqueue alone: the runs it queued, not the backend's own timers
+            count, owners = len(queued), [f"{run.function.id} (run {run.id})" for run in queued]
         self._warn(
-            f"the simulation closed at {iso(now)} with {len(due)} item(s) of work due that never ran ({owners}), "
-            "queued by sim.send after the last driving call: send only queues, and runs start at the next "
-            "sim.advance(...) or sim.run_until_idle(); call one before asserting (advance(0) runs what is due now)",
+            f"the simulation closed at {iso(now)} with {count} item(s) of work due that never ran "
+            f"({', '.join(dict.fromkeys(owners))}), "
+            "queued by the test (sim.send, or a backend's enqueue: actor.send, queue.enqueue, ...) after the last "
+            "driving call: sending only queues, and runs start at the next sim.advance(...) or sim.run_until_idle(); "
+            "call one before asserting (advance(0) runs what is due now)",
             PendingWorkWarning,
         )  # fmt: skip
 
@@ -228,7 +235,7 @@ class _Lifecycle(_Targets):
 
     def __exit__(self, exc_type: object, *exc_info: object) -> None:
         if exc_type is not None:  # the block failed: what it left queued is not the news
-            self._undriven = None
+            self._undriven, self._undriven_runs = None, []
             self._unread_quiet = True
         self.close()
 

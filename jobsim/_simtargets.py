@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _plugins
 from ._app import App, Function
-from ._checks import is_async, keywords_checked, listed_ids
+from ._checks import is_async, keywords_checked, listed_ids, meant_id
 from ._events import Event, check_triggers
 from ._profiles import resolve_function
 from ._records import Run
@@ -68,6 +68,7 @@ class _Targets:
         _loop: VirtualLoop | None
         _sends: _gc.Sends
         _undriven: int | None
+        _undriven_runs: list[Any]
         _unread_quiet: bool
         _left_unread: set[tuple[str | None, str]]
         _warn_at: tuple[str, int] | None
@@ -116,18 +117,14 @@ class _Targets:
             _refuse_unbuilt(target)
             installed = _plugins.plugin_names()
             have = f"installed plugins: {', '.join(installed)}" if installed else "no backend plugin is installed"
-            raise InvalidArgument.build(
-                "targets", target,
-                f"a jobsim.App or a target a backend plugin adapts ({have}; "
-                "from a jobsim checkout: pip install -e plugins/jobsim-celery for a Celery app, "
-                "pip install -e plugins/jobsim-inngest for inngest-py functions, "
-                "pip install -e plugins/jobsim-rq for RQ queues, "
-                "pip install -e plugins/jobsim-apscheduler for an APScheduler 3 scheduler, "
-                "pip install -e plugins/jobsim-bullmq for bullmq Worker objects, "
-                "pip install -e plugins/jobsim-huey for a Huey instance, consumer or task, "
-                "pip install -e plugins/jobsim-dramatiq for a Dramatiq broker, actor or Worker, "
-                "pip install -e plugins/jobsim-arq for arq WorkerSettings or a Worker)",
-            )  # fmt: skip
+            missing = [f"pip install -e plugins/jobsim-{name} for {what}" for name, what in _TARGETS.items()
+                       if name not in installed]  # fmt: skip
+            where = f"; from a jobsim checkout: {', '.join(missing)}" if missing else ""
+            takes = [what for name, what in _TARGETS.items() if name in installed]
+            job = (f"; a job function is no target: pass what runs it ({', '.join(takes)})"
+                   if isinstance(target, types.FunctionType) and takes else "")  # fmt: skip
+            raise InvalidArgument.build("targets", target,
+                                        f"a jobsim.App or a target a backend plugin adapts ({have}{where}){job}")
         if not isinstance(adapted, Adapted):
             raise PluginError(
                 f"a jobsim plugin answered jobsim_adapt with {adapted!r}; it must return jobsim.hooks.Adapted"
@@ -243,6 +240,12 @@ class _Targets:
                                         "function ids: " + listed_ids(self.functions))  # fmt: skip
         accepted = "one of the simulated function ids: " + listed_ids(self.functions, function)
         dynamic = sorted({a.backend for a in self.adapted if a.dynamic})
+        meant = meant_id(function, self.functions) if dynamic and isinstance(function, str) else None
+        if meant is not None:  # known already, spelt another way (RQ's ``module.name``): "do that first" would mislead
+            namings = sorted({f"{a.backend} names a function {a.naming}" for a in self.adapted if a.naming})
+            why = f" ({namings[0]})" if len(namings) == 1 else ""
+            raise InvalidArgument.build(argument, function, f"did you mean {meant!r}?{why}; the simulated function "
+                                        f"ids: {listed_ids(self.functions)}")  # fmt: skip
         if dynamic:  # e.g. jobsim-rq: a job function is declared when a queue first enqueues it
             listed = accepted if self.functions else "no function is known yet"
             accepted = (f"{listed}: {' and '.join(dynamic)} functions are only known once user code has used them "
@@ -271,6 +274,16 @@ def _flatten(targets: Iterable[Any]) -> Iterable[Any]:
             yield from _flatten(target)
         else:
             yield target
+
+
+_TARGETS = {
+    "celery": "a Celery app", "inngest": "inngest-py functions", "rq": "an RQ Queue or jobsim_rq.Worker",
+    "apscheduler": "an APScheduler 3 scheduler", "bullmq": "bullmq Worker objects",
+    "huey": "a Huey instance, consumer or task", "dramatiq": "a Dramatiq broker, actor or Worker",
+    "arq": "arq WorkerSettings or a Worker",
+}
+"""What each backend plugin adapts, by its entry-point name: the install note for one not installed, and, for a
+job function passed as a target, what to pass instead."""
 
 
 def _refuse_plain(target: Any) -> None:

@@ -133,6 +133,7 @@ class Simulation(_Faults):
         self._state = "new"
         self._sends = _gc.Sends()
         self._undriven: int | None = None  # when the test first sent since its last driving call (``close`` warns)
+        self._undriven_runs: list[Any] = []  # runs a backend's enqueue by the test queued since then (``hooks``)
         self._unread_quiet = False  # no UnreadQueueWarning at close (a failed block or test, a replay)
         self._left_unread: set[tuple[str | None, str]] = set()  # (backend or None, queue): ``sim.leave_unread``
         self._warn_at: tuple[str, int] | None = None  # (file, line) to warn at when closed; else the caller's
@@ -383,7 +384,7 @@ class Simulation(_Faults):
                 f"time can't go backwards: {what}() to {iso(until)} but the simulation is at {iso(self.kernel.now)}"
             )
         self.trace.add(self.kernel.now, "advance", {"until": until, "idle": stop_when_idle})  # replayed as is
-        self._undriven = None
+        self._undriven, self._undriven_runs = None, []
         self._until, self._overslept = until, []
         self._sends.end()
         guarded = guard_other_mocks(self)  # responses, requests-mock, pytest-httpx: job code must reach sim.http

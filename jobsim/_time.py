@@ -141,6 +141,13 @@ def _why_not_a_duration(value: str, text: str) -> str:
         return "a clock reading is not read as a duration: write it with units, e.g. '00:05:00' as '5m'"
     if re.fullmatch(r"(\d+(\.\d+)?)(mo|mos|month|months)", text.lower()):
         return "a month has no fixed length, so it is not a unit: give days, e.g. '30d'"
+    if "," in text and re.search(r"\d,\d", text):  # a decimal comma, as many locales write it: '1,5h'
+        try:
+            _parse_duration(value.replace(",", "."), "duration")
+        except InvalidArgument:
+            pass
+        else:
+            return f"a decimal is written with a point, not a comma: {_cut(value.replace(',', '.').strip())!r}"
     if re.fullmatch(r"(\d+(\.\d+)?[a-zµ]+)+\d+(\.\d+)?", text):
         return f"every number needs its unit: {_cut(text)!r} ends in a bare number ('{_cut(text)}m'?)"
     for word in re.findall(r"[a-zµ]+", text.lower()):

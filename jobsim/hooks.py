@@ -56,7 +56,8 @@ if TYPE_CHECKING:
 __all__ = [
     "Adapted", "ClassGuard", "LogWatch", "LoopHolder", "ProcessPatches", "PumpedLoop", "PumpedWorld", "RecordRenderer",
     "StoppableExecution", "Unread", "attempt_budget", "end_run", "escapes", "gate_while_blocked", "guard_hooks",
-    "hookimpl", "hookspec", "output_bytes", "planned_instant", "refusing_handler", "target_rng", "warn_outside",
+    "hookimpl", "hookspec", "note_test_enqueue", "output_bytes", "planned_instant", "refusing_handler", "target_rng",
+    "warn_outside",
 ]
 
 W = TypeVar("W")
@@ -183,6 +184,16 @@ def target_rng(sim: Simulation, name: str) -> random.Random:
     stream of its own (seeded from ``"jobsim-target:<seed>:<name>"``), so the plugin's draws move none of that
     function's. Every other name's stream is as before."""
     return sim._target_stream(name)
+
+
+def note_test_enqueue(sim: Simulation, run: Any) -> None:
+    """A plugin's enqueue has queued ``run`` (a jobsim ``Run``) for a worker, due now. Made by the test (between
+    driving calls), it only queues, as ``sim.send`` does: if the simulation closes with the run still ``queued``
+    and work due that no driving call let run, it warns (``jobsim.PendingWorkWarning``), since
+    ``sim.mail.outbox == []`` would pass for that reason. Job code's enqueues (inside a driving call) are not the
+    test's: nothing is noted. A run the test then drops (a flushed queue, a deleted job) is no longer ``queued``."""
+    if not sim.kernel.running:
+        sim._undriven_runs.append(run)
 
 
 def planned_instant(sim: Simulation, at: Any, what: str, name: str = "at") -> int:
@@ -515,6 +526,9 @@ class Adapted:
     ``sim.duplicate_delivery()``, ``sim.crash_worker()`` without ``function=`` when no engine function could be
     hit), appended to those refusals (jobsim-apscheduler: pause and resume the scheduler); empty, they point at
     ``sim.crash_worker(...)``."""
+    naming: str = ""
+    """How the backend names its functions, for the error that names the id a test probably meant
+    (``sim.runs("charge")`` for ``"jobs.charge"``): jobsim-rq's ``"by its module and name"``."""
     dynamic: bool = False
     """True when the target's functions are only known once user code uses them
     (jobsim-rq: any callable a queue enqueues). ``functions`` may then be empty, and

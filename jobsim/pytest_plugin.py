@@ -443,7 +443,8 @@ def _close_left_running(item: pytest.Item, sims: list[Simulation]) -> None:
     notes = []
     for sim in sims:
         shown = repr(sim)
-        sim._undriven = None  # the warning below is the news; PendingWorkWarning would be a second one
+        # the warning below is the news; PendingWorkWarning would be a second one
+        sim._undriven, sim._undriven_runs = None, []
         sim._unread_quiet = True
         try:
             sim.close()

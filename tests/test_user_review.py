@@ -250,6 +250,24 @@ def test_an_unadapted_target_lists_backend_plugins_only_not_the_pytest_plugins_n
     assert listed and not re.search(r"\b\d+\b", listed[1]), listed
 
 
+def test_a_job_function_passed_as_a_target_is_named_so_without_install_notes_for_installed_plugins():
+    """``jobsim.Simulation(sync_account)`` (the RQ job function, not its queue): the refusal listed every plugin's
+    ``pip install -e plugins/jobsim-rq for RQ queues`` though all were installed, and said nothing about the function
+    (the trial32 user trial's)."""
+    from jobsim import _plugins
+
+    def sync_account(account_id):
+        return account_id
+
+    with pytest.raises(InvalidArgument) as info:
+        jobsim.Simulation(sync_account)
+    said = str(info.value)
+    assert "a job function is no target: pass what runs it" in said
+    for name in _plugins.plugin_names():
+        assert f"pip install -e plugins/jobsim-{name} " not in said, name
+    assert "plugins/jobsim-" not in said or "from a jobsim checkout" in said
+
+
 # -- a test that sends and never drives the clock ---------------------------------------------
 
 
@@ -270,7 +288,8 @@ def test_closing_with_sent_work_never_run_warns_naming_the_driving_calls():
         assert sim.mail.outbox == []  # the mistake: no advance, so the job never ran
     assert [str(w.message) for w in caught] == [
         "the simulation closed at 2025-03-01T00:00:00.000Z with 1 item(s) of work due that never ran "
-        "(send-welcome-email), queued by sim.send after the last driving call: send only queues, and runs start "
+        "(send-welcome-email), queued by the test (sim.send, or a backend's enqueue: actor.send, queue.enqueue, "
+        "...) after the last driving call: sending only queues, and runs start "
         "at the next sim.advance(...) or sim.run_until_idle(); call one before asserting (advance(0) runs what is "
         "due now)"
     ]
@@ -493,6 +512,8 @@ def test_a_backend_plugins_misplaced_wildcard_is_refused_when_the_simulation_is_
     ("00:05:00", "a clock reading is not read as a duration: write it with units, e.g. '00:05:00' as '5m'"),
     ("3 months", "a month has no fixed length, so it is not a unit: give days, e.g. '30d'"),
     ("1h30", "every number needs its unit: '1h30' ends in a bare number ('1h30m'?)"),
+    ("1,5h", "a decimal is written with a point, not a comma: '1.5h'"),  # the trial32 user trial's
+    ("2,5 days", "a decimal is written with a point, not a comma: '2.5 days'"),
 ])
 def test_a_duration_that_does_not_parse_says_what_it_was_probably_meant_as(given, why):
     with pytest.raises(InvalidArgument) as info:

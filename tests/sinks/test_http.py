@@ -203,7 +203,11 @@ def test_an_empty_url_is_refused_because_respx_would_route_every_request(sink: H
     (lambda route: route.mock(side_effect=dict), f"side_effect=<class 'dict'> is not valid: "
                                                  f"{_SIDE_EFFECTS}"),
     (lambda route: route.mock(side_effect=[httpx.Response(500), 200]),
-     f"side_effect=[<Response [500 Internal Server Error]>, 200] is not valid: {_SIDE_EFFECTS}"),
+     f"side_effect=[<Response [500 Internal Server Error]>, 200] is not valid: {_SIDE_EFFECTS}; a status code "
+     "alone is no answer: write httpx.Response(200)"),
+    (lambda route: route.mock(side_effect=[503, 200]),  # the trial32 user trial's: statuses for answers
+     f"side_effect=[503, 200] is not valid: {_SIDE_EFFECTS}; a status code alone is no answer: write "
+     "httpx.Response(503)"),
     # respx reads an empty list as no side effect: every request got its default 200 (for a mail
     # provider's URL, an empty 200 instead of the provider's answer, and no email)
     (lambda route: route.mock(side_effect=[]),

@@ -135,7 +135,8 @@ class APSWorld(_Driving, NoExecutor):
         self.driven.append(driven)
         functions = [self.declare(driven, job, adopting=True) for job in {job.id: job for job in known}.values()]
         return Adapted(backend=BACKEND, functions=functions, install=self.install, uninstall=self.uninstall,
-                       profile="apscheduler", own_worker=True, dynamic=True, fault_hint=DOWN)  # fmt: skip
+                       profile="apscheduler", own_worker=True, dynamic=True, fault_hint=DOWN,
+                       naming="by its job's id")  # fmt: skip
 
     def _check_jobstore(self, scheduler: Any, alias: str, store: Any) -> None:
         from apscheduler.jobstores.memory import MemoryJobStore

@@ -265,3 +265,18 @@ def test_a_run_names_its_run_time_in_its_triggers_zone_on_the_timeline():
             "2025-04-05 12:30:00.000 EDT  run       cleanup#2 started by run time 2025-04-06T02:30:00+10:00",
         ]
         assert [r.event.data["run_time"] for r in sim.runs("cleanup")] == [line[-25:] for line in started]
+
+
+def test_a_job_id_misspelt_is_told_the_id_meant(scheduler):
+    """``sim.runs("daily_digest")`` for the job ``id="daily-digest"`` said "apscheduler functions are only known
+    once user code has used them ...; do that first", though the job was added and ran: it is a typo, and the
+    error names the id meant."""
+    scheduler.add_job(lambda: "sent", "cron", hour=9, id="daily-digest")
+    with jobsim.Simulation(scheduler, start="2025-03-01T00:00:00Z") as sim:
+        sim.advance("1d")
+        for call in (lambda: sim.runs("daily_digest"), lambda: sim.fail("daily_digest")):
+            with pytest.raises(jobsim.InvalidArgument) as info:
+                call()
+            assert str(info.value) == ("function_id='daily_digest' is not valid: did you mean 'daily-digest'? "
+                                       "(apscheduler names a function by its job's id); the simulated function ids: "
+                                       "'daily-digest'")

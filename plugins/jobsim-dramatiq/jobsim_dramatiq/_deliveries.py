@@ -19,7 +19,7 @@ from jobsim._events import Event
 from jobsim._kernel import BACKGROUND
 from jobsim._records import Run
 from jobsim._time import MS
-from jobsim.hooks import attempt_budget, end_run, output_bytes
+from jobsim.hooks import attempt_budget, end_run, note_test_enqueue, output_bytes
 
 from ._broker import DeadLetter, Parcel, SimBroker
 
@@ -109,6 +109,8 @@ class Deliveries:
         held.sb.unacked[_canonical(queue_name)] += 1
         held.sb.posted.append((self.sim.now_ns(), parcel))
         self.sim.kernel.schedule(self.sim.now_ns(), held.sb.arrive, parcel, owner=f"{actor_name} (dramatiq message)")
+        if _canonical(queue_name) == queue_name:  # not a delay queue's: due now, like a sim.send
+            note_test_enqueue(self.sim, held.run)  # the test's send only queues, as sim.send's (PendingWorkWarning)
 
     def _delivery(self, sb: SimBroker, message: Any, queue_name: str, delay: int | float | None) -> Held:
         """The delivery this enqueue belongs to: the one being moved from its delay queue, the one whose processing

@@ -51,4 +51,5 @@ DRAMATIQ = Profile(
     retry_after_min_ns=0,
     retry_after_max_ns=7 * 86_400 * SECOND,
     max_sleep_ns=None,
+    fault_kinds=("fail", "crash"),  # sim.downtime() and sim.duplicate_delivery() are refused for actors
 )

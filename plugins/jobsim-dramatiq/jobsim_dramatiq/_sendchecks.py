@@ -3,6 +3,7 @@ only as the message is processed, where a real worker logs the error and acks th
 
 from __future__ import annotations
 
+import functools
 import math
 import types
 import typing
@@ -61,6 +62,7 @@ def check_send_options(message: Any, actor: Any, middleware: list[Any]) -> None:
             raise InvalidArgument.build(option, value, f"{accepted} (Dramatiq's middleware computes with it when "
                                         "the message is processed)")  # fmt: skip
     _check_throws(message, actor)
+    _check_spelling(message, middleware)
 
 
 def _check_throws(message: Any, actor: Any) -> None:
@@ -84,3 +86,49 @@ def _classes(throws: Any) -> list[Any]:
     if isinstance(throws, types.UnionType) or typing.get_origin(throws) is typing.Union:
         return _classes(typing.get_args(throws))
     return [throws]
+
+
+_CARRIED = frozenset({
+    "eta", "retries", "traceback", "requeue_timestamp", "redis_message_id", "broker_priority", "pipe_target",
+    "group_completion_callbacks", "group_completion_uuid", "store_results", "result_ttl", "dead_message_ttl",
+})
+"""Message options Dramatiq's own code writes or reads besides the middleware's ``actor_options`` (``broker.py``,
+``brokers/*.py``, ``composition.py``, ``middleware/retries.py``, ``results/middleware.py``)."""
+
+
+@functools.cache
+def _dramatiqs_options() -> frozenset[str]:
+    """The options Dramatiq's own middleware classes declare as class attributes (a broker without TimeLimit still
+    knows the word ``time_limit``), and those Dramatiq's code carries."""
+    import dramatiq.middleware
+    from dramatiq.results import Results
+
+    classes = [c for c in vars(dramatiq.middleware).values() if isinstance(c, type)] + [Results]
+    declared = [getattr(cls, "actor_options", ()) for cls in classes]
+    return frozenset(o for options in declared if isinstance(options, set | frozenset | tuple | list)
+                     for o in options if isinstance(o, str)) | _CARRIED  # fmt: skip
+
+
+def _known_options(middleware: list[Any]) -> set[str]:
+    """Every option a middleware of the broker declares, and those of ``_dramatiqs_options``."""
+    return {o for m in middleware for o in getattr(m, "actor_options", ())} | _dramatiqs_options()
+
+
+def _check_spelling(message: Any, middleware: list[Any]) -> None:
+    """Dramatiq carries any message option (``Actor.message_with_options``: "arbitrary options"), so a misspelt one
+    (``max_retry=0``) is never read and the message runs as if it were not given, in production too. An option
+    nothing knows that is spelt like one a middleware reads is refused, naming it; any other is the app's own."""
+    from jobsim._checks import closest_keyword
+
+    known = _known_options(middleware)
+    for option, value in message.options.items():
+        if option in known:
+            continue
+        meant = closest_keyword(option, sorted(known))
+        if meant is not None:
+            raise InvalidArgument(
+                f"send_with_options() got the option {option}={value!r}, which no middleware reads (did you mean "
+                f"{meant}=?): Dramatiq carries an option it does not know unread, so the message would run as if it "
+                "were not given; an option of your own middleware reads is declared in that middleware's "
+                "actor_options"
+            )  # fmt: skip

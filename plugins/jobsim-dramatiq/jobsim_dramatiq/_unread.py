@@ -9,6 +9,7 @@ too old while it waited unread counts (a worker would have run it in time). A mi
 
 from __future__ import annotations
 
+import difflib
 from typing import TYPE_CHECKING, Any
 
 from jobsim._time import MS
@@ -41,9 +42,10 @@ class Unconsumed:
             both = ", ".join(map(repr, sorted({*read, queue})))
             worker = f"dramatiq.Worker(broker, queues={{{both}}})" if read else "dramatiq.Worker(broker)"
             source = f"broker {self.brokers.index(sb) + 1}, a {type(sb.broker).__name__}"
+            why, fix = _misspelt_worker_queue(sb, read, queue)
             out.append(Unread(backend="dramatiq", queue=queue, name=parcel.held.run.function.id, read=read,
                               kind="actor", listing="sim.dramatiq.unconsumed", worker=worker,
-                              source=source))  # fmt: skip
+                              source=source, why=why, fix=fix))  # fmt: skip
         return out
 
     def _unread(self) -> list[tuple[SimBroker, Parcel]]:
@@ -62,6 +64,24 @@ class Unconsumed:
                     if (eta is None or eta <= now_ms) and not _too_old(sb, message, eta):
                         out.append((sb, parcel))
         return out
+
+
+def _misspelt_worker_queue(sb: SimBroker, read: list[str], queue: str) -> tuple[str | None, str | None]:
+    """When a worker reads a queue no actor declares, spelt like the actor's queue this message waits on
+    (``queues={"emials"}`` beside ``queue_name="emails"``), the worker's is the typo: say so, and give the worker
+    with it corrected (the generic hint, "did you mean 'emials'?", sent the user to rename the actor's queue)."""
+    from dramatiq.common import q_name
+
+    declared = {q_name(actor.queue_name) for actor in sb.broker.actors.values()}
+    close = difflib.get_close_matches(queue, [q for q in read if q not in declared], n=1, cutoff=0.6)
+    if queue not in declared or not close:
+        return None, None
+    shown = ", ".join(map(repr, read))
+    fixed = ", ".join(map(repr, sorted({*read} - {close[0]} | {queue})))
+    return (f"which no simulated worker reads (the workers read {shown}; {close[0]!r}, which no actor declares, looks "
+            f"like a misspelling of {queue!r}), so they never ran, as on a broker with no worker on that queue",
+            f"Fix the worker's queues (dramatiq.Worker(broker, queues={{{fixed}}})), or route the work to a queue a "
+            "worker reads")  # fmt: skip
 
 
 def _too_old(sb: SimBroker, message: Any, eta: int | None) -> bool:

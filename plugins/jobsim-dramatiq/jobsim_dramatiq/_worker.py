@@ -181,7 +181,9 @@ class SimWorker:
         if consumer.timer is not None:
             self.world.sim.kernel.cancel(consumer.timer)
         consumer.timer_at = due
-        consumer.timer = self.world.sim.kernel.schedule(due, self._due, consumer, owner=f"dramatiq {consumer.name}")
+        first = consumer.delayed[0][2].proxy.actor_name  # named as an RQ job is, by what runs: BudgetExceeded lists it
+        consumer.timer = self.world.sim.kernel.schedule(due, self._due, consumer,
+                                                        owner=f"{first} (dramatiq message delayed on {consumer.name})")
 
     def _due(self, consumer: Consumer) -> None:
         """``handle_delayed_messages``: each due message goes to its canonical queue, then is acked on the ``.DQ``."""

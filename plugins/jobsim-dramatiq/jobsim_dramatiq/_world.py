@@ -181,7 +181,8 @@ class DramatiqWorld(Deliveries, StandIns, Unconsumed):
             sb = self._broker(target.broker, new)
             self._add_worker(sb, target)
         return Adapted(backend=BACKEND, functions=new, install=self.install, uninstall=self.uninstall,
-                       profile="dramatiq", own_worker=True, dynamic=True)  # fmt: skip
+                       profile="dramatiq", own_worker=True, dynamic=True,
+                       naming="by its actor's name")  # fmt: skip
 
     def _broker(self, broker: Any, new: list[jobsim.Function]) -> SimBroker:
         for sb in self.brokers:

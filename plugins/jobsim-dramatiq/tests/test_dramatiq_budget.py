@@ -53,3 +53,38 @@ def test_a_run_that_ends_within_the_budget_is_not_stopped(broker, monkeypatch):
 
 def test_the_budget_is_10_000_attempts():
     assert jobsim_dramatiq.MAX_ATTEMPTS_PER_RUN == 10_000
+
+
+def test_run_until_idle_past_max_time_names_the_delayed_actor(broker):
+    """A delayed message (or a retry) waiting past ``max_time`` is named by its actor, as an RQ job is by its
+    function; the list said only ``dramatiq default.DQ``, leaving the test to guess which message it was."""
+
+    @dramatiq.actor(broker=broker)
+    def remind(order):
+        return order
+
+    with jobsim.Simulation(broker, start="2025-03-01T00:00:00Z") as sim:
+        remind.send_with_options(args=("o-1",), delay=2 * 3_600_000)
+        with pytest.raises(jobsim.BudgetExceeded) as info:
+            sim.run_until_idle(max_time="1h")
+        assert "  remind (dramatiq message delayed on default.DQ): next at 2025-03-01T02:00:00.000Z" in str(info.value)
+        sim.run_until_idle()
+        assert [run.status for run in sim.runs(remind)] == ["completed"]
+
+
+def test_an_actor_named_with_its_module_is_told_the_id_meant(broker):
+    """A Dramatiq run is named by its actor's name, without the module RQ and Celery put in front: the error for
+    ``sim.runs("jobs.remind")`` said "dramatiq functions are only known once user code has used them ...; do that
+    first", though the actor had run. It names the id meant now."""
+
+    @dramatiq.actor(broker=broker)
+    def remind(order):
+        return order
+
+    with jobsim.Simulation(broker, start="2025-03-01T00:00:00Z") as sim:
+        remind.send("o-1")
+        sim.run_until_idle()
+        with pytest.raises(jobsim.InvalidArgument) as info:
+            sim.runs("jobs.remind")
+        assert str(info.value) == ("function_id='jobs.remind' is not valid: did you mean 'remind'? (dramatiq names a "
+                                   "function by its actor's name); the simulated function ids: 'remind'")

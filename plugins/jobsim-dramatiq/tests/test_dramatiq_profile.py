@@ -140,3 +140,25 @@ def test_sync_retries_within_a_minute(jobsim):
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(root), str(root / "plugins" / "jobsim-dramatiq")]))
     result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider")
     assert result.parseoutcomes().get("passed") == 1, result.stdout.str()
+
+
+def test_faults_drawn_for_the_dramatiq_profile_are_those_the_simulation_can_inject():
+    """``js.faults(functions=[...], profile="dramatiq")`` drew downtimes and duplicate deliveries, which a simulation
+    of Dramatiq actors refuses (``UnsupportedFeature``): a property over "any fault" failed on the refusal, not on
+    the app (the trial32 user trial's). The profile declares what jobsim-dramatiq simulates."""
+    from hypothesis import given, settings
+
+    from jobsim import strategies as js
+
+    drawn = set()
+
+    @settings(max_examples=80, database=None, deadline=None)
+    @given(js.faults(functions=["charge"], profile="dramatiq"))
+    def collect(fault):
+        drawn.add(type(fault).__name__)
+
+    collect()
+    assert drawn == {"Fail", "Crash"}
+    with pytest.raises(jobsim.InvalidArgument, match=r"profile 'dramatiq' cannot suffer 'downtime'; it supports "
+                                                     r"'fail', 'crash'"):
+        js.faults(functions=["charge"], profile="dramatiq", kinds=["downtime"])

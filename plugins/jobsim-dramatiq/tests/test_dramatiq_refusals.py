@@ -642,3 +642,26 @@ def test_an_actor_the_simulation_refuses_to_declare_is_registered_nowhere(broker
                 sim.run_until_idle()
         assert "greet" not in sim.dramatiq.functions and "greet" not in sim.dramatiq.app.functions
     assert sim.runs("greet") == []
+
+
+def test_a_misspelt_message_option_is_named_with_the_one_meant(broker):
+    """Dramatiq carries any message option, read or not: ``send_with_options(max_retry=0)`` (meant: no retry) was
+    retried on the actor's ``max_retries`` in silence, in production as in the simulation (the trial32 user trial's
+    typo). An option no middleware reads that is spelt like one a middleware does is refused, naming it; an option of
+    the application's own (``tenant``) is carried as before."""
+
+    @dramatiq.actor(max_retries=2, min_backoff=10)
+    def job():
+        raise ConnectionError("down")
+
+    with jobsim.Simulation(broker, start=START) as sim:
+        for option, meant in (("max_retry", "max_retries"), ("timelimit", "time_limit"), ("on_fail", "on_failure")):
+            with pytest.raises(InvalidArgument) as info:
+                job.send_with_options(**{option: 0})
+            assert str(info.value) == (
+                f"send_with_options() got the option {option}=0, which no middleware reads (did you mean {meant}=?): "
+                "Dramatiq carries an option it does not know unread, so the message would run as if it were not "
+                "given; an option of your own middleware reads is declared in that middleware's actor_options")
+        job.send_with_options(tenant="acme")
+        sim.run_until_idle()
+        assert [len(run.attempts) for run in sim.runs(job)] == [3]  # retried: Retries re-enqueues it, unrefused

@@ -118,8 +118,8 @@ def test_a_queue_whose_worker_crashed_for_good_or_stopped_does_not_warn(quiet):
 
 
 def test_a_worker_naming_queues_no_actor_declared_yet_is_still_a_worker_reading_them(broker, actors):
-    """``Worker(broker, queues={"emials"})`` (a typo) reads 'emials': the warning names it, with the close match, not
-    "the simulation has no worker"."""
+    """``Worker(broker, queues={"emials"})`` (a typo) reads 'emials': the warning names it, as the misspelling of the
+    actor's queue it is, not "the simulation has no worker"."""
     send_email, _ = actors
     with (
         pytest.warns(jobsim.UnreadQueueWarning) as caught,
@@ -128,8 +128,9 @@ def test_a_worker_naming_queues_no_actor_declared_yet_is_still_a_worker_reading_
         send_email.send("a@x")
         sim.run_until_idle()
     message = str(caught[0].message)
-    assert "(the workers read 'emials'; did you mean 'emials'?)" in message
-    assert "(dramatiq.Worker(broker, queues={'emails', 'emials'}))" in message
+    assert "(the workers read 'emials'; 'emials', which no actor declares, looks like a misspelling of 'emails')" \
+        in message
+    assert "Fix the worker's queues (dramatiq.Worker(broker, queues={'emails'}))" in message
 
 
 @pytest.mark.parametrize("max_age", [30_000, 60_000])
@@ -194,3 +195,63 @@ def test_two_brokers_with_an_unread_queue_of_one_name_warn_apart_each_with_its_o
         "jobsim-dramatiq (broker 2, a StubBroker): 1 message(s) (1 of actor 'receipt')",
     ]
     assert "(the workers read 'default')" in messages[0] and "(the workers read 'shop')" in messages[1]
+
+
+# -- work the test sent and never let run (``jobsim.PendingWorkWarning``) ------------------------------------------
+def test_a_message_the_test_sent_with_no_driving_call_after_it_warns(broker, actors):
+    """``actor.send`` only queues, as ``sim.send`` does: closed with no driving call after it, the actor never ran and
+    ``sim.mail.outbox == []`` would pass for that reason. It warned for ``sim.send`` and not for ``actor.send``."""
+    _send_email, ping = actors
+    with pytest.warns(jobsim.PendingWorkWarning) as caught, jobsim.Simulation(broker, start=START) as sim:
+        ping.send()
+        assert sim.runs(ping)[0].status == "queued"
+    assert [type(w.message) for w in caught] == [jobsim.PendingWorkWarning]
+    assert str(caught[0].message) == (
+        f"the simulation closed at 2025-03-01T00:00:00.000Z with 1 item(s) of work due that never ran (ping (run "
+        f"{sim.runs(ping)[0].id})), queued by the test (sim.send, or a backend's enqueue: actor.send, "
+        "queue.enqueue, ...) after the last driving call: sending only queues, and runs start at the next "
+        "sim.advance(...) or sim.run_until_idle(); call one before asserting (advance(0) runs what is due now)"
+    )
+    assert caught[0].filename == __file__
+
+
+def test_messages_sent_by_actors_or_driven_or_delayed_do_not_warn(broker, actors, quiet):
+    _send_email, ping = actors
+
+    @dramatiq.actor(broker=broker)
+    def chain():
+        time.sleep(5)
+        ping.send()  # actor code's send, in a driving call: it ran
+
+    with jobsim.Simulation(broker, start=START) as sim:
+        chain.send()
+        sim.run_until_idle()
+        ping.send_with_options(delay=60_000)  # due later: the test's business, as for a delayed sim.send
+        assert [run.status for run in sim.runs(ping)] == ["completed", "queued"]
+    with jobsim.Simulation(broker, start=START) as sim:
+        ping.send()
+        sim.advance(0)
+    with jobsim.Simulation(broker, start=START) as sim:
+        ping.send()
+        broker.flush("default")  # dropped by the test: lost, not left to run
+        assert [run.status for run in sim.runs(ping)] == ["lost"]
+
+
+def test_a_worker_queue_misspelt_is_named_as_the_typo(broker, actors):
+    """``Worker(queues={"default", "emials"})`` beside an actor's ``queue_name="emails"``: the warning said "the workers
+    read 'default', 'emials'; did you mean 'emials'?" -- pointing the user at renaming the actor's queue to the typo --
+    and proposed ``queues={'default', 'emails', 'emials'}``. No actor declares 'emials': the worker's is the typo."""
+    send_email, _ping = actors
+    with (
+        pytest.warns(jobsim.UnreadQueueWarning) as caught,
+        jobsim.Simulation(dramatiq.Worker(broker, queues={"default", "emials"}), start=START) as sim,
+    ):
+        send_email.send("a@x")
+        sim.run_until_idle()
+    assert [str(w.message) for w in caught] == [
+        "jobsim-dramatiq: 1 message(s) (1 of actor 'send_email') wait on queue 'emails', which no simulated worker "
+        "reads (the workers read 'default', 'emials'; 'emials', which no actor declares, looks like a misspelling of "
+        "'emails'), so they never ran, as on a broker with no worker on that queue. Fix the worker's queues "
+        "(dramatiq.Worker(broker, queues={'default', 'emails'})), or route the work to a queue a worker reads; "
+        "sim.dramatiq.unconsumed lists them. A queue this test leaves unread on purpose: sim.leave_unread('emails')"
+    ]

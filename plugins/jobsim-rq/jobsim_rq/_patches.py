@@ -142,6 +142,17 @@ class _Asyncio:
 _TIMEOUTS = "an int of seconds, a string of digits with an optional unit d/h/m/s ('1h', '23m'), or None"
 
 
+def _timeouts_help(value: Any) -> str:
+    """What parse_timeout reads, and for a ``timedelta`` what to write instead (``int()`` of one is a TypeError)."""
+    if not isinstance(value, dt.timedelta):
+        return _TIMEOUTS
+    seconds = value.total_seconds()
+    shown = int(seconds) if seconds == int(seconds) else seconds
+    units = next((f"'{int(seconds // size)}{unit}'" for size, unit in ((86400, "d"), (3600, "h"), (60, "m"))
+                  if seconds >= size and seconds % size == 0), f"'{shown}s'")
+    return f"{_TIMEOUTS}; RQ reads no timedelta: write {shown} (its seconds) or {units}"
+
+
 def _unreadable_timeout(kwargs: dict[str, Any]) -> tuple[str, Any] | None:
     """The first of ``create_job``'s timeouts and ttls that RQ's ``parse_timeout`` (``rq/utils.py:430-447``)
     cannot read, as (keyword, value): ``timeout`` is named ``job_timeout``, as ``Queue.enqueue`` takes it."""
@@ -152,7 +163,7 @@ def _unreadable_timeout(kwargs: dict[str, Any]) -> tuple[str, Any] | None:
         value = kwargs.get(keyword)
         try:
             parse_timeout(value)
-        except (ValueError, AssertionError, OverflowError, TimeoutFormatError):
+        except (ValueError, TypeError, AssertionError, OverflowError, TimeoutFormatError):
             # enqueue's job_timeout reaches create_job as timeout: named as the caller wrote it
             return ("job_timeout" if keyword == "timeout" else keyword), value
     return None
@@ -174,14 +185,15 @@ def _create_job(original: Any, world: RQWorld) -> Any:
             job = original(self, func, *args, **kwargs)
         except InvalidArgument:
             raise
-        except (ValueError, AssertionError, OverflowError, TimeoutFormatError) as exc:
+        except (ValueError, TypeError, AssertionError, OverflowError, TimeoutFormatError) as exc:
             # RQ's own checks: job_timeout=0, ttl <= 0, a bad job_id, on_failure=...; parse_timeout's bare
-            # AssertionError (NaN), OverflowError (inf) and TimeoutFormatError ('abc') named with the option
+            # AssertionError (NaN), OverflowError (inf), TimeoutFormatError ('abc') and TypeError (a timedelta's
+            # int()) named with the option
             name = getattr(func, "__qualname__", func)
             unreadable = _unreadable_timeout(kwargs)
-            if unreadable is None and not isinstance(exc, ValueError):
+            if unreadable is None and (isinstance(exc, TypeError) or not isinstance(exc, ValueError)):
                 raise
-            cause = exc if unreadable is None else InvalidArgument.build(*unreadable, _TIMEOUTS)
+            cause = exc if unreadable is None else InvalidArgument.build(*unreadable, _timeouts_help(unreadable[1]))
             raise InvalidArgument(f"RQ refused the job {name!r} on queue {self.name!r}: {cause}") from exc
         if callable(func):  # what the test names in sim.runs(func), also when RQ cannot import it back
             job._jobsim_callable = func

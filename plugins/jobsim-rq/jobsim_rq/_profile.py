@@ -19,4 +19,5 @@ RQ = Profile(
     retry_after_min_ns=0,
     retry_after_max_ns=None,
     max_sleep_ns=None,
+    fault_kinds=("fail", "crash"),  # sim.downtime() and sim.duplicate_delivery() are refused for RQ jobs
 )

@@ -44,7 +44,7 @@ from jobsim._events import Event
 from jobsim._records import Run
 from jobsim._time import MS, to_datetime
 from jobsim.errors import InvalidArgument, JobsimError, UnsupportedFeature
-from jobsim.hooks import Adapted, escapes, refusing_handler
+from jobsim.hooks import Adapted, escapes, note_test_enqueue, refusing_handler
 
 from ._execution import NULL
 from ._execution import HorseKilled as HorseKilled  # re-exported: _store.py and _crash.py import these from here
@@ -153,7 +153,7 @@ class RQWorld(Stopping, Lifecycle, Waiting, Unconsumed):
 
     def _adapted(self) -> Adapted:
         return Adapted(backend=BACKEND, functions=[], install=self.install, uninstall=self.uninstall,
-                       profile="rq", own_worker=True, dynamic=True)  # fmt: skip
+                       profile="rq", own_worker=True, dynamic=True, naming="by its module and name")  # fmt: skip
 
     def install(self, sim: Simulation) -> None:
         if self.installed:
@@ -302,6 +302,7 @@ class RQWorld(Stopping, Lifecycle, Waiting, Unconsumed):
         """``Queue._enqueue_job``: status ``queued``, ``enqueued_at`` now, at the back or the front
         (``rq/queue.py:1359-1400``)."""
         held = self.jobs[job.id]
+        note_test_enqueue(self.sim, held.run)  # the test's enqueue only queues, as sim.send's (PendingWorkWarning)
         job.origin = queue.name
         job.enqueued_at = self.now()
         if job.timeout is None:

@@ -186,6 +186,7 @@ def test_job_ids_follow_the_seed(queue):
         assert sim.rq.job("my-id").id == "my-id"
         with pytest.raises(InvalidArgument, match="enqueued twice"):
             queue.enqueue(note, "again", job_id="my-id")
+        sim.advance(0)  # the first runs (a job left unrun warns: PendingWorkWarning)
 
 
 def test_a_job_enqueued_by_a_job_is_its_child(queue):
@@ -244,6 +245,21 @@ def test_a_timeout_or_ttl_rq_cannot_read_is_named(queue, option, value):
                                                   rf"{option}={re.escape(repr(value))} is not valid: an int of "
                                                   rf"seconds"):  # fmt: skip
             queue.enqueue(note, "a", **{option: value})
+        assert sim.runs() == []
+
+
+@pytest.mark.parametrize("option", ["job_timeout", "result_ttl", "ttl", "failure_ttl"])
+def test_a_timedelta_for_a_timeout_or_ttl_is_named_with_what_to_write(queue, option):
+    """``job_timeout=timedelta(minutes=1)``, the natural way to write a duration in Python: RQ's parse_timeout calls
+    ``int()`` on it, and the enqueue raised a bare ``TypeError: int() argument must be ... not 'datetime.timedelta'``
+    naming no option (the trial32 user trial's)."""
+    with jobsim.Simulation(queue, start=START) as sim:
+        with pytest.raises(InvalidArgument) as info:
+            queue.enqueue(note, "a", **{option: dt.timedelta(minutes=1)})
+        assert str(info.value) == (
+            f"RQ refused the job 'note' on queue 'default': {option}=datetime.timedelta(seconds=60) is not valid: an "
+            "int of seconds, a string of digits with an optional unit d/h/m/s ('1h', '23m'), or None; RQ reads no "
+            "timedelta: write 60 (its seconds) or '1m'")
         assert sim.runs() == []
 
 
@@ -453,6 +469,20 @@ def test_downtime_is_refused_for_rq_jobs(queue):
                            r"worker is the plugin's own\); sim.crash_worker\(...\) is, if the rq plugin simulates "
                            r"crashes \(see its README\)$"):
             sim.downtime("2025-03-01T01:00:00Z", "2025-03-01T02:00:00Z")
+        sim.advance(0)  # the job runs (a job left unrun warns: PendingWorkWarning)
+
+
+def test_a_duplicate_delivery_of_an_rq_job_function_is_refused_not_ignored(queue):
+    """``sim.duplicate_delivery(note)`` was accepted and did nothing: RQ job functions are declared as they are
+    enqueued (``Adapted.functions`` is empty), so the check for a plugin's own worker never found them, and a test
+    of a duplicate passed without one (the trial32 user trial's, through ``js.faults``). Refused, as for Dramatiq
+    actors."""
+    with jobsim.Simulation(queue, start=START) as sim:
+        queue.enqueue(note, "x")
+        sim.advance(0)
+        with pytest.raises(UnsupportedFeature, match=r"^sim.duplicate_delivery\(\) is not simulated for rq functions "
+                           r"\(their worker is the plugin's own\); sim.crash_worker\(...\) is"):
+            sim.duplicate_delivery(note)
 
 
 def test_enqueue_many_follows_rqs_order_of_queued_deferred_and_released_jobs(queue):
@@ -675,3 +705,18 @@ def test_a_simulation_with_the_queue_inside_one_without_runs_its_jobs(queue):
         queue.enqueue(note, "inner")
         inner.run_until_idle()
         assert [r.status for r in inner.runs(note)] == ["completed"]
+
+
+def test_a_job_function_named_without_its_module_is_told_the_id_meant(queue):
+    """RQ names a job's function ``module.qualname`` (``job.func_name``). ``sim.runs("note")`` after the job ran
+    said "rq functions are only known once user code has used them ...; do that first", which it had done: the
+    error now names the id meant, and says nothing about enqueueing first."""
+    with jobsim.Simulation(queue, start=START) as sim:
+        queue.enqueue(note, "x")
+        sim.run_until_idle()
+        for call in (lambda: sim.runs("note"), lambda: sim.fail("note")):
+            with pytest.raises(InvalidArgument) as info:
+                call()
+            assert str(info.value) == ("function_id='note' is not valid: did you mean 'test_rq_queues.note'? (rq names "
+                                       "a function by its module and name); the simulated function ids: "
+                                       "'test_rq_queues.note'")

@@ -205,3 +205,28 @@ def test_what_the_dependents_ttl_rule_leans_on_a_worker_reading_the_queue(queue,
         then = queue.enqueue(greet, "b", depends_on=first, ttl=30)
         sim.advance("10m")
         assert ([r.status for r in sim.runs() if r.id == then.id] == ["completed"]) is ran
+
+
+# -- work the test enqueued and never let run (``jobsim.PendingWorkWarning``) --------------------------------------
+def test_a_job_the_test_enqueued_with_no_driving_call_after_it_warns(queue):
+    """``queue.enqueue`` only queues, as ``sim.send`` does: closed with no driving call after it, the job never ran.
+    It warned for ``sim.send`` and not for ``queue.enqueue``."""
+    with pytest.warns(jobsim.PendingWorkWarning) as caught, jobsim.Simulation(queue, start=START):
+        job = queue.enqueue(greet, "a")
+        assert job.get_status() == "queued"
+    assert [type(w.message) for w in caught] == [jobsim.PendingWorkWarning]
+    assert str(caught[0].message).startswith(
+        f"the simulation closed at 2025-03-01T00:00:00.000Z with 1 item(s) of work due that never ran "
+        f"(test_rq_unread.greet (run {job.id})), queued by the test (sim.send, or a backend's enqueue: actor.send, "
+        "queue.enqueue, ...) after the last driving call")
+    assert caught[0].filename == __file__
+
+
+def test_jobs_enqueued_then_driven_or_scheduled_later_do_not_warn(queue, quiet):
+    with jobsim.Simulation(queue, start=START) as sim:
+        queue.enqueue(greet, "a")
+        sim.run_until_idle()
+        queue.enqueue_in(dt.timedelta(minutes=5), greet, "b")  # due later: the test's business
+    with jobsim.Simulation(queue, start=START) as sim:
+        job = queue.enqueue(greet, "c")
+        job.delete()  # dropped by the test: cancelled, not left to run

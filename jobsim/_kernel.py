@@ -132,7 +132,8 @@ class Kernel:
 
     @property
     def running(self) -> bool:
-        """True while ``run`` processes a timer: code it calls (a backend's hook, a signal receiver) is inside it."""
+        """True inside ``run`` (a driving call processing its timers: code it calls, a backend's hook or a signal
+        receiver, is inside it), False between driving calls."""
         return self._depth >= 0
 
     @property
@@ -154,11 +155,6 @@ class Kernel:
             heapq.heappop(heap)
             del self._buckets[priority][due]
         return None
-
-    @property
-    def running(self) -> bool:
-        """True inside ``run`` (a driving call processing its timers), False between driving calls."""
-        return self._depth >= 0
 
     def pending(self) -> list[Timer]:
         """Live timers in due order (for error messages and introspection)."""

@@ -121,8 +121,9 @@ class _Targets:
                        if name not in installed]  # fmt: skip
             where = f"; from a jobsim checkout: {', '.join(missing)}" if missing else ""
             takes = [what for name, what in _TARGETS.items() if name in installed]
-            job = (f"; a job function is no target: pass what runs it ({', '.join(takes)})"
-                   if isinstance(target, types.FunctionType) and takes else "")  # fmt: skip
+            runs_it = ", ".join(takes) or "the jobsim.App whose app.function(...) declares it"
+            job = (f"; a job function is no target: pass what runs it ({runs_it})"
+                   if isinstance(target, types.FunctionType) else "")  # fmt: skip
             raise InvalidArgument.build("targets", target,
                                         f"a jobsim.App or a target a backend plugin adapts ({have}{where}){job}")
         if not isinstance(adapted, Adapted):

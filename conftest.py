@@ -19,6 +19,7 @@ Property tests leave ``max_examples`` to the profile unless one example is costl
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 from collections.abc import Callable
@@ -66,6 +67,23 @@ def pytest_configure(config: pytest.Config) -> None:
             f"JOBSIM_TEST_INSTALLED is set, but jobsim was imported from this checkout ({jobsim.__file__}): "
             "install it (not editable) and run pytest from another directory, with this checkout's tests/ as argument"
         )
+
+
+@pytest.fixture(autouse=True)
+def quiet_inner_runs(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The inner pytest runs of every test using ``pytester`` (here, examples/ and plugins/*/tests alike) have
+    no ini file: pin pytest-asyncio's loop scope so they do not warn (the warning surfaced in the outer run's
+    summary), and leave out pytest-benchmark (it warns inside an xdist worker) and pytest-randomly (it
+    shuffled inner runs with a seed of their own: tests matching an inner run's lines in order failed in some
+    orders only). Set after ``pytester``'s own setup, which clears ``PYTEST_ADDOPTS``; a test without
+    ``pytester`` is left alone (no temporary directory for it)."""
+    if "pytester" not in request.fixturenames:
+        return
+    request.getfixturevalue("pytester")
+    options = ["-p", "no:benchmark", "-p", "no:randomly"]
+    if importlib.util.find_spec("pytest_asyncio") is not None:
+        options += ["-o", "asyncio_default_fixture_loop_scope=function"]
+    monkeypatch.setenv("PYTEST_ADDOPTS", " ".join(options))
 
 
 def _files(section: str) -> dict[str, str]:

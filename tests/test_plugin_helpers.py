@@ -9,7 +9,6 @@ import inspect
 import orjson
 import pytest
 from _deep import nested
-from _innerruns import quiet_inner_run  # noqa: F401 (used by name)
 
 from jobsim._steps import load
 from jobsim.errors import JobsimError
@@ -168,7 +167,6 @@ def test_every_class_guard_lets_go_of_its_unstarted_simulations_at_once():
     assert _Client().send("e") == "sent e to server"
 
 
-@pytest.mark.usefixtures("quiet_inner_run")
 def test_the_pytest_plugin_lets_go_of_a_failed_tests_unstarted_simulation(pytester):
     pytester.makepyfile(test_held="""
         from jobsim.hooks import ClassGuard

@@ -6,7 +6,6 @@ import importlib.util
 import pathlib
 
 import pytest
-from _innerruns import quiet_inner_runs  # noqa: F401 (an autouse fixture)
 from _reportsection import section
 
 import jobsim

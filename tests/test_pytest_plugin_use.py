@@ -12,7 +12,6 @@ import pathlib
 import re
 
 import pytest
-from _innerruns import quiet_inner_runs  # noqa: F401 (an autouse fixture)
 from _reportsection import section
 
 import jobsim
@@ -791,8 +790,8 @@ def test_jobsims_modules_stay_one_copy_after_a_pytester_test_loaded_them_first(p
 
 
 def test_pytesters_inner_sessions_run_in_the_files_order(pytester: pytest.Pytester) -> None:
-    """``_innerruns``: pytest-randomly, where installed, shuffled inner sessions too (only there can this fail),
-    and tests matching an inner run's lines in order failed in some orders only."""
+    """The root conftest's ``quiet_inner_runs``: pytest-randomly, where installed, shuffled inner sessions too
+    (only there can this fail), and tests matching an inner run's lines in order failed in some orders only."""
     tests = "".join(f"def test_{i:02}():\n    ORDER.append({i})\n\n\n" for i in range(20))
     pytester.makepyfile(f"ORDER = []\n\n\n{tests}def test_last():\n    assert ORDER == list(range(20))\n")
     pytester.runpytest().assert_outcomes(passed=21)

@@ -4,7 +4,6 @@ any other exception, and under ``--full-trace``)."""
 from __future__ import annotations
 
 import pytest
-from _innerruns import quiet_inner_runs  # noqa: F401 (an autouse fixture)
 
 pytest_plugins = ["pytester"]
 

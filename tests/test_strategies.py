@@ -10,7 +10,6 @@ import sys
 
 import hypothesis.errors
 import pytest
-from _innerruns import quiet_inner_run  # noqa: F401 (a fixture, used by name)
 from hypothesis import find, given, settings
 from hypothesis import strategies as st
 
@@ -192,7 +191,6 @@ def test_a_bad_value_a_given_strategy_draws_raises_invalid_argument_naming_the_a
     assert message in str(caught.value)
 
 
-@pytest.mark.usefixtures("quiet_inner_run")
 def test_a_bad_drawn_value_reports_from_the_check_not_through_hypothesis_frames(pytester):
     # the traceback ran through a dozen of Hypothesis's drawing frames, and pytest parsed each one's file for every
     # failing example Hypothesis shrank and explained: 35-87 s before a one-line mistake was reported
@@ -672,7 +670,6 @@ def test_apply_names_then_when_it_would_run_past_the_last_datetime():
         js.apply(sim, then=10**30)
 
 
-@pytest.mark.usefixtures("quiet_inner_run")
 def test_a_property_failing_inside_a_driving_call_shows_the_tests_line_not_jobsims_frames(pytester):
     # the traceback of an assert in a route's side effect ran through eight of jobsim's frames (apply, play, the
     # recorder, run_until_idle, _drive ...); Hypothesis has pytest format it for each failing example it shrinks and

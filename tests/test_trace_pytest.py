@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from _innerruns import quiet_inner_runs  # noqa: F401 (an autouse fixture)
 from _reportsection import section
 
 import jobsim

@@ -7,7 +7,6 @@ from __future__ import annotations
 import warnings
 
 import pytest
-from _innerruns import quiet_inner_runs  # noqa: F401 (an autouse fixture)
 
 import jobsim
 from jobsim import _plugins

@@ -1,7 +1,6 @@
 """Mistakes a new user makes, from a review written as one: each now gets a jobsim error naming it and the fix."""
 
 import pytest
-from _innerruns import quiet_inner_run  # noqa: F401 (a fixture, used by name)
 
 import jobsim
 from jobsim import InvalidArgument, Retries, StepMisuse
@@ -151,7 +150,6 @@ def test_a_route_url_without_a_scheme_is_refused_where_declared(url):
 # -- a misspelt marker option ------------------------------------------------------------------
 
 
-@pytest.mark.usefixtures("quiet_inner_run")
 def test_a_misspelt_marker_option_names_the_option_meant(pytester: pytest.Pytester) -> None:
     pytester.makeconftest(
         "import jobsim, pytest\n"
@@ -620,7 +618,6 @@ def test_an_exception_a_side_effect_raises_still_reaches_the_job():
 # -- the jobsim fixture and a Simulation of the same app ----------------------------------------
 
 
-@pytest.mark.usefixtures("quiet_inner_run")
 def test_a_simulation_of_the_fixtures_app_says_the_fixture_runs_it(pytester: pytest.Pytester) -> None:
     """'close that one first' could not be followed: the test does not hold the fixture's simulation to close."""
     pytester.makeconftest(

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from _innerruns import quiet_inner_run  # noqa: F401 (a fixture)
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
@@ -385,7 +384,6 @@ def test_ignoring_every_field_of_a_kind_keeps_each_record_in_its_run(day):
     assert traces.compare(path, folder / "nodlq-api.jobsim.jsonl", compare=["runs", "outputs", "emails"]).same
 
 
-@pytest.mark.usefixtures("quiet_inner_run")
 def test_trace_dir_saves_a_failing_tests_trace_and_it_replays(pytester, monkeypatch):
     monkeypatch.setenv("PYTHONPATH", f"{ROOT}{os.pathsep}{TESTS}")
     pytester.makepyfile(hooks_app="from test_user_webhooks import build_app\napp = build_app()\n")

@@ -13,7 +13,6 @@ import re
 from typing import Any
 
 import pytest
-from _innerruns import quiet_inner_run  # noqa: F401 (a fixture, used by name)
 
 import jobsim
 from jobsim import invariants, traces
@@ -174,7 +173,6 @@ def test_unknown_keywords_whose_repr_raises_are_still_named() -> None:
                                       "'inngest', 'node-cron'")
 
 
-@pytest.mark.usefixtures("quiet_inner_run")
 def test_a_marker_value_whose_repr_raises_fails_the_test_with_jobsims_message(pytester: pytest.Pytester) -> None:
     pytester.makeconftest(
         """

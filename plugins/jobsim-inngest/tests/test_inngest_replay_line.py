@@ -3,9 +3,14 @@
 
 from __future__ import annotations
 
+import inngest  # noqa: F401 (imported here, before the in-process inner runs: see below)
 import pytest
 
 from jobsim._cli import main as jobsim_main
+
+# An inner run that imported inngest first took it away again when it ended (pytester restores sys.modules), while
+# jobsim_inngest kept that run's classes: the next run's fresh inngest.TriggerEvent was then "not valid: inngest.
+# TriggerEvent or TriggerCron" (seen under xdist, where this module's tests can be a worker's first use of inngest)
 
 pytest_plugins = ["pytester"]
 

@@ -487,3 +487,35 @@ def test_skip_invalid_takes_true_or_false_only(tmp_path, value):
         traces.import_events(path, skip_invalid=value)
     assert str(caught.value) == (f"skip_invalid={value!r} is not valid: True (skip invalid lines, listing them) "
                                  "or False")
+
+
+# -- an export cut before its first whole event says it was cut, not that it holds nothing ----------------------
+
+def test_a_gzip_export_cut_before_its_first_line_ends_says_so(tmp_path):
+    """It read 'no events in the file', sending the reader to look for a wrong format rather than a cut download."""
+    event = {"name": "order/created", "data": {"note": "x" * 400}, "id": "e1", "ts": 1740819600000}
+    whole = gzip.compress(orjson.dumps(event) + b"\n")
+    path = tmp_path / "events.jsonl.gz"
+    path.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(TraceError) as caught:
+        traces.import_events(path)
+    assert str(caught.value).startswith(f"{path}: no events in the file: ")
+    assert str(caught.value).endswith(
+        "; the gzip stream ends early before its first line ends (Compressed file ended before the end-of-stream "
+        "marker was reached), before any whole event")
+
+
+def test_a_plain_export_whose_only_line_is_cut_says_so(tmp_path):
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b'{"name": "order/created", "da')
+    with pytest.raises(TraceError, match=r"no events in the file: .*; line 1 is cut off \(the export did not "
+                                         r"finish\), before any whole event$"):  # fmt: skip
+        traces.import_events(path)
+
+
+def test_an_empty_export_is_not_called_cut(tmp_path):
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"")
+    with pytest.raises(TraceError) as caught:
+        traces.import_events(path)
+    assert "cut" not in str(caught.value) and "ends early" not in str(caught.value)

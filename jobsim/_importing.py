@@ -167,6 +167,11 @@ def import_events(
             data["attributes"] = {**(data.get("attributes") or {}), SYNTHESIZED_ID: True}
         placed.append((at, line, data))
     notes = _order_and_repeats(placed)
+    if start is None and all(at is None for at, _, _ in events):  # a hand-written file: say where its time came from
+        sent = "the event is" if len(events) == 1 else f"all {len(events)} are"
+        notes.append(f"no event has a time ('ts' or 'time'): {sent} sent at {iso(start_ns)}, jobsim's default "
+                     "start; for another, import the file with `jobsim import FILE --start TIME -o TRACE` "
+                     "(import_events(..., start=...))")  # fmt: skip
     if internal:
         notes.append(_internal(internal))
     placed.sort(key=lambda item: (item[0], item[1]))

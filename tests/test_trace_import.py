@@ -519,3 +519,21 @@ def test_an_empty_export_is_not_called_cut(tmp_path):
     with pytest.raises(TraceError) as caught:
         traces.import_events(path)
     assert "cut" not in str(caught.value) and "ends early" not in str(caught.value)
+
+
+# -- a file of events with no time says which start it was given --------------------------------------------
+
+def test_events_without_any_time_say_they_start_at_the_default(tmp_path):
+    """A hand-written file (no 'ts') was replayed from 2025-01-01 without a word on where that date came from."""
+    path = tmp_path / "events.jsonl"
+    path.write_text('{"name": "order/created", "data": {}}\n{"name": "order/created", "data": {"n": 2}}\n')
+    with pytest.warns(TraceWarning, match=r"events\.jsonl: no event has a time \('ts' or 'time'\): all 2 are sent at "
+                                          r"2025-01-01T00:00:00\.000Z, jobsim's default start; for another, import "
+                                          r"the file with `jobsim import FILE --start TIME -o TRACE`"):  # fmt: skip
+        trace = traces.import_events(path)
+    assert [r.at for r in trace] == [instant_ns("2025-01-01T00:00:00Z")] * 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a start given, or one event with a time: nothing to say
+        traces.import_events(path, start="2025-06-01T00:00:00Z")
+        path.write_text('{"name": "order/created", "data": {}}\n{"name": "a/b", "data": {}, "ts": 1740819600000}\n')
+        traces.import_events(path)

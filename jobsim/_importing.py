@@ -148,6 +148,9 @@ def import_events(
     if not events:
         also = f" ({len(skipped)} invalid line(s) skipped, the first: {skipped[0]})" if skipped else ""
         also += f" ({_internal(internal)})" if internal else ""
+        # a cut gzip stream or a cut only line read as an empty file: say it was cut, not that it holds nothing
+        also += "".join(f"; {where.removesuffix(': the events before it were imported')}, before any whole event"
+                        for where in cut)  # fmt: skip
         raise TraceError("no events in the file: expected Inngest events or CloudEvents, one JSON object per "
                          f"line{also}", path=str(source))  # fmt: skip
     start_ns = instant_ns(start, "start", tz=zone(tz)) if start is not None else _first_time(events)
@@ -164,6 +167,11 @@ def import_events(
             data["attributes"] = {**(data.get("attributes") or {}), SYNTHESIZED_ID: True}
         placed.append((at, line, data))
     notes = _order_and_repeats(placed)
+    if start is None and all(at is None for at, _, _ in events):  # a hand-written file: say where its time came from
+        sent = "the event is" if len(events) == 1 else f"all {len(events)} are"
+        notes.append(f"no event has a time ('ts' or 'time'): {sent} sent at {iso(start_ns)}, jobsim's default "
+                     "start; for another, import the file with `jobsim import FILE --start TIME -o TRACE` "
+                     "(import_events(..., start=...))")  # fmt: skip
     if internal:
         notes.append(_internal(internal))
     placed.sort(key=lambda item: (item[0], item[1]))
@@ -314,8 +322,8 @@ def _objects(path: Path, cut: list[str]) -> Iterator[tuple[int, int | None, Any]
             preview = raw.decode("utf-8", "replace")[:80]
             yield number, None, TraceError(f"malformed line: {exc}: {preview!r}", path=str(path), line=number)
     if broken is not None:
-        cut.append(f"the gzip stream ends early after line {len(lines)} ({broken}): the events before it were "
-                   "imported")  # fmt: skip
+        after = f"after line {len(lines)}" if lines else "before its first line ends"
+        cut.append(f"the gzip stream ends early {after} ({broken}): the events before it were imported")
 
 
 def _whole_page(text: bytes) -> dict[str, Any] | None:

@@ -33,6 +33,12 @@ _ALIASES = {"timezone": "tz", "time_zone": "tz", "zone": "tz", "start_time": "st
             "random_seed": "seed", "function": "functions", "only": "functions", "exclude": "exclude_functions"}
 """Names other tools use for an option, which no spelling distance finds."""
 
+APP_NAMES = ("app", "apps", "target", "targets", "jobsim_app")
+"""Keywords a user passes the marker for what to simulate, which comes from the ``jobsim_app`` fixture instead."""
+
+APP_ADVICE = ("the app to simulate is not a marker option: it comes from a fixture named jobsim_app (in conftest.py, "
+              "or in a test module for that module's tests) returning it")
+
 Level = tuple[str, list[Any]]
 """Where markers were given (for messages) and the marks given there."""
 
@@ -58,8 +64,9 @@ def merged_options(item: Any, *, usage: str, accepted: Sequence[str], one_choice
             close = difflib.get_close_matches(name, accepted, n=1, cutoff=0.6) or [
                 option for alias, option in _ALIASES.items() if name.lower() == alias and option in accepted]
             named.append(f"{name} (did you mean {close[0]}=?)" if close else name)
+        advice = f"; {APP_ADVICE}" if set(unknown) & set(APP_NAMES) else ""
         raise InvalidArgument(f"jobsim: @pytest.mark.jobsim got unknown option(s) {', '.join(named)}; "
-                              f"it accepts {', '.join(accepted)}")  # fmt: skip
+                              f"it accepts {', '.join(accepted)}{advice}")  # fmt: skip
     return options
 
 

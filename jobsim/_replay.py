@@ -132,12 +132,29 @@ class ReplayResult:
                     lines.append(f"      the first failed at {iso(failed.end_ns, sim.tz)}: {_clip(said(failed.error))}")
             if len(lines) == end:
                 lines.append("  (no runs)")
+            if any(_unanswered(run.error) for run in sim.runs() if run.status == "failed"):
+                # the error's own advice (sim.http.post(...).respond(200)) names a `sim` a replay's user never holds
+                lines += ["", "note: a file of events records no HTTP answers: job code's requests need routes, "
+                          "which the --app module's jobsim_setup(sim) adds at the recording's start (setup= of "
+                          "Simulation.replay), e.g. def jobsim_setup(sim): sim.http.post(URL).respond(200, json={...})"]
             return "\n".join(lines)
         return "\n".join([*lines, self.comparison.report(sim.tz)])
 
     def __repr__(self) -> str:
         verdict = "same" if self.same else f"{len(self.divergences)} divergence(s)"
         return f"<ReplayResult {self.source}: {verdict}>"
+
+
+def _unanswered(error: BaseException | None) -> bool:
+    """A run's error is, or was caused by, a request no route matched."""
+    from ._http import UnmatchedRequest
+
+    seen = 0
+    while error is not None and seen < 20:
+        if isinstance(error, UnmatchedRequest):
+            return True
+        error, seen = error.__cause__ or error.__context__, seen + 1
+    return False
 
 
 def _names(ids: list[str]) -> str:

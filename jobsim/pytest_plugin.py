@@ -323,7 +323,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
 
 # -- fixtures ---------------------------------------------------------------------------------
 @pytest.fixture
-def jobsim_app() -> Any:
+def jobsim_app(request: pytest.FixtureRequest) -> Any:
     """What the ``jobsim`` fixture simulates: override it in your ``conftest.py``.
 
     Return a ``jobsim.App``, or a list of targets::
@@ -333,8 +333,13 @@ def jobsim_app() -> Any:
             from myproject.jobs import app
             return app
     """
+    from ._markers import APP_NAMES
     from ._testreport import NO_APP
 
+    given = sorted({key for mark in request.node.iter_markers("jobsim") for key in mark.kwargs if key in APP_NAMES})
+    if given:  # @pytest.mark.jobsim(app=app): say that the marker is not where the app goes
+        pytest.fail(f"jobsim: @pytest.mark.jobsim({given[0]}=...) does not choose what to simulate (the marker "
+                    f"takes Simulation's options only); instead, {NO_APP.removeprefix('jobsim: ')}", pytrace=False)
     pytest.fail(NO_APP, pytrace=False)
 
 

@@ -487,3 +487,53 @@ def test_skip_invalid_takes_true_or_false_only(tmp_path, value):
         traces.import_events(path, skip_invalid=value)
     assert str(caught.value) == (f"skip_invalid={value!r} is not valid: True (skip invalid lines, listing them) "
                                  "or False")
+
+
+# -- an export cut before its first whole event says it was cut, not that it holds nothing ----------------------
+
+def test_a_gzip_export_cut_before_its_first_line_ends_says_so(tmp_path):
+    """It read 'no events in the file', sending the reader to look for a wrong format rather than a cut download."""
+    event = {"name": "order/created", "data": {"note": "x" * 400}, "id": "e1", "ts": 1740819600000}
+    whole = gzip.compress(orjson.dumps(event) + b"\n")
+    path = tmp_path / "events.jsonl.gz"
+    path.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(TraceError) as caught:
+        traces.import_events(path)
+    assert str(caught.value).startswith(f"{path}: no events in the file: ")
+    assert str(caught.value).endswith(
+        "; the gzip stream ends early before its first line ends (Compressed file ended before the end-of-stream "
+        "marker was reached), before any whole event")
+
+
+def test_a_plain_export_whose_only_line_is_cut_says_so(tmp_path):
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b'{"name": "order/created", "da')
+    with pytest.raises(TraceError, match=r"no events in the file: .*; line 1 is cut off \(the export did not "
+                                         r"finish\), before any whole event$"):  # fmt: skip
+        traces.import_events(path)
+
+
+def test_an_empty_export_is_not_called_cut(tmp_path):
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"")
+    with pytest.raises(TraceError) as caught:
+        traces.import_events(path)
+    assert "cut" not in str(caught.value) and "ends early" not in str(caught.value)
+
+
+# -- a file of events with no time says which start it was given --------------------------------------------
+
+def test_events_without_any_time_say_they_start_at_the_default(tmp_path):
+    """A hand-written file (no 'ts') was replayed from 2025-01-01 without a word on where that date came from."""
+    path = tmp_path / "events.jsonl"
+    path.write_text('{"name": "order/created", "data": {}}\n{"name": "order/created", "data": {"n": 2}}\n')
+    with pytest.warns(TraceWarning, match=r"events\.jsonl: no event has a time \('ts' or 'time'\): all 2 are sent at "
+                                          r"2025-01-01T00:00:00\.000Z, jobsim's default start; for another, import "
+                                          r"the file with `jobsim import FILE --start TIME -o TRACE`"):  # fmt: skip
+        trace = traces.import_events(path)
+    assert [r.at for r in trace] == [instant_ns("2025-01-01T00:00:00Z")] * 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a start given, or one event with a time: nothing to say
+        traces.import_events(path, start="2025-06-01T00:00:00Z")
+        path.write_text('{"name": "order/created", "data": {}}\n{"name": "a/b", "data": {}, "ts": 1740819600000}\n')
+        traces.import_events(path)

@@ -24,8 +24,8 @@ Everything else is the standard library's own code reading real SMTP replies fro
 
 from __future__ import annotations
 
-import email.utils
 import functools
+import importlib
 import smtplib
 import socket
 from collections.abc import Callable
@@ -164,18 +164,25 @@ class SmtpPatch:
             setattr(cls, name, replacement)
 
     def _targets(self) -> list[tuple[Any, str, Any]]:
-        """What ``install`` replaces: (class or module, attribute name, replacement)."""
-        ssl_class: type[smtplib.SMTP] | None = getattr(smtplib, "SMTP_SSL", None)
+        """What ``install`` replaces: (class or module, attribute name, replacement).
+
+        ``smtplib`` and ``email.utils`` are looked up as the process has them now, not as they were when
+        jobsim was imported: a module imported afresh since (``importlib.reload``, a test tool that
+        restores ``sys.modules``) is the one job code reaches, and the one to patch.
+        """
+        lib = importlib.import_module("smtplib")
+        utils = importlib.import_module("email.utils")
+        ssl_class: type[smtplib.SMTP] | None = getattr(lib, "SMTP_SSL", None)
         targets: list[tuple[Any, str, Any]] = [
-            (smtplib.SMTP, "_get_socket", self._socket_factory(tls=False)),
-            (smtplib.SMTP, "starttls", _make_starttls(smtplib.SMTP.__dict__["starttls"])),
-            (smtplib, "socket", FixedNameSocket(vars(smtplib)["socket"])),
+            (lib.SMTP, "_get_socket", self._socket_factory(tls=False)),
+            (lib.SMTP, "starttls", _make_starttls(lib.SMTP.__dict__["starttls"], lib)),
+            (lib, "socket", FixedNameSocket(vars(lib)["socket"])),
         ]
-        utils_socket = vars(email.utils).get("socket")
+        utils_socket = vars(utils).get("socket")
         if utils_socket is not None:
-            targets.append((email.utils, "socket", FixedNameSocket(utils_socket)))
+            targets.append((utils, "socket", FixedNameSocket(utils_socket)))
         else:  # Python 3.13 imports socket inside make_msgid: the default domain is given instead
-            targets.append((email.utils, "make_msgid", _msgid_with_domain(vars(email.utils)["make_msgid"])))
+            targets.append((utils, "make_msgid", _msgid_with_domain(vars(utils)["make_msgid"])))
         if ssl_class is not None:
             targets.append((ssl_class, "_get_socket", self._socket_factory(tls=True)))
         if self._also is not None:
@@ -202,17 +209,19 @@ class SmtpPatch:
         return _get_socket
 
 
-def _make_starttls(original: Callable[..., tuple[int, bytes]]) -> Callable[..., tuple[int, bytes]]:
+def _make_starttls(original: Callable[..., tuple[int, bytes]], lib: Any) -> Callable[..., tuple[int, bytes]]:
+    """``SMTP.starttls`` over a ``FakeSocket``; it raises ``lib``'s exceptions (the ``smtplib`` it patches)."""
+
     def starttls(smtp: smtplib.SMTP, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
         sock = smtp.sock
         if not isinstance(sock, FakeSocket):  # a connection opened before install
             return original(smtp, *args, **kwargs)
         smtp.ehlo_or_helo_if_needed()
         if not smtp.has_extn("starttls"):
-            raise smtplib.SMTPNotSupportedError("STARTTLS extension not supported by server.")
+            raise lib.SMTPNotSupportedError("STARTTLS extension not supported by server.")
         code, reply = smtp.docmd("STARTTLS")
         if code != 220:
-            raise smtplib.SMTPResponseException(code, reply)
+            raise lib.SMTPResponseException(code, reply)
         smtp.file = None
         smtp.helo_resp = None
         smtp.ehlo_resp = None

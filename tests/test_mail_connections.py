@@ -95,3 +95,31 @@ def test_aiosmtplib_with_a_sock_that_is_no_socket_fails_in_the_job_not_in_a_logg
         "The socket option is not compatible with hostname, port or socket_path",
     )
     assert not [record for record in caplog.records if "Exception in callback" in record.getMessage()]
+
+
+def test_an_smtplib_imported_afresh_after_jobsim_is_the_one_patched(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tool that restores ``sys.modules`` (pytester's in-process runs) gave job code a new ``smtplib``.
+
+    The sink patched the module jobsim imported, so the job's ``SMTP`` reached for real DNS
+    (``gaierror``) and the outbox stayed empty; it patches the ``smtplib`` the process has when a
+    simulation starts, and leaves it as it found it.
+    """
+    import importlib
+    import sys
+
+    import jobsim._smtppatch  # noqa: F401  (holds the smtplib of its import)
+
+    monkeypatch.delitem(sys.modules, "smtplib")
+    fresh = importlib.import_module("smtplib")
+    assert fresh is not smtplib
+    original = vars(fresh.SMTP)["_get_socket"]
+
+    def handler(ctx: jobsim.Context) -> None:
+        with fresh.SMTP("smtp.x.test") as smtp:
+            smtp.starttls()
+            smtp.send_message(_message())
+
+    sim = _run(handler)
+    assert [run.status for run in sim.runs()] == ["completed"]
+    assert [email.subject for email in sim.mail.outbox] == ["Your order"]
+    assert vars(fresh.SMTP)["_get_socket"] is original

@@ -132,8 +132,19 @@ def messages(items: Iterable[Unread], left: set[tuple[str | None, str]]) -> list
         sources.setdefault((backend, queue), set()).add(source)
     return [
         _message(group, shared=len(backends[queue]) > 1, apart=len(sources[backend, queue]) > 1)
+        + _declared_amiss(backend, queue, left)
         for (backend, _, queue), group in by_queue.items()
     ]
+
+
+def _declared_amiss(backend: str, queue: str, left: set[tuple[str | None, str]]) -> str:
+    """The note on a ``sim.leave_unread`` that meant ``queue`` and misspelt it (``'emials'``), which declared
+    nothing while this warning went on; ``""`` when no declared name is a near miss of it."""
+    declared = sorted({name for name_of, name in left if name_of in (None, backend) and name != queue})
+    close = difflib.get_close_matches(queue, declared, n=1, cutoff=0.6)
+    if close:
+        return f" (sim.leave_unread({close[0]!r}) names no {backend} queue holding work: did you mean {queue!r}?)"
+    return ""
 
 
 def _message(group: list[Unread], shared: bool = False, apart: bool = False) -> str:

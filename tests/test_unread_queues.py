@@ -101,6 +101,18 @@ def test_leave_unread_declares_a_queue_left_unread_on_purpose():
     assert ["other" in str(w.message) for w in caught] == [True]
 
 
+def test_a_misspelt_leave_unread_is_named_in_the_warning_it_did_not_silence():
+    """``sim.leave_unread('emials')`` was accepted and declared nothing: the warning went on without a word on why."""
+    broker = Broker()
+    with pytest.warns(jobsim.UnreadQueueWarning) as caught, jobsim.Simulation(broker) as sim:
+        sim.leave_unread("emials", "audti-log-archive")
+        broker.held += [("emails", "send"), ("audit", "log")]
+    emails, audit = (str(w.message) for w in caught)
+    assert emails.endswith("sim.leave_unread('emails') (sim.leave_unread('emials') names no broker queue holding "
+                           "work: did you mean 'emails'?)")  # fmt: skip
+    assert audit.endswith("sim.leave_unread('audit')")  # nothing declared is near it
+
+
 def test_leave_unread_refuses_what_is_not_a_queue():
     with (
         jobsim.Simulation(Broker()) as sim,

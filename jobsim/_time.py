@@ -68,8 +68,19 @@ def duration_ns(value: Duration, name: str = "duration", *, allow_zero: bool = T
     ns = _parse_duration(value, name)
     if ns < 0 or (ns == 0 and not allow_zero):
         accepted = _DURATION_HELP if allow_zero else _DURATION_HELP + " and greater than zero"
+        if ns < 0:
+            accepted += f"; a length of time is never negative: {_unsigned(value, -ns)}, if that length was meant"
         raise InvalidArgument.build(name, value, accepted)
     return ns
+
+
+def _unsigned(value: Duration, ns: int) -> str:
+    """``value`` (negative, ``ns`` long) written without its sign, as the user wrote it where possible."""
+    if isinstance(value, str):
+        return repr(_cut(value.strip().removeprefix("-").strip()))
+    if isinstance(value, (int, float)):
+        return repr(-value)
+    return repr(format_duration(ns))
 
 
 _PARSED: dict[str, int] = {}  # duration strings already parsed: job code repeats the same few
@@ -148,6 +159,9 @@ def _why_not_a_duration(value: str, text: str) -> str:
             pass
         else:
             return f"a decimal is written with a point, not a comma: {_cut(value.replace(',', '.').strip())!r}"
+    signed = _signed_parts(value.strip().replace(" ", ""))
+    if signed is not None:
+        return signed
     if re.fullmatch(r"(\d+(\.\d+)?[a-zµ]+)+\d+(\.\d+)?", text):
         return f"every number needs its unit: {_cut(text)!r} ends in a bare number ('{_cut(text)}m'?)"
     for word in re.findall(r"[a-zµ]+", text.lower()):
@@ -156,6 +170,30 @@ def _why_not_a_duration(value: str, text: str) -> str:
             if close:
                 return f"{word!r} is not a unit (did you mean {close[0]!r}?)"
     return ""
+
+
+def _signed_parts(text: str) -> str | None:
+    """The fix for a duration written with ``+`` or ``-`` between or before its parts (``'+5m'``, ``'1h+30m'``,
+    ``'1d-2h'``): the total, written as one duration; ``None`` when ``text`` is not such a sum."""
+    pieces = re.split(r"([+-])", text)
+    if len(pieces) < 3 or not all(piece and _PART.sub("", piece) == "" for piece in pieces[2::2]):
+        return None
+    if pieces[0] and _PART.sub("", pieces[0]) != "":
+        return None
+    total, sign = 0, 1
+    for piece in pieces:
+        if piece in "+-":
+            sign = -1 if piece == "-" else 1
+            continue
+        total += sign * sum(round(float(n) * _UNITS[u]) for n, u in _PART.findall(piece))
+    if "-" not in pieces:
+        shown = "".join(pieces[2::2]) if not pieces[0] else "".join(pieces[0::2])
+        return f"parts are written side by side, with no '+': {_cut(shown)!r}"
+    if not pieces[0] and pieces[1] == "-" and len(pieces) == 3:
+        return None  # '-5m': negative, which duration_ns says
+    if total <= 0:
+        return f"a duration does not subtract, and {_cut(text)!r} would come to {format_duration(total)}, not a length"
+    return f"a duration does not subtract: write the total, {format_duration(total)!r}"
 
 
 def format_duration(ns: int) -> str:

@@ -11,6 +11,14 @@ DURATION_HELP = (
     "expected a duration such as '500ms', '30s', '5m', '1h30m', '7d', '2 weeks', a timedelta, or a number of "
     "seconds, not negative and greater than zero"
 )
+
+
+def negative(value: str) -> str:
+    """The message for a negative duration ``value`` where a positive one is expected."""
+    return (f"{value!r} is not valid: {DURATION_HELP}; a length of time is never negative: {value[1:]!r}, if that "
+            "length was meant")
+
+
 KEY_HELP = (
     "expected a dotted path rooted at 'event', such as 'event.data.userId', a quoted constant such as "
     "'\"openai\"', or a callable taking the event"
@@ -24,7 +32,7 @@ KEY_HELP = (
          "max_size=0 is not valid: expected an int >= 2 (Inngest rejects a batch smaller than 2)"),
         (lambda: Batch(max_size=1, timeout="30s"),
          "max_size=1 is not valid: expected an int >= 2 (Inngest rejects a batch smaller than 2)"),
-        (lambda: Batch(max_size=10, timeout="-5s"), f"timeout='-5s' is not valid: {DURATION_HELP}"),
+        (lambda: Batch(max_size=10, timeout="-5s"), "timeout=" + negative('-5s')),
         (lambda: Batch(max_size=10, timeout="500ms"),
          "timeout='500ms' is not valid: expected a duration of at least 1s (Inngest's minimum batch timeout)"),
         (lambda: Batch(max_size=100),
@@ -34,14 +42,14 @@ KEY_HELP = (
          "timeout=None is not valid: a batch needs a timeout of at least 1s, after which it runs even if not "
          "full, e.g. Batch(max_size=100, timeout='5s')"),
         (lambda: Batch(max_size=10, timeout="30s", key="data.userId"), f"key='data.userId' is not valid: {KEY_HELP}"),
-        (lambda: Debounce(period="-5s"), f"period='-5s' is not valid: {DURATION_HELP}"),
+        (lambda: Debounce(period="-5s"), "period=" + negative('-5s')),
         (lambda: Debounce(period="500ms"),
          "period='500ms' is not valid: expected a duration between 1s and 7d (Inngest's debounce period range)"),
         (lambda: Debounce(period="8d"),
          "period='8d' is not valid: expected a duration between 1s and 7d (Inngest's debounce period range)"),
         (lambda: Debounce(period="1m", key="user.id"), f"key='user.id' is not valid: {KEY_HELP}"),
         (lambda: Throttle(limit=0, period="1m"), "limit=0 is not valid: expected an int >= 1"),
-        (lambda: Throttle(limit=1, period="-5s"), f"period='-5s' is not valid: {DURATION_HELP}"),
+        (lambda: Throttle(limit=1, period="-5s"), "period=" + negative('-5s')),
         (lambda: Throttle(limit=1, period="1m", burst=-1), "burst=-1 is not valid: expected an int >= 0"),
         (lambda: Throttle(limit=10, period="1.5s"),
          "period='1.5s' is not valid: expected a whole number of seconds (Inngest drops the fraction, "
@@ -71,9 +79,9 @@ KEY_HELP = (
         (lambda: Cancel(""), "event='' is not valid: the name of the event that cancels the run"),
         # no event can be named '  ' (Event refuses it): the run was never cancelled, silently
         (lambda: Cancel("  "), "event='  ' is not valid: the name of the event that cancels the run"),
-        (lambda: Cancel("stop", timeout="-1m"), f"timeout='-1m' is not valid: {DURATION_HELP}"),
+        (lambda: Cancel("stop", timeout="-1m"), "timeout=" + negative('-1m')),
         (lambda: Timeouts(), "Timeouts() needs start= and/or finish=, e.g. Timeouts(finish='10m')"),
-        (lambda: Timeouts(start="-5s"), f"start='-5s' is not valid: {DURATION_HELP}"),
+        (lambda: Timeouts(start="-5s"), "start=" + negative('-5s')),
     ],
 )  # fmt: skip
 def test_option_classes_reject_bad_arguments(make, message):
@@ -99,7 +107,7 @@ def declare(**options):
          "concurrency='2' is not valid: expected an int >= 1, jobsim.Concurrency(limit, key=...) or a list of two "
          "of them"),
         ({"idempotency": "data.orderId"}, f"idempotency='data.orderId' is not valid: {KEY_HELP}"),
-        ({"timeout": "-5s"}, f"timeout='-5s' is not valid: {DURATION_HELP}"),
+        ({"timeout": "-5s"}, "timeout=" + negative('-5s')),
         ({"idempotency": "event.data.id", "rate_limit": RateLimit(1, "1h")},
          "function 'f': idempotency= and rate_limit= cannot be combined; on Inngest idempotency= *is* a rate "
          "limit (1 run per key per 24h) and silently replaces rate_limit="),

@@ -545,7 +545,8 @@ def test_a_negative_duration_is_refused_by_its_own_check(recording, app_module, 
     code, out, err = run(capsys, "replay", recording["raw"], "--app", app_module(), flag, value)
     assert (code, out) == (2, "")  # argparse read '-1s' as an option: "argument --tolerance: expected one argument"
     assert err == (f"jobsim: error: {flag}={value!r} is not valid: expected a duration such as '500ms', '30s', "
-                   "'5m', '1h30m', '7d', '2 weeks', a timedelta, or a number of seconds, not negative\n")
+                   "'5m', '1h30m', '7d', '2 weeks', a timedelta, or a number of seconds, not negative; a length of "
+                   f"time is never negative: {value[1:]!r}, if that length was meant\n")
 
 
 def test_a_plain_number_of_seconds_is_a_duration(recording, app_module, capsys):

@@ -512,6 +512,13 @@ def test_a_backend_plugins_misplaced_wildcard_is_refused_when_the_simulation_is_
     ("1h30", "every number needs its unit: '1h30' ends in a bare number ('1h30m'?)"),
     ("1,5h", "a decimal is written with a point, not a comma: '1.5h'"),  # the trial32 user trial's
     ("2,5 days", "a decimal is written with a point, not a comma: '2.5 days'"),
+    ("1d-2h", "a duration does not subtract: write the total, '22h'"),
+    ("1d - 2h", "a duration does not subtract: write the total, '22h'"),
+    ("-1h-5m", "a duration does not subtract, and '-1h-5m' would come to -1h5m, not a length"),
+    ("+5m", "parts are written side by side, with no '+': '5m'"),
+    ("1h+30m", "parts are written side by side, with no '+': '1h30m'"),
+    ("-5m", "a length of time is never negative: '5m', if that length was meant"),
+    (-90, "a length of time is never negative: 90, if that length was meant"),
 ])
 def test_a_duration_that_does_not_parse_says_what_it_was_probably_meant_as(given, why):
     with pytest.raises(InvalidArgument) as info:

@@ -40,7 +40,7 @@ from ._timeline import _clip
 from ._trace import Trace
 from ._tracediff import compare_lines, declared
 from ._tracefile import end_of, random_streams_of
-from ._traceresult import Comparison, Divergence
+from ._traceresult import BEFORE_FIRST_RECORD, Comparison, Divergence
 from .errors import InvalidArgument, TraceError
 
 if TYPE_CHECKING:
@@ -315,7 +315,10 @@ def compared_up_to(traces: list[tuple[str, Trace]], others: str) -> tuple[int | 
     if not cut:
         return None, []
     seq, label, trace = min(cut, key=lambda item: item[0])
-    at = f", at {iso(trace._rows[-1][0])}" if trace._rows else ""
+    if not trace._rows:
+        return seq, [f"{others} compared only up to {label}'s header: {label} {BEFORE_FIRST_RECORD}, so nothing that "
+                     "happened is a difference"]
+    at = f", at {iso(trace._rows[-1][0])}"
     return seq, [f"{others} compared only up to {label}'s last record (seq {seq}{at}), where it stops: "
                  "what happened after it is not a difference"]
 

@@ -16,6 +16,9 @@ from ._time import format_duration, iso
 from ._tracestory import COMPARISONS, MISSING, SYSTEM
 from .errors import InvalidArgument
 
+BEFORE_FIRST_RECORD = "stops there, before its first record"
+"""What ``jobsim._replay.compared_up_to``'s note says of a trace cut right after its header (``_summary`` reads it)."""
+
 if TYPE_CHECKING:
     from ._traceignore import Ignore
 
@@ -196,6 +199,11 @@ class Comparison:
         """The last line. The ``(jobsim)`` row (what no function did: Inngest's ``inngest/function.failed``) is no
         function: not counted as one (\"2 of 3 function(s)\" for one function and it), named apart when it differs."""
         a, b = self.labels
+        cut = next((n.split(": ", 1)[1].split(f" {BEFORE_FIRST_RECORD}")[0] for n in self.notes
+                    if BEFORE_FIRST_RECORD in n), None)  # fmt: skip
+        if not self.functions and cut is not None:  # a trace cut after its header: what the other holds is not read
+            return (f"nothing to compare: {cut} holds no record, only its header (it was cut there); record it "
+                    "again, or compare a whole copy")
         if not self.functions:  # files of input events only (an import): they hold no outcome to compare
             return (f"nothing to compare: neither {a} nor {b} holds a run (files of input events only?); "
                     "replay each into your code (jobsim replay TRACE --app MODULE) and diff the replays' "

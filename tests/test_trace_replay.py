@@ -688,6 +688,24 @@ def test_a_falsy_profile_is_refused_not_read_as_the_recorded_one(recorded, profi
         jobsim.Simulation.replay(recorded.trace, build(), profile=profile)
 
 
+def test_a_recording_cut_right_after_its_header_says_so_not_seq_minus_one(trace_file, tmp_path):
+    """A file cut after its header line read "compared only up to A's last record (seq -1)", and the summary
+    "neither A nor B holds a run (files of input events only?)" of a B full of runs."""
+    whole = trace_file.read_bytes()
+    cut = tmp_path / "header-only.jobsim.jsonl"
+    cut.write_bytes(whole[: whole.index(b"\n") + 1])
+    with pytest.warns(jobsim.errors.TraceWarning, match="no 'end' line after line 1"):
+        diff = traces.compare(cut, trace_file)
+    assert "both are compared only up to A's header: A stops there, before its first record, so nothing that " \
+           "happened is a difference" in diff.notes
+    assert diff.report().endswith("nothing to compare: A holds no record, only its header (it was cut there); "
+                                  "record it again, or compare a whole copy")
+    with pytest.warns(jobsim.errors.TraceWarning):
+        result = jobsim.Simulation.replay(jobsim.Trace.load(cut), build())
+    assert "seq -1" not in result.report()
+    assert "the replay is compared only up to the recording's header" in result.notes[1]
+
+
 def test_a_recording_cut_off_anywhere_replays_the_same_up_to_its_cut(trace_file, tmp_path):
     """A replay of unchanged code into a recording cut off (a crash while it was written) ran on past
     the cut: the runs the recording had in flight read 'pending' there and 'completed' in the replay,

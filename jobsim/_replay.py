@@ -25,6 +25,7 @@ fakes the trace already holds, so values that flow through unchanged compare equ
 
 from __future__ import annotations
 
+import difflib
 from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -41,6 +42,7 @@ from ._trace import Trace
 from ._tracediff import compare_lines, declared
 from ._tracefile import end_of, random_streams_of
 from ._traceresult import BEFORE_FIRST_RECORD, Comparison, Divergence
+from ._tracestory import SYSTEM
 from .errors import InvalidArgument, TraceError
 
 if TYPE_CHECKING:
@@ -271,10 +273,28 @@ def replay(
     comparison = None
     if has_outcomes(recorded):
         comparison = _compare(recorded, sim, compare, ignore, tolerance_ns, redact, notes, keeps, cut_at)
+        notes += _gone(comparison, sim)
     else:  # nothing to compare (imported events): a saved replay, the baseline, still keeps the trace's fakes
         _keep_fakes(recorded, sim, redact, notes, keeps)
     return ReplayResult(comparison=comparison, recorded=recorded, simulation=sim, inputs=script.inputs,
                         stopped=stopped, notes=notes, source=source)  # fmt: skip
+
+
+def _gone(comparison: Comparison, sim: Simulation) -> list[str]:
+    """A note per recorded function that today's code does not declare: its row read 'missing from the replay'
+    with no word on why, as if the function had stopped running; a new function of a near name is named."""
+    left_out = sim._selection.left_out if sim._selection is not None else {}  # declared, not selected: not gone
+    gone = [fn for fn, result in comparison.functions.items() if fn != SYSTEM and fn not in sim.functions
+            and fn not in left_out and result.counts.get("runs", (0, 0))[0]]  # fmt: skip
+    new = [fn for fn in sim.functions if fn not in comparison.functions or not comparison.functions[fn].counts.get(
+        "runs", (0, 0))[0]]  # fmt: skip
+    notes = []
+    for fn in gone:
+        close = difflib.get_close_matches(fn, new, n=1, cutoff=0.6)
+        renamed = f", or renamed: is {close[0]!r}, new today, its new name?" if close else " or renamed"
+        notes.append(f"{fn!r} ran in the recording and is not a function of today's app (removed{renamed}): "
+                     "its recorded runs are missing from the replay")
+    return notes
 
 
 def _cut_off(trace: Trace, label: str = "the recording", done: str = "replayed") -> list[str]:

@@ -869,3 +869,29 @@ def test_the_report_says_a_scheduled_function_gets_no_input_event():
     report = jobsim.Simulation.replay(sim.trace, app).report()
     # it said "1 input event into welcome, nightly": no event reaches a cron function
     assert "replayed: 1 input event into welcome (on their schedules: nightly) · " in report, report
+
+
+def _signup_app(*functions: str) -> jobsim.App:
+    app = jobsim.App("signups")
+    for function in functions:
+        app.function(function, on="user/created")(lambda ctx: "done")
+    return app
+
+
+def test_a_function_today_lacks_is_named_in_a_note_with_a_new_one_of_a_near_name():
+    """Its row read 'missing from the replay' with no word on why, as if the function had stopped running."""
+    with jobsim.Simulation(_signup_app("welcome", "audit"), start=START) as sim:
+        sim.send("user/created", {"email": "ada@example.com"})
+        sim.run_until_idle()
+    result = jobsim.Simulation.replay(sim.trace, _signup_app("welcome-email", "other"))
+    assert not result.same
+    assert [note for note in result.notes if "today's app" in note] == [
+        "'welcome' ran in the recording and is not a function of today's app (removed, or renamed: is "
+        "'welcome-email', new today, its new name?): its recorded runs are missing from the replay",
+        "'audit' ran in the recording and is not a function of today's app (removed or renamed): its recorded runs "
+        "are missing from the replay",
+    ]
+    unchanged = jobsim.Simulation.replay(sim.trace, _signup_app("welcome", "audit"))
+    assert unchanged.same and not [note for note in unchanged.notes if "today's app" in note]
+    selected = jobsim.Simulation.replay(sim.trace, _signup_app("welcome", "audit"), functions=["welcome"])
+    assert not [note for note in selected.notes if "today's app" in note]  # left out by the selection, not gone

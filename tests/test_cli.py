@@ -404,8 +404,9 @@ def test_a_bad_duration_flag_is_named_as_the_flag(module, capsys, tmp_path, argv
     assert run(capsys, "import", "ev.jsonl", "-o", "t.jsonl", "--no-redact")[0] == 0
     code, out, err = run(capsys, *(a.format(m=module) for a in argv))
     assert (code, out) == (2, "")  # was "tolerance=..." / "until=...", replay()'s keywords
+    hint = f"; a length of time is never negative: '{value[2:]}, if that length was meant" if "-" in value else ""
     assert err == (f"jobsim: error: {flag}={value} is not valid: expected a duration such as '500ms', '30s', '5m', "
-                   "'1h30m', '7d', '2 weeks', a timedelta, or a number of seconds, not negative\n")
+                   f"'1h30m', '7d', '2 weeks', a timedelta, or a number of seconds, not negative{hint}\n")
 
 
 def test_a_bad_compare_mode_is_named_as_the_flag(capsys, tmp_path, monkeypatch):

@@ -24,6 +24,7 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
+    from ._kernel import Timer
     from ._simulation import Simulation
 
 _FAULTABLE = ("run", "send_event")
@@ -100,6 +101,7 @@ class _Lifecycle(_Targets):
         for app in self.apps:
             if app._simulation is self:
                 app._simulation = None
+        due = self._due_now()  # before the backends uninstall: a worker's wake-up due now goes with its plugin
         unread, failed = self._unread_work()
         for adapted in reversed(self.adapted):
             if adapted.uninstall is not None:
@@ -114,7 +116,7 @@ class _Lifecycle(_Targets):
         self._warn_unfired_faults()
         self._warn_blind_keys()
         self._warn_case_only_names()
-        self._warn_undriven()
+        self._warn_undriven(due)
         for message in unread:
             self._warn(message, UnreadQueueWarning)
         if failed:  # everything is released: a plugin's bug in a check is no reason to keep the backends patched
@@ -151,7 +153,12 @@ class _Lifecycle(_Targets):
         except Exception as exc:  # an Unread with fields of the wrong type: still release the backends first
             return [], [*failed, f"the Unread items given could not be worded ({type(exc).__name__}: {exc})"]
 
-    def _warn_undriven(self) -> None:
+    def _due_now(self) -> list[Timer]:
+        """The kernel's one-off items due by now, as the simulation closes (``_warn_undriven`` reads them)."""
+        now = self.kernel.now
+        return [t for t in self.kernel.pending() if not t.recurring and t.due <= now]
+
+    def _warn_undriven(self, due: list[Timer]) -> None:
         """The test sent events (or enqueued work through a backend plugin, ``hooks.note_test_enqueue``) and closed
         without driving the clock: the runs they queued never ran.
 
@@ -162,7 +169,6 @@ class _Lifecycle(_Targets):
         if (self._undriven is None and not queued) or _in_hypothesis():
             return
         now = self.kernel.now
-        due = [t for t in self.kernel.pending() if not t.recurring and t.due <= now]
         if not due:
             return
         if self._undriven is not None:  # sim.send's: every item due now

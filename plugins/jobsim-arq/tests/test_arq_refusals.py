@@ -175,6 +175,7 @@ def test_cron_fields_arq_accepts_are_accepted():
         sim.advance(1)
 
 
+@pytest.mark.filterwarnings("ignore::jobsim.PendingWorkWarning")  # closes with jobs it added unrun, on purpose
 def test_a_pool_or_job_passed_as_the_target_is_rejected_with_what_to_pass():
     with jobsim.Simulation(settings(add), start=START):
         pool = asyncio.run(create_pool(NOWHERE))

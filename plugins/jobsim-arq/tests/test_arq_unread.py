@@ -152,3 +152,27 @@ def test_a_job_whose_expired_key_was_read_since_still_warns():
         run(job.status())
         run(job.info())
         assert [u.id for u in sim.arq.unconsumed] == [job.job_id]
+
+
+# -- the test's own enqueue_job only queues, as sim.send does (jobsim.PendingWorkWarning) ---------------------
+
+
+def test_an_enqueue_the_test_never_drove_warns_that_it_never_ran():
+    """``enqueue_job(...)`` and then ``assert sim.mail.outbox == []`` passed for the wrong reason: nothing had run,
+    and nothing said so (RQ's and Dramatiq's enqueues warned; arq's did not)."""
+    warned = pytest.warns(jobsim.PendingWorkWarning, match=r"1 item\(s\) of work due that never ran \(add \(run ")
+    with warned, jobsim.Simulation(settings(add), start=START):
+        run(enqueue("add", 1, 1))
+
+
+@pytest.mark.parametrize("how", ["driven", "deferred", "aborted"])  # abort() waits for the worker: it drives
+def test_an_enqueue_the_test_drove_or_that_is_not_due_does_not_warn(quiet, how):
+    with jobsim.Simulation(settings(add, allow_abort_jobs=True), start=START) as sim:
+        if how == "driven":
+            run(enqueue("add", 1, 1))
+            sim.advance(0)
+        elif how == "deferred":  # due later: the test's business, as a delayed sim.send
+            run(enqueue("add", 1, 1, _defer_by=60))
+        else:
+            job = run(enqueue("add", 1, 1))
+            run(job.abort(timeout=0))

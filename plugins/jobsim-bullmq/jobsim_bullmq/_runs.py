@@ -19,7 +19,7 @@ from jobsim._events import Event
 from jobsim._records import Attempt, Run
 from jobsim._time import MS
 from jobsim.errors import BudgetExceeded, _init_or_name_keyword
-from jobsim.hooks import attempt_budget
+from jobsim.hooks import attempt_budget, note_test_enqueue
 
 from ._loop import CURRENT
 
@@ -116,6 +116,8 @@ class RunRecords:
         if due is not None:
             data["due"] = due * MS
         self.record("bullmq.queued", **data)
+        if state == "waiting":  # the test's add only queues, as sim.send's (PendingWorkWarning); job code's is not
+            note_test_enqueue(self.sim, held.run)
         if not data["listened"] and q.qualified not in self.unread:
             read = sorted({w.qualifiedName for w in self.all_workers})
             if q.qualified not in read:  # no worker ever (one crashed is still a worker): say so once, typo or not

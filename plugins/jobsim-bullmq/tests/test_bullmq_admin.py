@@ -89,6 +89,7 @@ def test_remove_deletes_a_job_unless_it_is_locked(worker_for, queue):
     assert starts(sim) == [("1", 0.0)]
 
 
+@pytest.mark.filterwarnings("ignore::jobsim.PendingWorkWarning")  # closes with jobs it added unrun, on purpose
 def test_removing_a_deduplication_holder_frees_its_id(worker_for, queue):
     with jobsim.Simulation(worker_for(quick), start=START):
         job = run(queue.add("a", {}, {"delay": 5000, "deduplication": {"id": "d"}}))
@@ -116,6 +117,7 @@ def test_drain_removes_waiting_and_prioritized_jobs_and_with_delayed_the_delayed
     assert "removed from queue 'q' (queue.drain())" in sim.timeline()
 
 
+@pytest.mark.filterwarnings("ignore::jobsim.PendingWorkWarning")  # closes with jobs it added unrun, on purpose
 def test_drain_with_a_scheduler_job_waiting_ahead_is_refused(worker_for, queue):
     with jobsim.Simulation(worker_for(quick), start=START):
         run(queue.pause())

@@ -159,3 +159,28 @@ def test_a_flow_parent_a_failed_sibling_released_is_not_counted(worker_for):
     (message,) = [str(w.message) for w in caught]
     assert message.startswith("jobsim-bullmq: 1 job(s) (1 of job name 'send') wait on queue 'emails'")
     assert "wait on them" not in message
+
+
+# -- the test's own add only queues, as sim.send does (jobsim.PendingWorkWarning) -----------------------------
+
+
+def test_an_add_the_test_never_drove_warns_that_it_never_ran(worker_for, queue):
+    """``queue.add(...)`` and then ``assert sim.mail.outbox == []`` passed for the wrong reason: nothing had run,
+    and nothing said so (RQ's and Dramatiq's enqueues warned; BullMQ's did not)."""
+    warned = pytest.warns(jobsim.PendingWorkWarning, match=r"2 item\(s\) of work due that never ran \(q \(run 1\), q ")
+    with warned, jobsim.Simulation(worker_for(done), start=START):
+        run(queue.add("send", {}))
+        run(queue.add("send", {}, {"priority": 3}))
+
+
+@pytest.mark.parametrize("how", ["driven", "delayed", "removed"])
+def test_an_add_the_test_drove_or_that_is_not_due_does_not_warn(worker_for, queue, quiet, how):
+    with jobsim.Simulation(worker_for(done), start=START) as sim:
+        if how == "driven":
+            run(queue.add("send", {}))
+            sim.advance(0)
+        elif how == "delayed":  # due later: the test's business, as a delayed sim.send
+            run(queue.add("send", {}, {"delay": 60_000}))
+        else:
+            job = run(queue.add("send", {}))
+            run(job.remove())

@@ -29,7 +29,15 @@ from jobsim._kernel import URGENT
 from jobsim._records import Attempt, Run
 from jobsim._time import MS, instant_ns, iso
 from jobsim.errors import InjectedFault, InvalidArgument, JobsimError, UnsupportedFeature
-from jobsim.hooks import Adapted, end_run, output_bytes, planned_instant, refusing_handler, target_rng
+from jobsim.hooks import (
+    Adapted,
+    end_run,
+    note_test_enqueue,
+    output_bytes,
+    planned_instant,
+    refusing_handler,
+    target_rng,
+)
 
 from . import _lifecycle, _patches
 from ._backend import SimulatedBackend, backend_class
@@ -370,6 +378,8 @@ class CeleryWorld(Revoking, Crashes, Redelivery):
             return
         self.pending[task_id] = held
         self.sim.kernel.schedule(now, self._receive, rt, held, owner=name)
+        if run is not None and (eta is None or _ns(eta, rt.app) <= now):  # an ETA ahead is the test's business
+            note_test_enqueue(self.sim, run)  # the test's delay() only queues, as sim.send's (PendingWorkWarning)
 
     def _receive(self, rt: AppRuntime, held: Held) -> None:
         if self.pending.get(held.task_id) is held:

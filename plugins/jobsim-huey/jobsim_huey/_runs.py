@@ -20,7 +20,7 @@ from jobsim._events import Event
 from jobsim._records import Run
 from jobsim._time import MS
 from jobsim.errors import BudgetExceeded, InvalidArgument, JobsimError
-from jobsim.hooks import attempt_budget, end_run, output_bytes
+from jobsim.hooks import attempt_budget, end_run, note_test_enqueue, output_bytes
 
 from ._consumer import Body
 
@@ -100,7 +100,17 @@ class _Runs:
         self._keep(result)
         if self.current is None and self.ticking is None:  # the test's call: a receiver's jobsim error stops it
             self.raise_escaped()
+            self._note_due(hs, task.tasks if not isinstance(task, Task) else [task])
         return result
+
+    def _note_due(self, hs: HueyState, tasks: Any) -> None:
+        """The test's enqueue only queues, as ``sim.send`` does (``PendingWorkWarning`` if nothing drives it): the
+        runs of the tasks it put in the queue, due now (one with an eta ahead is the test's business)."""
+        now = self.sim.now_ns()
+        for task in tasks:
+            run = self.tasks.get(task.id)
+            if run is not None and (task.eta is None or self.eta_ns(task.eta, hs.huey.utc) <= now):
+                note_test_enqueue(self.sim, run)
 
     def _declared(self, hs: HueyState, tasks: Any) -> None:
         """Declare the functions of the tasks this enqueue puts in the queue, and of those their pipelines

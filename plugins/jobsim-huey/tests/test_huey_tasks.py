@@ -444,3 +444,53 @@ def test_a_task_that_catches_the_closes_greenlet_exit_is_cut_short_all_the_same(
     assert [(r.status, len(r.attempts)) for r in sim.runs(careless)] == [("running", 0), ("queued", 0), ("queued", 0)]
     assert glet.dead
     assert "outside a simulated worker" not in caplog.text
+
+
+# -- the test's own call only queues, as sim.send does (jobsim.PendingWorkWarning) ----------------------------
+
+
+def test_a_task_the_test_called_and_never_drove_warns_that_it_never_ran(memory_huey):
+    """``send(...)`` and then ``assert sim.mail.outbox == []`` passed for the wrong reason: nothing had run, and
+    nothing said so (RQ's and Dramatiq's enqueues warned; Huey's did not). A group's tasks count one by one."""
+    h = memory_huey
+
+    @h.task()
+    def send(to):
+        return to
+
+    from huey.api import group
+
+    warned = pytest.warns(jobsim.PendingWorkWarning, match=r"3 item\(s\) of work due that never ran \(send \(run ")
+    with warned, jobsim.Simulation(h, start=START):
+        send("a@x")
+        h.enqueue(send.s("b@x").then(send))  # a pipeline: its first task is due, the next is job code's
+        h.enqueue(group([send.s("c@x")]))
+
+
+@pytest.mark.parametrize("how", ["driven", "eta ahead", "job code's"])
+def test_work_the_test_drove_or_that_is_not_due_does_not_warn(memory_huey, how):
+    import warnings
+
+    h = memory_huey
+
+    @h.task()
+    def send(to):
+        return to
+
+    @h.task()
+    def fan_out():
+        send.schedule(("child@x",), delay=0)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", jobsim.PendingWorkWarning)
+        with jobsim.Simulation(h, start=START) as sim:
+            if how == "driven":
+                send("a@x")
+                sim.advance(0)
+            elif how == "eta ahead":  # due later: the test's business, as a delayed sim.send
+                send.schedule(("a@x",), delay=60)
+            else:
+                fan_out()
+                sim.advance("150ms")  # a worker's first poll takes fan_out; its child waits for the next poll
+                assert [run.status for run in sim.runs(fan_out)] == ["completed"]
+                assert [run.status for run in sim.runs(send)] == ["queued"]  # due, unrun: job code's, not the test's

@@ -13,6 +13,10 @@ Nothing here imports a Redis client: readiness is a ``PING`` over a plain socket
 The worker under test runs in a subprocess too: ``worker_process(argv, ready="...")`` starts it,
 waits for the line that says it is ready, keeps what it prints, and stops it by pid.
 
+A plugin's profile declares the faults its simulation injects (``Profile(fault_kinds=...)``, so that
+``jobsim.strategies.faults(profile=...)`` draws no other): ``check_fault_kinds(simulate, function)`` checks
+the declaration against what a simulation built by ``simulate()`` accepts.
+
 A plugin's exceptions follow jobsim's conventions: ``check_exception_conventions(cls, args, kwargs)``
 checks one, and ``exception_classes(package)`` lists those a package defines, so that a test can
 require a line for each (``plugins/jobsim-*/tests/test_*_exception_conventions.py``).
@@ -291,6 +295,47 @@ def check_exception_conventions(
                              "build it with jobsim.errors' keyword helpers") from other  # fmt: skip
     else:
         raise AssertionError(f"{cls.__name__}(..., mesage='declined') took the misspelt keyword")
+
+
+def accepted_fault_kinds(simulate: Callable[[], Any], function: str) -> tuple[str, ...]:
+    """The fault kinds (``FAULT_KINDS`` order) a simulation that ``simulate()`` builds accepts for ``function``.
+
+    Each kind's fault (``Fail``, ``Crash`` and ``Duplicate`` aimed at ``function``, a ``Downtime``) is applied to
+    a fresh simulation, inside its ``with`` block, a minute ahead; one refused with ``UnsupportedFeature`` is left
+    out. The simulations run nothing: their warnings about faults that never fired are silenced."""
+    import warnings
+
+    from ._faults import FAULT_KINDS, Crash, Downtime, Duplicate, Fail
+    from .errors import FaultWarning, PendingWorkWarning, UnsupportedFeature
+
+    faults = {"fail": Fail(function=function), "crash": Crash(at="1m", function=function),
+              "downtime": Downtime(start="1m", end="2m"), "duplicate": Duplicate(function=function, at="1m")}
+    accepted = []
+    for kind in FAULT_KINDS:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FaultWarning)
+            warnings.simplefilter("ignore", PendingWorkWarning)
+            with simulate() as sim:
+                try:
+                    faults[kind].apply(sim)
+                except UnsupportedFeature:
+                    continue
+        accepted.append(kind)
+    return tuple(accepted)
+
+
+def check_fault_kinds(simulate: Callable[[], Any], function: str) -> None:
+    """``AssertionError`` unless the fault kinds the simulation's profile declares (``jobsim.strategies.faults``
+    draws those) are exactly the kinds it accepts for ``function`` (``accepted_fault_kinds``)."""
+    from ._faults import fault_kinds
+
+    accepted = accepted_fault_kinds(simulate, function)
+    with simulate() as sim:
+        profile = sim.profile
+    declared = fault_kinds(profile)
+    if declared != accepted:
+        raise AssertionError(f"profile {profile.name!r} declares fault kinds {declared!r}, and a simulation of "
+                             f"{function!r} accepts {accepted!r}: set Profile(fault_kinds={accepted!r})")
 
 
 def exception_classes(package: ModuleType) -> set[type[BaseException]]:

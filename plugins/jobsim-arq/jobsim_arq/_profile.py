@@ -17,4 +17,5 @@ ARQ = Profile(
     retry_after_min_ns=0,
     retry_after_max_ns=None,
     max_sleep_ns=None,
+    fault_kinds=("fail",),  # crash_worker, downtime and duplicate_delivery are refused for arq jobs
 )

@@ -38,3 +38,15 @@ def test_sim_fail_with_its_default_error_fails_the_job_instead_of_stopping_the_t
         assert run(second.result()) == 4
     assert [r.status for r in sim.runs(add)] == ["failed", "completed"]
     assert [entry[0] for entry in LOG] == ["add"]  # the faulted try ran no code of the job
+
+
+def test_the_profiles_fault_kinds_are_those_a_simulation_of_arq_jobs_accepts():
+    """The profile declared no fault kinds, so ``js.faults(profile="arq")`` drew crashes, downtimes and duplicate
+    deliveries, which a simulation of arq jobs refuses: a property over "any fault" failed on the refusal."""
+    from jobsim.testing import accepted_fault_kinds, check_fault_kinds
+
+    def simulate():
+        return jobsim.Simulation({"functions": [add], "redis_settings": NOWHERE}, start=START)
+
+    check_fault_kinds(simulate, "add")
+    assert accepted_fault_kinds(simulate, "add") == ("fail",)

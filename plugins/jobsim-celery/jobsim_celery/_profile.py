@@ -26,5 +26,6 @@ CELERY = Profile(
     retry_after_min_ns=0,
     retry_after_max_ns=None,
     max_sleep_ns=None,
+    fault_kinds=("fail", "crash"),  # sim.downtime() and sim.duplicate_delivery() are refused for Celery tasks
     doc=inspect.cleandoc(__doc__ or ""),  # what `jobsim profiles celery` prints
 )

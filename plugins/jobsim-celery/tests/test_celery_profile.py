@@ -38,3 +38,16 @@ def test_jobsim_profiles_celery_prints_the_profiles_rules(capsys):
     out = capsys.readouterr().out
     assert "(no documentation)" not in out  # what it printed
     assert "``celery/app/task.py``: ``default_retry_delay = 3 * 60``" in out
+
+
+def test_the_profiles_fault_kinds_are_those_a_simulation_of_celery_tasks_accepts(app):
+    """The profile declared no fault kinds, so ``js.faults(profile="celery")`` drew downtimes and duplicate
+    deliveries, which a simulation of Celery tasks refuses: a property over "any fault" failed on the refusal."""
+    from jobsim.testing import accepted_fault_kinds, check_fault_kinds
+
+    @app.task(name="send")
+    def send():
+        return 1
+
+    check_fault_kinds(lambda: jobsim.Simulation(app, start=START), "send")
+    assert accepted_fault_kinds(lambda: jobsim.Simulation(app, start=START), "send") == ("fail", "crash")

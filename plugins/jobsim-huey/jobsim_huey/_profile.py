@@ -18,4 +18,5 @@ HUEY = Profile(
     retry_after_min_ns=0,
     retry_after_max_ns=None,
     max_sleep_ns=None,
+    fault_kinds=("fail",),  # crash_worker, downtime, duplicate_delivery are refused: sim.huey.stop_consumer() instead
 )

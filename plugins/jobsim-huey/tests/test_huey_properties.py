@@ -65,3 +65,22 @@ def test_workers_never_overlap_and_the_seed_decides_the_history(storage, workers
         running = [s for s in spans if s[1] <= instant < s[2]]
         assert len({s[0] for s in running}) == len(running) <= workers
     assert play(storage, workers, drawn, seed)[1] == trace
+
+
+def test_the_profiles_fault_kinds_are_those_a_simulation_of_huey_tasks_accepts():
+    """The profile declared no fault kinds, so ``js.faults(profile="huey")`` drew crashes, downtimes and duplicate
+    deliveries, which a simulation of Huey tasks refuses (``sim.huey.stop_consumer`` plays those): a property over
+    "any fault" failed on the refusal."""
+    from jobsim.testing import accepted_fault_kinds, check_fault_kinds
+
+    huey = MemoryHuey("fault-kinds")
+
+    @huey.task()
+    def send():
+        return 1
+
+    def simulate():
+        return jobsim.Simulation(huey, start=START)
+
+    check_fault_kinds(simulate, "send")
+    assert accepted_fault_kinds(simulate, "send") == ("fail",)

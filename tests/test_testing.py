@@ -154,3 +154,23 @@ def test_socket_connects_lists_each_attempt_in_order_and_lets_it_go_ahead():
             refused.connect(("127.0.0.1", 1))
     assert tried == [("127.0.0.1", port), ("127.0.0.1", 1)]
     assert socket.socket.connect is real  # restored
+
+
+def test_check_fault_kinds_refuses_a_declared_kind_the_simulation_refuses(monkeypatch):
+    import jobsim
+    from jobsim.testing import accepted_fault_kinds, check_fault_kinds
+
+    app = jobsim.App("faults")
+    app.function("tick", cron="* * * * *")(lambda ctx: "ok")
+    assert accepted_fault_kinds(lambda: jobsim.Simulation(app), "tick") == ("fail", "crash", "downtime", "duplicate")
+    check_fault_kinds(lambda: jobsim.Simulation(app, profile="node-cron"), "tick")  # declares fewer: allowed
+
+    def refused(self, *args, **kwargs):
+        raise jobsim.UnsupportedFeature("sim.downtime() is not simulated here")
+
+    monkeypatch.setattr(jobsim.Simulation, "downtime", refused)
+    assert accepted_fault_kinds(lambda: jobsim.Simulation(app), "tick") == ("fail", "crash", "duplicate")
+    with pytest.raises(AssertionError, match=r"^profile 'inngest' declares fault kind\(s\) 'downtime', which a "
+                       r"simulation of 'tick' refuses \(it accepts \('fail', 'crash', 'duplicate'\)\): declare "
+                       r"Profile\(fault_kinds=\('fail', 'crash', 'duplicate'\)\)$"):
+        check_fault_kinds(lambda: jobsim.Simulation(app, profile="inngest"), "tick")

@@ -54,10 +54,10 @@ if TYPE_CHECKING:
     from ._simulation import Simulation
 
 __all__ = [
-    "Adapted", "ClassGuard", "LogWatch", "LoopHolder", "ProcessPatches", "PumpedLoop", "PumpedWorld", "RecordRenderer",
-    "StoppableExecution", "Unread", "attempt_budget", "end_run", "escapes", "gate_while_blocked", "guard_hooks",
-    "hookimpl", "hookspec", "note_test_enqueue", "output_bytes", "planned_instant", "refusing_handler", "target_rng",
-    "warn_outside",
+    "Adapted", "ClassGuard", "Escaped", "LogWatch", "LoopHolder", "ProcessPatches", "PumpedLoop", "PumpedWorld",
+    "RecordRenderer", "StoppableExecution", "Unread", "attempt_budget", "end_run", "escapes", "gate_while_blocked",
+    "guard_hooks", "hookimpl", "hookspec", "note_test_enqueue", "output_bytes", "planned_instant", "refusing_handler",
+    "target_rng", "warn_outside",
 ]
 
 W = TypeVar("W")
@@ -184,6 +184,35 @@ def target_rng(sim: Simulation, name: str) -> random.Random:
     stream of its own (seeded from ``"jobsim-target:<seed>:<name>"``), so the plugin's draws move none of that
     function's. Every other name's stream is as before."""
     return sim._target_stream(name)
+
+
+class Escaped:
+    """The first jobsim error raised where a backend's own code catches and logs it (a Celery signal receiver, an
+    APScheduler listener, a Dramatiq middleware hook), raised in the test instead.
+
+    ``keep(error)`` holds it and schedules a timer due at once on the kernel, ahead of anything else due then, which
+    raises it: the driving call running stops there, or, for an error of a call the test made between driving
+    calls, the next one does. Errors kept before it is raised are dropped (the first is the news); ``error`` is the
+    one held, if any. ``owner`` names the timer in a budget's report.
+    """
+
+    def __init__(self, sim: Simulation, owner: str) -> None:
+        self._sim = sim
+        self._owner = owner
+        self.error: BaseException | None = None
+
+    def keep(self, error: BaseException) -> None:
+        if self.error is not None:
+            return
+        self.error = error
+        from ._kernel import URGENT
+
+        self._sim.kernel.schedule(self._sim.kernel.now, self._raise, priority=URGENT, owner=self._owner)
+
+    def _raise(self) -> None:
+        error, self.error = self.error, None
+        if error is not None:
+            raise error
 
 
 def note_test_enqueue(sim: Simulation, run: Any) -> None:

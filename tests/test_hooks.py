@@ -512,3 +512,29 @@ def test_warn_outside_names_the_line_outside_jobsim_asyncio_and_the_given_packag
         acme_queue.drive()
     assert [(str(w.message), w.filename, w.lineno) for w in caught] == [
         ("acme: croniter put the job at 08:00", __file__, line)]
+
+
+def test_escaped_raises_the_first_kept_error_from_the_next_driving_call():
+    """``hooks.Escaped``: what a backend's own code caught and logged (a signal receiver's jobsim error) reaches the
+    test from a timer due at once, ahead of work due then; later errors are dropped until it is raised."""
+    from jobsim.hooks import Escaped
+
+    app = jobsim.App("escapes")
+    ran = []
+    app.function("work", on="go")(lambda ctx: ran.append(ctx.event.name))
+    with jobsim.Simulation(app, start="2025-03-01T00:00:00Z") as sim:
+        escaped = Escaped(sim, "test: a receiver's error")
+        first, second = jobsim.JobsimError("first"), jobsim.JobsimError("second")
+        sim.send("go")
+        escaped.keep(first)
+        escaped.keep(second)  # dropped: the first is the news
+        assert escaped.error is first
+        with pytest.raises(jobsim.JobsimError) as caught:
+            sim.advance(0)
+        assert caught.value is first and escaped.error is None
+        assert ran == []  # raised ahead of the run due at the same instant
+        sim.advance(0)
+        assert ran == ["go"]
+        escaped.keep(second)  # a new one after the first was raised
+        with pytest.raises(jobsim.JobsimError, match="^second$"):
+            sim.run_until_idle()

@@ -21,7 +21,7 @@ import jobsim
 from jobsim._kernel import BACKGROUND, URGENT
 from jobsim._time import MS, SECOND, iso, to_datetime
 from jobsim.errors import JobsimError, UnsupportedFeature
-from jobsim.hooks import LogWatch
+from jobsim.hooks import Escaped, LogWatch
 
 from ._executor import RefusedExecutor, SimulatedAsyncIOExecutor, SimulatedPoolExecutor
 from ._loop import LoopExecution
@@ -87,7 +87,7 @@ class _Driving(JobRuns):
         closing: bool
         aio: Any
         refusal: UnsupportedFeature | None
-        escaped: BaseException | None
+        escaped: Escaped
 
         def _check_jobstore(self, scheduler: Any, alias: str, store: Any) -> None: ...
         def _simulated_executor(self, driven: Driven, alias: str, executor: Any) -> Any: ...
@@ -258,16 +258,8 @@ class _Driving(JobRuns):
         ``_dispatch_event`` logs and goes on from. A timer due at once raises it: the driving call running (or
         the next one, for a listener of the test's own call) stops there. The first one is kept; the refusal
         ``_process`` raises itself, and what the close logs, are not."""
-        if self.closing or error is self.refusal or self.escaped is not None:
-            return
-        self.escaped = error
-        self.sim.kernel.schedule(self.sim.kernel.now, self._raise_escaped, priority=URGENT,
-                                 owner="apscheduler: a jobsim error a listener raised")  # fmt: skip
-
-    def _raise_escaped(self) -> None:
-        escaped, self.escaped = self.escaped, None
-        if escaped is not None:
-            raise escaped
+        if not self.closing and error is not self.refusal:
+            self.escaped.keep(error)
 
     def clock(self) -> Any:
         """The wall-clock bridge for a call made from the test: ``datetime.now()`` reads the virtual instant."""

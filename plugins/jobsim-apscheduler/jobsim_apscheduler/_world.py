@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 import jobsim
 from jobsim._checks import keywords_checked
 from jobsim.errors import InvalidArgument, UnsupportedFeature
-from jobsim.hooks import Adapted, Unread, refusing_handler
+from jobsim.hooks import Adapted, Escaped, Unread, refusing_handler
 
 from ._draws import Draws
 from ._driving import _GIVEN_BACK, BACKEND, _check_executor, _Driving, _drop_replaced
@@ -79,7 +79,8 @@ class APSWorld(_Driving, NoExecutor):
         self.functions: dict[str, jobsim.Function] = {}
         self.owner: dict[str, Driven] = {}  # function id -> the scheduler whose job it is
         self.refusal: UnsupportedFeature | None = None  # from a RefusedExecutor, raised after _process_jobs
-        self.escaped: BaseException | None = None  # a jobsim error APScheduler logged (a listener's): _Driving.keep
+        # a jobsim error APScheduler logged (a listener's): _Driving.keep
+        self.escaped = Escaped(sim, "apscheduler: a jobsim error a listener raised")
         self.natives: list[_JobFunc] = []  # the job functions, each with the ids of the jobs that run it
         self.rng = random.Random(f"jobsim-apscheduler:{sim.seed}")  # jitter no driven job's (``_draws``)
         self.ids = random.Random(f"jobsim-apscheduler-ids:{sim.seed}")  # job ids, under random_streams="shared"

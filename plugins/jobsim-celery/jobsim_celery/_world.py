@@ -25,12 +25,12 @@ from celery.worker import state as worker_state
 import jobsim
 from jobsim._checks import init_keywords_checked, keywords_checked
 from jobsim._events import Event
-from jobsim._kernel import URGENT
 from jobsim._records import Attempt, Run
 from jobsim._time import MS, instant_ns, iso
 from jobsim.errors import InjectedFault, InvalidArgument, JobsimError, UnsupportedFeature
 from jobsim.hooks import (
     Adapted,
+    Escaped,
     end_run,
     note_test_enqueue,
     output_bytes,
@@ -173,7 +173,7 @@ class CeleryWorld(Revoking, Crashes, Redelivery):
         self.cuts: dict[str, tuple[int, int]] = {}  # task id -> (instant, signum) of a revoke(terminate=True) to come
         self.spans: dict[str, tuple[int, int]] = {}  # task id -> (start, end) of its last body, run in one go
         self.fatal: JobsimError | None = None  # raised in a task body, re-raised once the body is over
-        self.escaped: JobsimError | None = None  # a signal receiver's, outside a task: raised by the next timer
+        self.escaped = Escaped(sim, "celery: a jobsim error a signal receiver raised")  # outside a task
         self.killed: dict[str, Held] = {}  # task id -> the message whose body stopped at its cut, until the revoke
         self.unconsumed: list[Held] = []
         self.senders: dict[str, tuple[str, Run | None]] = {}  # task id -> (origin, cause) of a task sent by name
@@ -291,15 +291,7 @@ class CeleryWorld(Revoking, Crashes, Redelivery):
             if self.fatal is None:
                 self.fatal = error
             return
-        if self.escaped is None:
-            self.escaped = error
-            self.sim.kernel.schedule(self.sim.kernel.now, self._raise_escaped, priority=URGENT,
-                                     owner="celery: a jobsim error a signal receiver raised")  # fmt: skip
-
-    def _raise_escaped(self) -> None:
-        escaped, self.escaped = self.escaped, None
-        if escaped is not None:
-            raise escaped
+        self.escaped.keep(error)
 
     def _wrap(self, rt: AppRuntime, task: Any) -> None:
         attr = "_orig_run" if "_orig_run" in task.__dict__ else "run"

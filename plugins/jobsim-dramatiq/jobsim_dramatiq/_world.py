@@ -21,11 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 import jobsim
 from jobsim._checks import keywords_checked
-from jobsim._kernel import URGENT
 from jobsim._records import Run
 from jobsim._time import MS, duration_ns, iso
 from jobsim.errors import InvalidArgument, JobsimError, UnsupportedFeature
-from jobsim.hooks import Adapted, LogWatch, refusing_handler
+from jobsim.hooks import Adapted, Escaped, LogWatch, refusing_handler
 
 from . import _middleware
 from ._blocking import Threads
@@ -69,7 +68,7 @@ class DramatiqWorld(Deliveries, StandIns, Unconsumed):
         self.deliveries: dict[str, list[Held]] = {}  # message id -> its deliveries, in order
         self.unknown_actors: set[str] = set()  # names broker.get_actor did not know (``_get_actor``)
         self.dead: list[DeadLetter] = []
-        self.escaped: JobsimError | None = None  # a middleware hook's, which Dramatiq logged (``keep``)
+        self.escaped = Escaped(sim, "dramatiq: a jobsim error a middleware hook raised")  # which Dramatiq logged
         self.loggers: dict[int, Any] = {}  # id(broker) -> its own logger, while a LogWatch stands in for it
         self.crashes: Crashes | None = None  # from the first crash planned (``_crash``)
         self.minted: set[str] = set()  # the uuids drawn in the simulation (message ids among them)
@@ -270,16 +269,8 @@ class DramatiqWorld(Deliveries, StandIns, Unconsumed):
         ``sim.advance`` from the hook), which ``emit_before``/``emit_after`` log as "Unexpected failure" and go on
         from: a timer due at once raises it, so the driving call stops there (the next one, for a hook of the
         test's own ``send``). The first one is kept."""
-        if not isinstance(error, JobsimError) or self.escaped is not None:
-            return
-        self.escaped = error
-        self.sim.kernel.schedule(self.sim.kernel.now, self._raise_escaped, priority=URGENT,
-                                 owner="dramatiq: a jobsim error a middleware hook raised")  # fmt: skip
-
-    def _raise_escaped(self) -> None:
-        escaped, self.escaped = self.escaped, None
-        if escaped is not None:
-            raise escaped
+        if isinstance(error, JobsimError):
+            self.escaped.keep(error)
 
     def _get_actor(self, broker: Any) -> Callable[[str], Any]:
         """``broker.get_actor``, recording each name it does not know (once): Dramatiq's middleware looks callbacks

@@ -536,5 +536,5 @@ def test_escaped_raises_the_first_kept_error_from_the_next_driving_call():
         sim.advance(0)
         assert ran == ["go"]
         escaped.keep(second)  # a new one after the first was raised
-        with pytest.raises(jobsim.JobsimError, match="^second$"):
+        with pytest.raises(jobsim.JobsimError, match=r"^second$"):
             sim.run_until_idle()

@@ -7,12 +7,12 @@ from __future__ import annotations
 import os
 import sys
 import warnings
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from ._casing import case_only_misses
 from ._simtargets import _caller_site, _Targets
 from ._time import iso
-from ._unread import ask, backend_mistake, failure, messages, queue_names
+from ._unread import PendingTurn, ask, backend_mistake, failure, messages, queue_names
 from .errors import (
     FaultWarning,
     InvalidArgument,
@@ -102,6 +102,9 @@ class _Lifecycle(_Targets):
             if app._simulation is self:
                 app._simulation = None
         due = self._due_now()  # before the backends uninstall: a worker's wake-up due now goes with its plugin
+        for item in self._undriven_runs:
+            if isinstance(item, PendingTurn):
+                item.settle()  # what a backend's turn would still start: the backend is still installed
         unread, failed = self._unread_work()
         for adapted in reversed(self.adapted):
             if adapted.uninstall is not None:
@@ -154,33 +157,38 @@ class _Lifecycle(_Targets):
             return [], [*failed, f"the Unread items given could not be worded ({type(exc).__name__}: {exc})"]
 
     def _due_now(self) -> list[Timer]:
-        """The kernel's one-off items due by now, as the simulation closes (``_warn_undriven`` reads them)."""
+        """The kernel's items due by now, as the simulation closes (``_warn_undriven`` reads them)."""
         now = self.kernel.now
-        return [t for t in self.kernel.pending() if not t.recurring and t.due <= now]
+        return [t for t in self.kernel.pending() if t.due <= now]
 
     def _warn_undriven(self, due: list[Timer]) -> None:
-        """The test sent events (or enqueued work through a backend plugin, ``hooks.note_test_enqueue``) and closed
-        without driving the clock: the runs they queued never ran.
+        """The test sent events (or enqueued work through a backend plugin, ``hooks.note_test_enqueue`` and
+        ``note_test_turn``) and closed without driving the clock: the work they queued never ran.
 
         Only work due by now counts (a delayed send, a future ``ts``, is the test's business),
         and not inside a Hypothesis test (``apply(..., then=None)`` stops there on purpose).
         """
-        queued = [run for run in dict.fromkeys(self._undriven_runs) if run.status == "queued"]  # a backend's
-        if (self._undriven is None and not queued) or _in_hypothesis():
+        if (self._undriven is None and not self._undriven_runs) or _in_hypothesis():
+            return
+        waiting = set(map(id, due))  # a backend's turn counts while its timer is due, recurring or not
+        queued = [item for item in dict.fromkeys(self._undriven_runs)
+                  if (item.label is not None and id(item.timer) in waiting if isinstance(item, PendingTurn)
+                      else item.status == "queued")]
+        once = [t for t in due if not t.recurring]  # sim.send's: the one-off items due now
+        if self._undriven is not None and once:
+            count, owners = len(once), [t.owner for t in once]
+        elif queued and (once or any(isinstance(item, PendingTurn) for item in queued)):
+            # a backend's enqueue alone: the runs it queued, not the backend's own timers
+            count, owners = len(queued), [_queued_label(item) for item in queued]
+        else:
             return
         now = self.kernel.now
-        if not due:
-            return
-        if self._undriven is not None:  # sim.send's: every item due now
-            count, owners = len(due), [t.owner for t in due]
-        else:  # a backend's enqueue alone: the runs it queued, not the backend's own timers
-            count, owners = len(queued), [f"{run.function.id} (run {run.id})" for run in queued]
         self._warn(
             f"the simulation closed at {iso(now)} with {count} item(s) of work due that never ran "
             f"({', '.join(dict.fromkeys(owners))}), "
-            "queued by the test (sim.send, or a backend's enqueue: actor.send, queue.enqueue, ...) after the last "
-            "driving call: sending only queues, and runs start at the next sim.advance(...) or sim.run_until_idle(); "
-            "call one before asserting (advance(0) runs what is due now)",
+            "queued by the test (sim.send, or a backend's enqueue: actor.send, queue.enqueue, scheduler.add_job, "
+            "...) after the last driving call: sending only queues, and runs start at the next sim.advance(...) or "
+            "sim.run_until_idle(); call one before asserting (advance(0) runs what is due now)",
             PendingWorkWarning,
         )  # fmt: skip
 
@@ -244,6 +252,12 @@ class _Lifecycle(_Targets):
             self._undriven, self._undriven_runs = None, []
             self._unread_quiet = True
         self.close()
+
+
+def _queued_label(item: Any) -> str:
+    """What the warning names for a queued run (``hooks.note_test_enqueue``) or a backend's turn
+    (``hooks.note_test_turn``)."""
+    return str(item.label) if isinstance(item, PendingTurn) else f"{item.function.id} (run {item.id})"
 
 
 def _in_hypothesis() -> bool:

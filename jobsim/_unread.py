@@ -23,6 +23,23 @@ from ._safe import shown
 from .errors import InvalidArgument, PluginError
 
 
+class PendingTurn:
+    """A turn of a backend's loop the test made due now (``hooks.note_test_turn``): ``timer`` starts it, and
+    ``describe()`` names the work it would start then, or gives None when there is none any more (the job was
+    removed, the scheduler paused). ``label`` is what ``describe()`` gave as the simulation closed."""
+
+    __slots__ = ("describe", "label", "timer")
+
+    def __init__(self, timer: Any, describe: Callable[[], str | None]) -> None:
+        self.timer = timer
+        self.describe = describe
+        self.label: str | None = None
+
+    def settle(self) -> None:
+        """As the simulation closes, before the backend uninstalls: what the turn would still start."""
+        self.label = self.describe()
+
+
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Unread:
     """One item of work a plugin's broker holds, due, on a queue no simulated worker reads (``jobsim_unread``).

@@ -44,7 +44,7 @@ from ._execution import StoppableExecution
 from ._logged import LogWatch
 from ._safe import shown
 from ._time import iso
-from ._unread import Unread
+from ._unread import PendingTurn, Unread
 from .errors import BudgetExceeded, InvalidArgument, JobsimError
 
 if TYPE_CHECKING:
@@ -54,10 +54,10 @@ if TYPE_CHECKING:
     from ._simulation import Simulation
 
 __all__ = [
-    "Adapted", "ClassGuard", "Escaped", "LogWatch", "LoopHolder", "ProcessPatches", "PumpedLoop", "PumpedWorld",
-    "RecordRenderer", "StoppableExecution", "Unread", "attempt_budget", "end_run", "escapes", "gate_while_blocked",
-    "guard_hooks", "hookimpl", "hookspec", "note_test_enqueue", "output_bytes", "planned_instant", "refusing_handler",
-    "target_rng", "warn_outside",
+    "Adapted", "ClassGuard", "Escaped", "LogWatch", "LoopHolder", "PendingTurn", "ProcessPatches", "PumpedLoop",
+    "PumpedWorld", "RecordRenderer", "StoppableExecution", "Unread", "attempt_budget", "end_run", "escapes",
+    "gate_while_blocked", "guard_hooks", "hookimpl", "hookspec", "note_test_enqueue", "note_test_turn", "output_bytes",
+    "planned_instant", "refusing_handler", "target_rng", "warn_outside",
 ]
 
 W = TypeVar("W")
@@ -223,6 +223,17 @@ def note_test_enqueue(sim: Simulation, run: Any) -> None:
     test's: nothing is noted. A run the test then drops (a flushed queue, a deleted job) is no longer ``queued``."""
     if not sim.kernel.running:
         sim._undriven_runs.append(run)
+
+
+def note_test_turn(sim: Simulation, timer: Any, describe: Callable[[], str | None]) -> None:
+    """``note_test_enqueue`` for a backend whose test calls queue no run of their own but make due now a turn of the
+    backend's loop (``timer``, a kernel timer) that will start work (APScheduler's ``wakeup()`` after the test's
+    ``add_job``). As the simulation closes, before the backend uninstalls, ``describe()`` names the work that turn
+    would start (``"report (apscheduler job)"``), or gives None if there is none any more; if there is, and
+    ``timer`` is still pending and due, it warns (``jobsim.PendingWorkWarning``). From job code (inside a driving
+    call) nothing is noted."""
+    if not sim.kernel.running:
+        sim._undriven_runs.append(PendingTurn(timer, describe))
 
 
 def planned_instant(sim: Simulation, at: Any, what: str, name: str = "at") -> int:

@@ -538,3 +538,51 @@ def test_escaped_raises_the_first_kept_error_from_the_next_driving_call():
         escaped.keep(second)  # a new one after the first was raised
         with pytest.raises(jobsim.JobsimError, match=r"^second$"):
             sim.run_until_idle()
+
+
+@pytest.mark.parametrize("case", ["due", "driven", "nothing left", "cancelled", "later", "job code"])
+def test_note_test_turn_warns_only_for_a_pending_turn_that_still_has_work(case):
+    """``hooks.note_test_turn``: a backend's loop turn the test made due now (APScheduler's wakeup after the test's
+    ``add_job``) warns at close while its timer is pending and due and ``describe()`` still names work; it is asked
+    as the close begins (before the backends uninstall), and nothing is noted from inside a driving call."""
+    import warnings
+
+    from jobsim.hooks import note_test_turn
+
+    app = jobsim.App("turns")
+    app.function("idle", on="never")(lambda ctx: None)
+    turns: list[str] = []
+    work: list[str | None] = ["report (pretend job)"]
+    asked: list[bool] = []
+
+    def describe() -> str | None:
+        asked.append(True)
+        return work[0]
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with jobsim.Simulation(app, start="2025-03-01T00:00:00Z") as sim:
+            kernel = sim.kernel
+            at = kernel.now + (60 * 10**9 if case == "later" else 0)
+            if case == "job code":  # noted from a timer the kernel runs: job code's, not the test's
+                kernel.schedule(kernel.now, lambda: note_test_turn(sim, kernel.schedule(kernel.now + 10**9,
+                                                                                  turns.append, "x"), describe))
+                sim.advance(0)
+            else:
+                timer = kernel.schedule(at, turns.append, "turn", owner="pretend loop", recurring=True)
+                note_test_turn(sim, timer, describe)
+            if case == "driven":
+                sim.advance(0)
+            elif case == "nothing left":
+                work[0] = None
+            elif case == "cancelled":
+                kernel.cancel(timer)
+    pending = [w for w in caught if issubclass(w.category, jobsim.PendingWorkWarning)]
+    if case == "due":
+        assert [str(w.message).split(", queued by")[0] for w in pending] == [
+            "the simulation closed at 2025-03-01T00:00:00.000Z with 1 item(s) of work due that never ran "
+            "(report (pretend job))"
+        ]
+        assert asked == [True]  # once, at the close
+    else:
+        assert pending == []

@@ -287,7 +287,7 @@ def test_closing_with_sent_work_never_run_warns_naming_the_driving_calls():
     assert [str(w.message) for w in caught] == [
         "the simulation closed at 2025-03-01T00:00:00.000Z with 1 item(s) of work due that never ran "
         "(send-welcome-email), queued by the test (sim.send, or a backend's enqueue: actor.send, queue.enqueue, "
-        "...) after the last driving call: sending only queues, and runs start "
+        "scheduler.add_job, ...) after the last driving call: sending only queues, and runs start "
         "at the next sim.advance(...) or sim.run_until_idle(); call one before asserting (advance(0) runs what is "
         "due now)"
     ]

@@ -75,6 +75,12 @@ class AsyncSide:
         own["start"] = clocked(driven, "start", start)
         own["shutdown"] = clocked(driven, "shutdown", lambda wait=True: AsyncIOScheduler.shutdown(scheduler, wait))
         own["_start_timer"] = lambda wait_seconds: self._start_timer(driven, wait_seconds)
+
+        def wakeup() -> None:  # ``call_soon_threadsafe(self._wakeup)`` (asyncio.py:40-50): the loop's next turn
+            AsyncIOScheduler.wakeup(scheduler)
+            self.world.note_turn(driven, loop.tick_timer)
+
+        own["wakeup"] = wakeup
         own["_stop_timer"] = lambda: self._stop_timer(driven)
         own["_create_default_executor"] = lambda: SimulatedAsyncIOExecutor(self.world, "default", None)
 

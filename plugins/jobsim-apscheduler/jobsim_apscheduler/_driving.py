@@ -21,7 +21,7 @@ import jobsim
 from jobsim._kernel import BACKGROUND, URGENT
 from jobsim._time import MS, SECOND, iso, to_datetime
 from jobsim.errors import JobsimError, UnsupportedFeature
-from jobsim.hooks import Escaped, LogWatch
+from jobsim.hooks import Escaped, LogWatch, note_test_turn
 
 from ._executor import RefusedExecutor, SimulatedAsyncIOExecutor, SimulatedPoolExecutor
 from ._loop import LoopExecution
@@ -335,6 +335,25 @@ class _Driving(JobRuns):
     def wakeup(self, driven: Driven) -> None:
         """``scheduler.wakeup()`` (``blocking.py:74-75``: set the event the main loop waits on): process now."""
         self._wake_at(driven, self.sim.now_ns(), recurring=False)  # one-off work: run_until_idle waits for it
+        self.note_turn(driven, driven.wake)
+
+    def note_turn(self, driven: Driven, timer: Any) -> None:
+        """The test's ``add_job`` (``resume``, ...) woke the scheduler, whose turn at ``timer`` runs a job due now:
+        ``PendingWorkWarning`` if the simulation closes before it (``hooks.note_test_turn``)."""
+        if timer is not None and not self.sim.kernel.running and self._due_jobs(driven):
+            note_test_turn(self.sim, timer, lambda: self._due_jobs(driven))
+
+    def _due_jobs(self, driven: Driven) -> str | None:
+        """The jobs the scheduler's next turn would run now (``"report (apscheduler job)"``): None while it is
+        paused or shut down, or when none is due."""
+        from apscheduler.schedulers.base import STATE_RUNNING
+
+        scheduler = driven.scheduler
+        if scheduler.state != STATE_RUNNING:
+            return None
+        now = to_datetime(self.sim.now_ns())
+        due = [job.id for job in scheduler.get_jobs() if job.next_run_time is not None and job.next_run_time <= now]
+        return f"{', '.join(due)} (apscheduler job)" if due else None
 
     def _wake_at(self, driven: Driven, at: int, *, recurring: bool = True) -> None:
         wake = driven.wake

@@ -209,8 +209,9 @@ def test_a_message_the_test_sent_with_no_driving_call_after_it_warns(broker, act
     assert str(caught[0].message) == (
         f"the simulation closed at 2025-03-01T00:00:00.000Z with 1 item(s) of work due that never ran (ping (run "
         f"{sim.runs(ping)[0].id})), queued by the test (sim.send, or a backend's enqueue: actor.send, "
-        "queue.enqueue, ...) after the last driving call: sending only queues, and runs start at the next "
-        "sim.advance(...) or sim.run_until_idle(); call one before asserting (advance(0) runs what is due now)"
+        "queue.enqueue, scheduler.add_job, ...) after the last driving call: sending only queues, and runs start at "
+        "the next sim.advance(...) or sim.run_until_idle(); call one before asserting (advance(0) runs what is due "
+        "now)"
     )
     assert caught[0].filename == __file__
 

@@ -218,7 +218,7 @@ def test_a_job_the_test_enqueued_with_no_driving_call_after_it_warns(queue):
     assert str(caught[0].message).startswith(
         f"the simulation closed at 2025-03-01T00:00:00.000Z with 1 item(s) of work due that never ran "
         f"(test_rq_unread.greet (run {job.id})), queued by the test (sim.send, or a backend's enqueue: actor.send, "
-        "queue.enqueue, ...) after the last driving call")
+        "queue.enqueue, scheduler.add_job, ...) after the last driving call")
     assert caught[0].filename == __file__
 
 

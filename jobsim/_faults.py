@@ -31,7 +31,7 @@ from typing import Any, ClassVar
 
 from ._checks import check_fault_error, init_keywords_checked
 from ._time import MAX_NS, Duration, duration_ns, format_duration, iso
-from .errors import InvalidArgument, JobsimError, NonRetriableError, RetryAfterError
+from .errors import InvalidArgument, JobsimError, NonRetriableError, RetryAfterError, UnsupportedFeature
 
 FAULT_KINDS = ("fail", "crash", "downtime", "duplicate")
 """Every fault kind, in the order strategies draw and documents list them."""
@@ -170,7 +170,23 @@ class Fault:
             )
         origin = sim.kernel.now if origin_ns is None else origin_ns
         args, kwargs = self.call(origin)
-        method(*args, **kwargs)
+        try:
+            method(*args, **kwargs)
+        except UnsupportedFeature as exc:  # a backend's own worker refuses it: say how to stop drawing it
+            raise UnsupportedFeature(f"{exc}. {self._refused_hint(sim)}", system=exc.system,
+                                     feature=exc.feature) from None  # fmt: skip
+
+    def _refused_hint(self, sim: Any) -> str:
+        """What to change when a simulation refuses this fault value: the kinds a strategy should draw."""
+        profile = getattr(sim, "profile", None)
+        refused = {self.kind}
+        if any(getattr(adapted, "own_worker", False) for adapted in getattr(sim, "adapted", ())):
+            refused |= {"downtime", "duplicate"}  # refused for a plugin's own worker (``function=None`` included)
+        others = [kind for kind in fault_kinds(profile) if kind not in refused] if profile is not None else []
+        given = f"kinds={tuple(others)!r}" if others else f"no {self.kind!r}"
+        return (f"This {self!r} is a fault value: if jobsim.strategies.faults(...) drew it, draw only what this "
+                f"simulation accepts, e.g. faults(..., {given}); jobsim.testing.accepted_fault_kinds(simulate, "
+                "function) lists them")
 
     def code(self, origin_ns: int, obj: str = "sim") -> str:
         """The line a test would write, with absolute instants from ``origin_ns``."""

@@ -12,6 +12,7 @@ from bullmq_support import NOWHERE, START, run
 
 import jobsim
 from jobsim.errors import InvalidArgument, WorkerCrashed
+from jobsim.strategies import Downtime, Duplicate
 
 SECOND = 1_000_000_000
 BODY_DONE = []
@@ -178,3 +179,22 @@ def test_crash_worker_without_a_function_is_refused_when_only_bullmq_jobs_could_
         sim.crash_worker(at="2025-03-01T00:00:20Z", function="q")  # the queue's worker: taken
         sim.run_until_idle()
     assert attempts(sim)[0] == (0.0, 20.0, "WorkerCrashed")
+
+
+@pytest.mark.parametrize("fault", [Downtime(start="10s", end="30s"), Duplicate(at="10s")])
+def test_a_drawn_fault_value_the_worker_refuses_says_which_kinds_to_draw(worker_for, fault):
+    """``js.faults(profile="bullmq")`` draws downtime and duplicates (jobsim's engine suffers them under BullMQ's
+    profile); applied to a simulation of bullmq-python workers, the refusal says which kinds to draw instead."""
+    worker = worker_for(minute)
+    with jobsim.Simulation(worker, start=START) as sim:
+        with pytest.raises(jobsim.UnsupportedFeature) as info:
+            fault.apply(sim)
+        assert info.value.system == "bullmq"
+        assert "(their worker is the plugin's own); jobsim-bullmq kills a queue's worker" in str(info.value)
+        engine = ", or name a function= that jobsim's engine runs" if fault.kind == "duplicate" else ""
+        assert str(info.value).endswith(
+            f"'A worker process killed mid-job'){engine}. This {fault!r} is a fault value: if "
+            "jobsim.strategies.faults(...) drew it, draw only what this "
+            "simulation accepts, e.g. faults(..., kinds=('fail', 'crash')); jobsim.testing.accepted_fault_kinds("
+            "simulate, function) lists them"
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import warnings
 
 import pytest
 
@@ -32,3 +33,13 @@ def aio():
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
     return AsyncIOScheduler(timezone="UTC")
+
+
+@pytest.fixture
+def quiet():
+    """``jobsim.PendingWorkWarning`` (and ``UnreadQueueWarning``, its subclass) fail the test: it must not warn."""
+    import jobsim
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", jobsim.PendingWorkWarning)
+        yield

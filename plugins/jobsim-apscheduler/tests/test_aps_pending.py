@@ -8,8 +8,6 @@ own, an ``AsyncIOScheduler`` through jobsim's event loop.
 
 from __future__ import annotations
 
-import warnings
-
 import pytest
 
 import jobsim
@@ -37,13 +35,6 @@ def make(scheduler, aio, kind):
     chosen, job = (scheduler, report) if kind == "background" else (aio, report_async)
     chosen.add_job(job, "cron", minute=0, id="hourly")
     return chosen, job
-
-
-@pytest.fixture
-def quiet():
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", jobsim.PendingWorkWarning)
-        yield
 
 
 def test_a_job_the_test_added_due_now_and_never_drove_warns(make):

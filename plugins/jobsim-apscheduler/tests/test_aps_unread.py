@@ -3,8 +3,6 @@ only logs it): the simulation warns when it closes (``jobsim.UnreadQueueWarning`
 
 from __future__ import annotations
 
-import warnings
-
 import pytest
 
 import jobsim
@@ -14,13 +12,6 @@ START = "2025-03-01T00:00:00Z"
 
 def tick():
     return "tick"
-
-
-@pytest.fixture
-def quiet():
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", jobsim.PendingWorkWarning)
-        yield
 
 
 def test_a_job_on_a_misspelt_executor_warns_with_the_fix(scheduler):

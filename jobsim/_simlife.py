@@ -170,15 +170,14 @@ class _Lifecycle(_Targets):
         """
         if (self._undriven is None and not self._undriven_runs) or _in_hypothesis():
             return
-        waiting = set(map(id, due))  # a backend's turn counts while its timer is due, recurring or not
+        once = [t for t in due if not t.recurring]  # the one-off items due now
+        waiting = set(map(id, due))  # a backend's turn counts while its timer is due, recurring (a loop's) or not
         queued = [item for item in dict.fromkeys(self._undriven_runs)
                   if (item.label is not None and id(item.timer) in waiting if isinstance(item, PendingTurn)
-                      else item.status == "queued")]
-        once = [t for t in due if not t.recurring]  # sim.send's: the one-off items due now
-        if self._undriven is not None and once:
+                      else item.status == "queued" and once)]  # fmt: skip
+        if self._undriven is not None and once:  # sim.send's: every one-off item due now
             count, owners = len(once), [t.owner for t in once]
-        elif queued and (once or any(isinstance(item, PendingTurn) for item in queued)):
-            # a backend's enqueue alone: the runs it queued, not the backend's own timers
+        elif queued:  # a backend's enqueue alone: the runs and turns it queued, not the backend's own timers
             count, owners = len(queued), [_queued_label(item) for item in queued]
         else:
             return

@@ -62,8 +62,14 @@ class _Lifecycle(_Targets):
         for app in self.apps:
             app._simulation = sim
         self._where = _caller_site()
-        for fn in self.functions.values():
-            self.engine.add_function(fn)
+        try:
+            for fn in self.functions.values():
+                self.engine.add_function(fn)
+        except BaseException:  # the apps are free again: a new simulation of them must not find this one holding them
+            for app in self.apps:
+                if app._simulation is sim:
+                    app._simulation = None
+            raise
         self._state = "running"
         try:
             self._plugins.hook.jobsim_install(sim=self)

@@ -2715,3 +2715,36 @@ def test_a_runs_own_copy_of_its_event_is_what_the_json_copy_makes_of_it(data):
     assert own is not event and own.data is not data
     assert json.dumps(own.data) == json.dumps(expected.data) and json.dumps(own.user) == json.dumps(expected.user)
     assert [type(v) for v in own.data.values()] == [type(v) for v in expected.data.values()]
+
+
+def test_a_cron_function_in_the_last_hours_of_year_9999_starts_with_no_tick_left():
+    """The cron parser's search for the next fire time ran out of dates (a bare ``OverflowError`` from cronsim), and
+    the failed start left the app held by the simulation that never ran: every later Simulation of it was refused."""
+    app = jobsim.App("end-of-time")
+    app.function("daily", on="go", cron="0 9 * * *")(lambda ctx: "ran")
+    with jobsim.Simulation(app, start="9999-12-31T23:00:00Z") as sim:
+        assert [t.owner for t in sim.kernel.pending()] == []  # no 09:00 is left before the end of 9999
+        sim.send("go")
+        sim.advance("30m")
+        assert [run.output for run in sim.runs("daily")] == ["ran"]
+    with jobsim.Simulation(app, start=START) as sim:  # the app is free again
+        sim.advance("9h")
+        assert len(sim.runs("daily")) == 1
+
+
+def test_a_start_that_fails_while_wiring_functions_frees_the_apps(monkeypatch):
+    app = jobsim.App("wiring")
+    app.function("f", on="go")(lambda ctx: None)
+    from jobsim._engine import Engine
+
+    def broken(self, fn):
+        raise RuntimeError("wiring failed")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Engine, "add_function", broken)
+        with pytest.raises(RuntimeError, match="wiring failed"), jobsim.Simulation(app, start=START):
+            pass
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.send("go")
+        sim.advance(0)
+        assert [run.status for run in sim.runs("f")] == ["completed"]

@@ -15,6 +15,7 @@ simulation exposes — ``sim.runs()``, ``run.attempts``, ``sim.mail.outbox``,
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any, get_args
@@ -271,6 +272,7 @@ def no_email_after_event(sim: Any, event: str, *, key: str | KeyFn, email_key: K
     sim = _sim(sim, "trace", "events", "mail")
     if not isinstance(event, str) or not event:
         raise InvalidArgument.build("event", event, "an event name such as 'cart/completed'")
+    _known_events(sim, [event], "event")
     read = _key_fn(key)
     check_callable("email_key", email_key, 1, "a callable taking an Email and returning its key (or None)")
     checked = sim.mail.outbox if emails is None else _emails(emails)
@@ -368,6 +370,23 @@ def _names(value: Any, argument: str) -> set[str] | None:
     return set(items)
 
 
+def _known_events(sim: Any, names: Iterable[str], argument: str) -> None:
+    """Refuse an event name that no event of the simulation had and no function triggers on or cancels by, when it is
+    a near miss of one that did (``'cart/complete'``, ``'Order/placed'``, ``'order/*'``): the check would find nothing
+    to check and pass. A name unlike any is let through: a generated history may simply not have sent it."""
+    sent = {item.name for item in sim.events}
+    known = sent | {name for fn in sim.functions.values() for name in fn.events}
+    known |= {cancel.event for fn in sim.functions.values() if fn.flow is not None for cancel in fn.flow.cancel_on}
+    for name in names:
+        close = [] if name in known else difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+        if close:
+            raise InvalidArgument.build(
+                argument, name, f"the name of an event (did you mean {close[0]!r}?): no event had this name and no "
+                f"function triggers on it or is cancelled by it, so the check would find nothing to check and pass; "
+                f"events seen: {', '.join(map(repr, sorted(sent))) or 'none'}"
+            )
+
+
 @keywords_checked("invariants.every_event_handled()")
 def every_event_handled(
     sim: Any,
@@ -395,6 +414,8 @@ def every_event_handled(
         list(function) if isinstance(function, (list, tuple, set, frozenset)) else [function])  # fmt: skip
     fns = [sim._function(f, "function") for f in chosen]
     wanted = _names(event, "event")
+    if wanted is not None:
+        _known_events(sim, wanted, "event")
     runs_of: dict[str, list[Run]] = defaultdict(list)
     for fn in fns:
         for run in sim.runs(fn):

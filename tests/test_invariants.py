@@ -767,3 +767,25 @@ def test_keys_and_names_that_cannot_be_hashed_are_named():
     with jobsim.Simulation(app) as sim, pytest.raises(
             jobsim.InvalidArgument, match=r"^event=\[\[\]\] is not valid: an event name or a list of them$"):
         invariants.every_event_handled(sim, event=[[]])
+
+
+@pytest.mark.parametrize("name", ["order/plaecd", "Order/placed", "order/*"])
+def test_a_misspelt_event_name_is_refused_not_checked_vacuously(name):
+    """A near miss of an event the simulation had (or that a function triggers on) named no event at all: the
+    invariant found nothing to check and passed, while the real event's run had failed."""
+    app = jobsim.App("typo")
+
+    @app.function("checkout", on="order/placed", retries=0)
+    def checkout(ctx):
+        raise RuntimeError("payment service down")
+
+    with jobsim.Simulation(app, start="2025-03-01T00:00:00Z") as sim:
+        sim.send("order/placed", {"orderId": "o1"})
+        sim.run_until_idle()
+        with pytest.raises(AssertionError):
+            invariants.every_event_handled(sim, event="order/placed")
+        with pytest.raises(jobsim.InvalidArgument, match=r"did you mean 'order/placed'\?\): no event had this name"):
+            invariants.every_event_handled(sim, event=name)
+        with pytest.raises(jobsim.InvalidArgument, match=r"did you mean 'order/placed'\?"):
+            invariants.no_email_after_event(sim, name, key="data.orderId", email_key=lambda email: None)
+        invariants.every_event_handled(sim, event="user/deleted")  # unlike any: a history may not have sent it

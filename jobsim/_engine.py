@@ -160,9 +160,7 @@ class Engine(_Requests):
                 self.wildcards = True
         now = self.kernel.now
         for schedule in self.schedules.get(fn.id, fn.crons):
-            due = _next_tick(schedule, now)
-            if due is None:
-                continue
+            due = schedule.next_after(now)
             # a tick is recurring, but an every= scheduler's first job due at once is a job in the wait list
             # (_every.py): one-off work that run_until_idle waits for; a cron's next tick is strictly after now
             self.kernel.schedule(due, self._cron_tick, fn, schedule, owner=f"{fn.id} (cron)", recurring=due > now)
@@ -352,9 +350,8 @@ class Engine(_Requests):
             self.system.cron_tick(fn, schedule)
             return
         now = self.kernel.now
-        due = _next_tick(schedule, now)
-        if due is not None:
-            self.kernel.schedule(due, self._cron_tick, fn, schedule, owner=f"{fn.id} (cron)", recurring=True)
+        self.kernel.schedule(schedule.next_after(now), self._cron_tick, fn, schedule,
+                             owner=f"{fn.id} (cron)", recurring=True)  # fmt: skip
         if self.cron_overlaps(fn, schedule, now):
             return
         when = iso(now)
@@ -379,13 +376,3 @@ class Engine(_Requests):
     def now(self) -> int:
         x = self.x
         return self.kernel.now if x is None else x.now
-
-
-def _next_tick(schedule: Any, now: int) -> int | None:
-    """A schedule's next fire time after ``now``; None when there is none a datetime can hold (a simulation started
-    in the last days of year 9999: the cron parser's search runs out of dates), so no tick is scheduled."""
-    try:
-        due: int = schedule.next_after(now)
-    except OverflowError:
-        return None
-    return due

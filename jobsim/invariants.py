@@ -375,8 +375,9 @@ def _known_events(sim: Any, names: Iterable[str], argument: str) -> None:
     a near miss of one that did (``'cart/complete'``, ``'Order/placed'``, ``'order/*'``): the check would find nothing
     to check and pass. A name unlike any is let through: a generated history may simply not have sent it."""
     sent = {item.name for item in sim.events}
-    known = sent | {name for fn in sim.functions.values() for name in fn.events}
-    known |= {cancel.event for fn in sim.functions.values() if fn.flow is not None for cancel in fn.flow.cancel_on}
+    functions = getattr(sim, "functions", {}).values()  # a stand-in for no_email_after_event may have none (``_sim``)
+    known = sent | {name for fn in functions for name in fn.events}
+    known |= {cancel.event for fn in functions if fn.flow is not None for cancel in fn.flow.cancel_on}
     for name in names:
         close = [] if name in known else difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
         if close:

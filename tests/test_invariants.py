@@ -789,3 +789,20 @@ def test_a_misspelt_event_name_is_refused_not_checked_vacuously(name):
         with pytest.raises(jobsim.InvalidArgument, match=r"did you mean 'order/placed'\?"):
             invariants.no_email_after_event(sim, name, key="data.orderId", email_key=lambda email: None)
         invariants.every_event_handled(sim, event="user/deleted")  # unlike any: a history may not have sent it
+
+
+def test_no_email_after_event_checks_names_on_a_stand_in_without_functions():
+    """A stand-in holding only what the invariant reads (``trace``, ``events``, ``mail``) is still checked: the name
+    check must not need ``sim.functions``."""
+    app = jobsim.App("stand-in")
+    app.function("noop", on="cart/completed")(lambda ctx: None)
+    with jobsim.Simulation(app, start="2025-03-01T00:00:00Z") as sim:
+        sim.send("cart/completed", {"cartId": "c1"})
+        sim.run_until_idle()
+
+    class StandIn:
+        trace, events, mail = sim.trace, sim.events, sim.mail
+
+    invariants.no_email_after_event(StandIn(), "cart/completed", key="data.cartId", email_key=lambda email: None)
+    with pytest.raises(jobsim.InvalidArgument, match=r"did you mean 'cart/completed'\?"):
+        invariants.no_email_after_event(StandIn(), "cart/complete", key="data.cartId", email_key=lambda email: None)

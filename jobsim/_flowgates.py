@@ -230,7 +230,8 @@ class KeyWatch:
     """What one function's path key gave the events it was read on, until one gave a value.
 
     A path none of the events has (a typo: ``event.data.userID`` for ``userId``) is CEL ``false`` for each,
-    so they all share one key, as on Inngest; ``Simulation`` warns (``KeyWarning``) when it closes.
+    so they all share one key, as on Inngest (idempotency, the rate limit and singleton skip such a key
+    instead: ``_UNKEYED``); ``Simulation`` warns (``KeyWarning``) when it closes.
     """
 
     __slots__ = ("events", "expr", "fields", "function", "option", "parts", "valued")
@@ -262,7 +263,8 @@ class KeyWatch:
     def message(self) -> str:
         """The warning: the function, the option, the expression, how many events, and what fields they had."""
         text = (f"function {self.function!r}: its {self.option} key {self.expr!r} read nothing on all "
-                f"{self.events} events it was evaluated on (missing or null on each), so they all shared one key")
+                f"{self.events} events it was evaluated on (missing or null on each), "
+                f"{_UNKEYED.get(self.option, 'so they all shared one key')}")
         if not self.fields:
             return f"{text}; the field is null on every one"
         depth = max(self.fields)
@@ -278,6 +280,15 @@ class KeyWatch:
         if close:
             text += f" (did you mean {'.'.join([where, close[0], *self.parts[depth + 1:]])}?)"
         return text
+
+
+_UNKEYED = {  # what a key that reads nothing (CEL ``false``) does to each option that skips it, as on Inngest
+    "idempotency": "so none was deduplicated (a missing key is CEL false, which no run is skipped by)",
+    "rate_limit": "so none was rate-limited (a missing key is CEL false, which the limit lets through)",
+    "singleton": "so none ran as a singleton (a missing key is CEL false: no singleton)",
+}
+"""The options for which a ``false`` key is no key at all; for the rest (batch, debounce, throttle,
+concurrency) every event gets the one key ``false``."""
 
 
 def _names(value: Any) -> list[str]:

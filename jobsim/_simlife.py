@@ -225,7 +225,8 @@ class _Lifecycle(_Targets):
 
     def _warn_blind_keys(self) -> None:
         """A flow-control key path that read nothing on any of 2 or more events (a typo: ``event.data.userID``):
-        they all shared one key, as on Inngest, so a debounce dropped work or a batch merged users (``KeyWarning``).
+        they all shared one key, as on Inngest, so a debounce dropped work or a batch merged users, or (idempotency,
+        the rate limit, singleton) none was keyed at all, so nothing was deduplicated or limited (``KeyWarning``).
         One event is no evidence, and an event that gave a value says the path exists. Not inside a Hypothesis
         test, where drawn events may all lack an optional field."""
         if _in_hypothesis():

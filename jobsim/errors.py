@@ -23,6 +23,7 @@ __all__ = [
     "InjectedFault",
     "InvalidArgument",
     "JobsimError",
+    "MisbuiltError",
     "MisspeltKeyword",
     "NonRetriableError",
     "PluginError",
@@ -245,12 +246,24 @@ class StepMisuse(InvalidArgument, NonRetriableError):
     """
 
 
-class MisspeltKeyword(InvalidArgument, NonRetriableError):
-    """One of jobsim's exceptions was built with a keyword it does not take (``RetryAfterError(aftr="30s")``).
+class MisbuiltError(InvalidArgument, NonRetriableError):
+    """One of jobsim's exceptions was built with arguments it cannot take: a misspelt keyword
+    (``MisspeltKeyword``), inngest-py's order ``RetryAfterError("busy", 30_000)``, or an ``after`` of
+    the wrong kind (a naive datetime, ``None``, a negative number).
 
     A mistake in the code that builds it, which no retry can mend: raised in job code, it fails the
     attempt and is not retried (as ``StepMisuse``), so the run fails with this message at once
-    instead of retrying a bare ``TypeError`` (and a ``NonRetriableError`` meant to stop retries).
+    instead of retrying with the backoff the error was meant to replace. Only a *str* ``after`` that
+    reads as no delay (a ``Retry-After`` header a server garbled) is an ``InvalidArgument`` that is
+    retried: it is data, which the next attempt may get right.
+    """
+
+
+class MisspeltKeyword(MisbuiltError):
+    """One of jobsim's exceptions was built with a keyword it does not take (``RetryAfterError(aftr="30s")``).
+
+    A ``MisbuiltError``: raised in job code, the run fails with this message at once instead of
+    retrying a bare ``TypeError`` (and a ``NonRetriableError`` meant to stop retries).
     """
 
 
@@ -272,13 +285,15 @@ class RetryAfterError(Exception):
         # (retried like any error) instead of surfacing later, inside the engine's retry decision
         try:
             _check_after(after)
-        except InvalidArgument:
+        except InvalidArgument as refused:
             # refused as a delay: inngest-py's order, RetryAfterError("busy", 30_000), says so. Only then: a valid
             # delay first is jobsim's order, whatever the message (RetryAfterError("120", 429) worked before)
             order = _inngest_py_order(after, message)
-            if order is None:
+            if order is not None:
+                raise MisbuiltError(order) from None
+            if isinstance(after, str):  # a Retry-After header's value: data, retried like any error
                 raise
-            raise InvalidArgument(order) from None
+            raise MisbuiltError(str(refused)) from None  # code's mistake: a retry would hide it
         super().__init__(message or f"retry after {after!r}")
         self.after = after
 

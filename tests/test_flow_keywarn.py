@@ -115,6 +115,25 @@ def test_other_options_warn_too_and_constants_and_callables_never_do():
     assert fields in messages[0]
 
 
+def test_idempotency_rate_limit_and_singleton_say_nothing_was_keyed():
+    """A missing key is CEL ``false``, which these options skip: no run was deduplicated, limited or a
+    singleton (the warning said "they all shared one key", which would have skipped the repeats)."""
+    app = jobsim.App("a")
+    options = {"ide": {"idempotency": "event.data.userID"},
+               "rl": {"rate_limit": jobsim.RateLimit(limit=1, period="1h", key="event.data.userID")},
+               "one": {"singleton": jobsim.Singleton(key="event.data.userID", mode="skip")}}
+    for name, option in options.items():
+        app.function(name, on="user/acted", **option)(lambda ctx: ctx.event.data["userId"])
+
+    messages, runs = key_warnings(app, USERS)
+    assert {fn: [status for status, _ in done] for fn, done in runs.items()} == {
+        fn: ["completed"] * 3 for fn in options}  # the same user twice: neither skipped
+    ends = sorted(message.split("(missing or null on each), ")[1].split(";")[0] for message in messages)
+    assert ends == ["so none ran as a singleton (a missing key is CEL false: no singleton)",
+                    "so none was deduplicated (a missing key is CEL false, which no run is skipped by)",
+                    "so none was rate-limited (a missing key is CEL false, which the limit lets through)"]
+
+
 def test_the_warning_points_at_the_with_line():
     with pytest.warns(jobsim.KeyWarning) as caught, jobsim.Simulation(debounced("event.data.userID")) as sim:
         sim.send("user/acted", USERS[0])

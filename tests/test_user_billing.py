@@ -25,6 +25,7 @@ from hypothesis import given, settings
 import jobsim
 from jobsim import Batch, Cancel, Concurrency, Debounce, RateLimit, Retries, traces
 from jobsim import strategies as js
+from jobsim.errors import MisbuiltError
 
 INTERNAL = "https://billing-internal.acme.test"
 PAST_DUE = f"{INTERNAL}/accounts/acme/past-due"
@@ -236,10 +237,31 @@ def test_inngest_py_retry_after_order_is_refused_with_the_call_to_write():
     def mark(ctx):
         raise jobsim.RetryAfterError("internal API busy", 60_000)
 
+    @app.function("remind", on="go", retries=Retries(attempts=2, min="1s"))
+    def remind(ctx):
+        raise jobsim.RetryAfterError(dt.datetime.now() + dt.timedelta(minutes=5))  # naive: job code's clock
+
+    @app.function("header", on="go", retries=Retries(attempts=2, min="1s"))
+    def header(ctx):
+        if ctx.attempt == 0:
+            raise jobsim.RetryAfterError("soon")  # a header a server garbled: data, retried with the backoff
+        return "ok"
+
     with jobsim.Simulation(app, start="2026-01-05T10:00:00Z") as sim:
         sim.send("go")
         sim.run_until_idle()
-    assert "write RetryAfterError('1m', 'internal API busy')" in str(sim.runs("mark")[0].error)
+    # a mistake in the code fails the run at once: a retry after the backoff (1 s) completed it before
+    [mark_run] = sim.runs("mark")
+    assert (mark_run.status, len(mark_run.attempts)) == ("failed", 1)
+    assert isinstance(mark_run.error, MisbuiltError) and isinstance(mark_run.error, jobsim.NonRetriableError)
+    assert "write RetryAfterError('1m', 'internal API busy')" in str(mark_run.error)
+    [remind_run] = sim.runs("remind")
+    assert (remind_run.status, len(remind_run.attempts)) == ("failed", 1)
+    assert "expected an aware datetime" in str(remind_run.error)
+    [header_run] = sim.runs("header")
+    assert (header_run.status, len(header_run.attempts)) == ("completed", 2)
+    assert type(header_run.attempts[0].error) is jobsim.InvalidArgument
+    assert header_run.attempts[1].started_at - header_run.started_at == dt.timedelta(seconds=1)
 
 
 def test_a_lambda_factory_prints_as_code_to_paste():

@@ -319,25 +319,52 @@ class Simulation(_Faults):
 
     @keywords_checked("sim.run_until_idle()")
     def run_until_idle(self, max_time: Duration = "366d", *, max_items: int = DEFAULT_MAX_ITEMS) -> None:
-        """Run until no one-off work is pending (recurring cron ticks do not count).
+        """Run until no one-off work is pending (the next cron tick does not count; the runs of ticks passed on
+        the way do, so cron runs that outlast their interval are never idle).
 
         Stops with ``BudgetExceeded`` if work is still pending ``max_time`` from now.
         """
         __tracebackhide__ = True  # a driving frame: pytest shows the test's line (see Simulation._drive)
         self._require_running("run_until_idle")
         horizon = duration_ns(max_time, "max_time")
-        deadline = min(self.kernel.now + horizon, MAX_NS)  # a huge max_time means "no limit"
+        began = self.kernel.now
+        deadline = min(began + horizon, MAX_NS)  # a huge max_time means "no limit"
         self._drive(deadline, max_items=max_items, what="run_until_idle", stop_when_idle=True)
         if not self.kernel.idle:
             pending = [t for t in self.kernel.pending() if not t.recurring]
             lines = "\n".join(f"  {t.owner}: next at {_when(t.due)}" for t in pending[:10])
+            overlap = self._overlapping_crons(began)
             raise BudgetExceeded(
                 f"run_until_idle(max_time={format_duration(horizon)!r}) reached {iso(deadline)} with "
                 f"{len(pending)} item(s) of work still pending:\n{lines}\n"
-                "A run sleeping or retrying past the horizon does this, as do a delayed send and a run that "
-                "starts at its event's future ts; raise max_time= if that is expected."
+                + (overlap or "A run sleeping or retrying past the horizon does this, as do a delayed send and a run "
+                              "that starts at its event's future ts; raise max_time= if that is expected.")
                 + self._oversleeps(deadline, horizon)
             )
+
+    def _overlapping_crons(self, began: int) -> str:
+        """run_until_idle waits for the runs the cron ticks it passes start (only the next tick is not waited
+        for): a cron function whose runs outlast its interval always has one in flight and is never idle. Named
+        when every run still pending is a cron run started during the call, two or more of one function."""
+        from ._engine import CRON_EVENT
+
+        pending = [run for runs in self.engine.runs.values() for run in runs if not run.done]
+        if not pending or any(run.event.name != CRON_EVENT or run.start_ns < began for run in pending):
+            return ""
+        by_function: dict[str, list[Run]] = {}
+        for run in pending:
+            by_function.setdefault(run.function.id, []).append(run)
+        named = [(fid, runs) for fid, runs in by_function.items() if len(runs) >= 2]
+        if not named:
+            return ""
+        lines = "".join(
+            f"\n  {fid!r} ({', '.join(repr(c.expr) for c in runs[0].function.crons)}): {len(runs)} runs in flight, "
+            f"started from {iso(min(r.start_ns for r in runs))} to {iso(max(r.start_ns for r in runs))}"
+            for fid, runs in named)  # fmt: skip
+        return (f"Cron runs overlap: each run outlasts the interval to the next tick (it sleeps, waits or retries "
+                f"longer), so a run is always in flight:{lines}\nrun_until_idle does not wait for the next tick, but "
+                f"it does wait for the runs the ticks it passes start, so it is never idle; stop at a time instead "
+                f"(sim.advance('1h'), sim.advance_to(...)), or make the runs shorter than the interval.")
 
     def _oversleep(self, run: Run, start: int, ns: int) -> None:
         if not self._overslept or self._overslept[-1][0] is not run:  # the call that crossed the end, once a run

@@ -742,6 +742,37 @@ def test_run_until_idle_reports_work_past_the_horizon():
     )
 
 
+def test_run_until_idle_names_cron_runs_that_outlast_their_interval():
+    """Each tick's run sleeps 25 m on a 10 m cron: one is always in flight, so the call is never idle. The
+    message said "a run sleeping or retrying past the horizon"; it names the overlap and what to do."""
+    app = jobsim.App("a")
+    app.function("sweep", cron="*/10 * * * *")(lambda ctx: ctx.step.sleep("nap", "25m"))
+    with simulate(app) as sim:
+        sim.advance("10m")
+        with pytest.raises(jobsim.BudgetExceeded) as info:
+            sim.run_until_idle(max_time="1h")
+    message = str(info.value)
+    assert "Cron runs overlap" in message and "past the horizon" not in message
+    assert ("  'sweep' ('*/10 * * * *'): 3 runs in flight, started from 2025-03-01T00:50:00.000Z to "
+            "2025-03-01T01:10:00.000Z\n") in message
+    assert message.endswith("stop at a time instead (sim.advance('1h'), sim.advance_to(...)), or make the runs "
+                            "shorter than the interval.")
+
+
+def test_cron_runs_that_do_not_overlap_reach_idle_and_other_pending_work_keeps_the_old_words():
+    app = jobsim.App("a")
+    app.function("sweep", cron="*/10 * * * *")(lambda ctx: ctx.step.sleep("nap", "5m"))
+    app.function("slow", on="go")(lambda ctx: ctx.step.sleep("long", "30d"))
+    with simulate(app) as sim:
+        sim.advance("10m")
+        sim.run_until_idle()  # the 00:10 run ends at 00:15
+        assert iso(sim.now_ns()) == "2025-03-01T00:15:00.000Z"
+        sim.send("go")
+        with pytest.raises(jobsim.BudgetExceeded) as info:
+            sim.run_until_idle(max_time="1h")
+    assert "Cron runs overlap" not in str(info.value) and "past the horizon" in str(info.value)
+
+
 def test_on_failure_runs_once_with_the_error_and_the_original_event():
     app = jobsim.App("a")
     seen = []

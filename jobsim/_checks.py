@@ -119,6 +119,40 @@ def meant_id(given: str, ids: Iterable[str]) -> str | None:
     return closest_keyword(given, names) if given else None
 
 
+def _folded(name: str) -> str:
+    """``Order/Placed``, ``order.placed`` and ``order_placed`` alike: case and separators dropped."""
+    return re.sub(r"[\s./:_-]+", "", name.lower())
+
+
+def one_typo(given: str, names: Iterable[str]) -> str | None:
+    """The one of ``names`` that ``given`` is a certain typo of: the same but for case or separators
+    (``Order.placed``), or one letter swapped with its neighbour, left out, added or changed (``plcaed``,
+    ``chrage``, ``chage``). A difference in digits is no typo (``send-3`` is another step than ``send-1``,
+    ``v2/order`` another event than ``v1/order``), nor is anything in names of fewer than 4 letters."""
+    folded = _folded(given)
+    for name in names:
+        if name == given or min(len(name), len(given)) < 4:
+            continue
+        if _folded(name) == folded or _one_edit(given, name):
+            return name
+    return None
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """``a`` and ``b`` differ by one letter (not a digit) swapped with its neighbour, added, left out or changed."""
+    if len(a) > len(b):
+        a, b = b, a
+    if len(b) - len(a) > 1:
+        return False
+    start = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), len(a))
+    if len(a) < len(b):  # b has one more letter, at ``start``
+        return a[start:] == b[start + 1:] and not b[start].isdigit()
+    if a[start + 1:] == b[start + 1:]:  # one letter changed
+        return not (a[start].isdigit() or b[start].isdigit())
+    return (start + 1 < len(a) and a[start] == b[start + 1] and a[start + 1] == b[start]
+            and a[start + 2:] == b[start + 2:])  # two neighbours swapped
+
+
 LISTED_IDS = 20
 """Function ids an error lists at most (a Celery app's 40 tasks, its builtins among them, say): the rest are counted."""
 

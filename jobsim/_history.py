@@ -18,7 +18,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from ._checks import check_callable, init_keywords_checked, keywords_checked
+from ._checks import check_callable, init_keywords_checked, keywords_checked, one_typo
 from ._events import Event, as_sent
 from ._faults import Fail, Fault, call_code, value_code
 from ._kernel import DEFAULT_MAX_CHAIN
@@ -227,9 +227,36 @@ def apply(sim: Any, *pieces: Piece, send: SendHook | None = None, then: Then = "
     recorder = Recorder(sim, script)
     try:
         play(recorder, faults, sends, send=send, then=then)
+        if send is None:  # a hook may map the names to the app's own
+            _check_names(sim, sends)
     finally:
         note(script.text())
     return script.text()
+
+
+def _check_names(sim: Any, sends: list[tuple[int, Send]]) -> None:
+    """Refuse an event name nothing reacted to that is a certain typo (``_checks.one_typo``) of one a function
+    triggers on, is cancelled by or a run waited for (``'order/plcaed'``): the runs it was meant to start never
+    ran, and a property about them passes vacuously. A name unlike any is let through (an event the app ignores)."""
+    functions = getattr(sim, "functions", None)
+    trace = getattr(sim, "trace", None)
+    if not isinstance(functions, Mapping) or trace is None:
+        return
+    fns = list(functions.values())
+    known = {name for fn in fns for name in fn.events}
+    known |= {cancel.event for fn in fns if fn.flow is not None for cancel in fn.flow.cancel_on}
+    unheard = [name for name in dict.fromkeys(item.name for _, item in sends)
+               if name not in known and not any(fn.listens_to(name) for fn in fns)]  # fmt: skip
+    if unheard:  # the trace is read only then: it may hold a million records
+        known |= {str(record.data.get("event")) for record in trace.of("wait")}
+    for name in unheard:
+        meant = None if name in known else one_typo(name, sorted(known))
+        if meant is not None:
+            raise InvalidArgument.build(
+                "events", name, f"the name of an event the simulation reacts to (did you mean {meant!r}?): no "
+                f"function triggers on {name!r}, is cancelled by it or waited for it, so the events drawn with it "
+                f"started nothing and a property about their runs passes without testing them; name it as the "
+                f"functions do (js.event_streams / js.Send)")  # fmt: skip
 
 
 def _check_ends(origin: int, faults: list[Fault], sends: list[tuple[int, Send]]) -> None:

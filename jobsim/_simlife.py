@@ -10,6 +10,7 @@ import warnings
 from typing import TYPE_CHECKING, Any, cast
 
 from ._casing import case_only_misses
+from ._checks import one_typo
 from ._simtargets import _caller_site, _Targets
 from ._time import iso
 from ._unread import PendingTurn, ask, backend_mistake, failure, messages, queue_names
@@ -130,6 +131,8 @@ class _Lifecycle(_Targets):
             self._warn(message, UnreadQueueWarning)
         if failed:  # everything is released: a plugin's bug in a check is no reason to keep the backends patched
             raise failure(failed)
+        if self._typos:  # inside a Hypothesis test: the example fails, and shrinks to the fewest events
+            raise InvalidArgument(self._typos[0])
 
     def leave_unread(self, *queues: object, backend: str | None = None) -> None:
         """Declare queues this test leaves unread on purpose (``"emails"``, or a queue object with a ``name``):
@@ -215,7 +218,14 @@ class _Lifecycle(_Targets):
             if kind in _FAULTABLE or not any(run.attempts for run in self.engine.runs.get(function_id, ())):
                 continue
             if kind is None:
-                if _in_hypothesis():  # a drawn fault for a step this history does not reach: the search's business
+                if _in_hypothesis():  # a drawn fault for a step this history does not reach: the search's business,
+                    meant = one_typo(step, kinds)  # unless it is a typo of one that ran: the property passed vacuously
+                    if meant is not None and not self._block_failed:
+                        self._typos.append(
+                            f"sim.fail({function_id!r}, step={step!r}) never fired: no step of that id ran, but "
+                            f"{meant!r} did (a typo?), so the failures drawn for it test nothing and the property "
+                            f"passes without its failure path; name the step as job code does "
+                            f"(js.failure_patterns / js.faults / js.Fail)")  # fmt: skip
                     continue
                 ran = ", ".join(map(repr, sorted(kinds))) or "none"
                 hint = f"no step of that id ran (a typo?); its steps that ran: {ran}"
@@ -257,6 +267,7 @@ class _Lifecycle(_Targets):
         if exc_type is not None:  # the block failed: what it left queued is not the news
             self._undriven, self._undriven_runs = None, []
             self._unread_quiet = True
+            self._block_failed = True
         self.close()
 
 

@@ -70,6 +70,8 @@ class _Targets:
         _undriven: int | None
         _undriven_runs: list[Any]
         _unread_quiet: bool
+        _block_failed: bool
+        _typos: list[str]
         _left_unread: set[tuple[str | None, str]]
         _warn_at: tuple[str, int] | None
         _where: str

@@ -135,6 +135,8 @@ class Simulation(_Faults):
         self._undriven: int | None = None  # when the test first sent since its last driving call (``close`` warns)
         self._undriven_runs: list[Any] = []  # runs a backend's enqueue by the test queued since then (``hooks``)
         self._unread_quiet = False  # no UnreadQueueWarning at close (a failed block or test, a replay)
+        self._block_failed = False  # the `with` block or the test failed: close raises nothing of its own
+        self._typos: list[str] = []  # sim.fail steps that are typos of steps that ran, in a Hypothesis test
         self._left_unread: set[tuple[str | None, str]] = set()  # (backend or None, queue): ``sim.leave_unread``
         self._warn_at: tuple[str, int] | None = None  # (file, line) to warn at when closed; else the caller's
         self._where = ""  # where it was started (file:line in function), for "already running" errors

@@ -375,7 +375,7 @@ def jobsim(request: pytest.FixtureRequest, jobsim_app: Any) -> Iterator[Simulati
             _check_unmatched_http(sim)
     finally:
         if run.failed:  # the failure is the news (UnreadQueueWarning)
-            sim._unread_quiet = True
+            sim._unread_quiet = sim._block_failed = True
         sim.close()
 
 
@@ -450,7 +450,7 @@ def _close_left_running(item: pytest.Item, sims: list[Simulation]) -> None:
         shown = repr(sim)
         # the warning below is the news; PendingWorkWarning would be a second one
         sim._undriven, sim._undriven_runs = None, []
-        sim._unread_quiet = True
+        sim._unread_quiet = sim._block_failed = True
         try:
             sim.close()
         except Exception as error:  # closing must not break the session; the warning says what happened

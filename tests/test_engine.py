@@ -712,10 +712,18 @@ def test_a_fault_that_fired_or_whose_function_never_ran_does_not_warn():
 
 
 @settings(max_examples=3, database=None)
-@given(step=st.sampled_from(["chrage", "wait"]))
+@given(step=st.sampled_from(["refund", "wait"]))
 def test_inside_hypothesis_only_a_step_that_runs_no_code_warns(step):
     expected = ["sim.fail('order', step='wait') never fired"] if step == "wait" else []
     assert [message.split(":")[0] for message in _unfired(lambda sim: sim.fail("order", step=step))] == expected
+
+
+@settings(max_examples=1, database=None)
+@given(st.just("chrage"))
+def test_inside_hypothesis_a_step_one_typo_from_one_that_ran_fails_at_close(step):
+    with pytest.raises(InvalidArgument, match=r"^sim.fail\('order', step='chrage'\) never fired: no step of that "
+                       r"id ran, but 'charge' did \(a typo\?\)"):  # fmt: skip
+        _unfired(lambda sim: sim.fail("order", step=step))
 
 
 def test_runaway_function_stops_with_a_budget_error_naming_it():
@@ -1198,14 +1206,16 @@ def test_a_ctx_step_kept_past_its_request_refuses_new_steps():
 
 
 @pytest.mark.parametrize(
-    ("after", "message"),
+    ("after", "message", "retried"),
     [
-        ("soonish", "after='soonish' is not valid: a str is a duration ('90s') or a Retry-After header's value"),
-        (-5, "after=-5 is not valid"),
-        (dt.datetime(2025, 3, 1, 0, 5), "after=datetime.datetime(2025, 3, 1, 0, 5) is not valid: expected an aware"),
+        ("soonish", "after='soonish' is not valid: a str is a duration ('90s') or a Retry-After header's value",
+         True),  # a header's value: data, retried
+        (-5, "after=-5 is not valid", False),  # code's mistakes: MisbuiltError, the run fails at once
+        (dt.datetime(2025, 3, 1, 0, 5), "after=datetime.datetime(2025, 3, 1, 0, 5) is not valid: expected an aware",
+         False),
     ],
 )
-def test_a_bad_retry_after_fails_the_attempt_instead_of_the_simulation(after, message):
+def test_a_bad_retry_after_fails_the_attempt_instead_of_the_simulation(after, message, retried):
     with pytest.raises(InvalidArgument, match="is not valid"):
         RetryAfterError(after)
     app = jobsim.App("a")
@@ -1220,8 +1230,12 @@ def test_a_bad_retry_after_fails_the_attempt_instead_of_the_simulation(after, me
         sim.send("go")
         sim.run_until_idle()  # raised InvalidArgument out of the engine before the fix
     run = sim.runs("f")[0]
-    assert run.status == "completed" and message in str(run.attempts[0].error)
-    assert [a.started_at.second for a in run.attempts] == [0, 1]  # retried with FAST backoff: 1 s
+    assert message in str(run.attempts[0].error)
+    if retried:
+        assert run.status == "completed"
+        assert [a.started_at.second for a in run.attempts] == [0, 1]  # retried with FAST backoff: 1 s
+    else:
+        assert (run.status, len(run.attempts)) == ("failed", 1)
 
 
 def test_a_retry_after_header_value_is_read_as_http_says():

@@ -331,3 +331,64 @@ def test_a_drawn_example_replays_to_the_same_trace():
     (Hypothesis 6.100 draws some examples more than once: 25 stories, fewer different ones.)"""
     first, second = search(), search()
     assert first == second and len(first) == 25 and len(dict(first)) > 1
+
+
+# -- typos that made a property pass vacuously -----------------------------------------------------
+def test_one_typo_is_a_certain_typo_and_a_digit_is_another_name():
+    from jobsim._checks import one_typo
+
+    assert one_typo("chrage", ["capture", "charge"]) == "charge"  # swapped neighbours
+    assert one_typo("order/plcaed", ["order/placed"]) == "order/placed"
+    assert one_typo("Order.Placed", ["order/placed"]) == "order/placed"  # case and separators
+    assert one_typo("autorize", ["authorize"]) == "authorize"  # one left out
+    assert one_typo("send-3", ["send-1", "send-2"]) is None  # a loop's other step
+    assert one_typo("v2/order", ["v1/order"]) is None
+    assert one_typo("order/paid", ["order/placed"]) is None  # another event
+    assert one_typo("cart/completed", ["cart/abandoned"]) is None
+    assert one_typo("abd", ["abc"]) is None  # too short to tell
+
+
+def typo_property(failures=None, events=("order/placed",)):
+    @settings(max_examples=30, deadline=None, database=None, phases=[Phase.generate])
+    @given(sim=js.simulations(shop_app, start=START),
+           history=js.histories(events=js.event_streams({name: st.just({"orderId": "o1"}) for name in events},
+                                                        min_size=1, max_size=2),
+                                failures=failures))  # fmt: skip
+    def every_order_is_charged(sim, history):
+        with sim:
+            history.apply(sim)
+            assert all(run.status == "completed" for run in sim.runs("charge"))
+
+    return every_order_is_charged
+
+
+def test_a_drawn_failure_on_a_misspelt_step_fails_the_property_naming_the_step_meant():
+    # the failures never fired, every run completed and the property passed without its failure path
+    with pytest.raises(jobsim.InvalidArgument, match=r"sim.fail\('charge', step='captrue'\) never fired: no step of "
+                       r"that id ran, but 'capture' did \(a typo\?\)"):  # fmt: skip
+        typo_property(failures=js.failure_patterns({"charge": ["captrue"]}))()
+    # a step unlike any that ran is the search's business (a branch this history did not reach): no error
+    typo_property(failures=js.failure_patterns({"charge": ["refund"]}))()
+
+
+def test_a_drawn_event_name_one_typo_from_a_trigger_fails_the_property():
+    with pytest.raises(jobsim.InvalidArgument, match=r"events='order/plcaed' is not valid: .*did you mean "
+                       r"'order/placed'\?\): no function triggers on 'order/plcaed'"):  # fmt: skip
+        typo_property(events=["order/plcaed"])()
+    typo_property(events=["order/placed", "order/shipped"])()  # an event the app ignores is let through
+
+
+def test_an_event_a_run_waited_for_or_a_hook_sends_is_no_typo():
+    app = jobsim.App("waits")
+
+    @app.function("remind", on="cart/abandoned")
+    def remind(ctx):
+        return ctx.step.wait_for_event("paid", event="cart/paidd", timeout="1h")  # the app's own name
+
+    with jobsim.Simulation(app, start=START) as sim:
+        js.apply(sim, EventStream((Send(after="0s", name="cart/abandoned", data={}),
+                                   Send(after="1m", name="cart/paidd", data={}))))  # fmt: skip
+    with jobsim.Simulation(shop_app(), start=START) as sim:  # the hook maps names: not checked
+        js.apply(sim, Send(after="0s", name="order/plcaed", data={"orderId": "o1"}),
+                 send=lambda sim, event: sim.send("order/placed", dict(event.data)))
+        assert [run.status for run in sim.runs("charge")] == ["completed"]

@@ -144,7 +144,7 @@ def _one_edit(a: str, b: str) -> bool:
         a, b = b, a
     if len(b) - len(a) > 1:
         return False
-    start = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), len(a))
+    start = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), len(a))
     if len(a) < len(b):  # b has one more letter, at ``start``
         return a[start:] == b[start + 1:] and not b[start].isdigit()
     if a[start + 1:] == b[start + 1:]:  # one letter changed

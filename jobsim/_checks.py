@@ -189,9 +189,11 @@ def _keywords(function: Callable[..., Any]) -> list[str]:
             if parameter.kind in kinds and name not in ("self", "cls") and not name.startswith("_")]
 
 
-def keywords_checked(where: str, error: type[InvalidArgument] = InvalidArgument) -> Callable[[_F], _F]:
+def keywords_checked(where: str, error: type[InvalidArgument] = InvalidArgument,
+                     needs: Mapping[str, str] | None = None) -> Callable[[_F], _F]:
     """Decorate a one-time entry point (a constructor, ``sim.fail``) so that a keyword it does not take
-    is an ``InvalidArgument`` naming it and the closest valid one, not Python's bare ``TypeError``.
+    is an ``InvalidArgument`` naming it and the closest valid one, not Python's bare ``TypeError``; so is a
+    required argument left out, with ``needs[name]`` saying what to give.
     ``error``: the subclass to raise (the strategies' own, which Hypothesis reads as its ``InvalidArgument``).
 
     The check runs only once the call has failed to bind; a call that binds pays one frame. Not for
@@ -205,7 +207,7 @@ def keywords_checked(where: str, error: type[InvalidArgument] = InvalidArgument)
             try:
                 return function(*args, **kwargs)
             except TypeError:
-                unknown = unknown_keyword(where, kwargs, accepted)
+                unknown = unknown_keyword(where, kwargs, accepted) or _missing(where, function, args, kwargs, needs)
                 if unknown is None:
                     raise
                 raise (unknown if error is InvalidArgument else error(str(unknown))) from None
@@ -213,6 +215,27 @@ def keywords_checked(where: str, error: type[InvalidArgument] = InvalidArgument)
         return checked  # type: ignore[return-value]
 
     return decorate
+
+
+def _missing(where: str, function: Callable[..., Any], args: tuple[Any, ...], kwargs: Mapping[str, Any],
+             needs: Mapping[str, str] | None) -> InvalidArgument | None:
+    """The required arguments a call left out, named with what to give: ``js.faults() needs functions=``."""
+    try:
+        signature = inspect.signature(function)
+        signature.bind(*args, **kwargs)
+    except TypeError:
+        pass
+    else:
+        return None  # it bound: the TypeError came from inside
+    bound = signature.bind_partial(*args, **kwargs).arguments
+    missing = [name for name, parameter in signature.parameters.items()
+               if parameter.default is inspect.Parameter.empty and name not in bound
+               and parameter.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)]
+    if not missing:
+        return None
+    needs = needs or {}
+    said = "; ".join(f"{name}=" + (f": {needs[name]}" if name in needs else " (it has no default)") for name in missing)
+    return InvalidArgument(f"{where} needs {said}")
 
 
 _CHECKED = keywords_checked("")(lambda: None).__code__

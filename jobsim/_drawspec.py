@@ -30,7 +30,7 @@ def items(argument: str, value: Any, accepted: str) -> tuple[Any, ...]:
 Target = tuple[str, "str | None"]
 """``(function_id, step_id)``; a step of ``None`` is the function body (``sim.fail(function_id)``)."""
 
-_WHERE_HELP = (
+WHERE_HELP = (
     "a mapping of function id to step ids ({'process-order': ['reserve-inventory', None]}, None for the "
     "function body), a list of function ids or (function_id, step_id) pairs, or a jobsim.App"
 )
@@ -47,30 +47,60 @@ def targets(where: Any, argument: str = "where") -> list[Target]:
         for function, steps in where.items():
             if steps is not None and (isinstance(steps, (bytes, Mapping)) or not isinstance(steps, (str, Iterable))):
                 raise InvalidArgument.build(argument, dict(where), f"function {function!r} maps to {shown(steps)}, "
-                                            f"not a step id, None or a list of them; {_WHERE_HELP}")
+                                            f"not a step id, None or a list of them; {WHERE_HELP}")
             steps = [steps] if steps is None or isinstance(steps, str) else list(steps)
             if not steps:
-                raise InvalidArgument.build(argument, dict(where), f"function {function!r} has no steps; {_WHERE_HELP}")
+                raise InvalidArgument.build(argument, dict(where), f"function {function!r} has no steps; {WHERE_HELP}")
             pairs += [(function, step) for step in steps]
     elif isinstance(where, Iterable) and not isinstance(where, (str, bytes)):
         for item in where:
             pairs.append((item, None) if isinstance(item, str) else _pair(item, where, argument))
     else:
-        raise InvalidArgument.build(argument, where, _WHERE_HELP)
+        raise InvalidArgument.build(argument, where, WHERE_HELP)
+    pairs = [(_function_id(function, where, argument), step) for function, step in pairs]
     for function, step in pairs:
         if not isinstance(function, str) or not function:
             raise InvalidArgument.build(argument, where, f"function id {shown(function)} is not a non-empty string")
         if step is not None and (not isinstance(step, str) or not step):
             raise InvalidArgument.build(argument, where, f"step id {shown(step)} is not a non-empty string or None")
     if not pairs:
-        raise InvalidArgument.build(argument, where, "at least one function; " + _WHERE_HELP)
+        raise InvalidArgument.build(argument, where, "at least one function; " + WHERE_HELP)
     return list(dict.fromkeys(pairs))
+
+
+def as_ids(where: Any) -> Any:
+    """``where`` as a strategy's repr shows it: function objects as their ids (a dataclass's repr ran to 20 lines)."""
+    from ._app import Function
+
+    if isinstance(where, Function):
+        return where.id
+    if isinstance(where, Mapping):
+        return {as_ids(key): value for key, value in where.items()}
+    if isinstance(where, (list, tuple)):
+        return type(where)(as_ids(item) for item in where)
+    return where
+
+
+def _function_id(function: Any, where: Any, argument: str) -> Any:
+    """A jobsim function object (what ``@app.function`` returned) as its id, as ``sim.fail`` takes it; a backend's
+    own object (a Celery task) is named with the id to give, as there is no simulation yet to map it."""
+    from ._app import Function
+
+    if isinstance(function, Function):
+        return function.id
+    if function is None or isinstance(function, (str, bytes, int, float, tuple, list, Mapping)):
+        return function
+    raise InvalidArgument.build(argument, where, f"{shown(function)} is a backend's own object: give its function "
+                                f"id, the one sim.runs() takes (a Celery task's name, an RQ function's dotted path, a "
+                                f"Dramatiq actor's name); {WHERE_HELP}")
 
 
 def _pair(item: Any, where: Any, argument: str) -> Target:
     if isinstance(item, tuple) and len(item) == 2:
         return item[0], item[1]
-    raise InvalidArgument.build(argument, where, f"{shown(item)} is neither a function id nor a pair; {_WHERE_HELP}")
+    if not isinstance(item, (bytes, int, float, tuple, list, Mapping, set)):  # a function object, its id next
+        return _function_id(item, where, argument), None
+    raise InvalidArgument.build(argument, where, f"{shown(item)} is neither a function id nor a pair; {WHERE_HELP}")
 
 
 def functions_of(pairs: list[Target]) -> list[str]:

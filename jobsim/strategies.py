@@ -286,7 +286,7 @@ def _error_strategy(errors: Any) -> SearchStrategy[Any]:
         return st.sampled_from(spec.errors(errors))
 
 
-@keywords_checked("js.failure_patterns()", InvalidArgument)
+@keywords_checked("js.failure_patterns()", InvalidArgument, needs={"where": spec.WHERE_HELP})
 def failure_patterns(where: Any, *, errors: Any = None, max_faults: int = 4, max_times: int = 3) -> SearchStrategy[FailurePattern]:  # noqa: E501
     """Which attempts of which functions and steps fail, and with which errors.
 
@@ -308,14 +308,15 @@ def failure_patterns(where: Any, *, errors: Any = None, max_faults: int = 4, max
     )  # fmt: skip
     inner = st.lists(fail, max_size=max_faults).map(lambda fails: FailurePattern(tuple(fails)))
     shown = _changed(errors=(errors, None), max_faults=(max_faults, 4), max_times=(max_times, 3))
-    return _labelled("failure_patterns", inner, where, **shown)
+    return _labelled("failure_patterns", inner, spec.as_ids(where), **shown)
 
 
 def _offsets(within_ns: int) -> SearchStrategy[str]:
     return st.integers(0, within_ns // 1_000_000).map(lambda ms: format_duration(ms * 1_000_000))
 
 
-@keywords_checked("js.faults()", InvalidArgument)
+@keywords_checked("js.faults()", InvalidArgument, needs={"functions": "the functions faults strike, as "
+                  "failure_patterns' where: " + spec.WHERE_HELP})
 def faults(*, functions: Any, kinds: Any = None, profile: Any = None, within: Duration = "1h",
            errors: Any = None, max_times: int = 3) -> SearchStrategy[Fault]:  # fmt: skip
     """One fault: ``Fail``, ``Crash``, ``Downtime`` or ``Duplicate``, drawn in that order of simplicity.
@@ -348,7 +349,7 @@ def faults(*, functions: Any, kinds: Any = None, profile: Any = None, within: Du
                                maybe_function, maybe_at, st.integers(1, max_times)),
     }  # fmt: skip
     inner = st.one_of([by_kind[kind] for kind in FAULT_KINDS if kind in wanted])
-    shown = _changed(functions=(functions, None), kinds=(kinds, None), profile=(profile, None), within=(within, "1h"),
+    shown = _changed(functions=(spec.as_ids(functions), None), kinds=(kinds, None), profile=(profile, None), within=(within, "1h"),
                      errors=(errors, None), max_times=(max_times, 3))  # fmt: skip
     return _labelled("faults", inner, **shown)
 

@@ -13,7 +13,7 @@ from typing import Any
 from unittest import mock
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import find, given, settings
 from hypothesis import strategies as st
 
 import jobsim
@@ -221,3 +221,23 @@ def test_every_drawn_fault_applies_to_a_real_simulation(faults, events):
 def test_faults_within_is_bounded_so_every_drawn_time_is_a_date():
     with pytest.raises(js.InvalidArgument, match=r"within=.* is not valid: a duration of at most 36500d"):
         js.faults(functions=["charge"], within=10**30)
+
+
+def test_a_missing_where_or_functions_is_named_with_what_to_give():
+    # a bare TypeError ("missing 1 required keyword-only argument") before
+    with pytest.raises(js.InvalidArgument, match=r"^js.faults\(\) needs functions=: the functions faults strike, as "
+                       r"failure_patterns' where: a mapping of function id"):  # fmt: skip
+        js.faults()
+    with pytest.raises(js.InvalidArgument, match=r"^js.failure_patterns\(\) needs where=: a mapping"):
+        js.failure_patterns()
+
+
+def test_function_objects_stand_for_their_ids_as_sim_fail_takes_them():
+    app = make_app()
+    charge = app.functions["charge"]
+    assert repr(js.faults(functions=[charge], kinds=["fail"])) == "faults(functions=['charge'], kinds=['fail'])"
+    assert repr(js.failure_patterns({charge: ["capture"]})) == "failure_patterns({'charge': ['capture']})"
+    pattern = find(js.failure_patterns([(charge, "capture")]), lambda pattern: len(pattern) > 0)
+    assert [(f.function, f.step) for f in pattern] == [("charge", "capture")]
+    with pytest.raises(js.InvalidArgument, match=r"is a backend's own object: give its function id"):
+        js.failure_patterns([object()])

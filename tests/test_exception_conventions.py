@@ -40,6 +40,7 @@ BUILT: dict[type[BaseException], tuple[tuple[Any, ...], dict[str, Any]]] = {
     jobsim.NonRetriableError: (("card declined",), {}),
     jobsim.StepMisuse: (("nested step",), {}),
     jobsim.errors.MisspeltKeyword: (("unknown keyword",), {}),
+    jobsim.errors.MisbuiltError: (("RetryAfterError(None): jobsim's order",), {}),
     jobsim.RetryAfterError: (("30s", "slow down"), {}),
     jobsim.errors.TraceError: (("bad line",), {"path": "run.jobsim.jsonl", "line": 3}),
     jobsim.UnmatchedRequest: ((REQUEST,), {"test_code": True, "closest": "route 'charges' misses it by its host"}),

@@ -36,7 +36,7 @@ from ._redactpolicy import Redaction
 from ._replayhttp import Keeps, serve_recorded_http
 from ._replayinputs import Deliver, Script, backend_calls_missing, has_outcomes, send_input
 from ._safe import said
-from ._time import MAX_NS, Duration, duration_ns, iso, to_datetime
+from ._time import MAX_NS, Duration, duration_ns, format_duration, iso, to_datetime
 from ._timeline import _clip
 from ._trace import Trace
 from ._tracediff import compare_lines, declared
@@ -271,6 +271,9 @@ def replay(
         notes.append(f"{served.excerpts} recorded HTTP response(s) had a body over 64 KiB, which a trace keeps "
                      "only as a digest and its first 1 KiB: the replay answered with that excerpt")  # fmt: skip
     comparison = None
+    if script.beyond is not None:  # until=: what happened after the recording's end is told, not compared
+        cut_at = script.beyond if cut_at is None else min(cut_at, script.beyond)
+        notes.append(_past_the_end(sim, script.beyond, end_of(recorded), format_duration(extra_ns or 0)))
     if has_outcomes(recorded):
         comparison = _compare(recorded, sim, compare, ignore, tolerance_ns, redact, notes, keeps, cut_at)
         notes += _gone(comparison, sim)
@@ -278,6 +281,27 @@ def replay(
         _keep_fakes(recorded, sim, redact, notes, keeps)
     return ReplayResult(comparison=comparison, recorded=recorded, simulation=sim, inputs=script.inputs,
                         stopped=stopped, notes=notes, source=source)  # fmt: skip
+
+
+def _past_the_end(sim: Simulation, beyond: int, end: int, until: str) -> str:
+    """The note for ``until=``: the replay went on past the recording's end, where there is nothing to compare
+    with (a run the recording left pending that ends then read as a difference, "pending" against "completed");
+    what happened there is told: the runs that ended and started, by function."""
+    ended: dict[str, Counter[str]] = {}
+    started: Counter[str] = Counter()
+    for record in sim.trace:
+        if record.seq <= beyond:
+            continue
+        if record.kind == "run.end":
+            ended.setdefault(str(record.data["function"]), Counter())[str(record.data["status"])] += 1
+        elif record.kind == "run.start":
+            started[str(record.data["function"])] += 1
+    told = [f"{fn}: {', '.join(f'{n} {status}' for status, n in sorted(by.items()))}" for fn, by in ended.items()]
+    news = (f"; after it, runs ended ({'; '.join(told)})" if told else "; after it, no run ended") + (
+        f" and runs started ({', '.join(f'{fn}: {n}' for fn, n in started.items())})" if started else "")
+    return (f"the replay went on {until} past the recording's end (until=, --until) and is compared only up to "
+            f"{iso(end)}, where the recording stops: what happened after it has nothing recorded to compare with"
+            f"{news}; see them in the replay's timeline (--out)")
 
 
 def _gone(comparison: Comparison, sim: Simulation) -> list[str]:

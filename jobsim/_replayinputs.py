@@ -96,6 +96,7 @@ class Script:
         self.replayed_by_jobs: Counter[str] = Counter()
         self._read = 0  # how many of the replay's own records were looked at for them
         self._refused: InvalidArgument | None = None  # a jobsim call the caller's deliver made, refused
+        self.beyond: int | None = None  # the replay's last record before ``until`` took it past the recording's end
 
     def run(self, extra_ns: int | None) -> str | None:
         driven = any(kind == "advance" for _, kind, _ in self.recorded._rows)
@@ -230,6 +231,8 @@ class Script:
                 return
             due = kernel.next_due()
             if until > kernel.now or (due is not None and due <= until):  # else a no-op: record nothing
+                if extra_ns and has_outcomes(self.recorded):  # past the recording: nothing to compare with
+                    self.beyond = len(self.sim.trace) - 1
                 self._drive(until)
             return
         horizon = duration_ns(IDLE_HORIZON) if extra_ns is None else extra_ns

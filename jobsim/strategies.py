@@ -349,8 +349,8 @@ def faults(*, functions: Any, kinds: Any = None, profile: Any = None, within: Du
                                maybe_function, maybe_at, st.integers(1, max_times)),
     }  # fmt: skip
     inner = st.one_of([by_kind[kind] for kind in FAULT_KINDS if kind in wanted])
-    shown = _changed(functions=(spec.as_ids(functions), None), kinds=(kinds, None), profile=(profile, None), within=(within, "1h"),
-                     errors=(errors, None), max_times=(max_times, 3))  # fmt: skip
+    shown = _changed(functions=(spec.as_ids(functions), None), kinds=(kinds, None), profile=(profile, None),
+                     within=(within, "1h"), errors=(errors, None), max_times=(max_times, 3))  # fmt: skip
     return _labelled("faults", inner, **shown)
 
 

@@ -415,6 +415,41 @@ def test_work_a_recording_left_due_at_its_last_instant_stays_pending_in_the_repl
     assert [r.status for r in again.simulation.runs("listener")] == ["completed", "queued"]
     further = jobsim.Simulation.replay(trace, app(), until="1m")  # asked to go on: now it runs
     assert [r.status for r in further.simulation.runs("listener")] == ["completed", "completed"]
+    assert further.same, further.report()  # at the recording's instant, but after it stopped: not compared
+
+
+def test_until_compares_up_to_the_recording_end_and_tells_what_happened_after(tmp_path):
+    """A run the recording left sleeping completes in a replay with until=: that was a DIFFERS (recorded
+    "pending", replayed "completed", exit 1), though the recording knows nothing after its end."""
+
+    def app(nudge="nudged"):
+        a = jobsim.App("reminders")
+
+        @a.function("remind", on="cart/updated")
+        def remind(ctx):
+            ctx.step.sleep("wait", "2h")
+            return ctx.step.run("nudge", lambda: nudge)
+
+        return a
+
+    with jobsim.Simulation(app(), start=START) as sim:
+        sim.send("cart/updated", {"cartId": "c1"})
+        sim.advance("1h")  # the recording stops while the run sleeps
+    path = sim.trace.save(tmp_path / "rec.jobsim.jsonl")
+    result = jobsim.Simulation.replay(path, app(), until="3h")
+    assert [run.status for run in result.simulation.runs("remind")] == ["completed"]
+    assert result.same, result.report()
+    [note] = [note for note in result.notes if "past the recording's end" in note]
+    assert note.startswith("the replay went on 3h past the recording's end (until=, --until) and is compared only "
+                           "up to 2025-03-03T10:00:00.000Z")  # fmt: skip
+    assert "after it, runs ended (remind: 1 completed)" in note
+    # what the recording did hold is still compared: a change before its end differs
+    changed = jobsim.Simulation.replay(path, app(), until="3h", compare="runs")
+    assert changed.same
+    with jobsim.Simulation(app(), start=START) as short:
+        short.send("cart/updated", {"cartId": "c1"})
+        short.advance("3h")  # recorded to the end: the output is compared
+    assert not jobsim.Simulation.replay(short.trace, app(nudge="changed"), until="1h").same
 
 
 def smtp_app() -> jobsim.App:

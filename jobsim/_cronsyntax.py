@@ -49,6 +49,11 @@ _FIELDS = (
 )
 _PLAIN = {"day-of-month": "1-31", "day-of-week": "0-6 or SUN-SAT"}
 """What a field takes in a dialect without ``L``, ``W``, ``#`` and day-of-week 7 (robfig/cron: Inngest)."""
+_NOT_ON_INNGEST = (" ('L', 'W', '#' and day-of-week 7 are not Inngest's, the default profile, whose robfig/cron takes "
+                   f"{_PLAIN['day-of-month']} and {_PLAIN['day-of-week']} there; `jobsim profiles NAME` says what "
+                   "each system's cron takes)")
+"""Said where the day fields list what some profiles' parsers take (a function's cron is read before its profile is
+known): following the hint to 'L' on the default profile was refused at the simulation's start."""
 _SECONDS = ("second", "0-59")
 _FIVE = "5 fields 'minute hour day-of-month month day-of-week'"
 _HELP5 = f"expected {_FIVE}"
@@ -123,6 +128,7 @@ def _explain(expr: str, parts: list[str], message: str, descriptors: bool = True
             return (
                 f"cron expression {expr!r}: {name} field {parts[index]!r} is not valid; "
                 f"accepted: {accepted}, '*', lists 'a,b', ranges 'a-b' and steps '*/n'"
+                + (_NOT_ON_INNGEST if specials and name in _PLAIN else "")
             )
     return f"cron expression {expr!r}: {message}; {expected(False, descriptors)}"
 

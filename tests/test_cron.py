@@ -109,6 +109,10 @@ def test_descriptors():
                           "last weekday; no other 'W'), '*'"),
         ("0 9 * * 1#6", "day-of-week field '1#6' is not valid; accepted: 0-7 or SUN-SAT, 'FRI#2' (the 2nd Friday), "
                         "'5L' (the last Friday), '*'"),
+        # the hint led to 'L', which the default profile then refused at the simulation's start: it says so
+        ("0 9 32 * *", "steps '*/n' ('L', 'W', '#' and day-of-week 7 are not Inngest's, the default profile, whose "
+                       "robfig/cron takes 1-31 and 0-6 or SUN-SAT there; `jobsim profiles NAME` says what each "
+                       "system's cron takes)"),
         ("* * *", "cron expression '* * *': has 3 field(s); expected 5 fields"),
         ("0 * * * * *",
          "has 6 field(s); expected 5 fields 'minute hour day-of-month month day-of-week' or one of @yearly"),

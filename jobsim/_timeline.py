@@ -37,8 +37,11 @@ def render_trace(trace: Trace, tz: dt.tzinfo, *, seed: Any, profile: Any, kinds:
     # by time, then in the order written: job code that spends time (time.sleep, a slow
     # response) writes a retry decided at +10 s before records other runs write at +0 s
     rows: list[tuple[str, str, str]] = []
+    idle = _never_ran(trace)
     for record in sorted(trace, key=_AT):
         text = describe(record, names, tz, kinds)
+        if record.kind == "run.start" and record.data.get("run") in idle and text is not None:
+            text = text.replace(" started by ", " queued by ", 1) + idle[record.data["run"]]
         if text is not None:
             if "\n" in text or "\r" in text:  # an event name, an error message: one record stays one line
                 text = text.replace("\r", "\\r").replace("\n", "\\n")
@@ -50,6 +53,23 @@ def render_trace(trace: Trace, tz: dt.tzinfo, *, seed: Any, profile: Any, kinds:
     if len(lines) == 2:
         lines.append("(nothing happened)")
     return "\n".join(lines)
+
+
+def _never_ran(trace: Trace) -> dict[str, str]:
+    """The runs the trace made that no request reached (no attempt, step or end of theirs follows: the test sent
+    the event and closed, or a cancel came first), with the words their line ends with: their ``run.start``
+    said "started by" for a run that never started."""
+    made: dict[str, None] = {}
+    for record in trace:
+        run = record.data.get("run")
+        if record.kind == "run.start":
+            made[run] = None
+        elif record.kind not in ("run.queued", "cancel") and run in made:
+            del made[run]
+    owner = trace._owner
+    still = owner is not None and getattr(owner, "_state", "closed") == "running"
+    words = " (not run yet)" if still else " (it never ran)"
+    return dict.fromkeys(made, words)
 
 
 def _stamp(ns: int, tz: dt.tzinfo) -> tuple[str, str]:

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import orjson
+import pytest
 from _traceapp import build, record
 
 import jobsim
@@ -190,3 +191,23 @@ def test_a_retry_line_gives_the_delay_between_the_stamps_it_shows() -> None:
     assert line(base + 21_881_000_000, 10 * SECOND - 500).endswith("attempt 2 at 09:00:21.881 (+10s)")
     assert line(base + 36_888_784_125, 36_888_784_125).endswith("at 09:00:36.888 (+36s888ms)")  # a jittered one
     assert line(base + 2 * MS + 400, 400).endswith("(+400ns)")  # under a millisecond: as it is
+
+
+def test_a_run_no_request_reached_is_queued_not_started(tmp_path, capsys) -> None:
+    """The test sent and closed without driving: the line said "started by" for a run that never started."""
+    app = jobsim.App("undriven")
+    app.function("welcome", on="user/created")(lambda ctx: ctx.step.run("send", lambda: "sent"))
+
+    def runs(timeline: str) -> list[str]:
+        return [line[29:] for line in timeline.splitlines() if " by user/created" in line]
+
+    with pytest.warns(jobsim.PendingWorkWarning), jobsim.Simulation(app, start="2025-03-01T00:00:00Z") as sim:
+        sim.send("user/created", {"email": "a@b.c"})
+        sim.advance(0)
+        sim.send("user/created", {"email": "d@e.f"})
+        assert runs(sim.timeline())[1] == "run       welcome#2 queued by user/created (not run yet)"
+    assert [(run.status, len(run.attempts)) for run in sim.runs("welcome")] == [("completed", 2), ("queued", 0)]
+    assert runs(sim.timeline()) == ["run       welcome#1 started by user/created",
+                                    "run       welcome#2 queued by user/created (it never ran)"]
+    assert main(["show", str(sim.trace.save(tmp_path / "t.jobsim.jsonl", redact=False))]) == 0
+    assert runs(capsys.readouterr().out) == runs(sim.timeline())

@@ -137,8 +137,10 @@ class JobsimError(Exception):
 def hide_jobsim_frames(excinfo: Any) -> bool:
     """pytest's ``__tracebackhide__`` for jobsim's modules (the pytest plugin sets it): their frames are left out of
     the traceback of a ``JobsimError``, whose message names the problem and the fix, so the traceback ends at the
-    test's line (or job code's) that caused it; any other exception passing through keeps them."""
-    return excinfo is not None and isinstance(excinfo.value, JobsimError)
+    test's line (or job code's) that caused it; so are they for one of jobsim's warnings that ``-W error::...``
+    made an error (``PendingWorkWarning`` at the ``with`` line: it showed ``close`` and ``_warn``'s source). Any
+    other exception passing through keeps them."""
+    return excinfo is not None and isinstance(excinfo.value, (JobsimError, *_WARNINGS))
 
 
 class InvalidArgument(JobsimError, ValueError):
@@ -433,3 +435,7 @@ class UnreadQueueWarning(PendingWorkWarning):
 
 class TraceWarning(UserWarning):
     """Something in a trace file was tolerated (a cut-off last line, an unknown record kind)."""
+
+
+_WARNINGS = (FaultWarning, KeyWarning, TriggerWarning, PendingWorkWarning, TraceWarning)
+"""jobsim's own warnings (``UnreadQueueWarning`` is a ``PendingWorkWarning``): ``hide_jobsim_frames``."""

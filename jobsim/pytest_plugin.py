@@ -376,7 +376,7 @@ def jobsim(request: pytest.FixtureRequest, jobsim_app: Any) -> Iterator[Simulati
     finally:
         if run.failed:  # the failure is the news (UnreadQueueWarning)
             sim._unread_quiet = sim._block_failed = True
-        sim.close()
+        _close_at_test(sim, request.node)
 
 
 # -- helpers of the hooks and fixtures ------------------------------------------------------
@@ -540,6 +540,27 @@ def _start(targets: Any, options: dict[str, Any], settings: _Settings) -> Simula
 
     given = "".join(f", {key}={shown(value)}" for key, value in kwargs.items())  # a marker value's repr may raise
     pytest.fail(f"jobsim: Simulation(jobsim_app{given}) failed: {problem}", pytrace=False)
+
+
+def _close_at_test(sim: Simulation, item: pytest.Item) -> None:
+    """Close the fixture's simulation. A jobsim warning that ``-W error::...`` made an error raises in pytest's
+    teardown, with no frame of the test's (jobsim's are hidden: "All traceback entries are hidden"): its message
+    then starts with the test's place, as the warning's own line shows it."""
+    from .errors import _WARNINGS
+
+    try:
+        sim.close()
+    except _WARNINGS as error:
+        where = sim._warn_at
+        place = f"{_shown_path(where[0])}:{where[1]} ({item.name})" if where is not None else item.nodeid
+        raise type(error)(f"{place}: {error}") from None
+
+
+def _shown_path(path: str) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:  # another drive (Windows)
+        return path
 
 
 def _test_line(item: pytest.Item) -> tuple[str, int] | None:

@@ -72,3 +72,39 @@ def test_a_parser_bug(monkeypatch):
     result = pytester.runpytest("-k", "parser_bug")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*jobsim/_time.py:*: in duration_ns", "E       RuntimeError: parser bug"])
+
+
+WARNED = """
+import jobsim
+import pytest
+
+app = jobsim.App("shop")
+app.function("welcome", on="user/created")(lambda ctx: ctx.step.run("send", lambda: "sent"))
+
+@pytest.fixture
+def jobsim_app():
+    return app
+
+def test_with_block():
+    with jobsim.Simulation(app) as sim:
+        sim.send("user/created", {"a": 1})
+
+def test_fixture(jobsim):
+    jobsim.send("user/created", {"a": 1})
+"""
+
+
+def test_a_warning_made_an_error_ends_at_the_with_line_or_names_the_test(pytester: pytest.Pytester) -> None:
+    """``-W error::jobsim.PendingWorkWarning``: it showed ``close`` and ``_warn``'s source; in the fixture's
+    teardown, where no frame is the test's, the message starts with the test's place."""
+    pytester.makepyfile(test_inner_warned=WARNED)
+    result = pytester.runpytest("-W", "error::jobsim.PendingWorkWarning")
+    result.assert_outcomes(failed=1, passed=1, errors=1)
+    result.stdout.fnmatch_lines([  # pytest shows errors first
+        "*ERROR at teardown of test_fixture*",
+        "E   jobsim.errors.PendingWorkWarning: test_inner_warned.py:15 (test_fixture): the simulation closed at *",
+        ">       with jobsim.Simulation(app) as sim:",
+        "E       jobsim.errors.PendingWorkWarning: the simulation closed at *",
+        "test_inner_warned.py:12: PendingWorkWarning",
+    ])  # fmt: skip
+    result.stdout.no_fnmatch_line("*jobsim/_*.py*")

@@ -32,7 +32,7 @@ from ._safe import shown
 from ._simulation import DEFAULT_START, Simulation
 from ._time import MAX_NS, duration_ns, instant_ns, iso, to_datetime, zone
 from ._trace import python_file_said
-from .errors import InvalidArgument, JobsimError
+from .errors import CalendarOverflow, InvalidArgument, JobsimError
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -77,6 +77,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "profiles":
             return _profiles(args)
         return _run(args)
+    except OverflowError as exc:  # a cron tick or a zone's wall time past 9999-12-31 or before year 1
+        print(f"jobsim: error: a time falls outside the years 1 to 9999 that a datetime can show "
+              f"({_overflow_reason(exc)}); start further from those years, or simulate fewer --days", file=sys.stderr)
+        return 2
     except JobsimError as exc:
         print(f"jobsim: error: {exc}", file=sys.stderr)
         return 2
@@ -87,13 +91,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f" {exc.filename!r}" if exc.filename else ""
         print(f"jobsim: error: cannot use{where}: {exc.strerror or exc}", file=sys.stderr)
         return 2
-    except OverflowError as exc:  # a cron tick or a zone's wall time past 9999-12-31 or before year 1
-        print(f"jobsim: error: a time falls outside the years 1 to 9999 that a datetime can show ({exc}); "
-              "start further from those years, or simulate fewer --days", file=sys.stderr)  # fmt: skip
-        return 2
     except KeyboardInterrupt:  # Ctrl-C: files are written whole or not at all (trace.save renames a .part)
         print("jobsim: interrupted", file=sys.stderr)
         return 130  # 128 + SIGINT, as a shell reports it
+
+
+def _overflow_reason(exc: OverflowError) -> str:
+    """Python's words for it (``date value out of range``), also inside a ``CalendarOverflow``'s message."""
+    text = str(exc)
+    if isinstance(exc, CalendarOverflow) and "(" in text:
+        return text.rpartition(" (")[2].partition(")")[0]
+    return text
 
 
 _VALUE_FLAGS = frozenset({"--start", "--days", "--seed", "--tolerance", "--until"})

@@ -67,7 +67,7 @@ from ._cronrobfig import robfig_next
 from ._cronsyntax import expand, expected, validate
 from ._crontz import naive_ns, naive_wall, next_transition, part_hour_change, utc_offset, wall_at
 from ._time import DAY, SECOND, instant_ns, to_datetime, zone, zone_name
-from .errors import InvalidArgument
+from .errors import CalendarOverflow, InvalidArgument
 
 Rule = Literal["isc", "shift", "instant", "wall"]
 Midnight = Literal["", "skip_gap", "second"]
@@ -166,7 +166,18 @@ class CronSchedule:
         return replace(self, rule=rule, dom_and=dom_and, midnight=midnight)
 
     def next_after(self, ns: int) -> int:
-        """The first fire time strictly after ``ns`` (epoch ns)."""
+        """The first fire time strictly after ``ns`` (epoch ns); ``CalendarOverflow`` when the search for it, or
+        ``ns``'s wall time in the schedule's zone, leaves the years 1 to 9999 a datetime can show."""
+        try:
+            return self._next_after(ns)
+        except OverflowError as error:  # cronsim's own ``date value out of range``, deep in its search
+            from ._time import iso
+
+            raise CalendarOverflow(
+                f"cron {self.expr!r}: its next tick after {iso(ns)} falls outside the years 1 to 9999 that a "
+                f"datetime can show ({error}); start the simulation further from those years") from None
+
+    def _next_after(self, ns: int) -> int:
         if self.rule == "isc" and not self.dom_and and not self.dom_days:
             return self._isc(ns)
         if self.rule == "shift":

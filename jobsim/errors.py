@@ -20,6 +20,7 @@ from ._safe import said, shown
 
 __all__ = [
     "BudgetExceeded",
+    "CalendarOverflow",
     "InjectedFault",
     "InvalidArgument",
     "JobsimError",
@@ -149,6 +150,11 @@ class InvalidArgument(JobsimError, ValueError):
     @classmethod
     def build(cls, name: str, value: Any, accepted: str) -> InvalidArgument:
         return cls(f"{name}={shown(value)} is not valid: {accepted}")  # shown: a broken or huge repr too
+
+
+class CalendarOverflow(InvalidArgument, OverflowError):
+    """A time the simulation needs (a cron's next tick, a wall time in a zone) falls outside the years 1 to 9999
+    that a ``datetime`` can show: a start at the calendar's ends. An ``OverflowError`` too, as it was."""
 
 
 @_keywords_named

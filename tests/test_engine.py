@@ -2768,8 +2768,12 @@ def test_a_start_that_fails_at_the_end_of_year_9999_frees_the_app():
     Simulation of it was refused."""
     app = jobsim.App("end-of-time")
     app.function("daily", on="go", cron="0 9 * * *")(lambda ctx: "ran")
-    with pytest.raises(OverflowError), jobsim.Simulation(app, start="9999-12-31T23:00:00Z"):
+    with pytest.raises(OverflowError) as info, jobsim.Simulation(app, start="9999-12-31T23:00:00Z"):
         pass
+    assert isinstance(info.value, jobsim.errors.CalendarOverflow) and isinstance(info.value, jobsim.InvalidArgument)
+    assert str(info.value) == ("cron '0 9 * * *': its next tick after 9999-12-31T23:00:00.000Z falls outside the years "
+                               "1 to 9999 that a datetime can show (date value out of range); start the simulation "
+                               "further from those years")  # a bare OverflowError before
     with jobsim.Simulation(app, start=START) as sim:  # the app is free again
         sim.advance("9h")
         assert len(sim.runs("daily")) == 1

@@ -41,6 +41,7 @@ BUILT: dict[type[BaseException], tuple[tuple[Any, ...], dict[str, Any]]] = {
     jobsim.StepMisuse: (("nested step",), {}),
     jobsim.errors.MisspeltKeyword: (("unknown keyword",), {}),
     jobsim.errors.MisbuiltError: (("RetryAfterError(None): jobsim's order",), {}),
+    jobsim.errors.CalendarOverflow: (("cron '0 9 * * *': its next tick falls outside the years 1 to 9999",), {}),
     jobsim.RetryAfterError: (("30s", "slow down"), {}),
     jobsim.errors.TraceError: (("bad line",), {"path": "run.jobsim.jsonl", "line": 3}),
     jobsim.UnmatchedRequest: ((REQUEST,), {"test_code": True, "closest": "route 'charges' misses it by its host"}),

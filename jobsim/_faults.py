@@ -39,6 +39,10 @@ FAULT_KINDS = ("fail", "crash", "downtime", "duplicate")
 METHODS = {"fail": "fail", "crash": "crash_worker", "downtime": "downtime", "duplicate": "duplicate_delivery"}
 """The ``Simulation`` method each kind calls."""
 
+OWN_WORKER_REFUSES = ("downtime", "duplicate")
+"""The kinds a backend plugin's own worker cannot suffer (``Simulation._refuse_for_own_workers`` refuses them; a
+refused fault value's hint leaves them out)."""
+
 _NO_DUPLICATES = ("fail", "crash", "downtime")
 PROFILE_FAULT_KINDS: dict[str, tuple[str, ...]] = {
     # semantics.md §9: at-least-once delivery (lease loss, stalled jobs, lock expiry, stale jobs)
@@ -181,7 +185,7 @@ class Fault:
         profile = getattr(sim, "profile", None)
         refused = {self.kind}
         if any(getattr(adapted, "own_worker", False) for adapted in getattr(sim, "adapted", ())):
-            refused |= {"downtime", "duplicate"}  # refused for a plugin's own worker (``function=None`` included)
+            refused |= set(OWN_WORKER_REFUSES)  # refused for a plugin's own worker (``function=None`` included)
         others = [kind for kind in fault_kinds(profile) if kind not in refused] if profile is not None else []
         given = f"kinds={tuple(others)!r}" if others else f"no {self.kind!r}"
         return (f"This {self!r} is a fault value: if jobsim.strategies.faults(...) drew it, draw only what this "

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, cast
 
 from ._checks import check_fault_error, keywords_checked
+from ._faults import METHODS, OWN_WORKER_REFUSES
 from ._simlife import _Lifecycle
 from ._time import Instant, instant_ns, iso
 from ._trace import describe_error
@@ -76,8 +77,11 @@ class _Faults(_Lifecycle):
             self._system().arm_crash(at_ns, fn_id)
         self._armed(self.kernel.now, {"fault": "crash", "when": at_ns, "function": fn_id})
 
-    def _refuse_for_own_workers(self, fault: str, fn_id: str | None) -> None:
-        """A fault the engine cannot apply to functions a plugin's own worker runs is refused, not ignored."""
+    def _refuse_for_own_workers(self, kind: str, fn_id: str | None) -> None:
+        """A fault the engine cannot apply to functions a plugin's own worker runs (``OWN_WORKER_REFUSES``) is
+        refused, not ignored."""
+        assert kind in OWN_WORKER_REFUSES, kind
+        fault = METHODS[kind]
         own = [a for a in self.adapted if a.own_worker]
         if fn_id is None:
             hit = own
@@ -141,7 +145,7 @@ class _Faults(_Lifecycle):
         self._refuse_closed("duplicate_delivery")
         at_ns = self._fault_instant(at, "at")
         fn_id = None if function is None else self._function(function, "function").id
-        self._refuse_for_own_workers("duplicate_delivery", fn_id)
+        self._refuse_for_own_workers("duplicate", fn_id)
         if isinstance(times, bool) or not isinstance(times, int) or not 1 <= times <= MAX_DUPLICATES:
             # each copy is a run made inside one delivery, which no max_items budget sees: a huge count would hang
             raise InvalidArgument.build("times", times, f"an int from 1 to {MAX_DUPLICATES:,}: how many extra "

@@ -193,7 +193,8 @@ def keywords_checked(where: str, error: type[InvalidArgument] = InvalidArgument,
                      needs: Mapping[str, str] | None = None) -> Callable[[_F], _F]:
     """Decorate a one-time entry point (a constructor, ``sim.fail``) so that a keyword it does not take
     is an ``InvalidArgument`` naming it and the closest valid one, not Python's bare ``TypeError``; so is a
-    required argument left out, with ``needs[name]`` saying what to give.
+    required argument in ``needs`` left out, with ``needs[name]`` saying what to give (the strategies', whose
+    TypeError Hypothesis would show from deep inside; a constructor's keeps Python's, which names it).
     ``error``: the subclass to raise (the strategies' own, which Hypothesis reads as its ``InvalidArgument``).
 
     The check runs only once the call has failed to bind; a call that binds pays one frame. Not for
@@ -231,11 +232,9 @@ def _missing(where: str, function: Callable[..., Any], args: tuple[Any, ...], kw
     missing = [name for name, parameter in signature.parameters.items()
                if parameter.default is inspect.Parameter.empty and name not in bound
                and parameter.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)]
-    if not missing:
-        return None
-    needs = needs or {}
-    said = "; ".join(f"{name}=" + (f": {needs[name]}" if name in needs else " (it has no default)") for name in missing)
-    return InvalidArgument(f"{where} needs {said}")
+    if not missing or not needs or any(name not in needs for name in missing):
+        return None  # Python's own TypeError names it (a Batch() without max_size=)
+    return InvalidArgument(f"{where} needs " + "; ".join(f"{name}=: {needs[name]}" for name in missing))
 
 
 _CHECKED = keywords_checked("")(lambda: None).__code__

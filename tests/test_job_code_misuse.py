@@ -16,6 +16,7 @@ import pytest
 
 import jobsim
 from jobsim import InvalidArgument, NonRetriableError
+from jobsim.errors import MisbuiltError
 
 START = "2025-01-01T00:00:00Z"
 
@@ -334,8 +335,10 @@ def test_a_retry_after_datetime_without_an_offset_says_job_code_s_clock_is_utc()
     with jobsim.Simulation(app, start=START) as sim:
         sim.send("go")
         sim.run_until_idle()
-    first = sim.runs("charge")[0].attempts[0]
-    assert type(first.error) is InvalidArgument
+    [run] = sim.runs("charge")
+    first = run.attempts[0]
+    assert type(first.error) is MisbuiltError  # a mistake in the code: the run fails at once, not retried
+    assert (run.status, len(run.attempts)) == ("failed", 1)
     assert str(first.error) == (
         "after=datetime.datetime(2025, 1, 1, 0, 5) is not valid: expected an aware datetime, an ISO 8601 string with "
         "an offset or 'Z' (e.g. '2025-03-01T09:00:00-05:00'), or seconds since the epoch; this one has no offset, "

@@ -221,14 +221,18 @@ def keywords_checked(where: str, error: type[InvalidArgument] = InvalidArgument,
 def _missing(where: str, function: Callable[..., Any], args: tuple[Any, ...], kwargs: Mapping[str, Any],
              needs: Mapping[str, str] | None) -> InvalidArgument | None:
     """The required arguments a call left out, named with what to give: ``js.faults() needs functions=``."""
+    if not needs:
+        return None
+    signature = inspect.signature(function)
     try:
-        signature = inspect.signature(function)
         signature.bind(*args, **kwargs)
     except TypeError:
-        pass
+        try:
+            bound = signature.bind_partial(*args, **kwargs).arguments
+        except TypeError:  # too many arguments, not too few: Python's message says so
+            return None
     else:
         return None  # it bound: the TypeError came from inside
-    bound = signature.bind_partial(*args, **kwargs).arguments
     missing = [name for name, parameter in signature.parameters.items()
                if parameter.default is inspect.Parameter.empty and name not in bound
                and parameter.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)]

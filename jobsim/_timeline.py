@@ -62,6 +62,8 @@ def _never_ran(trace: Trace) -> dict[str, str]:
     made: dict[str, None] = {}
     for record in trace:
         run = record.data.get("run")
+        if not isinstance(run, str):
+            continue
         if record.kind == "run.start":
             made[run] = None
         elif record.kind not in ("run.queued", "cancel") and run in made:

@@ -737,14 +737,19 @@ def test_runaway_function_stops_with_a_budget_error_naming_it():
     assert "ping: 1 item(s) pending" in str(info.value)
 
 
+def _never_idle(app, before, max_time):
+    """The BudgetExceeded message of run_until_idle(max_time=) after ``before(sim)``."""
+    with simulate(app) as sim:
+        before(sim)
+        with pytest.raises(jobsim.BudgetExceeded) as info:
+            sim.run_until_idle(max_time=max_time)
+    return str(info.value)
+
+
 def test_run_until_idle_reports_work_past_the_horizon():
     app = jobsim.App("a")
     app.function("slow", on="go")(lambda ctx: ctx.step.sleep("long", "30d"))
-    with simulate(app) as sim:
-        sim.send("go")
-        with pytest.raises(jobsim.BudgetExceeded) as info:
-            sim.run_until_idle(max_time="7d")
-    assert str(info.value).startswith(
+    assert _never_idle(app, lambda sim: sim.send("go"), "7d").startswith(
         "run_until_idle(max_time='7d') reached 2025-03-08T00:00:00.000Z with 1 item(s) of work still pending:\n"
         "  slow: next at 2025-03-31T00:00:00.000Z"
     )
@@ -755,11 +760,7 @@ def test_run_until_idle_names_cron_runs_that_outlast_their_interval():
     message said "a run sleeping or retrying past the horizon"; it names the overlap and what to do."""
     app = jobsim.App("a")
     app.function("sweep", cron="*/10 * * * *")(lambda ctx: ctx.step.sleep("nap", "25m"))
-    with simulate(app) as sim:
-        sim.advance("10m")
-        with pytest.raises(jobsim.BudgetExceeded) as info:
-            sim.run_until_idle(max_time="1h")
-    message = str(info.value)
+    message = _never_idle(app, lambda sim: sim.advance("10m"), "1h")
     assert "Cron runs overlap" in message and "past the horizon" not in message
     assert ("  'sweep' ('*/10 * * * *'): 3 runs in flight, started from 2025-03-01T00:50:00.000Z to "
             "2025-03-01T01:10:00.000Z\n") in message

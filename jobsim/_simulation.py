@@ -15,7 +15,7 @@ from ._aio import FOREVER, VirtualLoop, _Process
 from ._app import App
 from ._checks import TestAssertion, keywords_checked
 from ._events import Bus, Event, check_send_fields, check_ts_units, coerce_events, json_copy, plain_event, sent_data
-from ._kernel import DEFAULT_MAX_CHAIN, DEFAULT_MAX_ITEMS, Kernel
+from ._kernel import DEFAULT_MAX_CHAIN, DEFAULT_MAX_ITEMS, LAST, Kernel
 from ._othermocks import guard as guard_other_mocks
 from ._othermocks import unguard as unguard_other_mocks
 from ._profiles import Profile, Profiles, resolve
@@ -42,6 +42,18 @@ _LONG_SLEEP = ("check the sleep's length: time.sleep and asyncio.sleep take seco
 MAX_SPENDS = 250_000
 """How often one attempt's code may spend virtual time (``time.sleep``, ``asyncio.sleep``): a poll every second
 for almost three days, far past any worker's time limit; a fraction of a second of real time (sync code)."""
+
+
+class _Default(str):
+    """A default value told apart from the same value given (``max_time is _DEFAULT_HORIZON``)."""
+
+    __slots__ = ()
+
+
+_DEFAULT_HORIZON = _Default("366d")
+"""run_until_idle's default ``max_time``."""
+_OVERLAP_WINDOW = 7 * 24 * 3600 * 10**9
+"""With the default horizon, how long run_until_idle runs never idle before it looks for overlapping cron runs."""
 
 
 class Simulation(_Faults):
@@ -320,18 +332,28 @@ class Simulation(_Faults):
         self._drive(instant_ns(at, "at", tz=self.tz), max_items=max_items, what="advance_to")
 
     @keywords_checked("sim.run_until_idle()")
-    def run_until_idle(self, max_time: Duration = "366d", *, max_items: int = DEFAULT_MAX_ITEMS) -> None:
+    def run_until_idle(self, max_time: Duration = _DEFAULT_HORIZON, *, max_items: int = DEFAULT_MAX_ITEMS) -> None:
         """Run until no one-off work is pending (the next cron tick does not count; the runs of ticks passed on
         the way do, so cron runs that outlast their interval are never idle).
 
-        Stops with ``BudgetExceeded`` if work is still pending ``max_time`` from now.
+        Stops with ``BudgetExceeded`` if work is still pending ``max_time`` from now. With the default
+        ``max_time``, also after 7 days of virtual time never idle when all that is pending then is cron runs
+        this call started that overlap (``_overlapping_crons``): simulating the rest of the year cannot end it.
         """
         __tracebackhide__ = True  # a driving frame: pytest shows the test's line (see Simulation._drive)
         self._require_running("run_until_idle")
         horizon = duration_ns(max_time, "max_time")
         began = self.kernel.now
         deadline = min(began + horizon, MAX_NS)  # a huge max_time means "no limit"
-        self._drive(deadline, max_items=max_items, what="run_until_idle", stop_when_idle=True)
+        check = None
+        if max_time is _DEFAULT_HORIZON and deadline > began + _OVERLAP_WINDOW:
+            check = self.kernel.schedule(began + _OVERLAP_WINDOW, self._overlap_check, began, owner="run_until_idle",
+                                         priority=LAST, recurring=True)  # recurring: no work of its own
+        try:
+            self._drive(deadline, max_items=max_items, what="run_until_idle", stop_when_idle=True)
+        finally:
+            if check is not None:
+                self.kernel.cancel(check)
         if not self.kernel.idle:
             pending = [t for t in self.kernel.pending() if not t.recurring]
             lines = "\n".join(f"  {t.owner}: next at {_when(t.due)}" for t in pending[:10])
@@ -343,6 +365,15 @@ class Simulation(_Faults):
                               "that starts at its event's future ts; raise max_time= if that is expected.")
                 + self._oversleeps(deadline, horizon)
             )
+
+    def _overlap_check(self, began: int) -> None:
+        """run_until_idle's default horizon, 7 days in and never idle: cron runs that overlap stop it here."""
+        overlap = self._overlapping_crons(began)
+        if overlap:
+            raise BudgetExceeded(
+                f"run_until_idle() stopped at {iso(self.kernel.now)}, {format_duration(_OVERLAP_WINDOW)} after it "
+                f"began, never having been idle, rather than simulate the rest of its default max_time="
+                f"{str(_DEFAULT_HORIZON)!r}:\n{overlap}\nPass max_time= to wait longer all the same.")
 
     def _overlapping_crons(self, began: int) -> str:
         """run_until_idle waits for the runs the cron ticks it passes start (only the next tick is not waited

@@ -768,6 +768,37 @@ def test_run_until_idle_names_cron_runs_that_outlast_their_interval():
                             "shorter than the interval.")
 
 
+def test_with_the_default_horizon_overlapping_cron_runs_stop_it_after_7_days():
+    """An every-minute cron whose runs sleep 90 s simulated 366 days (527,000 runs, 38 s) before it said so."""
+    app = jobsim.App("a")
+    app.function("poll", cron="* * * * *")(lambda ctx: ctx.step.sleep("cool-down", "90s"))
+    with simulate(app) as sim:
+        sim.advance("1m")
+        with pytest.raises(jobsim.BudgetExceeded) as info:
+            sim.run_until_idle()
+        assert iso(sim.now_ns()) == "2025-03-08T00:01:00.000Z"
+        assert len(sim.runs("poll")) == 7 * 24 * 60 + 1
+        sim.advance("1m")  # the simulation goes on
+    assert str(info.value).startswith(
+        "run_until_idle() stopped at 2025-03-08T00:01:00.000Z, 7d after it began, never having been idle, rather "
+        "than simulate the rest of its default max_time='366d':\nCron runs overlap:")
+    assert str(info.value).endswith("\nPass max_time= to wait longer all the same.")
+
+
+def test_a_max_time_given_is_simulated_whole_and_a_week_of_other_work_is_no_overlap():
+    app = jobsim.App("a")
+    app.function("poll", cron="0 * * * *")(lambda ctx: ctx.step.sleep("cool-down", "90m"))
+    message = _never_idle(app, lambda sim: sim.advance("1h"), "10d")  # given: all 10 days
+    assert message.startswith("run_until_idle(max_time='10d') reached 2025-03-11T01:00:00.000Z")
+    app = jobsim.App("b")
+    app.function("slow", on="go")(lambda ctx: ctx.step.sleep("long", "30d"))
+    app.function("tick", cron="0 * * * *")(lambda ctx: "quick")
+    with simulate(app) as sim:
+        sim.send("go")
+        sim.run_until_idle()  # 30 days, never idle: a sleep, not cron runs, so on to its end
+        assert [run.status for run in sim.runs("slow")] == ["completed"]
+
+
 def test_cron_runs_that_do_not_overlap_reach_idle_and_other_pending_work_keeps_the_old_words():
     app = jobsim.App("a")
     app.function("sweep", cron="*/10 * * * *")(lambda ctx: ctx.step.sleep("nap", "5m"))

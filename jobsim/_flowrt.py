@@ -383,10 +383,21 @@ class FlowRuntime:
         if deadline is not None and x.now > deadline:  # it ran past its timeout: Inngest ignores the response
             step = None if op[0] in ("returned", "error", "parallel") else op[1]
             error = TimeoutError(f"the run exceeded its timeout of {format_duration(deadline - run.start_ns)}")
-            self.engine._attempt(run, x, step, error)
-            self.cancel(run, {"reason": "timeout"}, deadline)
+            if deadline <= self.kernel.now:
+                self._ran_past(run, x, step, error)
+            else:  # at the deadline, unless an event (cancel_on, a singleton) cancels it before: it still runs then
+                self.kernel.schedule(deadline, self._ran_past, run, x, step, error, owner=run.function.id)
             return False
         return True
+
+    def _ran_past(self, run: Run, x: Execution, step: str | None, error: BaseException) -> None:
+        """The request ran past the run's timeout: its attempt fails with ``error`` and the run is cancelled, now,
+        at the deadline. Decided as the request ran, it cancelled the run then, so a ``cancel_on`` event or a
+        singleton arriving between the request's start and the deadline found the run over and did nothing."""
+        if run.status in FINAL:  # cancelled first
+            return
+        self.engine._attempt(run, x, step, error)
+        self.cancel(run, {"reason": "timeout"}, self.kernel.now)
 
     def _release(self, slots: Slots) -> None:
         """A request ended: its slots are free, and the oldest waiters that now fit run. With ``by_run_age``

@@ -249,6 +249,35 @@ def test_a_step_running_past_the_timeout_cancels_the_run_at_the_deadline():
     assert str(attempt.error) == "the run exceeded its timeout of 10m"
 
 
+def test_an_event_before_the_deadline_cancels_a_run_whose_step_will_run_past_it():
+    """The request ran past the timeout, decided as it began (00:30): the run was cancelled then, for 01:00, so
+    the cancel_on event at 00:40 and a singleton's new run at 00:40 found it over (two runs of a singleton ran
+    at once)."""
+    def build(**options):
+        app = jobsim.App("a")
+
+        @app.function("remind", on="cart/created", retries=0, timeout="1h", **options)
+        def remind(ctx):
+            ctx.step.sleep("wait", "30m")
+            ctx.step.run("slow-send", time.sleep, 45 * 60)
+            return "sent"
+
+        return app
+
+    for options, second in (({"cancel_on": [Cancel("cart/completed", match="data.cartId")]}, "cart/completed"),
+                            ({"singleton": jobsim.Singleton(key="event.data.cartId", mode="cancel")}, "cart/created")):
+        with jobsim.Simulation(build(**options), start=START) as sim:
+            sim.send("cart/created", {"cartId": "c2"})
+            sim.advance("40m")
+            sim.send(second, {"cartId": "c2"})
+            sim.run_until_idle()
+        first = sim.runs("remind")[0]
+        assert (first.status, secs(first.end_ns)) == ("cancelled", 2400)
+        reason = "cancel_on" if second == "cart/completed" else "singleton"
+        assert sim.trace.of("cancel")[0].data["reason"] == reason
+        assert not first.attempts[1:]  # the slow step's attempt never reported: no timeout error either
+
+
 def test_a_step_ending_exactly_at_the_deadline_is_in_time():
     # Inngest cancels once the time since the start exceeds the timeout (`validate.go :
     # checkFinishTimeout`): a response at the deadline, and a request due at it, still count

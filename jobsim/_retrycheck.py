@@ -339,7 +339,7 @@ def _scheduled(sim: Any, run: Run, failed: Attempt) -> int:
         for record in trace.of("retry"):
             data = record.data
             if data["run"] == run.id and data["attempt"] == failed.number and data.get("step") == failed.step:
-                return min(int(data["at"]), failed.start_ns)
+                return min(int(data.get("planned", data["at"])), failed.start_ns)  # planned: Quirrel's, past
     return failed.start_ns
 
 

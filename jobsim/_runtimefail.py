@@ -131,15 +131,18 @@ class _Failures(_Cron):
 
     def _failure(self, run: Run, attempt: int, key: str | None, now: int, error: BaseException) -> None:
         count = self._fail_count(run, attempt)
-        due = self._retry_due(run, count - 1, now, error)
+        planned = self._retry_due(run, count - 1, now, error)
+        due = None if planned is None else max(now, planned)  # one planned in the past (Quirrel's) runs at once
         if self.profile.attempt_failure_hook is not None:
             self._heard(run, error, now, attempt, count, due)
-        if due is None:
+        if due is None or planned is None:
             self.engine.finish(run, "failed", now, error)
             return
         run.status = "retrying"
         data = {"function": run.function.id, "run": run.id, "step": key, "attempt": attempt + 1, "at": due,
                 "delay": max(0, due - now)}  # fmt: skip
+        if planned != due:  # the time the next retry counts from (``_retrycheck._scheduled``)
+            data["planned"] = planned
         starts = due
         if self.polls is not None and run.function.id not in self.sim._own_worker:
             # the run's finally saves nextRunAt = due and unlocks the job at `now`; a poll finds it (_polling.py)
@@ -150,7 +153,7 @@ class _Failures(_Cron):
             else:
                 self.waits.pop(run, None)
         self.record(now, "retry", data)
-        self.state(run).scheduled = due
+        self.state(run).scheduled = planned  # not ``due``: an attempt that outlasted it would push every later retry
         self.kernel.schedule(starts, self.engine._request, run, attempt + 1, owner=run.function.id)
 
     def _heard(
@@ -201,6 +204,8 @@ class _Failures(_Cron):
         return count
 
     def _retry_due(self, run: Run, attempt: int, now: int, error: BaseException) -> int | None:
+        """When the retry after failed attempt ``attempt`` is planned (``None``: no retry); Quirrel's may be in the
+        past, when the attempt outlasted it (``owl : retry.ts`` adds the offsets' difference to the stored runAt)."""
         profile, engine = self.profile, self.engine
         if isinstance(error, NonRetriableError) and (profile.non_retriable or isinstance(error, StepMisuse)):
             return None  # a step misuse is a mistake in the handler, on every system
@@ -213,7 +218,7 @@ class _Failures(_Cron):
             return now + profile.crash.retry_ns  # the system's own retry of a dead worker (Trigger.dev's stall)
         delay = policy.delay_ns(attempt + 1, engine.rng_for(run.function.id))
         if getattr(policy, "from_scheduled", False):
-            return max(now, self.state(run).scheduled + delay)
+            return self.state(run).scheduled + delay
         return now + delay
 
     def _attempt(self, run: Run, x: Execution, step: str | None, error: BaseException | None,

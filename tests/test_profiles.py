@@ -97,6 +97,27 @@ def test_quirrel_counts_retries_from_the_scheduled_time_not_the_failure():
     assert [(a.start_ns - run.start_ns) // SECOND for a in run.attempts] == [0, 10, 300]
 
 
+@pytest.mark.parametrize(("takes", "starts"), [(20, [0, 20, 60, 300]), (100, [0, 100, 200, 300])])
+def test_a_quirrel_attempt_that_outlasts_its_retry_does_not_push_the_later_ones(takes, starts):
+    """owl adds the offsets' difference to the job's stored runAt, which an attempt that ran late does not move:
+    the retry it outlasted runs at once, the next ones at T + d_k still (they drifted by the lateness)."""
+    app = jobsim.App("q")
+
+    @app.function("f", on="go", retries=QuirrelRetry(["10s", "1m", "5m"]))
+    def f(ctx):
+        import time
+
+        time.sleep(takes)
+        raise RuntimeError("down")
+
+    with jobsim.Simulation(app, profile="quirrel") as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    run = sim.runs("f")[0]
+    assert [(a.start_ns - run.start_ns) // SECOND for a in run.attempts] == starts
+    jobsim.invariants.retries_respect_policy(sim)  # it reads the planned times the retry records keep
+
+
 def test_attempts_are_per_run_and_a_retry_starts_over_on_plain_call_systems():
     app = jobsim.App("r")
     calls = []

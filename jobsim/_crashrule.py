@@ -38,6 +38,9 @@ class CrashRule:
     two_pass: bool = False
     then: CrashThen = "fail"
     max_reruns: int | None = None
+    exhausted: str = ""
+    """What the system does once ``max_reruns`` are used up, for the ``recover`` record (its ``then`` is then
+    ``"fail"``: it said ``"rerun"``, "runs it again from the start", for a job it failed)."""
     rerun_cron: bool = False
     final: bool = False
     holds_slot: bool = False

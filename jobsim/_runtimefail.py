@@ -102,12 +102,18 @@ class _Failures(_Cron):
         if run.function.flow is not None:
             self.engine.flowrt.give_back(run)  # the slots a dead attempt held (``CrashRule.holds_slot``)
         rule, now, state = self.profile.crash, self.kernel.now, self.state(run)
-        self.record(now, "recover", {"function": run.function.id, "run": run.id, "how": rule.recovery,
-                                     "then": rule.then})  # fmt: skip
-        if rule.then == "rerun":
+        rerun = rule.then == "rerun"
+        if rerun:
             state.reruns += 1
             cron = rule.rerun_cron and bool(run.events) and run.events[0].name == CRON_EVENT
-            if rule.max_reruns is None or state.reruns <= rule.max_reruns or cron:
+            rerun = rule.max_reruns is None or state.reruns <= rule.max_reruns or cron
+        how, then = rule.recovery, rule.then
+        if rule.then == "rerun" and not rerun:  # re-runs used up: the record says what happens, a failure
+            how = rule.exhausted or f"{rule.recovery}, but it had been run again {rule.max_reruns} time(s) already"
+            then = "fail"
+        self.record(now, "recover", {"function": run.function.id, "run": run.id, "how": how, "then": then})
+        if rule.then == "rerun":
+            if rerun:
                 state.scheduled = now
                 if self.polls is not None:
                     self.locked[run] = now  # the poll that found the expired lock locked it again

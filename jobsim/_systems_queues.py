@@ -118,7 +118,9 @@ def bullmq() -> Profile:
         crash=CrashRule(lease_ns=30 * SECOND, renew_ns=15 * SECOND, scan_ns=30 * SECOND, two_pass=True,
                         then="rerun", max_reruns=1, rerun_cron=True, final=True,
                         reason="job stalled more than allowable limit",
-                        recovery="the stalled-job checker moved it back to wait"),
+                        recovery="the stalled-job checker moved it back to wait",
+                        exhausted="the stalled-job checker found it stalled more than maxStalledCount (1) times "
+                                  "and moved it to failed"),
         dedupe="BullMQ moves a job to active once; scheduler job ids (repeat:<id>:<millis>) are unique",
     )  # fmt: skip
 

@@ -250,6 +250,10 @@ def test_bullmq_fails_a_job_that_stalls_twice_whatever_attempts_it_has_left():
     assert run.status == "failed" and str(run.error) == "job stalled more than allowable limit"
     assert isinstance(run.error, WorkerCrashed)
     assert times(sim.trace.of("recover")) == ["09:00:30.000", "09:01:00.000"]
+    # the second record said "rerun" (the system runs it again from the start) for the job it failed
+    assert [r.data["then"] for r in sim.trace.of("recover")] == ["rerun", "fail"]
+    assert "recover   billing#1: the stalled-job checker found it stalled more than maxStalledCount (1) times " \
+           "and moved it to failed; the system fails the attempt" in sim.timeline()
     assert iso(run.end_ns) == "2025-03-03T09:01:00.000Z"
     assert [a.number for a in run.attempts] == [0, 0]  # stalls consume no attempt; the 2 left are not used
     assert sim.trace.of("retry") == []

@@ -158,6 +158,14 @@ class _Targets:
                      else f"twice in app {fn.app.id!r}")  # fmt: skip
             raise InvalidArgument(f"function id {fn.id!r} is declared {where}; a simulation's function ids must "
                                   "be unique: rename one")  # fmt: skip
+        handler = f"{fn.id}-failure" if fn.on_failure is not None else None
+        owner = self.functions.get(fn.id.removesuffix("-failure")) if fn.id.endswith("-failure") else None
+        if (handler is not None and handler in self.functions) or (owner is not None and owner.on_failure is not None):
+            base = fn.id if handler is not None else fn.id.removesuffix("-failure")
+            raise InvalidArgument(
+                f"function id {base + '-failure'!r} is taken by the on_failure handler of function {base!r}, and "
+                f"another function is declared with it: sim.runs({base + '-failure'!r}) and "
+                f"sim.fail({base + '-failure'!r}) would mix the two; rename that function")  # fmt: skip
 
     def add_function(self, fn: Function, *, own_worker: bool = False) -> None:
         """Declare ``fn`` while the simulation runs, for a plugin whose target is ``Adapted(dynamic=True)``.

@@ -813,6 +813,23 @@ def test_cron_runs_that_do_not_overlap_reach_idle_and_other_pending_work_keeps_t
     assert "Cron runs overlap" not in str(info.value) and "past the horizon" in str(info.value)
 
 
+@pytest.mark.parametrize("handler_first", [True, False])
+def test_a_function_named_as_another_ones_failure_handler_is_refused(handler_first):
+    """sim.runs("charge-failure") gave the runs of both, and sim.fail("charge-failure") aimed at either."""
+    app = jobsim.App("a")
+    declare = [lambda: app.function("charge", on="go", on_failure=lambda ctx: None)(lambda ctx: None),
+               lambda: app.function("charge-failure", on="other")(lambda ctx: None)]
+    for make in declare if handler_first else declare[::-1]:
+        make()
+    with pytest.raises(InvalidArgument, match=r"^function id 'charge-failure' is taken by the on_failure handler of "
+                       r"function 'charge', and another function is declared with it"):  # fmt: skip
+        simulate(app)
+    other = jobsim.App("b")
+    other.function("charge-failure", on="other")(lambda ctx: None)  # no on_failure on 'charge': its own name
+    other.function("charge", on="go")(lambda ctx: None)
+    simulate(other).close()
+
+
 def test_on_failure_runs_once_with_the_error_and_the_original_event():
     app = jobsim.App("a")
     seen = []

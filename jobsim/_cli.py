@@ -32,7 +32,7 @@ from ._safe import shown
 from ._simulation import DEFAULT_START, Simulation
 from ._time import MAX_NS, duration_ns, instant_ns, iso, to_datetime, zone
 from ._trace import python_file_said
-from .errors import CalendarOverflow, InvalidArgument, JobsimError
+from .errors import BudgetExceeded, CalendarOverflow, InvalidArgument, JobsimError, PluginError
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -281,6 +281,9 @@ def _run(args: argparse.Namespace) -> int:
         traffic = user_hook(module, "jobsim_traffic", 1, "a function taking the simulation")
         if traffic is not None:
             traffic(sim)  # may itself move the clock through the traffic it plays
+            if sim._state == "closed":  # the next driving call said "sim.advance_to() needs a running simulation"
+                raise HookFailed(f"{module.__name__}.jobsim_traffic() closed the simulation (sim.close()); jobsim "
+                                 "run starts it and closes it after --days: the hook only sends and drives it")
         end = sim.start_ns + duration_ns(days * 86_400, "--days")
         if end > MAX_NS:
             raise InvalidArgument.build("--days", args.days, f"a span that ends by {iso(MAX_NS)}, the last "
@@ -385,10 +388,11 @@ def user_hook(module: Any, name: str, arity: int, shape: str) -> Callable[..., A
         try:
             return hook(*args)
         except (Exception, SystemExit) as exc:  # sys.exit() in a hook ended jobsim with its code and no word
-            # a jobsim error passes (a budget the simulation the hook drives ran out of: the caller says what that
-            # means), but a refused jobsim call of the hook's own (sim.send(event, delay='-5s')) is its bug, as any
-            # other error of it: job code's refusals fail its runs and never reach here
-            if isinstance(exc, JobsimError) and not isinstance(exc, InvalidArgument):
+            # a budget the simulation the hook drives ran out of passes (the caller says what that means), and a
+            # plugin's error, but a refused jobsim call of the hook's own (sim.send(event, delay='-5s'), `with sim:`
+            # on the simulation jobsim run started) is its bug, as any other error of it: job code's refusals fail
+            # its runs and never reach here
+            if isinstance(exc, (BudgetExceeded, PluginError)):
                 raise
             frames = traceback.extract_tb(exc.__traceback__)[1:]  # past this wrapper
             mine = [f for f in frames if f.filename == source] or frames

@@ -39,8 +39,8 @@ class _Lifecycle(_Targets):
     def start(self) -> Simulation:
         if self._state == "running":  # `with jobsim:` in a test: the fixture's simulation is started already
             raise JobsimError("this simulation is running already: use it as it is (the `jobsim` fixture's is "
-                              "started for the test and closed after it), or create a new Simulation for another "
-                              "run")  # fmt: skip
+                              "started for the test and closed after it, as `jobsim run` starts the one it gives "
+                              "jobsim_traffic), or create a new Simulation for another run")  # fmt: skip
         if self._state != "new":
             raise JobsimError(f"this simulation is {self._state}; create a new Simulation for another run")
         self._refuse_late_functions()

@@ -355,6 +355,26 @@ def test_a_traffic_hook_that_raises_is_one_line_naming_its_line(tmp_path, monkey
                   "fix it and run again\n"
 
 
+def test_a_traffic_hook_that_starts_or_closes_the_simulation_is_named(tmp_path, monkeypatch, capsys):
+    """`with sim:` in the hook was a bare "running already" error, and sim.close() blamed a call the hook
+    never made ("sim.advance_to() needs a running simulation")."""
+    traffic = '    sim.send("hello", {"name": "Zoë Ångström"})'
+    source = MODULE.replace(traffic, '    with sim:\n        sim.send("hello")')
+    module = write_module(tmp_path, monkeypatch, source)
+    code, out, err = run(capsys, "run", module)
+    assert (code, out) == (2, "")
+    assert err.startswith(f"jobsim: error: {module}.jobsim_traffic() failed: JobsimError: this simulation is running "
+                          "already")  # fmt: skip
+    line = source.splitlines().index("    with sim:") + 1
+    assert err.endswith(f"({module}.py, line {line}); fix it and run again\n")
+    source = MODULE.replace(traffic, '    sim.advance("1m")\n    sim.close()')
+    module = write_module(tmp_path, monkeypatch, source)
+    code, out, err = run(capsys, "run", module)
+    assert (code, out) == (2, "")
+    assert err == (f"jobsim: error: {module}.jobsim_traffic() closed the simulation (sim.close()); jobsim run starts "
+                   "it and closes it after --days: the hook only sends and drives it\n")
+
+
 def test_the_modules_seed_is_used_unless_seed_is_given(tmp_path, monkeypatch, capsys):
     module = write_module(tmp_path, monkeypatch, MODULE + "\njobsim_options = {'seed': 5}\n")
     code, out, _ = run(capsys, "run", module, "--days", "0")

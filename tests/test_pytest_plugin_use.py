@@ -555,7 +555,8 @@ def test_with_on_the_fixture_says_it_is_started_already(pytester: pytest.Pyteste
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         ["E *jobsim.errors.JobsimError: this simulation is running already: use it as it is (the `jobsim` "
-         "fixture's is started for the test and closed after it), or create a new Simulation for another run"]
+         "fixture's is started for the test and closed after it, as `jobsim run` starts the one it gives "
+         "jobsim_traffic), or create a new Simulation for another run"]
     )  # fmt: skip
 
 

@@ -235,8 +235,11 @@ def same_key(calls: Iterable[Any], route: respx.Route, name: str, header: str, c
     if any(key is None for key in keys):
         problems.append(f"{sum(key is None for key in keys)} carried no {header} header")
     elif len(set(keys)) > 1:
-        problems.append(f"they carried {len(set(keys))} different {header} values: a retry made a new key, so "
-                        "the provider cannot tell it from a new request")
+        problems.append(f"they carried {len(set(keys))} different {header} values: if they are one request and "
+                        "its retries, a retry made a new key, so the provider cannot tell it from a new request; if "
+                        "they came from different runs (two events, each its own request), each has its own key by "
+                        "design: give the route a pattern that matches one run's requests (its order's id in the "
+                        "path or body) and assert on it")
     if problems:
         lines = [f"jobsim: the requests of the route {name}: " + "; ".join(problems) + "."]
         lines += [f"  {iso(instant_ns(call.at), tz)}  {call.request.method} {call.request.url}  {header}: "

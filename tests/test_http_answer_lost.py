@@ -114,7 +114,10 @@ def test_a_new_key_per_try_is_what_the_assertion_catches():
         sim.http.assert_same_idempotency_key("charge")
     lines = str(caught.value).splitlines()
     assert lines[0] == ("jobsim: the requests of the route 'charge': they carried 2 different Idempotency-Key values: "
-                        "a retry made a new key, so the provider cannot tell it from a new request.")
+                        "if they are one request and its retries, a retry made a new key, so the provider cannot tell "
+                        "it from a new request; if they came from different runs (two events, each its own request), "
+                        "each has its own key by design: give the route a pattern that matches one run's requests "
+                        "(its order's id in the path or body) and assert on it.")
     assert lines[1].startswith(
         "  2026-03-02T00:00:00.000Z  POST https://api.payments.test/v1/charges  Idempotency-Key: '")
     assert lines[1].endswith("-> ReadTimeout (the server answered 200; the answer was lost)")

@@ -309,7 +309,8 @@ class FlowRuntime:
                     now = self.kernel.now
                     heappush(blocking.waiting, (self.score(ctl, now), next(self.seq), run, attempt, plan))
                     run.status = "queued"
-                    self._queued(ctl, "concurrency", now)
+                    if not self._granted_now(slots, run):
+                        self._queued(ctl, "concurrency", now)
                     return None
                 for pool, _ in slots:
                     pool.busy += 1
@@ -321,6 +322,14 @@ class FlowRuntime:
             else:  # the system is down: its request is deferred (``before_request``) and the run starts when back up
                 self._queued(ctl, "downtime", self.kernel.now, end)
         return ctl
+
+    def _granted_now(self, slots: Slots, run: Run) -> bool:
+        """The request just queued heads every queue it is in and each has a free slot: the grant already due at
+        this instant (``_release`` schedules ``_grant_all`` on Inngest) runs it now, so it never waits. Its
+        ``run.queued`` record said "waits for a concurrency slot" at each step of a run alone in its slots, as its
+        next request came before the slot its last one freed was handed on."""
+        return self.by_run_age and all(
+            pool.busy < limit and (not pool.waiting or pool.waiting[0][2] is run) for pool, limit in slots)
 
     def _begin(self, ctl: RunControl) -> None:
         run, now = ctl.run, self.kernel.now

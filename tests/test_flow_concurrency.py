@@ -330,3 +330,25 @@ def test_concurrency_keys_1_and_the_string_1_share_one_slot_and_so_do_callable_k
         sim.run_until_idle()
     for name in ("by-path", "by-callable"):
         assert [secs(r.start_ns) for r in sim.runs(name)] == [0, 10, 20, 0, 10]
+
+
+def test_a_run_whose_next_step_takes_its_own_freed_slot_at_once_records_no_wait():
+    """Run 1's second step came as its first freed the slot, with run 2 waiting: it was queued and granted at the
+    same instant, and each of its steps wrote "waits for a concurrency slot" though it never waited."""
+    app = jobsim.App("a")
+
+    @app.function("render", on="go", concurrency=1)
+    def render(ctx):
+        ctx.step.run("a", time.sleep, 10)
+        ctx.step.run("b", time.sleep, 10)
+        return "ok"
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.send("go")
+        sim.advance("1s")
+        sim.send("go")
+        sim.run_until_idle()
+    first, second = sim.runs("render")
+    assert [(r.data["n"], secs(r.at)) for r in sim.trace.of("run.queued")] == [(2, 1)]  # the one real wait
+    assert [secs(a.start_ns) for a in first.attempts] == [0, 10, 20]  # run 1 never waited
+    assert [secs(a.start_ns) for a in second.attempts] == [20, 30, 40]

@@ -236,7 +236,7 @@ def _missing(where: str, function: Callable[..., Any], args: tuple[Any, ...], kw
     missing = [name for name, parameter in signature.parameters.items()
                if parameter.default is inspect.Parameter.empty and name not in bound
                and parameter.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)]
-    if not missing or not needs or any(name not in needs for name in missing):
+    if not missing or any(name not in needs for name in missing):
         return None  # Python's own TypeError names it (a Batch() without max_size=)
     return InvalidArgument(f"{where} needs " + "; ".join(f"{name}=: {needs[name]}" for name in missing))
 

@@ -33,6 +33,7 @@ _SECRET_KEYS = frozenset({
 _SECRET_KEY_SUFFIXES = ("password", "passwd", "secret", "token", "apikey", "privatekey", "secretkey",
                         "accesskey", "signature", "credentials")  # fmt: skip
 
+_SECRET_QUERY_SUFFIXES = ("token", "secret", "password", "apikey", "signature", *_SECRET_KEY_SUFFIXES)
 _SECRET_QUERY = frozenset({
     "token", "accesstoken", "apikey", "key", "sig", "signature", "secret", "password", "pass", "pwd", "code",
     "auth", "clientsecret", "refreshtoken", "idtoken", "jwt", "sessionid", "xamzsignature",
@@ -73,6 +74,12 @@ SECRET_PATTERNS: tuple[tuple[str, str, str, str], ...] = (
     ("hugging face token", r"hf_", "", r"\bhf_[A-Za-z0-9]{30,}"),
     ("shopify token", r"shpat_|shpss_|shpca_|shppa_", "", r"\bshp(?:at|ss|ca|pa)_[A-Fa-f0-9]{32}\b"),
     ("telegram bot token", r"/bot", r"/bot", r"\d{6,}:[A-Za-z0-9_-]{30,}"),  # api.telegram.org/bot<token>/...
+    # one in free text ("Bot token: 123456789:AAHdq..."): the bot's id, then 35 characters from "A" (BotFather's form)
+    ("telegram bot token (text)", r":A", r"\b\d{5,16}:", r"A[A-Za-z0-9_-]{34}(?![A-Za-z0-9_-])"),
+    # an AWS secret access key is 40 random characters with no prefix of its own: found by its usual label
+    ("aws secret access key", r"SECRET_ACCESS_KEY|secret_access_key",
+     r"\b(?:AWS_SECRET_ACCESS_KEY|aws_secret_access_key|SECRET_ACCESS_KEY|secret_access_key)[\"']?\s*[=:]\s*[\"']?",
+     r"[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+])"),
     ("azure key", r"AccountKey=|SharedAccessKey=", r"\b(?:AccountKey|SharedAccessKey)=", r"[A-Za-z0-9+/]{20,}={0,2}"),
 )
 
@@ -362,8 +369,8 @@ def secret_key(key: str) -> bool:
 
 @functools.lru_cache(maxsize=4096)
 def secret_query(name: str) -> bool:
-    norm = normalize_key(unquote(name))
-    return norm in _SECRET_QUERY or norm.endswith(("token", "secret", "password", "apikey", "signature"))
+    norm = normalize_key(unquote(name))  # a form body's fields too: a JSON field's secret names count (passwd, ssn)
+    return norm in _SECRET_QUERY or norm in _SECRET_KEYS or norm.endswith(_SECRET_QUERY_SUFFIXES)
 
 
 _CARD_NUMBER_KEYS = frozenset({"number", "pan"})

@@ -173,6 +173,12 @@ def test_a_plain_name_without_an_email_beside_it_is_not_a_person(tmp_path):
     ("X-Shopify-Access-Token shpat_0123456789abcdef0123456789abcdef", f"X-Shopify-Access-Token {MARKER}"),
     ("POST https://api.telegram.org/bot123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/sendMessage",
      f"POST https://api.telegram.org/bot{MARKER}/sendMessage"),
+    # outside a /bot URL, and an AWS secret key by its label: both were kept, and jobsim scan flagged the saved trace
+    ("Bot token: 123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsawX", f"Bot token: 123456789:{MARKER}"),
+    ("export AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n",
+     f"export AWS_SECRET_ACCESS_KEY={MARKER}\n"),
+    ('aws_secret_access_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"', f'aws_secret_access_key = "{MARKER}"'),
+    ("at 12:00 it said Error:Access denied", "at 12:00 it said Error:Access denied"),
     ("AccountName=acme;AccountKey=Ab3dEfGh1jKlMn0pQrStUvWx+/Yz0123==;EndpointSuffix=core.windows.net",
      f"AccountName=acme;AccountKey={MARKER};EndpointSuffix=core.windows.net"),
     # percent- and form-encoded: a header value passed in a URL or a form body, a webhook URL as a callback
@@ -184,6 +190,17 @@ def test_a_plain_name_without_an_email_beside_it_is_not_a_person(tmp_path):
 ])  # fmt: skip
 def test_credential_patterns_in_free_text(text, expected):
     assert drop_secrets(text) == expected
+
+
+def test_a_form_bodys_fields_named_as_secret_json_fields_are_dropped():
+    """passwd, passphrase, private_key, ssn and card_number were kept in a form body or a query string, though
+    dropped as JSON fields: the two lists of names differed."""
+    from jobsim._secrets import QUERY_PARAM, query_repl
+
+    body = ("passwd=opensesame99&passphrase=correct-horse&private_key=pk_9f8e7d6c5b4a3928&ssn=123-45-6789&"
+            "card_number=4242424242424242&plan=basic")
+    assert QUERY_PARAM.sub(query_repl, body) == (
+        f"passwd={MARKER}&passphrase={MARKER}&private_key={MARKER}&ssn={MARKER}&card_number={MARKER}&plan=basic")
 
 
 @pytest.mark.parametrize(("name", "secret"), [

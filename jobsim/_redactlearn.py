@@ -15,9 +15,10 @@ from ._redactfakes import _LATER, _MEMO_ENTRIES
 from ._redacttext import _Text, json_in
 from ._secrets import MARKER, QUERY_PARAM, SECRET_TOKEN, WORD, secret_query
 
-NAME_ADDR = re.compile(r'(?:^|[,;:]\s*)"?([^"<>,;:@\n]{1,100}?)"?\s*<([^<>\s@]+@[^<>\s]+)>')
+NAME_ADDR = re.compile(r'(?:^|[,;:]\s*)(?:"([^"<>\n]{1,100})"|([^"<>,;:@\n]{1,100}?))\s*<([^<>\s@]+@[^<>\s]+)>')
 """``Grace Hopper <grace@navy.mil>`` (RFC 5322 §3.4 name-addr) at the start of a string or after ``,``
-``;`` ``:`` (a list of recipients, a ``From:`` line): the display name and the address."""
+``;`` ``:`` (a list of recipients, a ``From:`` line): the display name (group 1 quoted, which may hold a
+comma, ``"Lovelace, Ada" <ada@...>``, whose surname was kept; else group 2) and the address (group 3)."""
 
 
 class _Learner(_Text):
@@ -224,7 +225,7 @@ class _Learner(_Text):
         if "@" not in text and "%40" not in text:
             return
         for match in NAME_ADDR.finditer(text):
-            name, address = match.group(1).strip(), match.group(2)
+            name, address = (match.group(1) or match.group(2)).strip(), match.group(3)
             domain = address.rpartition("@")[2].lower()
             if WORD.search(name) and not (address in self.keep or reserved_domain(domain) or self._kept_domain(domain)):
                 self._learn_name(name)

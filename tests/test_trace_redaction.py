@@ -545,15 +545,17 @@ def test_display_names_of_addresses_are_names(tmp_path):
     with jobsim.Simulation(app) as sim:
         sim.send("order/placed", {"to": "Grace Hopper <grace@navy.mil>"})
         sim.send("order/placed", {"to": '"Alan Turing" <alan@gmail.com>, Ada <ada@example.com>'})
+        sim.send("order/placed", {"to": '"Lovelace, Augusta" <augusta@gmail.com>'})  # the surname was kept
         sim.run_until_idle()
     text, lines = saved(sim, tmp_path)
-    for value in ("Grace", "Hopper", "Alan", "Turing", "navy.mil", "gmail"):
+    for value in ("Grace", "Hopper", "Alan", "Turing", "navy.mil", "gmail", "Lovelace", "Augusta"):
         assert value not in text, value
-    first, second = (line["ce"]["data"]["to"] for line in lines if line["k"] == "event")
+    first, second, third = (line["ce"]["data"]["to"] for line in lines if line["k"] == "event")
+    assert re.fullmatch(r'"[A-Z][a-z]+, [A-Z][a-z]+" <\S+@example\.(com|net|org)>', third)
     assert re.fullmatch(r"[A-Z][a-z]+ [A-Z][a-z]+ <\S+@example\.(com|net|org)>", first)
     assert re.fullmatch(r'"[A-Z][a-z]+ [A-Z][a-z]+" <\S+@example\.(com|net|org)>, Ada <ada@example\.com>', second)
     sent = [line["request"]["body"]["json"] for line in lines if line["k"] == "http"]
-    assert [body["to"] for body in sent] == [[first], [second]]
+    assert [body["to"] for body in sent] == [[first], [second], [third]]
     assert sent[0]["subject"] == f"Order for {first.split(' <')[0]}" and sent[0]["from"] == "Acme <hi@acme.test>"
     path = tmp_path / "r.jobsim.jsonl"
     assert jobsim.Trace.load(path).save(tmp_path / "again.jobsim.jsonl").read_text() == text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeGuard
 
 from ._checks import check_callable, is_async, keywords_checked
@@ -178,6 +178,18 @@ class App:
 
             return send_later(sim, event, data, delay, fields)
         return sim._emit(event, data, **fields)
+
+
+def cancel_events(functions: Iterable[Function]) -> set[str]:
+    """The event names that cancel runs of ``functions`` (their ``cancel_on``)."""
+    return {cancel.event for fn in functions if fn.flow is not None for cancel in fn.flow.cancel_on}
+
+
+def listened_events(functions: Iterable[Function]) -> set[str]:
+    """The event names ``functions`` trigger on (wildcards as written) or are cancelled by: what a check of a
+    name the test gave compares it with (``invariants``' event names, ``js.apply``'s drawn events)."""
+    functions = list(functions)
+    return {name for fn in functions for name in fn.events} | cancel_events(functions)
 
 
 def _is_policy(value: Any) -> TypeGuard[RetryPolicy]:

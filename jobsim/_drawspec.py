@@ -68,6 +68,10 @@ def targets(where: Any, argument: str = "where") -> list[Target]:
     return list(dict.fromkeys(pairs))
 
 
+_PLAIN = (bytes, int, float, tuple, list, set, Mapping)
+"""Values that are no function object: ``where``'s own shapes, checked as such (not taken for a backend's object)."""
+
+
 def as_ids(where: Any) -> Any:
     """``where`` as a strategy's repr shows it: function objects as their ids (a dataclass's repr ran to 20 lines)."""
     from ._app import Function
@@ -88,7 +92,7 @@ def _function_id(function: Any, where: Any, argument: str) -> Any:
 
     if isinstance(function, Function):
         return function.id
-    if function is None or isinstance(function, (str, bytes, int, float, tuple, list, Mapping)):
+    if function is None or isinstance(function, (str, *_PLAIN)):
         return function
     raise InvalidArgument.build(argument, where, f"{shown(function)} is a backend's own object: give its function "
                                 f"id, the one sim.runs() takes (a Celery task's name, an RQ function's dotted path, a "
@@ -98,7 +102,7 @@ def _function_id(function: Any, where: Any, argument: str) -> Any:
 def _pair(item: Any, where: Any, argument: str) -> Target:
     if isinstance(item, tuple) and len(item) == 2:
         return item[0], item[1]
-    if not isinstance(item, (bytes, int, float, tuple, list, Mapping, set)):  # a function object, its id next
+    if not isinstance(item, _PLAIN):  # a function object, its id next
         return _function_id(item, where, argument), None
     raise InvalidArgument.build(argument, where, f"{shown(item)} is neither a function id nor a pair; {WHERE_HELP}")
 

@@ -18,6 +18,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
+from ._app import listened_events
 from ._checks import check_callable, init_keywords_checked, keywords_checked, one_typo
 from ._events import Event, as_sent
 from ._faults import Fail, Fault, call_code, value_code
@@ -243,8 +244,7 @@ def _check_names(sim: Any, sends: list[tuple[int, Send]]) -> None:
     if not isinstance(functions, Mapping) or trace is None:
         return
     fns = list(functions.values())
-    known = {name for fn in fns for name in fn.events}
-    known |= {cancel.event for fn in fns if fn.flow is not None for cancel in fn.flow.cancel_on}
+    known = listened_events(fns)
     unheard = [name for name in dict.fromkeys(item.name for _, item in sends)
                if name not in known and not any(fn.listens_to(name) for fn in fns)]  # fmt: skip
     if unheard:  # the trace is read only then: it may hold a million records

@@ -33,7 +33,8 @@ _SECRET_KEYS = frozenset({
 _SECRET_KEY_SUFFIXES = ("password", "passwd", "secret", "token", "apikey", "privatekey", "secretkey",
                         "accesskey", "signature", "credentials")  # fmt: skip
 
-_SECRET_QUERY_SUFFIXES = ("token", "secret", "password", "apikey", "signature", *_SECRET_KEY_SUFFIXES)
+_SECRET_QUERY_SUFFIXES = tuple(dict.fromkeys(("token", "secret", "password", "apikey", "signature",
+                                              *_SECRET_KEY_SUFFIXES)))
 _SECRET_QUERY = frozenset({
     "token", "accesstoken", "apikey", "key", "sig", "signature", "secret", "password", "pass", "pwd", "code",
     "auth", "clientsecret", "refreshtoken", "idtoken", "jwt", "sessionid", "xamzsignature",

@@ -9,6 +9,7 @@ import sys
 import warnings
 from typing import TYPE_CHECKING, Any, cast
 
+from ._app import cancel_events
 from ._casing import case_only_misses
 from ._checks import one_typo
 from ._simtargets import _caller_site, _Targets
@@ -247,8 +248,7 @@ class _Lifecycle(_Targets):
 
     def _warn_case_only_names(self) -> None:
         """Events sent as ``user.signup`` to a function ``on="user.Signup"``: it never ran (``TriggerWarning``)."""
-        awaited = {*self.engine.waiters, *(cancel.event for fn in self.functions.values() if fn.flow is not None
-                                           for cancel in fn.flow.cancel_on)}  # fmt: skip
+        awaited = {*self.engine.waiters, *cancel_events(self.functions.values())}
         for message in case_only_misses(self.bus.history, self.engine.by_event, awaited, sim=cast("Simulation", self)):
             self._warn(message, TriggerWarning)
 

@@ -20,6 +20,7 @@ from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any, get_args
 
+from ._app import listened_events
 from ._checks import check_callable, keywords_checked
 from ._describe import describe
 from ._email import Email
@@ -376,8 +377,7 @@ def _known_events(sim: Any, names: Iterable[str], argument: str) -> None:
     to check and pass. A name unlike any is let through: a generated history may simply not have sent it."""
     sent = {item.name for item in sim.events}
     functions = getattr(sim, "functions", {}).values()  # a stand-in for no_email_after_event may have none (``_sim``)
-    known = sent | {name for fn in functions for name in fn.events}
-    known |= {cancel.event for fn in functions if fn.flow is not None for cancel in fn.flow.cancel_on}
+    known = sent | listened_events(functions)
     for name in names:
         close = [] if name in known else difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
         if close:

@@ -51,6 +51,8 @@ class _Fakes:
         self.keep = frozenset(keep)
         self.phones = phones
         self._actions: dict[str, str | None] = {}
+        self._query_actions: dict[str, str | None] = {}  # a query parameter's or form field's name -> its action
+        self._query_people = False  # ``_Text._query_repl`` met a value the policy may fake
         self._words: dict[str, str] = {}  # a word of a person's name -> its fake
         self._exact: dict[str, str] = {}  # a phone number, street address, ... -> its fake
         self._names: dict[str, str] = {}  # a whole name -> its fake (fixed once its words are)

@@ -13,7 +13,7 @@ from urllib.parse import unquote_plus
 from ._pseudonyms import reserved_domain
 from ._redactfakes import _LATER, _MEMO_ENTRIES
 from ._redacttext import _Text, json_in
-from ._secrets import MARKER, QUERY_PARAM, SECRET_TOKEN, WORD, secret_query
+from ._secrets import MARKER, SECRET_TOKEN, WORD
 
 NAME_ADDR = re.compile(r'(?:^|[,;:]\s*)(?:"([^"<>\n]{1,100})"|([^"<>,;:@\n]{1,100}?))\s*<([^<>\s@]+@[^<>\s]+)>')
 """``Grace Hopper <grace@navy.mil>`` (RFC 5322 §3.4 name-addr) at the start of a string or after ``,``
@@ -94,14 +94,18 @@ class _Learner(_Text):
             headers = message.get("headers")
             if headers:
                 self._learn_secret_headers(headers)
+            body = message.get("body") or {}
+            text = body.get("text")
+            if type(text) is str and "=" in text:  # a form body's fields
+                self._learn_query(text)
             if not self.pseudo:  # secrets only: walking the body would fill the text cache early
                 continue
-            self._learn((message.get("body") or {}).get("json"))
+            self._learn(body.get("json"))
             if headers:
                 self._pending.extend(("ip", ip) for ip in self._header_ips(headers))
         url = data.get("url")
         if type(url) is str and "=" in url:
-            self._learn_secret_query(url)
+            self._learn_query(url)
 
     def _learn_email(self, data: dict[str, Any]) -> None:
         if data.get("template_data") is not None:
@@ -139,7 +143,7 @@ class _Learner(_Text):
                 if action is None:
                     kind = type(item)
                     if kind is str:
-                        if "<" in item or item[:1] in ("{", "["):
+                        if "<" in item or "=" in item or item[:1] in ("{", "["):
                             self._learn_string(item)
                     elif kind is dict or kind is list:
                         self._learn_nested(item)
@@ -151,7 +155,7 @@ class _Learner(_Text):
                 elif action in _LATER and not isinstance(item, dict):
                     self._pending.append((action, item))  # faked once every name is known
                 elif type(item) is str:  # what _learn does with a string, without the call
-                    if "<" in item or item[:1] in ("{", "["):
+                    if "<" in item or "=" in item or item[:1] in ("{", "["):
                         self._learn_string(item)
                 else:
                     self._learn(item)
@@ -161,7 +165,7 @@ class _Learner(_Text):
                     self._learn_nested(item)
                 else:
                     self._learn(item)
-        elif type(value) is str and ("<" in value or value[:1] in ("{", "[")):
+        elif type(value) is str and ("<" in value or "=" in value or value[:1] in ("{", "[")):
             self._learn_string(value)
 
     def _learn_nested(self, value: Any) -> None:
@@ -198,25 +202,39 @@ class _Learner(_Text):
                 if secret:
                     self._learn_secret(_cookie_values(name, value))
 
-    def _learn_secret_query(self, url: str) -> None:
+    def _learn_query(self, text: str) -> None:
+        """A URL's query or a form body: the values at secret names (their tokens dropped elsewhere too), the
+        names of people (``name=Ada+Lovelace`` beside an ``email``, ``first_name``; ``Redaction(fields=...)``'s
+        too) and the values faked once every name is known (``phone``, ``address``, ...)."""
         seen = self._queried
-        if url in seen:  # an HttpCall's URL again (calls repeat): nothing new in it
+        if text in seen:  # an HttpCall's URL again (calls repeat): nothing new in it
             return
         if len(seen) >= _MEMO_ENTRIES:
             seen.clear()
-        seen.add(url)
-        for match in QUERY_PARAM.finditer(url):
-            if match.group(3) and secret_query(match.group(2)):
-                self._learn_secret(unquote_plus(match.group(3)))
+        seen.add(text)
+        for match, action in self.query_values(text) or ():
+            value = unquote_plus(match.group(3))
+            if action == "drop":
+                self._learn_secret(value)
+            elif not self.pseudo:
+                continue
+            elif action == "name":
+                if value not in self._names:
+                    self._learn_name(value)
+            elif action in _LATER:
+                self._pending.append((action, value))
 
     def _learn_string(self, text: str) -> None:
         """A string's people: those of JSON kept as a string (``{"user": {"name": ...}}``), else the
-        display names of its addresses."""
+        display names of its addresses and the people of its queries (a URL an event carries)."""
         parsed = json_in(text) if text[-1:] in ("}", "]") else None
         if parsed is not None:
             self._learn(parsed)
-        elif "<" in text:
+            return
+        if "<" in text:
             self._learn_display_names(text)
+        if "=" in text:
+            self._learn_query(text)
 
     def _learn_display_names(self, text: str) -> None:
         """The display names of ``Grace Hopper <grace@navy.mil>`` (RFC 5322 name-addr, how mail APIs take

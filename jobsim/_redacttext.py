@@ -11,21 +11,27 @@ from urllib.parse import quote, quote_plus, unquote_plus
 import orjson
 
 from ._pseudonyms import reserved_domain
-from ._redactfakes import _SAME, _Fakes
+from ._redactfakes import _SAME, _UNSEEN, _Fakes
 from ._secrets import (
     CAPITAL,
     MARKER,
     PHONE,
     PHONE_HINT,
+    QUERY_PARAM,
     SECRET_TOKEN,
     TRIGGER,
     WORD,
+    card_object,
+    classify_key,
     drop_secrets,
     email_address,
     email_sub,
+    normalize_key,
     phone_number,
-    query_repl,
+    query_field,
+    query_start,
     query_sub,
+    secret_query,
 )
 
 
@@ -127,7 +133,22 @@ class _Text(_Fakes):
         if len(out) >= self._shortest and not self.dropped.isdisjoint(SECRET_TOKEN.findall(out)):
             out = SECRET_TOKEN.sub(self._dropped_repl, out)
         if "=" in out:
-            out = query_sub(query_repl, out)
+            self._query_people = False
+            dropped = query_sub(self._query_repl, out)  # the secrets; notes a personal value (most texts have none)
+            if not self._query_people:
+                out = dropped
+            else:
+                parts = self._query_parts(out)
+                if parts is not None:  # secrets dropped, the fakes final, the text between them rewritten
+                    people = self._people
+                    out = "".join([people(part) if i % 2 == 0 else part for i, part in enumerate(parts)])
+                    return value if out == value else out
+        out = self._people(out)
+        return value if out == value else out
+
+    def _people(self, out: str) -> str:
+        """``out`` with its people rewritten (email addresses, learned names' words, phone numbers, whole values
+        faked before, uncased names); as it is when not pseudonymizing."""
         if self.pseudo:
             if "@" in out or "%40" in out:
                 out = email_sub(self._email_repl, out)
@@ -143,7 +164,118 @@ class _Text(_Fakes):
                 out = self._exact.get(out, out)
             if self._uncased:  # "Welcome, 李小龙!" kept the real name its event's faked 'name' field held
                 out = self._uncased_names().sub(lambda match: self._uncased[match.group(0)], out)
-        return value if out == value else out
+        return out
+
+    # -- query strings and form bodies ---------------------------------------------------------
+    def query_action(self, name: str) -> str | None:
+        """What the policy does with a query parameter's or form field's value, by its name (remembered per
+        name): ``drop``, ``keep``, a pseudonym kind (``name``, ``phone``, ``address``, ``ip``, ``username``,
+        ``email``), ``name?``/``card?`` (decided by the other names beside it), or None (text as any other).
+        ``Redaction(fields=...)`` first, by the whole name or the nested field's own (``user[nickname]``),
+        then the built-in secret names, then the JSON fields' rules (``first_name``, ``phone``, ``address``)."""
+        action = self._query_actions.get(name, _UNSEEN)
+        if action is not _UNSEEN:
+            return action  # type: ignore[no-any-return]
+        plain = unquote_plus(name)
+        field = query_field(plain)
+        fields = self.policy.fields
+        found = fields.get(normalize_key(plain))
+        if found is None:
+            found = fields.get(normalize_key(field))
+        if found is None:
+            found = "drop" if secret_query(name) else classify_key(field)
+        if len(self._query_actions) >= 4096:
+            self._query_actions.clear()
+        self._query_actions[name] = found
+        return found
+
+    def _query_repl(self, match: re.Match[str]) -> str:
+        """``query_sub``'s replacement: a secret value becomes the marker; a value the policy may fake (or a
+        ``number`` a card's sibling may make secret) sets ``_query_people``, for ``_query_parts`` to do."""
+        value = match.group(3)
+        if not value or value == MARKER:
+            return match.group(0)
+        name = match.group(2)
+        action = self._query_actions.get(name, _UNSEEN)
+        if action is _UNSEEN:
+            action = self.query_action(name)
+        if action is None or action == "keep" or action == "email":
+            return match.group(0)
+        if action == "drop":
+            return f"{match.group(1)}{name}={MARKER}"
+        if self.pseudo or action == "card?":
+            self._query_people = True
+        return match.group(0)
+
+    def query_values(self, text: str) -> list[tuple[re.Match[str], str]] | None:
+        """The parameters of ``text``'s queries and form bodies that the policy rules on, each with its action
+        (``name?`` and ``card?`` decided: a plain ``name`` is a person's beside an ``email``, ``phone`` or
+        address, a ``number`` a card's beside ``exp_month`` or ``cvc``; else left out); None if there is none."""
+        found: list[tuple[re.Match[str], str]] | None = None
+        siblings: list[str] | None = None
+        actions = self._query_actions
+        for match in QUERY_PARAM.finditer(text, query_start(text)):
+            value = match.group(3)
+            if not value or value == MARKER:
+                continue
+            action = actions.get(match.group(2), _UNSEEN)
+            if action is _UNSEEN:
+                action = self.query_action(match.group(2))
+            if action is None or action == "keep":
+                continue
+            if action == "name?" or action == "card?":
+                if siblings is None:
+                    siblings = [query_field(unquote_plus(m.group(2))) for m in QUERY_PARAM.finditer(text)]
+                if action == "name?":
+                    person = any(classify_key(sibling) in ("email", "phone", "address") for sibling in siblings)
+                    action = "name" if person else ""
+                else:
+                    action = "drop" if card_object(dict.fromkeys(siblings)) else ""
+                if not action:
+                    continue
+            if found is None:
+                found = []
+            found.append((match, action))
+        return found
+
+    def _query_parts(self, text: str) -> list[str] | None:
+        """``text`` with its queries' and form bodies' secret values dropped, cut at the personal values their
+        names rule on (``query_values``): text, a fake, text, ... (the fakes final, the text between them still to
+        rewrite as text); None if no name rules on a value. An ``email`` value stays text (addresses are found
+        anywhere), so does any value but a secret's when not pseudonymizing. A value is decoded before it is
+        faked, and its fake encoded as the value was (``+`` or ``%20`` for a space)."""
+        found = self.query_values(text)
+        if found is None:
+            return None
+        parts: list[str] = []
+        plain: list[str] = []  # the text since the last fake
+        last = 0
+        for match, action in found:
+            value = match.group(3)
+            if action == "drop":
+                plain += (text[last : match.start(3)], MARKER)
+                last = match.end(3)
+                continue
+            if not self.pseudo or action == "email":
+                continue
+            decoded = unquote_plus(value)
+            fake = self._query_fake(action, decoded)
+            if fake == decoded:
+                continue
+            plain.append(text[last : match.start(3)])
+            parts += ("".join(plain), quote(fake, safe="") if "%20" in value and "+" not in value else quote_plus(fake))
+            plain = []
+            last = match.end(3)
+        plain.append(text[last:])
+        parts.append("".join(plain))
+        return parts
+
+    def _query_fake(self, action: str, value: str) -> str:
+        """A query's or form's personal value faked as at a JSON field of that name. A name ``learn`` did not
+        meet (an error message's URL) is faked here: in a save in several processes, a part that makes a new fake
+        is written again by the parent (``_tracefork``), so the bytes stay one process's."""
+        fake = self._pseudonym(action, value)
+        return fake if isinstance(fake, str) else value
 
     def _dropped_repl(self, match: re.Match[str]) -> str:
         """A token of a value dropped at a secret place, met elsewhere: dropped here too."""

@@ -175,6 +175,13 @@ or a form field (``client_secret=...&grant_type=...``: the first one at the star
 _QUERY_NAME_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.~%[]-"
 
 
+def query_start(text: str) -> int:
+    """Where a ``QUERY_PARAM`` scan of ``text`` may start (``query_sub``'s reasoning): the character ahead of
+    the name before the first ``=`` (0 if none: the scan then finds nothing)."""
+    first = text.find("=")
+    return max(0, len(text[:first].rstrip(_QUERY_NAME_CHARS)) - 1) if first >= 0 else len(text)
+
+
 def query_sub(repl: Callable[[re.Match[str]], str], text: str) -> str:
     """``QUERY_PARAM.sub(repl, text)``, its scan started where the first match can start.
 
@@ -370,8 +377,24 @@ def secret_key(key: str) -> bool:
 
 @functools.lru_cache(maxsize=4096)
 def secret_query(name: str) -> bool:
-    norm = normalize_key(unquote(name))  # a form body's fields too: a JSON field's secret names count (passwd, ssn)
-    return norm in _SECRET_QUERY or norm in _SECRET_KEYS or norm.endswith(_SECRET_QUERY_SUFFIXES)
+    """A query parameter or form field named for a secret: a JSON field's secret names count too (``passwd``,
+    ``ssn``), and a nested field's own name (``card[cvc]``, ``user[password]``: see ``query_field``)."""
+    plain = unquote(name)
+    field = query_field(plain)
+    return any(norm in _SECRET_QUERY or norm in _SECRET_KEYS or norm.endswith(_SECRET_QUERY_SUFFIXES)
+               for norm in {normalize_key(plain), normalize_key(field)})  # fmt: skip
+
+
+def query_field(name: str) -> str:
+    """A form field's own name inside the brackets Rails, PHP and Stripe nest fields with (``card[cvc]`` ->
+    ``cvc``, ``customer[address][line1]`` -> ``line1``, ``emails[]`` -> ``emails``); any other name as it is.
+    Give it decoded (``card%5Bcvc%5D`` is ``card[cvc]``)."""
+    if not name.endswith("]"):
+        return name
+    while name.endswith("[]"):
+        name = name[:-2]
+    cut = name.rfind("[")
+    return name[cut + 1 : -1] if cut >= 0 and name.endswith("]") else name
 
 
 _CARD_NUMBER_KEYS = frozenset({"number", "pan"})

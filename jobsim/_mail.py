@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from typing import overload
+from typing import Any, overload
 
 import httpx
 
@@ -26,6 +26,16 @@ from ._smtpmessage import parse_message
 from ._smtppatch import SmtpPatch
 from ._time import Duration, duration_ns, iso, to_datetime
 from .errors import InvalidArgument
+
+
+class _Any:
+    """A filter left out: it matches every email (``None`` given is refused: an unset setting is a bug)."""
+
+    def __repr__(self) -> str:
+        return "<any>"
+
+
+ANY: Any = _Any()
 
 __all__ = ["Attachment", "Email", "MailSink"]
 
@@ -214,7 +224,7 @@ class MailSink:
     # -- reading and asserting -------------------------------------------------------
 
     @keywords_checked("sim.mail.find()")
-    def find(self, *, to: str | Iterable[str] | None = None, sender: str | None = None,
+    def find(self, *, to: str | Iterable[str] = ANY, sender: str = ANY,
              subject: Text | None = None, containing: Text | None = None,
              provider: Provider | None = None,
              where: Callable[[Email], bool] | None = None) -> list[Email]:
@@ -231,8 +241,8 @@ class MailSink:
             raise InvalidArgument.build("provider", provider,
                                         "one of " + ", ".join(map(repr, PROVIDERS)))
         wanted = _addresses(to)
-        if sender is not None and not isinstance(sender, str):
-            raise InvalidArgument.build("sender", sender, "an address")
+        if sender is not ANY and not isinstance(sender, str):  # None (an unset setting) would match every email
+            raise InvalidArgument.build("sender", sender, "an address (leave sender= out to match any sender)")
         for name, value in (("subject", subject), ("containing", containing)):
             if value is not None and not isinstance(value, (str, re.Pattern)):
                 raise InvalidArgument.build(name, value, "a str or a compiled re.Pattern")
@@ -240,7 +250,7 @@ class MailSink:
             check_callable("where", where, 1, "a predicate taking the Email, e.g. lambda m: 'PDF' in m.subject")
         return [email for email in self.outbox if
                 all(_has_recipient(email, address) for address in wanted)
-                and (sender is None or email.sender.lower() == sender.lower())
+                and (sender is ANY or email.sender.lower() == sender.lower())
                 and (subject is None or _matches(subject, email.subject, exact=True))
                 and (containing is None or _in_body(containing, email))
                 and (provider is None or email.provider == provider)
@@ -258,19 +268,19 @@ class MailSink:
         return self.find(to=address)
 
     @overload
-    def assert_sent(self, *, to: str | Iterable[str] | None = ..., sender: str | None = ...,
+    def assert_sent(self, *, to: str | Iterable[str] = ..., sender: str = ...,
                     subject: Text | None = ..., containing: Text | None = ...,
                     provider: Provider | None = ..., where: Callable[[Email], bool] | None = ...,
                     count: None = ...) -> Email: ...
 
     @overload
-    def assert_sent(self, *, to: str | Iterable[str] | None = ..., sender: str | None = ...,
+    def assert_sent(self, *, to: str | Iterable[str] = ..., sender: str = ...,
                     subject: Text | None = ..., containing: Text | None = ...,
                     provider: Provider | None = ..., where: Callable[[Email], bool] | None = ...,
                     count: int) -> list[Email]: ...
 
     @keywords_checked("sim.mail.assert_sent()")
-    def assert_sent(self, *, to: str | Iterable[str] | None = None, sender: str | None = None,
+    def assert_sent(self, *, to: str | Iterable[str] = ANY, sender: str = ANY,
                     subject: Text | None = None, containing: Text | None = None,
                     provider: Provider | None = None,
                     where: Callable[[Email], bool] | None = None,
@@ -298,8 +308,8 @@ class MailSink:
         return found[0] if count is None else found
 
     @keywords_checked("sim.mail.assert_not_sent()")
-    def assert_not_sent(self, *, to: str | Iterable[str] | None = None,
-                        sender: str | None = None, subject: Text | None = None,
+    def assert_not_sent(self, *, to: str | Iterable[str] = ANY,
+                        sender: str = ANY, subject: Text | None = None,
                         containing: Text | None = None, provider: Provider | None = None,
                         where: Callable[[Email], bool] | None = None) -> None:
         """Assert that no email matches; with no filters, that the outbox is empty."""
@@ -355,10 +365,16 @@ def _check_times_on(times: int, on: str) -> None:
         raise InvalidArgument.build("on", on, "one of " + ", ".join(map(repr, FAULT_POINTS)) + greeting)
 
 
-def _addresses(to: str | Iterable[str] | None) -> list[str]:
-    """The ``to`` filter as a list; anything that is not addresses is refused, not matched."""
-    if to is None or isinstance(to, str):
-        return [] if to is None else [to]
+def _addresses(to: str | Iterable[str]) -> list[str]:
+    """The ``to`` filter as a list; anything that is not addresses is refused, not matched (``None``, an unset
+    setting, matched every email: ``assert_sent(to=ADMIN_EMAIL)`` passed on the customer's)."""
+    if to is ANY:
+        return []
+    if isinstance(to, str):
+        return [to]
+    if to is None:
+        raise InvalidArgument.build("to", to, "an address or a list of addresses (None would match every email; "
+                                    "leave to= out for that)")
     wanted = list(to) if isinstance(to, Iterable) else None
     if wanted is None or not all(isinstance(address, str) for address in wanted):
         raise InvalidArgument.build("to", to, "an address or a list of addresses")
@@ -386,7 +402,7 @@ def _in_body(wanted: Text, email: Email) -> bool:
 def _describe(filters: Mapping[str, object]) -> str:
     parts = []
     for name, value in filters.items():
-        if value is None:
+        if value is None or value is ANY:
             continue
         if isinstance(value, re.Pattern):
             value = f"re.compile({value.pattern!r})"

@@ -1009,7 +1009,15 @@ def test_assertion_helpers_hide_their_frames() -> None:
                                                        "compiled re.Pattern"),
     (lambda mail: mail.find(containing=3), "containing=3 is not valid: a str or a compiled "
                                            "re.Pattern"),
-    (lambda mail: mail.find(sender=["a@x.test"]), "sender=['a@x.test'] is not valid: an address"),
+    (lambda mail: mail.find(sender=["a@x.test"]), "sender=['a@x.test'] is not valid: an address (leave sender= "
+                                                   "out to match any sender)"),
+    # None (an unset ADMIN_EMAIL setting) was no filter: assert_sent(to=None) passed on the customer's email
+    (lambda mail: mail.assert_sent(to=None), "to=None is not valid: an address or a list of addresses (None would "
+                                             "match every email; leave to= out for that)"),
+    (lambda mail: mail.assert_not_sent(to=None), "to=None is not valid: an address or a list of addresses (None "
+                                                 "would match every email; leave to= out for that)"),
+    (lambda mail: mail.find(sender=None), "sender=None is not valid: an address (leave sender= out to match any "
+                                          "sender)"),
     # where=3 matched nothing on an empty outbox (and raised TypeError on a full one)
     (lambda mail: mail.assert_sent(where=3), "where=3 is not valid: a predicate taking the Email, e.g. "
                                              "lambda m: 'PDF' in m.subject"),

@@ -813,3 +813,43 @@ def test_an_async_pass_through_waits_for_its_server_and_then_virtual_time_runs_o
     assert len(run.attempts) == 1  # no ReadTimeout, no retry
     assert time.monotonic() - started < 10  # the real wait was the server's 0.3 s, not REAL_IO_WAIT
     assert "_send_async_request" not in respx.mocks.HTTPCoreMocker.__dict__  # respx's own method is back
+
+
+def test_respx_router_checks_are_the_sinks_own_and_anything_else_points_at_the_router() -> None:
+    """``sim.http.assert_all_called()`` and ``reset()`` were a bare AttributeError (only ``.router`` had them)."""
+    app = jobsim.App("respx-checks")
+
+    @app.function("f", on="go")
+    def f(ctx: Any) -> None:
+        httpx.post("https://a.example.com/x")
+
+    with jobsim.Simulation(app) as sim:
+        sim.http.post("https://a.example.com/x", name="x").respond(200)
+        sim.http.get("https://b.example.com/y", name="y").respond(200)
+        sim.send("go", {})
+        sim.run_until_idle()
+        with pytest.raises(AssertionError, match=r"(?s)^jobsim: 1 route was never called:\n- y: .*b\.example\.com"):
+            sim.http.assert_all_called()
+        sim.http.assert_all_mocked()
+        assert [route.name for route in sim.http.routes] == ["x", "y"]
+        assert sim.http["x"].call_count == 1 and len(sim.http.calls) == 1
+        sim.http.reset()
+        assert sim.http["x"].call_count == 0 and len(sim.http.calls) == 0 and len(sim.http.routes) == 2
+        with pytest.raises(AttributeError, match=r"^sim.http has no 'add': respx's own router is sim.http.router"):
+            sim.http.add  # noqa: B018
+        with pytest.raises(AttributeError, match=r"object has no attribute 'nope'"):
+            sim.http.nope  # noqa: B018
+
+
+def test_assert_all_mocked_lists_the_unmatched_requests() -> None:
+    app = jobsim.App("respx-mocked")
+
+    @app.function("f", on="go", retries=0)
+    def f(ctx: Any) -> None:
+        httpx.get("https://nowhere.example.com/z")
+
+    with jobsim.Simulation(app) as sim:
+        sim.send("go", {})
+        sim.run_until_idle()
+        with pytest.raises(AssertionError, match=r"nowhere\.example\.com/z"):
+            sim.http.assert_all_mocked()

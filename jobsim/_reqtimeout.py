@@ -25,7 +25,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._time import format_duration, iso
-from .errors import RequestTimedOut
+from .errors import BudgetExceeded, RequestTimedOut
 
 if TYPE_CHECKING:
     from ._engine import Engine
@@ -49,13 +49,20 @@ def timed_out(engine: Engine, run: Run, x: Execution, op: tuple[Any, ...]) -> tu
     x.now = x.start + limit  # the attempt, its retry and the run's end are Inngest's instants from here
     label = engine.profile.label
     where = f"step {step!r}" if step else "the code outside steps"
+    # the code never returned when jobsim's budget stopped it (``while not ready(): time.sleep(1)``): say so
+    stopped = next((item for item in op[1:3] if isinstance(item, BudgetExceeded)), None)
+    fate = "what it returned is lost" if stopped is None else (
+        "where jobsim stopped it, since it never returned: it spent virtual time too often in one attempt "
+        "(the BudgetExceeded this error is caused by): a loop waiting for something that never comes? Bound the loop")
     error = RequestTimedOut(
         f'{INNGEST_ERROR} ({label} stops waiting for a request after {format_duration(limit)}; {where} ran '
-        f"{format_duration(end - x.start)}, to {iso(end)}: what it returned is lost)",
+        f"{format_duration(end - x.start)}, to {iso(end)}: {fate})",
         step=step, limit_ns=limit, spent_ns=end - x.start,
     )  # fmt: skip
+    if stopped is not None:
+        error.__cause__ = stopped
     engine.record(x.now, "request.timeout", {"function": run.function.id, "run": run.id, "step": step,
                                              "attempt": x.attempt, "limit": limit, "until": end,
-                                             "dropped": op[0]})  # fmt: skip
+                                             "dropped": op[0] if stopped is None else "budget"})  # fmt: skip
     kind = op[3] if op[0] == "done" or (op[0] == "failed" and len(op) > 3) else "run"
     return ("timeout", step, error, kind)

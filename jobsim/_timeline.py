@@ -259,7 +259,10 @@ def _request_timeout(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) ->
     where = _step(d) or " function body"
     return (f"timeout   {_run(d, names)}{where} attempt {d['attempt']}: no answer after "
             f"{format_duration(d['limit'])}, the request is failed; its code runs on until "
-            f"{_instant(d['until'], tz)}, and {_DROPPED.get(str(d.get('dropped')), 'its answer')} is dropped")
+            f"{_instant(d['until'], tz)}, " + (
+                "where jobsim's budget stops it (BudgetExceeded: it never returned, a loop that never ends?)"
+                if d.get("dropped") == "budget" else
+                f"and {_DROPPED.get(str(d.get('dropped')), 'its answer')} is dropped"))
 
 
 _DROPPED = {"done": "the step's output", "failed": "the step's error", "returned": "the function's return value",

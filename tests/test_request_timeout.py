@@ -228,3 +228,28 @@ def test_a_parallel_step_past_the_cap_is_retried_on_its_own_request(mode: str) -
     timed_out = [a for a in run.attempts if a.error is not None]
     assert [(a.step, a.number, to_ns(a.finished_at)) for a in timed_out] == [("a", 0, T0 + 2 * HOUR)]
     assert isinstance(timed_out[0].error, jobsim.RequestTimedOut)
+
+
+def test_a_loop_that_never_returns_is_said_to_be_stopped_by_the_budget_not_to_have_returned(tmp_path: Path) -> None:
+    """``while not ready(): time.sleep(1)`` on the default profile: the request timed out at 2 h and jobsim's budget
+    stopped the code 250,000 sleeps in; the error said "what it returned is lost" and named no BudgetExceeded."""
+    app = jobsim.App("loop")
+
+    @app.function("poll", on="go", retries=0)
+    def poll(ctx: Any) -> None:
+        while True:
+            time.sleep(1)
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    error = sim.runs("poll")[0].error
+    assert isinstance(error, jobsim.errors.RequestTimedOut)
+    assert isinstance(error.__cause__, jobsim.errors.BudgetExceeded)
+    assert "what it returned is lost" not in str(error)
+    assert "where jobsim stopped it, since it never returned" in str(error) and "Bound the loop" in str(error)
+    line = next(line for line in sim.timeline().splitlines() if "timeout   poll#1" in line)
+    assert line.endswith("where jobsim's budget stops it (BudgetExceeded: it never returned, a loop that never ends?)")
+    path = sim.trace.save(tmp_path / "t.jobsim.jsonl")
+    shown = render_trace(jobsim.Trace.load(path), dt.timezone.utc, seed=0, profile="inngest", kinds=BUILTIN_KINDS)
+    assert shown.count("where jobsim's budget stops it") == 1

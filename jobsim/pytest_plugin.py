@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import tempfile
 from collections.abc import Generator, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -503,9 +504,12 @@ def _trace_dir(config: pytest.Config) -> str | None:
     if not os.path.isdir(existing):
         raise pytest.UsageError(f"jobsim: {given}: {existing} is a file, not a folder; give a folder "
                                 "(made when the first test fails)")  # fmt: skip
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise pytest.UsageError(f"jobsim: {given}: cannot write in {existing} (permission denied); "
-                                "give a folder you can write in")  # fmt: skip
+    try:  # tried, not asked (os.access): root may "write" in /proc or on a read-only mount, until it tries
+        os.rmdir(tempfile.mkdtemp(prefix=".jobsim-check-", dir=existing))
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise pytest.UsageError(f"jobsim: {given}: cannot make a folder in {existing} ({reason}); "
+                                "give a folder you can write in") from None  # fmt: skip
     return path
 
 

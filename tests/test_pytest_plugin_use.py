@@ -10,6 +10,7 @@ import datetime as dt
 import os
 import pathlib
 import re
+import tempfile
 
 import pytest
 from _reportsection import section
@@ -601,14 +602,32 @@ def test_a_trace_dir_nobody_can_write_in_is_a_usage_error(
     pytester.makeconftest(APP)
     pytester.makepyfile(FAILING)
     locked = pytester.mkdir("locked")
-    real_access = os.access
-    monkeypatch.setattr(os, "access", lambda path, mode: path != str(locked) and real_access(path, mode))
-    result = pytester.runpytest_inprocess("--jobsim-trace-dir=locked/traces")  # as root, chmod would not stop it
+    real_mkdtemp = tempfile.mkdtemp
+
+    def mkdtemp(*args: object, **kwargs: object) -> str:
+        if kwargs.get("dir") == str(locked):
+            raise PermissionError(13, "Permission denied")
+        return real_mkdtemp(*args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(tempfile, "mkdtemp", mkdtemp)  # as root, chmod would not stop it
+    result = pytester.runpytest_inprocess("--jobsim-trace-dir=locked/traces")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
-        [f"ERROR: jobsim: --jobsim-trace-dir='locked/traces': cannot write in {locked} (permission denied); "
+        [f"ERROR: jobsim: --jobsim-trace-dir='locked/traces': cannot make a folder in {locked} (Permission denied); "
          "give a folder you can write in"]
     )  # fmt: skip
+    assert list(locked.iterdir()) == []
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc")
+def test_a_trace_dir_where_even_root_cannot_make_folders_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    """os.access said root could write in /proc: the first failing test's trace was lost instead."""
+    pytester.makeconftest(APP)
+    pytester.makepyfile(FAILING)
+    result = pytester.runpytest("--jobsim-trace-dir=/proc/jobsim-traces")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: jobsim: --jobsim-trace-dir='/proc/jobsim-traces': cannot make a folder in "
+                                 "/proc (*); give a folder you can write in"])
 
 
 def test_a_trace_dir_under_home_and_outside_the_run_folder(

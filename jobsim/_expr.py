@@ -545,3 +545,12 @@ def _doubles(left: Any, right: Any) -> tuple[Any, Any]:
 def _zero(value: Any) -> Any:
     """The zero of ``value``'s type, which Inngest puts in place of a ``null`` compared with it (``zeroValArgs``)."""
     return type(value)() if isinstance(value, (bool, int, float, str)) else None
+
+
+def match_and_if(call: str, match: Any, if_exp: Any) -> InvalidArgument:
+    """``match=`` and ``if_exp=`` given together: Inngest takes one (its TypeScript types allow one, and the SDK
+    sends ``match`` as the expression, dropping ``if``); jobsim had required both, silently."""
+    combined = (f" (both in one: if_exp=\"event.{match} == async.{match} && ({if_exp})\")"
+                if isinstance(match, str) and isinstance(if_exp, str) else "")
+    return InvalidArgument(f"{call} got match={match!r} and if_exp={if_exp!r}: give one of them; Inngest takes "
+                           f"either a match or an if expression, not both{combined}")

@@ -12,7 +12,7 @@ from collections.abc import Callable, Hashable, Sequence
 from typing import Any, Literal
 
 from ._checks import check_callable, init_keywords_checked, swapped
-from ._expr import Key, compile_expression, compile_key, compile_match, compile_path, raised
+from ._expr import Key, compile_expression, compile_key, compile_match, compile_path, match_and_if, raised
 from ._time import DAY, SECOND, WEEK, Duration, duration_ns, format_duration
 from .errors import InvalidArgument
 
@@ -53,7 +53,8 @@ def _whole_seconds(value: Duration, high: int, high_text: str, what: str) -> int
     return period
 
 
-@init_keywords_checked("Batch()")
+@init_keywords_checked("Batch()", needs={
+    "max_size": "the most events one run gets (at least 2), e.g. Batch(max_size=100, timeout='5s')"})
 @dataclasses.dataclass(frozen=True, slots=True)
 class Batch:
     """``Batch(max_size, timeout, key=None, if_=None)``: run once per batch of events.
@@ -86,7 +87,9 @@ class Batch:
         object.__setattr__(self, "if_fn", None if self.if_ is None else compile_expression(self.if_, "if_", one=True))
 
 
-@init_keywords_checked("Debounce()")
+@init_keywords_checked("Debounce()", needs={
+    "period": "how long things must stay quiet before the run (1s to 7d), e.g. Debounce(period='5m', "
+              "key='event.data.userId')"})
 @dataclasses.dataclass(frozen=True, slots=True)
 class Debounce:
     """``Debounce(period, key=None, timeout=None, mode=None)``: run once things go quiet.
@@ -117,7 +120,9 @@ class Debounce:
                                         "(the first) or None (the system's default)")  # fmt: skip
 
 
-@init_keywords_checked("Throttle()")
+@init_keywords_checked("Throttle()", needs={
+    "limit": "how many runs may start per period, e.g. Throttle(limit=5, period='1m')",
+    "period": "the window the limit counts over (1s to 7d, whole seconds), e.g. Throttle(limit=5, period='1m')"})
 @dataclasses.dataclass(frozen=True, slots=True)
 class Throttle:
     """``Throttle(limit, period, key=None, burst=None)``: GCRA on run starts; excess waits, FIFO.
@@ -142,7 +147,9 @@ class Throttle:
         object.__setattr__(self, "key_fn", None if self.key is None else compile_key(self.key))
 
 
-@init_keywords_checked("RateLimit()")
+@init_keywords_checked("RateLimit()", needs={
+    "limit": "how many runs per period, the rest skipped, e.g. RateLimit(limit=5, period='1h')",
+    "period": "the window the limit counts over (1s to 24h, whole seconds), e.g. RateLimit(limit=5, period='1h')"})
 @dataclasses.dataclass(frozen=True, slots=True)
 class RateLimit:
     """``RateLimit(limit, period, key=None)``: GCRA with burst ⌊limit/10⌋; excess runs are skipped."""
@@ -195,7 +202,8 @@ class Singleton:
         object.__setattr__(self, "key_fn", None if self.key is None else compile_key(self.key))
 
 
-@init_keywords_checked("Concurrency()")
+@init_keywords_checked("Concurrency()", needs={
+    "limit": "how many steps may run at once, e.g. Concurrency(limit=5, key='event.data.accountId')"})
 @dataclasses.dataclass(frozen=True, slots=True)
 class Concurrency:
     """``Concurrency(limit, key=None, scope="fn")``: at most ``limit`` steps executing code at once.
@@ -231,7 +239,9 @@ class Concurrency:
 SCOPES = ("fn", "env", "account")
 
 
-@init_keywords_checked("Cancel()")
+@init_keywords_checked("Cancel()", needs={
+    "event": "the name of the event that cancels the run, e.g. Cancel(event='order/cancelled', "
+             "match='data.orderId')"})
 @dataclasses.dataclass(frozen=True, slots=True)
 class Cancel:
     """``Cancel(event, match=None, timeout=None, if_exp=None)``: a later matching event cancels the run."""
@@ -253,6 +263,8 @@ class Cancel:
                                         "would match no event")
         timeout = None if self.timeout is None else duration_ns(self.timeout, "timeout", allow_zero=False)
         object.__setattr__(self, "timeout_ns", timeout)
+        if self.match is not None and self.if_exp is not None:
+            raise match_and_if("Cancel()", self.match, self.if_exp)
         checks = []
         if self.match is not None:
             checks.append(compile_match(self.match))
@@ -470,7 +482,7 @@ __all__ = [
 # Other systems' words for jobsim's options (Inngest's `event`/`triggers`, Celery's `retry`, ...).
 _ALIASES = {"trigger": "on", "triggers": "on", "event": "on", "events": "on", "schedule": "cron",
             "timezone": "tz", "interval": "every", "repeat": "every", "pattern": "cron", "retry": "retries",
-            "attempts": "retries", "max_retries": "retries",
+            "attempts": "retries", "max_retries": "retries", "batchevents": "batch", "batch_events": "batch",
             "onfailure": "on_failure", "ratelimit": "rate_limit", "rate": "rate_limit",
             "idempotency_key": "idempotency", "cancel": "cancel_on", "cancelon": "cancel_on"}  # fmt: skip
 

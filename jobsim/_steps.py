@@ -23,14 +23,14 @@ import inspect
 import re
 from collections.abc import Callable, Mapping, Sequence
 from types import CoroutineType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._checks import JOB_ERRORS, closest_keyword
 from ._events import Event, for_run, json_copy, refresh
 from ._execution import Execution as Execution  # below, names tests and plugins import from here, their home
 from ._execution import awaited  # before the split: what a step hands the engine and one request's state
 from ._execution import track as track
-from ._expr import compile_expression, compile_match
+from ._expr import compile_expression, compile_match, match_and_if
 from ._stepdata import Suspend as Suspend
 from ._stepdata import TooManySteps as TooManySteps
 from ._stepdata import UnserializableOutput as UnserializableOutput
@@ -39,7 +39,7 @@ from ._stepdata import as_requested as as_requested
 from ._stepdata import dump as dump
 from ._stepdata import failure
 from ._stepdata import load as load
-from ._time import Duration, Instant, duration_ns, job_instant_ns
+from ._time import MAX_NS, MS, Duration, Instant, duration_ns, iso, job_instant_ns
 from .errors import InvalidArgument, NonRetriableError, StepMisuse
 
 T = TypeVar("T")
@@ -88,7 +88,48 @@ def misused_step(error: TypeError) -> BaseException:
     return misuse.with_traceback(error.__traceback__)
 
 
-_STEP_METHODS = frozenset(("run", "sleep", "sleep_until", "wait_for_event", "send_event", "invoke", "parallel"))
+_METHOD_NAMES = ("run", "sleep", "sleep_until", "wait_for_event", "send_event", "invoke", "parallel")
+_STEP_METHODS = frozenset(_METHOD_NAMES)
+_OTHER_NAMES = {"invokebyid": "invoke", "sendevents": "send_event", "emit": "send_event", "waitforevents":
+                "wait_for_event", "delay": "sleep", "sleepfor": "sleep", "group": "parallel"}
+"""Other SDKs' names of ``ctx.step``'s methods (inngest-py's ``invoke_by_id``) that spelling alone does not find;
+Inngest JS's camelCase (``sleepUntil``, ``waitForEvent``, ``sendEvent``) is found by ``closest_keyword``."""
+
+
+class UnknownStepMethod(StepMisuse, AttributeError):
+    """``ctx.step.sleepUntil(...)``: a method ``ctx.step`` does not have, named with the one meant. A
+    ``StepMisuse``, so the run fails at once (a retry would fail the same way); an ``AttributeError`` too, so
+    ``hasattr`` and ``getattr(ctx.step, name, default)`` work as on any object."""
+
+
+def unknown_step_method(x: Execution, name: str) -> AttributeError:
+    """The error of ``ctx.step.<name>`` for a name it lacks: a plain ``AttributeError`` for a private name, a
+    slot not set (``made``) and what Python or a library looks up on any object (``copy``, ``pickle``)."""
+    slots = {slot for cls in type(x).__mro__ for slot in getattr(cls, "__slots__", ())}
+    if name.startswith("_") or name in slots:
+        return AttributeError(f"{type(x).__name__!r} object has no attribute {name!r}", name=name, obj=x)
+    guess = _OTHER_NAMES.get(name.lower().replace("_", "")) or closest_keyword(name, _METHOD_NAMES)
+    cased = " Step methods are snake_case here, as in inngest-py" if guess and name.lower() != name else ""
+    hint = f" (did you mean ctx.step.{guess}?{cased})" if guess else ""
+    error = UnknownStepMethod(f"ctx.step has no method {name!r}{hint}; ctx.step has: {', '.join(_METHOD_NAMES)}")
+    error.name = name  # no ``obj``: Python 3.12's traceback would add a "Did you mean" of its own
+    return error
+
+
+_MS_LIKE = 10**11
+"""A number of seconds past it is a time after the year 5138: a ``sleep_until`` to then is milliseconds since the
+epoch (JavaScript's ``Date.now()``, an Inngest event's ``ts``) given for seconds."""
+
+
+def _check_seconds(when: Any) -> None:
+    """Refuse a ``sleep_until`` number that reads as milliseconds, saying so (as seconds it is past the year 5000)."""
+    if isinstance(when, (int, float)) and not isinstance(when, bool) and _MS_LIKE < when <= MAX_NS // MS:
+        raise InvalidArgument.build(
+            "when", when, f"a number is seconds since the epoch, and this one looks like milliseconds "
+            f"({iso(round(when * MS))}; as seconds it is past the year 5000): divide it by 1000 "
+            f"(when={when / 1000:.15g}), or give an aware datetime such as "
+            f"datetime.fromtimestamp(ms / 1000, timezone.utc)"
+        )  # fmt: skip
 
 
 def misused_value(error: InvalidArgument) -> BaseException:
@@ -160,6 +201,7 @@ class Step(Execution):
         key, record = x.enter(step_id, "sleep")
         if record is not None:
             return
+        _check_seconds(when)  # 1741500000000: milliseconds, past the year 9999 as seconds
         until = job_instant_ns(when, "when")  # one without an offset is refused saying why
         if until > x.now:
             x.engine.sleep_ns(until - x.now)  # validates against the profile's longest sleep
@@ -185,6 +227,8 @@ class Step(Execution):
         if "*" in event:  # matched by exact name: a pattern would only time out
             raise InvalidArgument.build("event", event, "the exact name of one event to wait for: a wait matches "
                                         "names as they are, so a '*' (a trigger's wildcard) would match no event")
+        if match is not None and if_exp is not None:
+            raise match_and_if("ctx.step.wait_for_event()", match, if_exp)
         checks = [compile_match(match)] if match is not None else []
         if if_exp is not None:
             checks.append(compile_expression(if_exp))
@@ -232,6 +276,14 @@ class Step(Execution):
         from ._parallel import parallel
 
         return parallel(self, callables, mode)
+
+    if not TYPE_CHECKING:  # a type checker seeing __getattr__ would accept any attribute name
+        def __getattr__(self, name: str) -> Any:
+            """Reached only for a missing attribute: ``ctx.step.sleepUntil`` fails the run at once naming the
+            method meant (``UnknownStepMethod``), instead of a bare ``AttributeError`` retried through the
+            backoff."""
+            __tracebackhide__ = True  # job code's line is the one to show
+            raise unknown_step_method(self, name)
 
 
 def _invoked(x: Execution, function: Any) -> Any:

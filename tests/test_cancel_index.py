@@ -61,7 +61,7 @@ KINDS = [
     [{"if_exp": "async.data.userId == event.data.userId && async.data.userId != 2"}],
     [{"if_exp": lambda event, candidate: candidate.data.get("userId") in ("u1", 1)}],
     [{"if_exp": "event.data.userId == async.data.userId || async.data.userId == 'u2'"}],
-    [{"match": "data.userId", "if_exp": "async.data.n > 3"}, {"if_exp": "async.data.userId == 'u2'"}],
+    [{"if_exp": "event.data.userId == async.data.userId && async.data.n > 3"}, {"if_exp": "async.data.userId == 'u2'"}],
 ]
 SLEEPS = [630, 1830, 7230]  # seconds: between the cancel events (one a minute), so no run ends at one
 
@@ -182,3 +182,26 @@ def test_function_finished_is_published_while_a_live_run_listens_for_it_not_for_
         sim.send("start", {"sleep": "2h"})
         sim.run_until_idle()
     assert [e.data["run_id"] for e in sim.events if e.name == FINISHED] == [sim.runs()[0].id]
+
+
+def test_match_and_if_exp_together_are_refused_naming_the_one_expression_to_write():
+    """jobsim required both, silently; Inngest takes one (the TypeScript types allow one, the SDK sends match)."""
+    message = ("got match='data.oid' and if_exp='async.data.amt > 100': give one of them; Inngest takes either a match "
+               "or an if expression, not both (both in one: "
+               "if_exp=\"event.data.oid == async.data.oid && (async.data.amt > 100)\")")
+    with pytest.raises(jobsim.InvalidArgument) as caught:
+        Cancel("order/paid", match="data.oid", if_exp="async.data.amt > 100")
+    assert str(caught.value) == "Cancel() " + message
+    app = jobsim.App("both")
+
+    @app.function("wait", on="order/placed", retries=0)
+    def wait(ctx):
+        return ctx.step.wait_for_event("paid", event="order/paid", timeout="1h", match="data.oid",
+                                       if_exp="async.data.amt > 100")
+
+    with jobsim.Simulation(app) as sim:
+        sim.send("order/placed", {"oid": 1})
+        sim.run_until_idle()
+    run = sim.runs("wait")[0]
+    assert run.status == "failed" and len(run.attempts) == 1
+    assert str(run.error) == "ctx.step.wait_for_event() " + message

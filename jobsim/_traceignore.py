@@ -10,6 +10,7 @@ import shlex
 from collections.abc import Sequence
 from typing import Any
 
+from ._checks import closest_keyword
 from ._tracestory import COMPARISONS, MISSING
 from .errors import InvalidArgument
 
@@ -25,7 +26,10 @@ def parse_compare(value: Any, name: str = "compare") -> tuple[str, ...]:
         names = ()
     bad = [name for name in names if name not in COMPARISONS]
     if bad or not names:
-        raise InvalidArgument.build(name, value, "one or more of " + ", ".join(COMPARISONS) + " (or 'all')")
+        meant = [(word, closest_keyword(word, COMPARISONS)) for word in bad]
+        hint = "; ".join(f"did you mean {close!r} for {word!r}?" for word, close in meant if close)
+        raise InvalidArgument.build(name, value, "one or more of " + ", ".join(COMPARISONS) + " (or 'all')"
+                                    + (f" ({hint})" if hint else ""))
     return names
 
 

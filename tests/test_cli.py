@@ -436,7 +436,10 @@ def test_a_bad_compare_mode_is_named_as_the_flag(capsys, tmp_path, monkeypatch):
     code, out, err = run(capsys, "diff", "t.jsonl", "t.jsonl", "--compare", "run")
     assert (code, out) == (2, "")
     assert err == ("jobsim: error: --compare='run' is not valid: one or more of runs, outputs, emails, http, events, "
-                   "timing (or 'all')\n")
+                   "timing (or 'all') (did you mean 'runs' for 'run'?)\n")
+    code, out, err = run(capsys, "diff", "t.jsonl", "t.jsonl", "--compare", "runs,email,colour")
+    assert err == ("jobsim: error: --compare='runs,email,colour' is not valid: one or more of runs, outputs, emails, "
+                   "http, events, timing (or 'all') (did you mean 'emails' for 'email'?)\n")
 
 
 @pytest.mark.parametrize("sends", [1, 400])  # one block read line by line; blocks read whole, then line by line

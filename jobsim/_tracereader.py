@@ -170,6 +170,9 @@ class TraceReader:
         try:
             header = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
+            if str(self.path).endswith((".py", ".pyw")):  # ``jobsim replay jobs.py --app jobs.py``: the code for the trace
+                raise self._fail("not a jobsim trace but Python code (to replay a trace with this code: "
+                                 f"jobsim replay TRACE --app {self.path})") from None
             raise self._fail(f"not a jobsim trace: the first line is not JSON ({exc}){_IMPORT_HINT}") from None
         if not isinstance(header, dict) or header.get("k") != "header" or header.get("format") != FORMAT:
             got = _preview(raw)

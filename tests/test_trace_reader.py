@@ -469,3 +469,13 @@ def test_the_fast_path_reads_what_the_line_by_line_reader_reads(tmp_path, monkey
             loaded = traces.load(path, strict=strict)
         assert [(r.seq, r.at, r.kind, r.data) for r in loaded] == fast["records"]
         assert (loaded.warnings, loaded.truncated, loaded.end) == (fast["warnings"], fast["truncated"], fast["end"])
+
+
+def test_python_code_given_as_the_trace_says_to_give_it_with_app(tmp_path):
+    """``jobsim replay jobs.py --app jobs.py``: the hint was to pass the file to ``jobsim replay``, as the user had."""
+    code = tmp_path / "jobs.py"
+    code.write_text("import jobsim\napp = jobsim.App('shop')\n")
+    with pytest.raises(jobsim.errors.TraceError) as caught:
+        jobsim.Trace.load(code)
+    assert str(caught.value) == (f"{code}:1: not a jobsim trace but Python code (to replay a trace with this code: "
+                                 f"jobsim replay TRACE --app {code})")

@@ -67,6 +67,7 @@ _KEYWORD_ALIASES = {
     "initial": "min", "cap": "max", "seconds": "period", "window": "period", "size": "max_size",
     "condition": "if_exp", "expression": "if_exp", "when": "at", "fn": "function", "func": "function",
     "from": "sender", "from_addr": "sender", "recipient": "to", "recipients": "to", "begin": "start", "stop": "end",
+    "maxwait": "timeout",  # Inngest's debounce/batch ``timeout`` is the longest wait
 }  # fmt: skip
 """Other systems' words for a keyword (Inngest's ``maxSize`` is found by its spelling, see ``_squash``)."""
 
@@ -189,12 +190,17 @@ def _keywords(function: Callable[..., Any]) -> list[str]:
             if parameter.kind in kinds and name not in ("self", "cls") and not name.startswith("_")]
 
 
+class MissingArgument(InvalidArgument, TypeError):
+    """A required argument left out (``Throttle(limit=5)``), named with what to give. A ``TypeError`` too, as
+    Python's own "missing 1 required positional argument" was: an ``except TypeError`` still catches it."""
+
+
 def keywords_checked(where: str, error: type[InvalidArgument] = InvalidArgument,
                      needs: Mapping[str, str] | None = None) -> Callable[[_F], _F]:
     """Decorate a one-time entry point (a constructor, ``sim.fail``) so that a keyword it does not take
     is an ``InvalidArgument`` naming it and the closest valid one, not Python's bare ``TypeError``; so is a
-    required argument in ``needs`` left out, with ``needs[name]`` saying what to give (the strategies', whose
-    TypeError Hypothesis would show from deep inside; a constructor's keeps Python's, which names it).
+    required argument in ``needs`` left out (a ``MissingArgument``), with ``needs[name]`` saying what to give
+    (the strategies', whose TypeError Hypothesis would show from deep inside; the flow-control objects').
     ``error``: the subclass to raise (the strategies' own, which Hypothesis reads as its ``InvalidArgument``).
 
     The check runs only once the call has failed to bind; a call that binds pays one frame. Not for
@@ -238,7 +244,7 @@ def _missing(where: str, function: Callable[..., Any], args: tuple[Any, ...], kw
                and parameter.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)]
     if not missing or any(name not in needs for name in missing):
         return None  # Python's own TypeError names it (a Batch() without max_size=)
-    return InvalidArgument(f"{where} needs " + "; ".join(f"{name}=: {needs[name]}" for name in missing))
+    return MissingArgument(f"{where} needs " + "; ".join(f"{name}=: {needs[name]}" for name in missing))
 
 
 _CHECKED = keywords_checked("")(lambda: None).__code__
@@ -253,10 +259,11 @@ def caller_frame(frame: FrameType) -> FrameType:
     return frame
 
 
-def init_keywords_checked(where: str, error: type[InvalidArgument] = InvalidArgument) -> Callable[[type[_T]], type[_T]]:
+def init_keywords_checked(where: str, error: type[InvalidArgument] = InvalidArgument,
+                          needs: Mapping[str, str] | None = None) -> Callable[[type[_T]], type[_T]]:
     """:func:`keywords_checked` for a class's ``__init__`` (a dataclass's generated one included)."""
     def decorate(cls: type[_T]) -> type[_T]:
-        cls.__init__ = keywords_checked(where, error)(cls.__init__)  # type: ignore[method-assign]
+        cls.__init__ = keywords_checked(where, error, needs)(cls.__init__)  # type: ignore[method-assign]
         return cls
 
     return decorate

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-import difflib
+import datetime as dt
 import functools
 import json
 import sys
@@ -13,7 +13,7 @@ from typing import Any, Generic, TypeVar
 
 import orjson
 
-from ._checks import keyword_error
+from ._checks import closest_keyword, keyword_error
 
 # the aliased names are re-exported: _steps, _simulation, hooks and jobsim-inngest import them from here
 from ._eventjson import _WIDE as _WIDE
@@ -81,7 +81,8 @@ class Event:
         if self.ts is not None and (
             isinstance(self.ts, bool) or not isinstance(self.ts, int) or not _FIRST_MS <= self.ts <= _LAST_MS
         ):  # a ts no datetime can show failed later, in the timeline and at trace.save
-            raise InvalidArgument.build("ts", self.ts, "milliseconds since the epoch, as an int (years 1 to 9999)")
+            raise InvalidArgument.build("ts", self.ts, "milliseconds since the epoch, as an int (years 1 to 9999)"
+                                        + _ts_hint(self.ts))
         if self.user is not None and not isinstance(self.user, Mapping):
             raise InvalidArgument.build("user", self.user, "the event's user is a mapping (a dict), or None")
         if self.v is not None and not isinstance(self.v, str):
@@ -185,6 +186,14 @@ def check_triggers(names: Iterable[str], argument: str, given: Any) -> None:
             )
 
 
+def _ts_hint(ts: Any) -> str:
+    """How to make ``Event(ts=...)``'s milliseconds of a datetime or float someone passed."""
+    if isinstance(ts, dt.datetime):
+        return ("; from a datetime dt: ts=int(dt.timestamp() * 1000), dt aware (timestamp() reads a naive one in "
+                "the machine's zone)")
+    return "; from time.time()'s float seconds: ts=int(time.time() * 1000)" if isinstance(ts, float) else ""
+
+
 EVENT_FIELDS = ("name", "data", "id", "user", "ts", "v")
 SEND_FIELDS = ("id", "user", "ts", "v")
 """The keyword arguments ``send(name, data, ...)`` passes on to the ``Event`` (``delay`` is its own)."""
@@ -194,8 +203,8 @@ def check_send_fields(where: str, fields: Mapping[str, Any]) -> None:
     """A misspelt keyword of ``sim.send``/``app.send`` (``dealy=``) is named as theirs, not as ``Event.__init__``'s."""
     for key in fields:
         if key not in SEND_FIELDS:
-            close = difflib.get_close_matches(key, (*SEND_FIELDS, "delay"), n=1)
-            hint = f" (did you mean {close[0]}=?)" if close else ""
+            close = closest_keyword(key, ("data", "delay", *SEND_FIELDS))  # dta=, payload=: data=
+            hint = f" (did you mean {close}=?)" if close else ""
             raise InvalidArgument(f"{where} got an unknown keyword argument {key}={shown(fields[key])}{hint}; "
                                   "accepted: data, delay, id, user, ts, v")
 

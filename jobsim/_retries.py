@@ -33,7 +33,9 @@ class RetryPolicy(Protocol):
         ...
 
 
-@init_keywords_checked("Retries()")
+@init_keywords_checked("Retries()", needs={
+    "attempts": "how many attempts in all, the first included, e.g. Retries(attempts=5) (the profile's backoff) "
+                "or Retries(attempts=5, backoff='exponential', min='1s', max='1m')"})
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Retries:
     """``Retries(attempts, backoff, min, max, jitter)`` of the contract.

@@ -323,8 +323,9 @@ _OFFSET = re.compile(r"(?:UTC|GMT)?\s*([+-])(\d{1,2})(?::?(\d\d))?", re.IGNORECA
 
 def _zone_hint(name: str) -> str:
     """`` (did you mean 'America/New_York'?)`` for a zone spelt in the wrong case (which a case-insensitive
-    file system finds, and Linux does not), or the spelling of a fixed offset ``zone`` reads; else ``""``."""
-    folded = {key.lower(): key for key in available_timezones()}
+    file system finds, and Linux does not), the spelling of a fixed offset ``zone`` reads, or the zones a typo
+    away (``Europe/Pariss``); else ``""``."""
+    folded = {key.lower(): key for key in sorted(available_timezones())}
     key = folded.get(name.strip().lower())
     if key is not None:
         return f" (did you mean {key!r}? zone names are case-sensitive)"
@@ -333,7 +334,8 @@ def _zone_hint(name: str) -> str:
     offset = _OFFSET.fullmatch(name.strip())
     if offset is not None and int(offset[2]) < 24 and int(offset[3] or 0) < 60:
         return f" (a fixed offset is written 'UTC{offset[1]}{int(offset[2]):02d}:{offset[3] or '00'}')"
-    return ""
+    close = [folded[key] for key in difflib.get_close_matches(name.strip().lower(), folded, n=3, cutoff=0.85)]
+    return f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
 
 
 def zone_name(tz: dt.tzinfo) -> str:

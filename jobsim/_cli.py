@@ -306,6 +306,13 @@ def _run(args: argparse.Namespace) -> int:
         print(f"\ntrace saved to {path} ({len(sim.trace)} records{'' if args.no_redact else ', redacted'})")
     if note is not None:
         print(note, file=sys.stderr)
+    unmatched = sim.http.unmatched
+    if unmatched:  # only the table's failed and http columns told: every run could fail on it unseen
+        shown = sorted({f"{request.method} {request.url.copy_with(query=None)}" for request in unmatched})
+        more = f" and {len(shown) - 3} more" if len(shown) > 3 else ""
+        print(f"jobsim: note: {len(unmatched)} HTTP request(s) matched no route and failed as on a network error "
+              f"({', '.join(shown[:3])}{more}); add routes in {module.__name__}.jobsim_traffic(sim): "
+              "sim.http.post(url).respond(200)", file=sys.stderr)
     return 0
 
 

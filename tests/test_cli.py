@@ -821,3 +821,41 @@ def test_a_profile_whose_parenthesis_is_never_closed_is_named_so(capsys, argv):
     assert (code, out) == (2, "")
     assert err == (f"jobsim: error: {argv[-2]}='agenda(process_every=1s' is not valid: its '(' is never closed; write "
                    "NAME(option=value, ...), e.g. 'agenda(process_every=1s)'\n")
+
+
+def test_run_notes_requests_no_route_answered(capsys, tmp_path, monkeypatch):
+    """Only the table's failed and http columns told that every run had failed on requests no route answered."""
+    module = write_module(tmp_path, monkeypatch, """
+        import httpx
+        import jobsim
+
+        app = jobsim.App("calls")
+
+        @app.function("report", on="go", retries=0)
+        def report(ctx):
+            httpx.get("https://analytics.shop.test/daily?day=1")
+
+        def jobsim_traffic(sim):
+            sim.send("go")
+            sim.send("go")
+        """)
+    code, out, err = run(capsys, "run", module, "--days", "1", "--no-timeline")
+    assert code == 0 and "report" in out
+    assert err == ("jobsim: note: 2 HTTP request(s) matched no route and failed as on a network error (GET "
+                   f"https://analytics.shop.test/daily); add routes in {module}.jobsim_traffic(sim): "
+                   "sim.http.post(url).respond(200)\n")
+    routed = write_module(tmp_path, monkeypatch, """
+        import httpx
+        import jobsim
+
+        app = jobsim.App("calls2")
+
+        @app.function("report", on="go", retries=0)
+        def report(ctx):
+            httpx.get("https://analytics.shop.test/daily")
+
+        def jobsim_traffic(sim):
+            sim.http.get("https://analytics.shop.test/daily").respond(200)
+            sim.send("go")
+        """)
+    assert run(capsys, "run", routed, "--days", "1", "--no-timeline")[2] == ""

@@ -40,7 +40,7 @@ import contextlib
 import datetime as dt
 import functools
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -139,11 +139,13 @@ class UnmatchedRequest(httpx.ConnectError, JobsimError):
     """
 
     def __init__(self, request: httpx.Request | str, *, exhausted: bool = False, test_code: bool = False,
-                 closest: str = "") -> None:
+                 closest: str = "", advice: str = "") -> None:
         self.exhausted = exhausted
         self.test_code = test_code
         self.closest = closest
         """The routes that miss the request by one or two of their patterns, and by which (``closest_routes``)."""
+        self.advice = advice
+        """What to do in place of the test's ``sim.http.post(...)``: a replay's (``_replayhttp.ReplayAdvice``)."""
         if isinstance(request, str):
             # rebuilt from its message, as Celery's result backend rebuilds a task's exception (``cls(*exc.args)``,
             # ``exception_to_python``): the same message, without the request (``.request`` raises, as httpx's)
@@ -154,9 +156,9 @@ class UnmatchedRequest(httpx.ConnectError, JobsimError):
             reason = (f"jobsim: the route for {method} {url} has used up its side_effect "
                       "list; give it one more response")
         else:
-            reason = (f"jobsim: no route matches {method} {url}; "
-                      + (f"{closest}; fix that route, or add one with " if closest else "add one with ")
-                      + f"{_route_helper(request)}.respond(200)")
+            reason = f"jobsim: no route matches {method} {url}; " + (advice or (
+                (f"{closest}; fix that route, or add one with " if closest else "add one with ")
+                + f"{_route_helper(request)}.respond(200)"))  # _httpadvice reads it without the advice
         if test_code:
             reason += f" ({_TEST_CODE})"
         super().__init__(reason, request=request)
@@ -164,7 +166,8 @@ class UnmatchedRequest(httpx.ConnectError, JobsimError):
     def __reduce__(self) -> tuple[Any, ...]:
         # pickled (Celery's result backend) and copied by what it was built from, as ``StepError``: ``args`` holds
         # only the message, which ``__init__`` cannot take back
-        build = functools.partial(type(self), exhausted=self.exhausted, test_code=self.test_code, closest=self.closest)
+        build = functools.partial(type(self), exhausted=self.exhausted, test_code=self.test_code, closest=self.closest,
+                                  advice=self.advice)  # fmt: skip
         try:
             source: httpx.Request | str = self.request
         except RuntimeError:  # one rebuilt from its message has no request
@@ -342,6 +345,7 @@ class HttpSink:
         self.unmatched: list[httpx.Request] = []
         """Requests no route and no mail provider answered."""
         self._lost: dict[tuple[int, int], int] = {}  # answers each answer_lost(times=) took, by (route, it)
+        self._advice: Callable[[httpx.Request, str], str] | None = None  # a replay's, for the unmatched (_replayhttp)
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -581,7 +585,9 @@ class HttpSink:
         # Called while respx's AllMockedAssertionError (or the StopIteration of a used-up
         # side_effect list) is being handled: the job's traceback shows jobsim's error alone.
         closest = "" if exhausted else closest_routes(list(self._router.routes), request)
-        raise UnmatchedRequest(request, exhausted=exhausted, test_code=test_code, closest=closest) from None
+        advice = "" if exhausted or test_code or self._advice is None else self._advice(request, closest)
+        raise UnmatchedRequest(request, exhausted=exhausted, test_code=test_code, closest=closest,
+                               advice=advice) from None  # fmt: skip
 
     def _record(self, request: httpx.Request, response: httpx.Response | None, started: int,
                 error: BaseException | None, *, mail: bool = False, lost: httpx.Response | None = None) -> None:

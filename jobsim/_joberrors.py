@@ -84,18 +84,59 @@ def _library(frame: FrameType) -> str | None:
 def _trimmed(error: BaseException) -> str | None:
     """The traceback of an error jobsim raised under job code (``UnmatchedRequest`` beneath httpx's client,
     a ``StepMisuse``), cut after the job's last frame: the frames of httpx, respx and jobsim below it say
-    nothing about the job. ``None`` for any other error, whose traceback is shown whole."""
-    if error.__cause__ is not None or (error.__context__ is not None and not error.__suppress_context__):
+    nothing about the job. A client that turns jobsim's error into its own (requests' ``ConnectionError`` from
+    urllib3's ``MaxRetryError`` from ``NewConnectionError``, aiohttp's ``ClientConnectorError``, urllib's
+    ``URLError``) is cut the same way, two lines naming its chain of causes (``_causes``). ``None`` for any other error,
+    whose traceback is shown whole."""
+    chain = _chain(error)
+    if chain is None:
         return None
     found = called_below(error, lambda frame: _library(frame) is None)
     if found is None:
         return None
     frames, cut = found
-    if _library(frames[-1]) != "jobsim":
-        return None
-    below = list(dict.fromkeys(name for frame in frames[cut:] if (name := _library(frame)) is not None))
-    names = below[0] if len(below) == 1 else ", ".join(below[:-1]) + " and " + below[-1]
-    kept = traceback.StackSummary.extract(traceback.walk_tb(error.__traceback__), limit=cut)
+    first = next(index for index, frame in enumerate(frames) if _library(frame) is None)  # not the driver's frames
+    below = frames[cut:] + [frame for inner in chain[1:] for frame, _ in traceback.walk_tb(inner.__traceback__)]
+    names = list(dict.fromkeys(name for frame in below if (name := _library(frame)) is not None))
+    libraries = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    kept = traceback.StackSummary.from_list(
+        traceback.StackSummary.extract(traceback.walk_tb(error.__traceback__), limit=cut)[first:])
     return ("Traceback (most recent call last):\n" + "".join(kept.format())
-            + f"  ... {len(frames) - cut} frame(s) of {names} below, where jobsim raised it\n"
-            + "".join(traceback.format_exception_only(type(error), error)))
+            + f"  ... {len(below)} frame(s) of {libraries} below, where jobsim raised it\n"
+            + _causes(chain) + "".join(traceback.format_exception_only(type(error), error)))
+
+
+def _chain(error: BaseException) -> list[BaseException] | None:
+    """``error`` and the errors it was raised from (``__cause__``, or the ``__context__`` it was raised while
+    handling), outermost first, when the innermost is jobsim's and each one below ``error`` was raised in
+    libraries and jobsim alone (no frame of the project's code); else None."""
+    chain = [error]
+    while len(chain) < 20:
+        inner = chain[-1].__cause__ or (None if chain[-1].__suppress_context__ else chain[-1].__context__)
+        if inner is None:
+            break
+        chain.append(inner)
+    frames = [frame for frame, _ in traceback.walk_tb(chain[-1].__traceback__)]
+    if not frames or _library(frames[-1]) != "jobsim":
+        return None
+    if any(_library(frame) is None for inner in chain[1:] for frame, _ in traceback.walk_tb(inner.__traceback__)):
+        return None
+    return chain
+
+
+def _causes(chain: list[BaseException]) -> str:
+    """The lines saying what the client made of jobsim's error, with its message when the outermost's does not
+    quote it (urllib's ``<urlopen error [Errno 111] Connection refused>``)."""
+    if len(chain) == 1:
+        return ""
+    inner = chain[-1]
+    said = _qualified(inner) if str(inner) in str(chain[0]) else "".join(
+        traceback.format_exception_only(type(inner), inner)).rstrip("\n")  # fmt: skip
+    became = [_qualified(error) for error in reversed(chain[:-1])]
+    names = became[0] if len(became) == 1 else ", ".join(became[:-1]) + " and " + became[-1]
+    return f"  ... jobsim raised {said}\n  ... which became {names}:\n"
+
+
+def _qualified(error: BaseException) -> str:
+    module = type(error).__module__
+    return type(error).__qualname__ if module == "builtins" else f"{module}.{type(error).__qualname__}"

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._checks import check_callable, keywords_checked
 from ._redactpolicy import Redaction
-from ._replayhttp import Keeps, serve_recorded_http
+from ._replayhttp import Keeps, ReplayAdvice, serve_recorded_http
 from ._replayinputs import Deliver, Script, backend_calls_missing, has_outcomes, send_input
 from ._safe import said
 from ._time import MAX_NS, Duration, duration_ns, format_duration, iso, to_datetime
@@ -135,7 +135,7 @@ class ReplayResult:
             if len(lines) == end:
                 lines.append("  (no runs)")
             if any(_unanswered(run.error) for run in sim.runs() if run.status == "failed"):
-                # the error's own advice (sim.http.post(...).respond(200)) names a `sim` a replay's user never holds
+                # the error's advice (ReplayAdvice) names the request alone: why none is answered, and how
                 lines += ["", "note: a file of events records no HTTP answers: job code's requests need routes, "
                           "which the --app module's jobsim_setup(sim) adds at the recording's start (setup= of "
                           "Simulation.replay), e.g. def jobsim_setup(sim): sim.http.post(URL).respond(200, json={...})"]
@@ -259,14 +259,17 @@ def replay(
     keeps = Keeps(recorded)
     with sim:
         script = Script(sim, recorded, deliver or send_input, faults, notes)
+        sim.http._advice = advice = ReplayAdvice(http)  # an unmatched request's error names jobsim_setup, not sim
         if setup is not None:
             setup(sim)
-        served = serve_recorded_http(sim, recorded, keeps) if http == "recorded" else None
+        served = advice.served = serve_recorded_http(sim, recorded, keeps) if http == "recorded" else None
         stopped = script.run(extra_ns)
         # a replay stops where the recording stopped: events sent after it stay queued
         sim._undriven, sim._undriven_runs = None, []
         sim._unread_quiet = True  # and what the recording left on unread queues is the recording's
     notes += backend_calls_missing(recorded, sim.trace)
+    if has_outcomes(recorded):  # a file of events gets its own note (report)
+        notes += advice.notes(sim.http.unmatched)
     if served is not None and served.excerpts:
         notes.append(f"{served.excerpts} recorded HTTP response(s) had a body over 64 KiB, which a trace keeps "
                      "only as a digest and its first 1 KiB: the replay answered with that excerpt")  # fmt: skip
@@ -276,7 +279,7 @@ def replay(
         notes.append(_past_the_end(sim, script.beyond, end_of(recorded), format_duration(extra_ns or 0)))
     if has_outcomes(recorded):
         comparison = _compare(recorded, sim, compare, ignore, tolerance_ns, redact, notes, keeps, cut_at)
-        notes += _gone(comparison, sim)
+        notes += _gone(comparison, sim, header.get("apps"))
     else:  # nothing to compare (imported events): a saved replay, the baseline, still keeps the trace's fakes
         _keep_fakes(recorded, sim, redact, notes, keeps)
     return ReplayResult(comparison=comparison, recorded=recorded, simulation=sim, inputs=script.inputs,
@@ -304,15 +307,23 @@ def _past_the_end(sim: Simulation, beyond: int, end: int, until: str) -> str:
             f"{news}; see them in the replay's timeline (--out)")
 
 
-def _gone(comparison: Comparison, sim: Simulation) -> list[str]:
+def _gone(comparison: Comparison, sim: Simulation, apps: Any = None) -> list[str]:
     """A note per recorded function that today's code does not declare: its row read 'missing from the replay'
-    with no word on why, as if the function had stopped running; a new function of a near name is named."""
+    with no word on why, as if the function had stopped running; a new function of a near name is named. When
+    none of them is declared and the recording names other apps (``apps``: its header's), that comes first: the
+    code given is likely another app's (``--app`` naming the wrong module)."""
     left_out = sim._selection.left_out if sim._selection is not None else {}  # declared, not selected: not gone
     gone = [fn for fn, result in comparison.functions.items() if fn != SYSTEM and fn not in sim.functions
             and fn not in left_out and result.counts.get("runs", (0, 0))[0]]  # fmt: skip
     new = [fn for fn in sim.functions if fn not in comparison.functions or not comparison.functions[fn].counts.get(
         "runs", (0, 0))[0]]  # fmt: skip
     notes = []
+    ran = [fn for fn, result in comparison.functions.items() if fn != SYSTEM and result.counts.get("runs", (0, 0))[0]]
+    today = [app.id for app in sim.apps]
+    if gone and len(gone) == len(ran) and isinstance(apps, list) and apps and not set(apps) & set(today):
+        notes.append(f"the recording is of app {', '.join(map(repr, apps))} and the code replayed is app "
+                     f"{', '.join(map(repr, today)) or '(none)'}: none of the recording's functions is declared "
+                     "today; is --app (app=) the recording's code?")
     for fn in gone:
         close = difflib.get_close_matches(fn, new, n=1, cutoff=0.6)
         renamed = f", or renamed: is {close[0]!r}, new today, its new name?" if close else " or renamed"

@@ -5,6 +5,7 @@ redacted recording holds (``Keeps``), used to answer HTTP and to compare."""
 from __future__ import annotations
 
 import builtins
+import difflib
 from collections import defaultdict, deque
 from collections.abc import Container
 from typing import TYPE_CHECKING, Any
@@ -38,6 +39,12 @@ class RecordedHttp:
         self.legacy = legacy
         for call in calls:
             self.queues[(str(call.get("method")), unquote_plus(str(call.get("url"))))].append(call)
+        self.recorded = {f"{method} {url}": n for (method, url), queue in self.queues.items()
+                         if (n := sum(not _unmatched(call) for call in queue))}  # fmt: skip
+        """How many answers the recording holds for each request (``ReplayAdvice``)."""
+        self.unmatched = {f"{method} {url}" for (method, url), queue in self.queues.items()
+                          if any(_unmatched(call) for call in queue)}  # fmt: skip
+        """The requests no route matched in the recording either."""
 
     def __call__(self, request: httpx.Request) -> Any:
         """The recorded answer (an ``httpx.Response``), None to let jobsim's providers or the unmatched check answer,
@@ -64,7 +71,7 @@ class RecordedHttp:
                 give_up(self.sim, request, None, elapsed, "the trace recorded")
             spend(self.sim, elapsed)
         if "error" in call:
-            if str(call["error"]).startswith("UnmatchedRequest"):
+            if _unmatched(call):
                 return None
             raise _http_error(str(call["error"]), request) if cut is None else cut("replayed", request=request)
         response = call.get("response") or {"status": call.get("status", 200)}
@@ -74,6 +81,68 @@ class RecordedHttp:
         if "excerpt" in (response.get("body") or {}):
             self.excerpts += 1
         return _response(status, response)
+
+
+_EITHER = " either (no route matched it there)"
+
+
+class ReplayAdvice:
+    """What an unmatched request's error says in a replay (``HttpSink._advice``), in place of the test's
+    ``add one with sim.http.post(...)``: a replay's user holds no ``sim``. It says the recording has no response
+    for the request (or answered it fewer times), names the closest recorded requests, and where a route goes:
+    the ``--app`` module's ``jobsim_setup(sim)``. ``served``: the recorded answers, set once they are routed."""
+
+    def __init__(self, http: str) -> None:
+        self.http = http
+        self.served: RecordedHttp | None = None
+
+    def __call__(self, request: httpx.Request, closest: str) -> str:
+        from ._http import _route_helper
+
+        where = "the --app module's jobsim_setup(sim) (setup= of Simulation.replay)"
+        fix = f"{closest}; fix that route in {where}, or add one there" if closest else f"add a route in {where}"
+        return f"{self._missing(request)}; {fix}: {_route_helper(request)}.respond(200)"
+
+    def notes(self, unmatched: list[httpx.Request]) -> list[str]:
+        """The report's note on the requests no recorded response and no route answered, the first three named."""
+        if not unmatched:
+            return []
+        first: dict[str, httpx.Request] = {}
+        for request in unmatched:  # each request once (a retried one is sent again)
+            first.setdefault(f"{request.method} {request.url}", request)
+        first = {said: r for said, r in first.items() if not self._missing(r).endswith(_EITHER)}
+        if not first:  # as in the recording: no change to point out
+            return []
+        named = "; ".join(f"{said}: {self._missing(r)}" for said, r in list(first.items())[:3])
+        more = f"; and {len(first) - 3} more" if len(first) > 3 else ""
+        count = sum(f"{request.method} {request.url}" in first for request in unmatched)
+        return [f"{count} request(s) the replay had no answer for ({named}{more}): add routes in the --app "
+                "module's jobsim_setup(sim) (setup= of Simulation.replay), e.g. def jobsim_setup(sim): "
+                "sim.http.post(URL).respond(200, json={...})"]
+
+    def _missing(self, request: httpx.Request) -> str:
+        if self.http == "routes":
+            return "the replay answers from the routes of jobsim_setup(sim) alone (--http routes)"
+        recorded = {} if self.served is None else self.served.recorded
+        url = str(request.url)
+        if self.served is not None and self.served.redactor is not None:
+            url = self.served.redactor.url(url)
+        key = f"{request.method} {unquote_plus(url)}"
+        times = recorded.get(key, 0)
+        if self.served is not None and key in self.served.unmatched and not times:
+            return f"the recording has no response for this request{_EITHER}"
+        if times:
+            return f"the recording answered this request {times} time(s), all used up"
+        near = difflib.get_close_matches(f"{request.method} {unquote_plus(url)}", list(recorded), n=2, cutoff=0.6)
+        if not recorded:
+            return "the trace records no HTTP answers"  # a file of events, or code that made no requests
+        return "the recording has no response for this request" + (
+            f" (closest recorded: {' and '.join(near)})" if near else "")
+
+
+def _unmatched(call: dict[str, Any]) -> bool:
+    """No route matched the recorded call: the replay's request goes unmatched again."""
+    return str(call.get("error")).startswith("UnmatchedRequest")
 
 
 def _lost_again(call: dict[str, Any], elapsed: int) -> AnswerLost:

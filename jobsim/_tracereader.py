@@ -170,7 +170,7 @@ class TraceReader:
         try:
             header = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
-            if str(self.path).endswith((".py", ".pyw")):  # ``jobsim replay jobs.py --app jobs.py``: the code for the trace
+            if str(self.path).endswith((".py", ".pyw")):  # `jobsim replay jobs.py --app jobs.py`: code, not a trace
                 raise self._fail("not a jobsim trace but Python code (to replay a trace with this code: "
                                  f"jobsim replay TRACE --app {self.path})") from None
             raise self._fail(f"not a jobsim trace: the first line is not JSON ({exc}){_IMPORT_HINT}") from None

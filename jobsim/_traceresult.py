@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from ._checks import listed_ids
+from ._httpadvice import jobsim_first
 from ._time import format_duration, iso
 from ._tracestory import COMPARISONS, MISSING, SYSTEM
 from .errors import InvalidArgument
@@ -233,6 +234,8 @@ def _counts(result: FunctionResult) -> str:
 def _short(value: Any, limit: int = 100) -> str:
     if value is MISSING:
         return "(absent)"
+    if isinstance(value, str):  # requests' "Max retries exceeded with url: ..." cut before jobsim's reason
+        value = jobsim_first(value)
     text = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS, default=repr).decode()
     return text if len(text) <= limit else text[: limit - 1] + "…"
 

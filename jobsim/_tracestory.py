@@ -5,6 +5,7 @@ names the comparison shares: ``COMPARISONS`` (the modes, listed in ``_tracediff`
 from __future__ import annotations
 
 import dataclasses
+import difflib
 from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
@@ -45,12 +46,16 @@ class _Run:
     error: str | None = None
     output: Any = MISSING
     reason: str | None = None
+    run_id: str = ""
 
 
 class Story:
     """What a trace says each function did, per comparison mode."""
 
-    def __init__(self, lines: Iterable[dict[str, Any]]) -> None:
+    def __init__(self, lines: Iterable[dict[str, Any]], numbers: dict[str, int] | None = None) -> None:
+        """``numbers``: run id -> the number its run goes by (``aligned_numbers``: the recorded run it lines up
+        with); a run not in it is numbered by its place, as without."""
+        self.numbers = numbers or {}
         self.runs: dict[str, list[_Run]] = defaultdict(list)
         self.items: dict[str, dict[str, list[Item]]] = {mode: defaultdict(list) for mode in COMPARISONS}
         self.by_id: dict[str, _Run] = {}
@@ -95,7 +100,8 @@ class Story:
             return
         run = self.by_id.get(run_id)
         if run is None:  # first seen queued, skipped or started: its place in the order
-            run = self.by_id[run_id] = _Run(len(self.runs[fn]) + 1, line.get("event"), line["at"])
+            n = self.numbers.get(run_id) or len(self.runs[fn]) + 1
+            run = self.by_id[run_id] = _Run(n, line.get("event"), line["at"], run_id=run_id)
             self.runs[fn].append(run)
         if line["k"] == "run.skipped":
             run.status, run.reason = "skipped", line.get("reason")
@@ -175,3 +181,33 @@ _READERS = {
     "attempt": Story._attempt, "retry": Story._retry, "sleep": Story._until, "wait": Story._until,
     "email": Story._email, "http": Story._http, "event": Story._event, "event.dropped": Story._event,
 }  # fmt: skip
+
+
+def aligned_numbers(recorded: Story, replayed: Story) -> dict[str, int] | None:
+    """The numbers the replayed runs go by, lined up with the recorded ones by what started them (their event:
+    ``apply_async``, ``beat entry 'nightly'``, an event name), per function; None when every function's runs
+    started the same way in the same order (numbered by their place, they line up already).
+
+    Runs are compared run #n against run #n. Numbered by their place alone, a run the replay lacks (a Celery
+    task the test's own ``delay()`` started) shifted every later one: each beat run was compared with the run
+    before it, and the report blamed runs that were the same. A run lined up with none gets a number past
+    the recording's, so it is one side's alone."""
+    numbers: dict[str, int] = {}
+    for fn, theirs in replayed.runs.items():
+        ours = recorded.runs.get(fn, [])
+        left, right = [run.event for run in ours], [run.event for run in theirs]
+        if left == right:
+            continue
+        matcher = difflib.SequenceMatcher(a=left, b=right, autojunk=False)
+        fresh = max((run.n for run in ours), default=0)
+        paired: dict[int, int] = {}
+        for block in matcher.get_matching_blocks():
+            for k in range(block.size):
+                paired[block.b + k] = ours[block.a + k].n
+        for j, run in enumerate(theirs):
+            n = paired.get(j)
+            if n is None:
+                fresh += 1
+                n = fresh
+            numbers[run.run_id] = n
+    return numbers or None

@@ -160,7 +160,7 @@ def test_unmatched_requests_misspelt_keyword_names_the_one_meant() -> None:
     with pytest.raises(errors.MisspeltKeyword) as info:
         jobsim.UnmatchedRequest(REQUEST, exhaustd=True)
     assert str(info.value) == ("UnmatchedRequest() got an unknown keyword argument exhaustd=True (did you mean "
-                               "exhausted=?); accepted: request, exhausted, test_code, closest")
+                               "exhausted=?); accepted: request, exhausted, test_code, closest, advice")
     assert info.value.__suppress_context__  # no bare TypeError shown under it
 
 

@@ -930,3 +930,45 @@ def test_a_function_today_lacks_is_named_in_a_note_with_a_new_one_of_a_near_name
     assert unchanged.same and not [note for note in unchanged.notes if "today's app" in note]
     selected = jobsim.Simulation.replay(sim.trace, _signup_app("welcome", "audit"), functions=["welcome"])
     assert not [note for note in selected.notes if "today's app" in note]  # left out by the selection, not gone
+
+
+def test_code_of_another_app_is_named_as_such_before_the_functions_it_lacks():
+    """--app naming the wrong module: one 'removed or renamed' note per function, never that the apps differ."""
+    with jobsim.Simulation(_signup_app("welcome", "audit"), start=START) as sim:
+        sim.send("user/created", {"email": "ada@example.com"})
+        sim.run_until_idle()
+    billing = jobsim.App("billing")
+    billing.function("invoice", on="order/paid")(lambda ctx: "done")
+    result = jobsim.Simulation.replay(sim.trace, billing)
+    assert result.notes[0] == ("the recording is of app 'signups' and the code replayed is app 'billing': none of "
+                               "the recording's functions is declared today; is --app (app=) the recording's code?")
+    assert sum("today's app" in note for note in result.notes) == 2
+    renamed = jobsim.Simulation.replay(sim.trace, _signup_app("welcome-email", "other"))  # the same app: no such note
+    assert not [note for note in renamed.notes if "the recording is of app" in note]
+
+
+def _runs_of(events: list[str]) -> jobsim.Trace:
+    app = jobsim.App("aligned")
+
+    @app.function("report", on=["manual", "tick"])
+    def report(ctx):
+        return ctx.event.data["n"]
+
+    with jobsim.Simulation(app, start=START) as sim:
+        for n, name in enumerate(events):
+            sim.send(name, {"n": n if name == "manual" else name})
+            sim.advance("1h")
+    return sim.trace
+
+
+def test_a_run_one_side_lacks_leaves_the_later_runs_lined_up_by_what_started_them():
+    """Runs were compared by their place within the function: a run the replay lacks (a Celery task the test's own
+    delay() started) shifted every later one, and the report blamed the beat runs, which were the same."""
+    result = jobsim.traces.compare(_runs_of(["manual", "tick", "tick", "tick"]), _runs_of(["tick", "tick", "tick"]))
+    report = result.functions["report"]
+    assert report.counts["runs"] == (4, 3)
+    assert report.divergences["runs"].label.startswith("run #1") and "missing" in str(report.divergences["runs"])
+    assert [d.label.split(" of ")[-1].split(" at ")[0] for d in report.divergences.values()] == ["run #1"] * len(
+        report.divergences)  # outputs and timing of run #1 alone: runs #2-#4 line up with the replay's #1-#3
+    same = jobsim.traces.compare(_runs_of(["tick", "manual"]), _runs_of(["tick", "manual"]))
+    assert same.same

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from ._email import addressees
+from ._httpadvice import UNMATCHED, jobsim_first
 from ._safe import said, shown
 from ._time import MS, format_duration, to_datetime, zone_name
 from ._trace import Record, Trace
@@ -103,6 +104,9 @@ def describe(
 
 
 def _clip(text: str, limit: int = 160) -> str:
+    """The first line of ``text``, cut at ``limit``; jobsim's unmatched-request sentence first when a client's
+    error quotes it deep inside (requests' ``Max retries exceeded with url: ...`` hid it past the cut)."""
+    text = jobsim_first(text) if UNMATCHED in text else text
     first = text.splitlines()[0] if text else text
     return first if len(first) <= limit else first[: limit - 1] + "…"
 

@@ -135,3 +135,21 @@ def test_the_pytest_report_cuts_them(pytester, event):
                                  "*... jobsim raised jobsim._http.UnmatchedRequest"])
     assert "The above exception was the direct cause" not in result.stdout.str()
     assert "site-packages" not in result.stdout.str()
+
+
+def test_the_timeline_shows_jobsims_sentence_first_in_a_clients_error_that_quotes_it():
+    """requests' ConnectionError quotes jobsim's message after 'Max retries exceeded with url: ...': the timeline's
+    line, cut at 160 characters, ended before it."""
+    app = jobsim.App("timeline-first")
+
+    @app.function("f", on="go", retries=0)
+    def f(ctx):
+        requests.post("https://hooks.example.com/x")
+
+    with jobsim.Simulation(app) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+        lines = [line for line in sim.timeline().splitlines() if " failed: " in line]
+    assert len(lines) == 2
+    for line in lines:
+        assert "failed: ConnectionError: jobsim: no route matches POST https://hooks.example.com/x; " in line

@@ -61,6 +61,7 @@ from ._httplost import answer_lost, lose, refuse_pass_through, same_key
 from ._httpmatch import closest_routes
 from ._httppatches import install as install_patches
 from ._httppatches import uninstall as uninstall_patches
+from ._httprespx import RespxChecks
 from ._httproutes import checked_route
 from ._httptime import AWAITED, RESOLVING, Wait, check_client_timeouts, delayed, timeout
 from ._httpxtls import install as install_tls
@@ -321,7 +322,7 @@ class _Outcome:
     lost: httpx.Response | None = None  # the answer answer_lost() took from the client
 
 
-class HttpSink:
+class HttpSink(RespxChecks):
     """Every HTTP request job code makes with httpx, answered by routes or providers.
 
     Add routes with the respx API directly on the sink (``route``, ``get``,
@@ -427,42 +428,6 @@ class HttpSink:
     def options(self, url: Any = None, *, name: str | None = None,
                 **lookups: Any) -> respx.Route:
         return self._router.options(url, name=name, **lookups)
-
-    @property
-    def routes(self) -> respx.models.RouteList:
-        """The routes, in the order they are tried (respx's ``RouteList``: ``sim.http.routes["charge"]``)."""
-        return self._router.routes
-
-    def assert_all_called(self) -> None:
-        """Assert that every route was called at least once (respx's check; routes never called are fine until
-        asked); the failure lists the routes no request reached."""
-        __tracebackhide__ = True
-        idle = [route for route in self._router.routes if not route.called]
-        if idle:
-            lines = "\n".join(f"- {route.name + ': ' if route.name else ''}{route.pattern}" for route in idle)
-            noun = "route was" if len(idle) == 1 else "routes were"
-            raise AssertionError(f"jobsim: {len(idle)} {noun} never called:\n{lines}\n"
-                                 f"({len(self.calls)} request(s) were sent: sim.http.calls lists them)")
-
-    def assert_all_mocked(self) -> None:
-        """Assert that a route or a mail provider answered every request (respx's check): none was unmatched."""
-        __tracebackhide__ = True
-        report = self.format_unmatched()
-        if report:
-            raise AssertionError(report)
-
-    def reset(self) -> None:
-        """Forget what was sent: ``calls``, ``unmatched`` and each route's own calls (``route.calls``,
-        ``call_count``); the routes stay (respx's ``reset``)."""
-        self._router.reset()
-        self.clear()
-
-    def __getattr__(self, name: str) -> Any:
-        """Anything else of respx's router is ``sim.http.router``'s: said, rather than a bare AttributeError."""
-        if not name.startswith("_") and hasattr(respx.MockRouter, name):
-            raise AttributeError(f"sim.http has no {name!r}: respx's own router is sim.http.router "
-                                 f"(sim.http.router.{name}); its routes are sim.http's")
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def __getitem__(self, name: str) -> respx.Route:
         """The route named ``name`` (``sim.http.post(url, name="charge")``); a name no route has is refused

@@ -9,13 +9,13 @@ import respx
 import respx.models
 
 if TYPE_CHECKING:
-    from ._http import HttpCalls
+    from ._http import HttpCalls, _Router
 
 
 class RespxChecks:
     """What ``jobsim._http.HttpSink`` answers as a respx router does."""
 
-    _router: Any  # HttpSink's _Router, a respx.MockRouter
+    _router: _Router
     calls: HttpCalls
 
     def clear(self) -> None:

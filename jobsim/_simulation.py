@@ -345,15 +345,14 @@ class Simulation(_Faults):
         horizon = duration_ns(max_time, "max_time")
         began = self.kernel.now
         deadline = min(began + horizon, MAX_NS)  # a huge max_time means "no limit"
-        check = None
+        checks: list[Any] = []  # the next check's timer, last (each check schedules the next one)
         if max_time is _DEFAULT_HORIZON and deadline > began + _OVERLAP_WINDOW:
-            check = self.kernel.schedule(began + _OVERLAP_WINDOW, self._overlap_check, began, owner="run_until_idle",
-                                         priority=LAST, recurring=True)  # recurring: no work of its own
+            self._next_check(began, [self._unfinished()], checks)
         try:
             self._drive(deadline, max_items=max_items, what="run_until_idle", stop_when_idle=True)
         finally:
-            if check is not None:
-                self.kernel.cancel(check)
+            if checks:
+                self.kernel.cancel(checks[-1])
         if not self.kernel.idle:
             pending = [t for t in self.kernel.pending() if not t.recurring]
             lines = "\n".join(f"  {t.owner}: next at {_when(t.due)}" for t in pending[:10])
@@ -366,14 +365,43 @@ class Simulation(_Faults):
                 + self._oversleeps(deadline, horizon)
             )
 
-    def _overlap_check(self, began: int) -> None:
-        """run_until_idle's default horizon, 7 days in and never idle: cron runs that overlap stop it here."""
-        overlap = self._overlapping_crons(began)
+    def _next_check(self, began: int, counts: list[int], checks: list[Any]) -> None:
+        checks.append(self.kernel.schedule(self.kernel.now + _OVERLAP_WINDOW if checks else began + _OVERLAP_WINDOW,
+                                           self._overlap_check, began, counts, checks, owner="run_until_idle",
+                                           priority=LAST, recurring=True))  # recurring: no work of its own
+
+    def _overlap_check(self, began: int, counts: list[int], checks: list[Any]) -> None:
+        """run_until_idle's default horizon, every 7 days never idle: cron runs that overlap stop it, as does
+        unfinished work that grew over each of the last two windows (``_backlog``)."""
+        counts.append(self._unfinished())
+        overlap = self._overlapping_crons(began) or self._backlog(counts)
         if overlap:
             raise BudgetExceeded(
-                f"run_until_idle() stopped at {iso(self.kernel.now)}, {format_duration(_OVERLAP_WINDOW)} after it "
-                f"began, never having been idle, rather than simulate the rest of its default max_time="
-                f"{str(_DEFAULT_HORIZON)!r}:\n{overlap}\nPass max_time= to wait longer all the same.")
+                f"run_until_idle() stopped at {iso(self.kernel.now)}, "
+                f"{format_duration(self.kernel.now - began)} after it began, never having been idle, rather than "
+                f"simulate the rest of its default max_time={str(_DEFAULT_HORIZON)!r}:\n{overlap}\n"
+                "Pass max_time= to wait longer all the same.")
+        self._next_check(began, counts, checks)
+
+    def _unfinished(self) -> int:
+        """Runs not done, of every function: queued, running, sleeping, waiting or due to retry."""
+        return sum(1 for runs in self.engine.runs.values() for run in runs if not run.done)
+
+    def _backlog(self, counts: list[int]) -> str:
+        """Work made faster than it finishes: the unfinished runs grew over each of the last two 7-day windows
+        (a backend's periodic task that outlasts its interval on one worker, whose queue only grows; a cron
+        function's runs that retry longer than its interval). Named by the functions with the most unfinished."""
+        if len(counts) < 3 or not counts[-1] > counts[-2] > counts[-3]:
+            return ""
+        by_function = sorted(((sum(1 for run in runs if not run.done), fid) for fid, runs in self.engine.runs.items()),
+                             reverse=True)  # fmt: skip
+        top = ", ".join(f"{fid!r} {n}" for n, fid in by_function[:3] if n)
+        window = format_duration(_OVERLAP_WINDOW)
+        return (f"Work piles up: the runs not finished grew from {counts[-3]:,} to {counts[-2]:,} to {counts[-1]:,} "
+                f"over the last two {window} windows (most: {top}), so runs are made faster than they finish (a "
+                "periodic task or cron function that outlasts its interval on too few workers?) and it is never "
+                "idle; stop at a time instead (sim.advance('1d'), sim.advance_to(...)), or add workers or make the "
+                "runs shorter than the interval.")
 
     def _overlapping_crons(self, began: int) -> str:
         """run_until_idle waits for the runs the cron ticks it passes start (only the next tick is not waited

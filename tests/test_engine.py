@@ -799,6 +799,40 @@ def test_a_max_time_given_is_simulated_whole_and_a_week_of_other_work_is_no_over
         assert [run.status for run in sim.runs("slow")] == ["completed"]
 
 
+def test_with_the_default_horizon_work_that_grows_over_two_weeks_stops_it():
+    """Runs made faster than they finish (a backend's periodic task outlasting its interval on one worker, here
+    a function whose runs each start two more a day later): it simulated the year, then blamed a sleep."""
+    app = jobsim.App("a")
+
+    @app.function("spread", on="tick")
+    def spread(ctx):
+        ctx.step.sleep("wait", "1d")
+        ctx.step.send_event("more", [jobsim.Event("tick"), jobsim.Event("tick")])
+        ctx.step.sleep("linger", "3d")
+
+    with simulate(app) as sim:
+        sim.send("tick")
+        with pytest.raises(jobsim.BudgetExceeded) as info:
+            sim.run_until_idle()
+        assert iso(sim.now_ns()) == "2025-03-15T00:00:00.000Z"  # two windows of growth: 7 and 14 days in
+    message = str(info.value)
+    assert message.startswith("run_until_idle() stopped at 2025-03-15T00:00:00.000Z, 14d after it began, never "
+                              "having been idle, rather than simulate the rest of its default max_time='366d':\n"
+                              "Work piles up: the runs not finished grew from 1 to ")
+    assert "(most: 'spread' " in message and message.endswith("\nPass max_time= to wait longer all the same.")
+
+
+def test_work_that_drains_slowly_is_waited_for_to_its_end():
+    """A backlog that only shrinks is no pile-up: 300 runs at one at a time, 1 h each, finish 12.5 days in."""
+    app = jobsim.App("a")
+    app.function("slow", on="go", concurrency=1)(lambda ctx: ctx.step.run("work", lambda: time.sleep(3600)))
+    with simulate(app) as sim:
+        for _ in range(300):
+            sim.send("go")
+        sim.run_until_idle()
+        assert [run.status for run in sim.runs("slow")] == ["completed"] * 300
+
+
 def test_cron_runs_that_do_not_overlap_reach_idle_and_other_pending_work_keeps_the_old_words():
     app = jobsim.App("a")
     app.function("sweep", cron="*/10 * * * *")(lambda ctx: ctx.step.sleep("nap", "5m"))

@@ -27,6 +27,32 @@ def test_retrying_a_billion_times_stops_at_the_attempt_budget(redis_huey, monkey
         assert len(sim.runs(poll)[0].attempts) == 50
 
 
+@pytest.mark.parametrize(("raised", "named"), [("RetryTask(delay=30)", "RetryTask"),
+                                               ("CancelExecution(retry=True)", "CancelExecution(retry=True)")])
+def test_a_task_kept_retrying_by_retrytask_names_it_as_the_cause(redis_huey, monkeypatch, raised, named):
+    """retries=2 and a body raising RetryTask: Huey adds 1 to task.retries each time, so fewer retries (the
+    generic advice) cannot end it; the budget error says what does."""
+    from huey.exceptions import CancelExecution, RetryTask
+
+    monkeypatch.setattr(jobsim_huey, "MAX_ATTEMPTS_PER_RUN", 20)
+    error = {"RetryTask(delay=30)": lambda: RetryTask(delay=30),
+             "CancelExecution(retry=True)": lambda: CancelExecution(retry=True)}[raised]
+
+    @redis_huey.task(retries=2)
+    def poll_upstream(x):
+        raise error()
+
+    with jobsim.Simulation(redis_huey, start=START) as sim:
+        poll_upstream(1)
+        with pytest.raises(jobsim.BudgetExceeded) as info:
+            sim.run_until_idle()
+    said = str(info.value)
+    assert said.startswith("task 'poll_upstream' (id ") and "asked to retry after 20 attempts, the last at " in said
+    assert f"; 20 of them ended in {named}, which retries a task whatever its retries= (RetryTask adds 1 to " in said
+    assert "a huge retries" not in said and "fewer retries" not in said
+    assert said.endswith("or raise jobsim_huey.MAX_ATTEMPTS_PER_RUN (now 20) if that many retries are the point.")
+
+
 def test_a_run_that_ends_within_the_budget_is_not_stopped(redis_huey, monkeypatch):
     monkeypatch.setattr(jobsim_huey, "MAX_ATTEMPTS_PER_RUN", 3)
 
@@ -60,3 +86,24 @@ def test_run_until_idle_past_max_time_names_the_task_waiting_in_the_schedule_and
             sim.run_until_idle(max_time="2h")
         assert ("huey test-redis/consumer scheduler, moving remind (eta 2026-12-02T14:35:00.000Z) to the queue: "
                 "next at 2025-03-01T02:01:00.000Z") in str(info.value)
+
+
+def test_a_periodic_task_outlasting_its_interval_on_one_worker_stops_run_until_idle_in_two_weeks():
+    """Every minute a task of 150 s, one worker: the queue only grows. run_until_idle() simulated the whole default
+    year (2 min here), then blamed the sleep of the task running at its end."""
+    import time
+
+    from huey import MemoryHuey, crontab
+
+    huey = MemoryHuey("pile-up")
+
+    @huey.periodic_task(crontab(minute="*"))
+    def slow():
+        time.sleep(150)
+
+    with jobsim.Simulation(huey, start=START) as sim:
+        with pytest.raises(jobsim.BudgetExceeded) as info:
+            sim.run_until_idle()
+    assert "14d after it began, never having been idle" in str(info.value)
+    assert "Work piles up: the runs not finished grew from 0 to " in str(info.value)
+    assert "(most: 'slow' " in str(info.value)

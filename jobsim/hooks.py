@@ -168,7 +168,8 @@ def attempt_budget(run: Any, at: int, knob: str, limit: int, *, noun: str, forev
     if made >= limit:
         raise BudgetExceeded(
             f"{noun} {run.function.id!r} (id {run.id}) asked to retry after {made:,} attempts, the last at "
-            f"{iso(at)}; a {noun} that retries forever ({forever}) never lets the simulation go idle. "
+            f"{iso(at)}; {'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun} that retries forever ({forever}) never "
+            "lets the simulation go idle. "
             f"Give it {bound}, or raise {knob} (now {limit:,}) if that many retries are the point."
         )
 
@@ -273,8 +274,12 @@ class ProcessPatches(Generic[W]):
 
     def push(self, world: W, patch: Callable[[W], None] | None = None) -> None:
         if self.current is not None:
-            raise JobsimError(f"another simulation with {self._what} is running in this process; close it before "
-                              f"starting this one ({self._why} process-wide while a simulation runs)")
+            sim = getattr(self.current, "sim", None)  # a world names its simulation: where it was started is said
+            holder = f" ({held_by(sim)})" if sim is not None else ""
+            raise JobsimError(f"another simulation with {self._what} is running in this process{holder}; close it "
+                              f"before starting this one ({self._why} process-wide while a simulation runs; one a "
+                              "module- or session-scoped fixture keeps holds them until its scope ends: use that "
+                              "simulation in the test, or build it per test)")
         self.current = world
         try:
             if patch is not None:
@@ -637,3 +642,9 @@ class JobsimSpec:
     @hookspec
     def jobsim_record_kinds(self) -> Mapping[str, RecordRenderer]:  # type: ignore[empty-body]
         """Trace record kinds this plugin adds (``sim.record(kind, **data)``), with timeline renderers."""
+
+
+def held_by(sim: Simulation) -> str:
+    """``<Simulation ...>, started at FILE:LINE in FUNCTION`` (or the fixture whose it is): a running simulation as
+    a plugin's refusal names the one that holds what it needs (a scheduler, a broker, the process-wide patches)."""
+    return f"{sim!r}, {sim._role or 'started ' + sim._where}"

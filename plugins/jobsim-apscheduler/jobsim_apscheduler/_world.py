@@ -42,8 +42,8 @@ from typing import TYPE_CHECKING, Any
 
 import jobsim
 from jobsim._checks import keywords_checked
-from jobsim.errors import InvalidArgument, UnsupportedFeature
-from jobsim.hooks import Adapted, Escaped, Unread, refusing_handler
+from jobsim.errors import InvalidArgument, JobsimError, UnsupportedFeature
+from jobsim.hooks import Adapted, Escaped, Unread, held_by, refusing_handler
 
 from ._draws import Draws
 from ._driving import _GIVEN_BACK, BACKEND, _check_executor, _Driving, _drop_replaced
@@ -108,6 +108,7 @@ class APSWorld(_Driving, NoExecutor):
                 system=BACKEND, feature=kind,
             )  # fmt: skip
         if scheduler.state != STATE_STOPPED:
+            _refuse_held(scheduler)
             raise InvalidArgument(
                 f"the APScheduler {kind} passed to jobsim.Simulation is already running (scheduler.start() was "
                 f"called): {'its event loop' if isinstance(scheduler, AsyncIOScheduler) else 'its thread'} would "
@@ -276,3 +277,18 @@ def _same_callable(a: Any, b: Any) -> bool:
 
 def _not_an_event_handler(name: str) -> Any:
     return refusing_handler(f"APScheduler job {name!r} runs on its scheduler's triggers, not through jobsim events")
+
+
+def _refuse_held(scheduler: Any) -> None:
+    """A running scheduler that a simulation still running drives (a module-scoped fixture's) was started by that
+    simulation, not by the test: say which, and where it was started."""
+    from . import _patches
+
+    holder = _patches.active()
+    if holder is not None and any(d.scheduler is scheduler for d in holder.driven):
+        raise JobsimError(
+            f"the APScheduler {type(scheduler).__name__} passed to jobsim.Simulation is already driven by another "
+            f"simulation ({held_by(holder.sim)}), which started it in virtual time; close that one first "
+            "(one a module- or session-scoped fixture keeps holds its schedulers until its scope ends: use that "
+            "simulation in the test, or build it per test)"
+        )

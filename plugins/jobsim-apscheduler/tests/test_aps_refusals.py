@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 
 import pytest
 from apscheduler.executors.debug import DebugExecutor
@@ -406,3 +407,27 @@ def test_a_calendar_interval_whose_every_step_is_forward_runs(options, dates):
     with jobsim.Simulation(scheduler, start="2026-04-14T12:00:00Z") as sim:
         sim.advance("100d")
     assert [run.started_at.date().isoformat() for run in sim.runs()][:4] == dates
+
+
+def test_a_scheduler_a_running_simulation_drives_is_refused_naming_where_that_one_was_started(scheduler):
+    """A module-scoped fixture's simulation started the scheduler, not the test: the refusal says so (it once
+    said "scheduler.start() was called"), and a second simulation of another scheduler names it too."""
+    other = BackgroundScheduler(timezone="UTC")
+    with jobsim.Simulation(scheduler, start="2025-03-01T00:00:00Z"):
+        started = _started_here()
+        with pytest.raises(JobsimError) as same:
+            jobsim.Simulation(scheduler, start="2025-03-01T00:00:00Z")
+        with pytest.raises(JobsimError) as second:
+            jobsim.Simulation(other, start="2025-03-01T00:00:00Z").start()
+    assert str(same.value).startswith(
+        "the APScheduler BackgroundScheduler passed to jobsim.Simulation is already driven by another simulation "
+        "(<Simulation at ")
+    assert f"running>, {started}), which started it in virtual time; close that one first" in str(same.value)
+    assert "scheduler.start() was called" not in str(same.value)
+    assert f"running>, {started}); close it before starting this one" in str(second.value)
+
+
+def _started_here(back: int = 1) -> str:
+    """``started at FILE:LINE in FUNCTION`` of the caller's line ``back`` lines up (where it started a simulation)."""
+    frame = sys._getframe(1)
+    return f"started at {frame.f_code.co_filename}:{frame.f_lineno - back} in {frame.f_code.co_name}"

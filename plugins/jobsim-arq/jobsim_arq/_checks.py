@@ -12,6 +12,8 @@ Two settings make arq's own code loop without end, on a real worker as in virtua
 
 from __future__ import annotations
 
+import difflib
+import inspect
 import math
 from typing import Any
 
@@ -75,3 +77,57 @@ def check_cron(where: str, cron_job: Any) -> None:
         raise InvalidArgument.build(f"{where}: cron({cron_job.name!r}).day", cron_job.day,
                                     f"a day some month of month={cron_job.month!r} has (arq's next_cron would search "
                                     "for it forever, cron.py:43-48)")  # fmt: skip
+
+
+_SYNONYMS = {"max_retries": "max_tries", "retries": "max_tries", "max_attempts": "max_tries", "tries": "max_tries",
+             "timeout": "job_timeout", "concurrency": "max_jobs", "queue": "queue_name", "cron": "cron_jobs",
+             "crons": "cron_jobs", "tz": "timezone"}  # fmt: skip
+"""Names other libraries give arq's Worker settings (Dramatiq's max_retries, Celery's concurrency)."""
+
+
+def check_setting_names(where: str, settings: Any) -> None:
+    """arq's ``get_kwargs`` (``worker.py:887-890``) passes the settings named like a ``Worker`` parameter and drops
+    every other name silently: ``max_retries = 2`` (arq's is ``max_tries``) leaves the default 5, with ``arq worker``
+    too. A name one typo (or a known other name) from a parameter is refused, naming it; any other is the app's
+    own (a helper attribute of the class)."""
+    from arq.worker import Worker
+
+    from jobsim._checks import one_typo
+
+    params = [p for p in inspect.signature(Worker).parameters if p != "self"]
+    given = settings if isinstance(settings, dict) else vars(settings)
+    for key, value in given.items():
+        if not isinstance(key, str) or key.startswith("_") or key in params:
+            continue
+        meant = (_SYNONYMS.get(key.lower()) or one_typo(key, params)
+                 or next(iter(difflib.get_close_matches(key.lower(), params, n=1, cutoff=0.8)), None))  # fmt: skip
+        if meant is not None:
+            raise InvalidArgument(
+                f"{where}.{key} = {value!r} is no arq Worker setting (did you mean {meant}?): arq's get_kwargs "
+                "passes only the Worker's parameters and drops any other name silently (worker.py:887-890), so "
+                f"the worker would run as if it were not set, under `arq worker` too. Rename it: {meant} = {value!r}"
+            )
+
+
+def check_unique_names(where: str, items: list[tuple[str, Any]]) -> None:
+    """arq keeps one function per name (``Worker.__init__``: a dict by ``name``, cron jobs added to it), so a
+    second ``func(..., name="charge")`` replaces the first silently and its jobs run the other coroutine."""
+    seen: dict[str, Any] = {}
+    for name, item in items:
+        if name in seen:
+            raise InvalidArgument(
+                f"two job functions of {where} are named {name!r} ({_shown(seen[name])} and {_shown(item)}): arq "
+                "keeps one function per name (Worker.__init__ builds a dict by name), so the second would replace "
+                f"the first and enqueue_job({name!r}) run only it; give each its own name= (func(coroutine, "
+                "name='...'), cron(coroutine, name='...'))"
+            )
+        seen[name] = item
+
+
+def _shown(item: Any) -> str:
+    """``functions: charge_card``: where an arq ``Function`` or ``CronJob`` is listed, and its coroutine by name."""
+    from arq.cron import CronJob
+
+    coroutine = getattr(item, "coroutine", item)
+    listed = "cron_jobs" if isinstance(item, CronJob) else "functions"
+    return f"{listed}: {getattr(coroutine, '__qualname__', None) or coroutine!r}"

@@ -108,6 +108,7 @@ def _enqueue_job(original: Any) -> Any:
             raise InvalidArgument.build("enqueue_job(_job_try=...)", job_try, "the try to count this job as, an int "
                                         "(the worker compares it with its own count: a string would crash it), or "
                                         "None")  # fmt: skip
+        _check_timing(kwargs)
         world()._function(function)  # declared first: one the simulation refuses is not written to Redis either
         job = await original(pool, function, *args, **kwargs)
         world().enqueued(pool, job, function, args, kwargs)
@@ -115,6 +116,23 @@ def _enqueue_job(original: Any) -> Any:
 
     enqueue_job.__doc__ = original.__doc__
     return enqueue_job
+
+
+def _check_timing(kwargs: dict[str, Any]) -> None:
+    """``_defer_by``/``_expires`` as arq's ``to_ms`` takes them (``utils.py``: ``td * 1000`` rounded, so a string
+    fails with a bare "type str doesn't define __round__ method"), ``_defer_until`` as ``to_unix_ms`` does."""
+    from jobsim.errors import InvalidArgument
+
+    for name in ("_defer_by", "_expires"):
+        value = kwargs.get(name)
+        if value is not None and not isinstance(value, dt.timedelta) and (
+                isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value)):
+            raise InvalidArgument.build(f"enqueue_job({name}=...)", value, "seconds (an int or float) or a "
+                                        "datetime.timedelta, or None (arq multiplies it by 1000 and rounds it)")
+    until = kwargs.get("_defer_until")
+    if until is not None and not isinstance(until, dt.datetime):
+        raise InvalidArgument.build("enqueue_job(_defer_until=...)", until, "a datetime.datetime (aware; a naive one "
+                                    "is read in the machine's local zone, as arq does), or None")
 
 
 async def create_pool(settings_: Any = None, *, retry: int = 0, job_serializer: Any = None,

@@ -41,7 +41,7 @@ from jobsim._time import MS, SECOND
 from jobsim.errors import InvalidArgument, JobsimError
 from jobsim.hooks import Adapted, gate_while_blocked, refusing_handler
 
-from ._checks import check_cron, check_function, check_poll_delay
+from ._checks import check_cron, check_function, check_poll_delay, check_setting_names, check_unique_names
 from ._client import answer
 from ._cronwake import cron_enqueue_us
 from ._jobs import MAIN, Held, _Jobs
@@ -147,8 +147,11 @@ class ArqWorld(_Jobs, Unconsumed):
         from arq.utils import to_seconds
         from arq.worker import func
 
+        label = target.__name__ if isinstance(target, type) else "WorkerSettings"
+        check_setting_names(label, target)
         kwargs = settings_kwargs(target)
-        names = []
+        names: list[str] = []
+        named: list[tuple[str, Any]] = []
         for item in kwargs.get("functions") or ():
             try:
                 function = func(item)
@@ -157,11 +160,14 @@ class ArqWorld(_Jobs, Unconsumed):
                                             f"functions or arq.worker.func(...) ({exc})") from None  # fmt: skip
             check_function("WorkerSettings.functions", function)
             names.append(function.name)
+            named.append((function.name, function))
         for cj in kwargs.get("cron_jobs") or ():
             if not isinstance(cj, CronJob):
                 raise InvalidArgument.build("WorkerSettings.cron_jobs", cj, "arq.cron.cron(...) objects")
             check_cron("WorkerSettings.cron_jobs", cj)
             names.append(cj.name)
+            named.append((cj.name, cj))
+        check_unique_names(label, named)
         if not names:
             accepted = "arq WorkerSettings with at least one function or cron job (arq: 'at least one function or "
             raise InvalidArgument.build("targets", target, accepted + "cron_job must be registered')"

@@ -414,3 +414,91 @@ def test_the_inherited_settings_hint_names_the_class_that_defines_each_and_every
     with pytest.raises(InvalidArgument, match=r"Both inherits functions and cron_jobs from a base class.*class body "
                                               r"\(functions = Base.functions; cron_jobs = Base.cron_jobs\)"):
         jobsim.Simulation(Both)
+
+
+def test_a_second_arq_simulation_names_where_the_running_one_was_started():
+    with jobsim.Simulation(settings(add), start=START):
+        started = _started_here()
+        with pytest.raises(JobsimError) as caught:
+            jobsim.Simulation(settings(slow), start=START).start()
+    message = str(caught.value)
+    assert message.startswith("another simulation with arq workers is running in this process (<Simulation at ")
+    assert f"running>, {started}); close it before starting this one" in message
+
+
+@pytest.mark.parametrize(("given", "meant"), [("max_retries", "max_tries"), ("job_timout", "job_timeout"),
+                                              ("max_job", "max_jobs"), ("concurrency", "max_jobs"),
+                                              ("keep_results", "keep_result")])
+def test_a_worker_setting_arq_would_drop_as_misspelt_is_refused_naming_the_one_meant(given, meant):
+    """arq's get_kwargs drops names no Worker parameter has: ``max_retries = 2`` left max_tries at 5, silently."""
+    settings_class = type("WorkerSettings", (), {"functions": [add], "redis_settings": NOWHERE, given: 2})
+    with pytest.raises(InvalidArgument) as caught:
+        jobsim.Simulation(settings_class, start=START)
+    assert str(caught.value) == (
+        f"WorkerSettings.{given} = 2 is no arq Worker setting (did you mean {meant}?): arq's get_kwargs passes only "
+        "the Worker's parameters and drops any other name silently (worker.py:887-890), so the worker would run as "
+        f"if it were not set, under `arq worker` too. Rename it: {meant} = 2")
+    with pytest.raises(InvalidArgument, match=rf"^WorkerSettings.{given} = 2 is no arq Worker setting"):
+        jobsim.Simulation(settings(add, **{given: 2}), start=START)  # a dict of settings too
+
+
+def test_a_setting_of_the_apps_own_not_spelt_like_a_worker_parameter_is_left_alone():
+    class WorkerSettings:
+        functions = (add,)
+        redis_settings = NOWHERE
+        sentry_dsn = "https://example.invalid/1"  # the app's own, read by its startup hook
+
+    with jobsim.Simulation(WorkerSettings, start=START) as sim:
+        pool = asyncio.run(create_pool(NOWHERE))
+        asyncio.run(pool.enqueue_job("add", 1, 2))
+        sim.run_until_idle()
+        assert [run.output for run in sim.runs("add")] == [3]
+
+
+def test_two_job_functions_of_one_name_are_refused():
+    """arq keeps one function per name: the second func(..., name="charge") replaced the first, silently."""
+    with pytest.raises(InvalidArgument) as caught:
+        jobsim.Simulation(settings(func(add, name="charge"), func(slow, name="charge")), start=START)
+    assert str(caught.value).startswith(
+        "two job functions of WorkerSettings are named 'charge' (functions: 'add' and functions: 'slow'): arq keeps "
+        "one function per name (Worker.__init__ builds a dict by name), so the second would replace the first and "
+        "enqueue_job('charge') run only it; give each its own name=")
+    with pytest.raises(InvalidArgument, match=r"named 'add' \(functions: 'add' and cron_jobs: 'slow'\)"):
+        jobsim.Simulation(settings(add, cron_jobs=[cron(slow, name="add", minute=0)]), start=START)
+
+
+@pytest.mark.parametrize(("option", "value"), [("_defer_by", "10"), ("_defer_by", float("nan")), ("_expires", "60"),
+                                               ("_defer_by", True)])
+def test_a_defer_or_expiry_arq_cannot_take_is_refused_naming_it(option, value):
+    """``_defer_by="10"`` failed in arq with a bare "type str doesn't define __round__ method"."""
+    with jobsim.Simulation(settings(add), start=START):
+        pool = asyncio.run(create_pool(NOWHERE))
+        with pytest.raises(InvalidArgument) as caught:
+            asyncio.run(pool.enqueue_job("add", 1, 2, **{option: value}))
+    assert str(caught.value) == (
+        f"enqueue_job({option}=...)={value!r} is not valid: seconds (an int or float) or a datetime.timedelta, or "
+        "None (arq multiplies it by 1000 and rounds it)")
+
+
+def test_a_defer_until_that_is_no_datetime_is_refused():
+    with jobsim.Simulation(settings(add), start=START):
+        pool = asyncio.run(create_pool(NOWHERE))
+        with pytest.raises(InvalidArgument, match=r"^enqueue_job\(_defer_until=...\)='2025-03-01T10:00:00Z' is not "
+                                                  r"valid: a datetime.datetime \(aware; a naive one is read in the "
+                                                  r"machine's local zone, as arq does\), or None$"):
+            asyncio.run(pool.enqueue_job("add", 1, 2, _defer_until="2025-03-01T10:00:00Z"))
+
+
+def test_accepted_defers_still_enqueue():
+    with jobsim.Simulation(settings(add), start=START) as sim:
+        pool = asyncio.run(create_pool(NOWHERE))
+        asyncio.run(pool.enqueue_job("add", 1, 2, _defer_by=dt.timedelta(seconds=5)))
+        asyncio.run(pool.enqueue_job("add", 2, 2, _defer_by=2.5, _expires=60))
+        sim.run_until_idle()
+        assert sorted(run.output for run in sim.runs("add")) == [3, 4]
+
+
+def _started_here(back: int = 1) -> str:
+    """``started at FILE:LINE in FUNCTION`` of the caller's line ``back`` lines up (where it started a simulation)."""
+    frame = sys._getframe(1)
+    return f"started at {frame.f_code.co_filename}:{frame.f_lineno - back} in {frame.f_code.co_name}"

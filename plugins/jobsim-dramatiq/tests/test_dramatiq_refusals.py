@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 import time
 
 import dramatiq
@@ -665,3 +666,19 @@ def test_a_misspelt_message_option_is_named_with_the_one_meant(broker):
         job.send_with_options(tenant="acme")
         sim.run_until_idle()
         assert [len(run.attempts) for run in sim.runs(job)] == [3]  # retried: Retries re-enqueues it, unrefused
+
+
+def test_a_second_dramatiq_simulation_names_where_the_running_one_was_started(broker):
+    with jobsim.Simulation(broker, start=START):
+        started = _started_here()
+        with pytest.raises(JobsimError) as caught:
+            jobsim.Simulation(broker).start()
+    message = str(caught.value)
+    assert message.startswith("another simulation with Dramatiq brokers is running in this process (<Simulation at ")
+    assert f"running>, {started}); close it before starting this one" in message
+
+
+def _started_here(back: int = 1) -> str:
+    """``started at FILE:LINE in FUNCTION`` of the caller's line ``back`` lines up (where it started a simulation)."""
+    frame = sys._getframe(1)
+    return f"started at {frame.f_code.co_filename}:{frame.f_lineno - back} in {frame.f_code.co_name}"

@@ -18,7 +18,7 @@ import jobsim
 import jobsim_huey
 from jobsim._events import Event
 from jobsim._records import Run
-from jobsim._time import MS
+from jobsim._time import MS, iso
 from jobsim.errors import BudgetExceeded, InvalidArgument, JobsimError
 from jobsim.hooks import attempt_budget, end_run, note_test_enqueue, output_bytes
 
@@ -224,6 +224,7 @@ class _Runs:
         (without the microsecond ``hop``, which only orders it after the tick)."""
         now = self.sim.now_ns()
         try:
+            _retry_forcing_budget(run, now, task)
             attempt_budget(run, now, "jobsim_huey.MAX_ATTEMPTS_PER_RUN", jobsim_huey.MAX_ATTEMPTS_PER_RUN,
                            noun="task", forever="a huge retries", bound="fewer retries")
         except BudgetExceeded as exc:
@@ -314,6 +315,39 @@ class _Runs:
             self._decide(run, task, signal, state)
 
 
+def _forces_retry(error: BaseException | None) -> str | None:
+    """How ``error`` makes Huey retry whatever the task's retries (``api.py:463-492``): ``RetryTask`` adds 1 to
+    them, ``CancelExecution(retry=True)`` keeps them at 1 or more, a rate limit's ``retry=True`` adds 1."""
+    from huey.exceptions import CancelExecution, RateLimitExceeded, RetryTask
+
+    if isinstance(error, RetryTask):
+        return "RetryTask"
+    if isinstance(error, CancelExecution) and error.retry:
+        return "CancelExecution(retry=True)"
+    if isinstance(error, RateLimitExceeded) and error.retry:
+        return "RateLimitExceeded(retry=True) (a rate limit with retry=True)"
+    return None
+
+
+def _retry_forcing_budget(run: Run, now: int, task: Any) -> None:
+    """The attempt budget of a run whose body's own exception keeps it retrying (``RetryTask`` adds 1 to
+    ``task.retries`` each time, so it never runs out): that is the cause to name, as fewer retries cannot fix it."""
+    limit = jobsim_huey.MAX_ATTEMPTS_PER_RUN
+    made = len(run.attempts)
+    cause = _forces_retry(run.attempts[-1].error) if made >= limit else None
+    if cause is None:
+        return
+    forced = sum(_forces_retry(attempt.error) is not None for attempt in run.attempts)
+    raise BudgetExceeded(
+        f"task {run.function.id!r} (id {run.id}) asked to retry after {made:,} attempts, the last at {iso(now)}; "
+        f"{forced:,} of them ended in {cause}, which retries a task whatever its retries= (RetryTask adds 1 to "
+        "task.retries, CancelExecution(retry=True) keeps it at 1 or more), so it never runs out and the "
+        "simulation never goes idle. Raise it only while a retry is still worth it (count the tries yourself, or "
+        "raise an ordinary exception, which uses up retries=), or raise jobsim_huey.MAX_ATTEMPTS_PER_RUN "
+        f"(now {limit:,}) if that many retries are the point."
+    )
+
+
 def _check_options(what: str, priority: Any, retries: Any) -> None:
     """A task's ``priority`` and ``retries`` as Huey could enqueue and retry it."""
     if priority is not None and (isinstance(priority, bool) or not isinstance(priority, (int, float))):
@@ -326,3 +360,35 @@ def _check_options(what: str, priority: Any, retries: Any) -> None:
         raise InvalidArgument.build(f"retries of {what}", retries,
                                     "a whole number >= 0 (Huey retries a task while its retries is not 0, "
                                     "counting down by 1, so a negative or fractional one retries forever)")
+
+
+_OPTIONS = ("retries", "retry_delay", "retry_backoff", "priority", "context", "name", "expires", "timeout")
+"""The task options ``Huey.task``/``periodic_task`` take by name (``api.py:171-212``)."""
+_SYNONYMS = {"retry": "retries", "max_retries": "retries", "max_tries": "retries", "backoff": "retry_backoff",
+             "expire": "expires", "expiry": "expires", "time_limit": "timeout"}  # fmt: skip
+_CLASS_OWN = frozenset({"context", "execute", "validate_datetime"})  # what create_task itself sets
+
+
+def check_spelling(cls: type) -> None:
+    """Huey keeps a keyword ``@huey.task(...)`` does not know as an attribute of the task class
+    (``TaskWrapper.create_task``: ``attrs.update(settings)``), read by nobody: ``retry_dealy=30`` runs the task
+    as if it were not given, in production too. A keyword one typo (or a known other name) from one of Huey's
+    options is refused, naming it; any other is the app's own setting."""
+    import difflib
+
+    from jobsim._checks import one_typo
+
+    for key, value in vars(cls).items():
+        if key.startswith("_") or key.startswith("default_") or key in _CLASS_OWN or key in _OPTIONS:
+            continue
+        squashed = key.lower().replace("_", "")
+        meant = (_SYNONYMS.get(key.lower()) or one_typo(key, _OPTIONS)
+                 or next((o for o in _OPTIONS if o.replace("_", "") == squashed), None)
+                 or next(iter(difflib.get_close_matches(key.lower(), _OPTIONS, n=1, cutoff=0.8)), None))  # fmt: skip
+        if meant is not None:
+            raise InvalidArgument(
+                f"Huey task {cls.__name__!r} got the option {key}={value!r} (did you mean {meant}=?): Huey keeps a "
+                "keyword it does not know as an attribute of the task class, read by nobody, so the task would run "
+                f"as if it were not given, in production too. Huey's task options: {', '.join(_OPTIONS)}; a setting "
+                "of your own needs a name not spelt like one of them"
+            )

@@ -27,12 +27,12 @@ from jobsim._kernel import URGENT
 from jobsim._records import Run
 from jobsim._time import DAY, SECOND, duration_ns, format_duration, iso, to_datetime
 from jobsim.errors import BudgetExceeded, InvalidArgument, JobsimError, UnsupportedFeature
-from jobsim.hooks import Adapted, planned_instant, refusing_handler
+from jobsim.hooks import Adapted, held_by, planned_instant, refusing_handler
 
 from ._consumer import SimConsumer, SimWorker
 from ._outage import which
 from ._patches import Clock, Hooks
-from ._runs import HOP, _check_options, _Execution, _Runs
+from ._runs import HOP, _check_options, _Execution, _Runs, check_spelling
 from ._storage import Kind, SimStorage, check_memory_empty, kind_of
 
 if TYPE_CHECKING:
@@ -191,10 +191,16 @@ class HueyWorld(_Runs):
                 return hs
         if isinstance(huey.storage, SimStorage):
             # the stand-in of a simulation still running: refuse it as that simulation, not as an unknown storage
+            from . import _patches
+
+            holder = _patches.current()
+            held = f" ({held_by(holder.sim)})" if holder is not None else ""
             raise JobsimError(
-                f"another simulation with Huey instances is running in this process, and Huey {huey.name!r} is one of "
-                "its targets (its storage is that simulation's stand-in); close it before starting this one "
-                "(jobsim-huey replaces Huey's storage, clock and ids process-wide while a simulation runs)"
+                f"another simulation with Huey instances is running in this process{held}, and Huey {huey.name!r} is "
+                "one of its targets (its storage is that simulation's stand-in); close it before starting this one "
+                "(jobsim-huey replaces Huey's storage, clock and ids process-wide while a simulation runs; one a "
+                "module- or session-scoped fixture keeps holds them until its scope ends: use that simulation in the "
+                "test, or build it per test)"
             )
         if huey.immediate:
             raise InvalidArgument(
@@ -215,6 +221,7 @@ class HueyWorld(_Runs):
         fn = self.by_class.get(cls)
         if fn is not None:
             return fn
+        check_spelling(cls)
         name = cls.__name__
         clash = self.functions.get(name)
         if clash is not None:

@@ -101,9 +101,8 @@ def test_a_periodic_task_outlasting_its_interval_on_one_worker_stops_run_until_i
     def slow():
         time.sleep(150)
 
-    with jobsim.Simulation(huey, start=START) as sim:
-        with pytest.raises(jobsim.BudgetExceeded) as info:
-            sim.run_until_idle()
+    with jobsim.Simulation(huey, start=START) as sim, pytest.raises(jobsim.BudgetExceeded) as info:
+        sim.run_until_idle()
     assert "14d after it began, never having been idle" in str(info.value)
     assert "Work piles up: the runs not finished grew from 0 to " in str(info.value)
     assert "(most: 'slow' " in str(info.value)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 from huey import BlackHoleHuey, FileHuey, MemoryHuey, RedisHuey, crontab
 from huey_support import START
@@ -518,3 +520,55 @@ def test_a_periodic_task_with_options_huey_takes_runs(options):
     with jobsim.Simulation(h, start=START) as sim:
         sim.advance("3m")
     assert len(sim.runs(tick)) >= 2
+
+
+def test_a_second_huey_simulation_names_where_the_running_one_was_started(redis_huey):
+    other = RedisHuey("second", host="127.0.0.1", port=1)
+    with jobsim.Simulation(redis_huey, start=START):
+        started = _started_here()
+        with pytest.raises(JobsimError) as other_huey:
+            jobsim.Simulation(other, start=START).start()
+        with pytest.raises(JobsimError) as same_huey:
+            jobsim.Simulation(redis_huey, start=START)
+    message = str(other_huey.value)
+    assert message.startswith("another simulation with Huey instances is running in this process (<Simulation at ")
+    assert f"running>, {started}); close it before starting this one" in message
+    assert f"running>, {started}), and Huey 'test-redis' is one of its targets" in str(same_huey.value)
+
+
+@pytest.mark.parametrize(("given", "meant"), [("retry", "retries"), ("retry_dealy", "retry_delay"),
+                                              ("retires", "retries"), ("max_retries", "retries"),
+                                              ("priorty", "priority"), ("retryBackoff", "retry_backoff")])
+def test_a_misspelt_task_option_is_refused_naming_the_one_meant(given, meant):
+    """Huey keeps an unknown keyword as an unread class attribute: ``retry_dealy=30`` retried at once, silently."""
+    huey = MemoryHuey("shop")
+
+    @huey.task(**{given: 3})
+    def charge(order_id):
+        raise ConnectionError("gateway down")
+
+    with pytest.raises(InvalidArgument) as caught:
+        jobsim.Simulation(huey, start=START)
+    assert str(caught.value).startswith(
+        f"Huey task 'charge' got the option {given}=3 (did you mean {meant}=?): Huey keeps a keyword it does not "
+        "know as an attribute of the task class, read by nobody")
+
+
+def test_a_custom_task_setting_not_spelt_like_a_huey_option_is_left_alone():
+    huey = MemoryHuey("shop")
+
+    @huey.task(retries=1, owner="billing", retry_on="timeouts")
+    def charge(order_id):
+        return order_id
+
+    with jobsim.Simulation(huey, start=START) as sim:
+        charge("o-1")
+        sim.run_until_idle()
+        assert [run.status for run in sim.runs(charge)] == ["completed"]
+    assert (charge.task_class.owner, charge.task_class.retry_on) == ("billing", "timeouts")
+
+
+def _started_here(back: int = 1) -> str:
+    """``started at FILE:LINE in FUNCTION`` of the caller's line ``back`` lines up (where it started a simulation)."""
+    frame = sys._getframe(1)
+    return f"started at {frame.f_code.co_filename}:{frame.f_lineno - back} in {frame.f_code.co_name}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import sys
 import time
 from typing import Any
 
@@ -720,3 +721,21 @@ def test_a_job_function_named_without_its_module_is_told_the_id_meant(queue):
             assert str(info.value) == ("function_id='note' is not valid: did you mean 'test_rq_queues.note'? (rq names "
                                        "a function by its module and name); the simulated function ids: "
                                        "'test_rq_queues.note'")
+
+
+def test_a_second_rq_simulation_names_where_the_running_one_was_started(queue):
+    """A module-scoped fixture's simulation still holds RQ: the refusal says where it was started, as the core's
+    does for an App (it once said only "another simulation ... is running")."""
+    with jobsim.Simulation(queue, start=START):
+        started = _started_here()
+        with pytest.raises(JobsimError) as caught:
+            jobsim.Simulation(other_queue("x"), start=START).start()
+    message = str(caught.value)
+    assert message.startswith("another simulation with RQ queues is running in this process (<Simulation at ")
+    assert f"running>, {started}); close it before starting this one" in message
+
+
+def _started_here(back: int = 1) -> str:
+    """``started at FILE:LINE in FUNCTION`` of the caller's line ``back`` lines up (where it started a simulation)."""
+    frame = sys._getframe(1)
+    return f"started at {frame.f_code.co_filename}:{frame.f_lineno - back} in {frame.f_code.co_name}"

@@ -308,7 +308,9 @@ def test_process_patches_set_restore_and_refuse_a_second_world():
     assert (patches.current, _Library().own(), _Sub().own()) == ("w1", "w1", "w1!")
     with pytest.raises(JobsimError, match=r"another simulation with Acme queues is running in this process; close "
                                           r"it before starting this one \(jobsim-acme replaces Acme's clock "
-                                          r"process-wide while a simulation runs\)"):  # fmt: skip
+                                          r"process-wide while a simulation runs; one a module- or session-scoped "
+                                          r"fixture keeps holds them until its scope ends: use that simulation in "
+                                          r"the test, or build it per test\)"):  # fmt: skip
         patches.push("w2", patch)
     patches.pop("w2")  # not the current world: nothing happens
     assert _Library().own() == "w1"

@@ -648,3 +648,20 @@ def held_by(sim: Simulation) -> str:
     """``<Simulation ...>, started at FILE:LINE in FUNCTION`` (or the fixture whose it is): a running simulation as
     a plugin's refusal names the one that holds what it needs (a scheduler, a broker, the process-wide patches)."""
     return f"{sim!r}, {sim._role or 'started ' + sim._where}"
+
+
+def near_miss(given: str, names: Sequence[str], synonyms: Mapping[str, str] | None = None) -> str | None:
+    """The one of a library's own option ``names`` that ``given`` was surely meant as, else None: another system's
+    word for it (``synonyms``, by lower case: ``max_retries`` for arq's ``max_tries``), one typo from it
+    (``jobsim._checks.one_typo``), the same but for case and underscores (``retryDelay``), or a close
+    misspelling (difflib, 0.8). For options a library keeps without a word whatever their name (a Huey task's,
+    arq's settings): a name that is none of these is the app's own and is left alone."""
+    import difflib
+
+    from ._checks import one_typo
+
+    lowered = given.lower()
+    squashed = lowered.replace("_", "")
+    return ((synonyms or {}).get(lowered) or one_typo(given, names)
+            or next((name for name in names if name.replace("_", "").lower() == squashed), None)
+            or next(iter(difflib.get_close_matches(lowered, names, n=1, cutoff=0.8)), None))  # fmt: skip

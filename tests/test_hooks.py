@@ -588,3 +588,13 @@ def test_note_test_turn_warns_only_for_a_pending_turn_that_still_has_work(case):
         assert asked == [True]  # once, at the close
     else:
         assert pending == []
+
+
+def test_near_miss_names_an_option_meant_and_leaves_the_apps_own_names_alone():
+    from jobsim.hooks import near_miss
+
+    options = ("retries", "retry_delay", "priority", "expires")
+    assert near_miss("retry_dealy", options) == "retry_delay"  # a typo
+    assert near_miss("retryDelay", options) == "retry_delay"  # case and underscores
+    assert near_miss("max_retries", options, {"max_retries": "retries"}) == "retries"  # another system's word
+    assert near_miss("owner", options) is None and near_miss("retry_on", options) is None  # the app's own

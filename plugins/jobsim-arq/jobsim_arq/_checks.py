@@ -12,12 +12,12 @@ Two settings make arq's own code loop without end, on a real worker as in virtua
 
 from __future__ import annotations
 
-import difflib
 import inspect
 import math
 from typing import Any
 
 from jobsim.errors import InvalidArgument
+from jobsim.hooks import near_miss
 
 # arq's cron fields and their ranges (cron.py:22-32, Options; datetime's own ranges)
 _RANGES = {"month": (1, 12), "day": (1, 31), "weekday": (0, 6), "hour": (0, 23), "minute": (0, 59),
@@ -92,15 +92,12 @@ def check_setting_names(where: str, settings: Any) -> None:
     own (a helper attribute of the class)."""
     from arq.worker import Worker
 
-    from jobsim._checks import one_typo
-
     params = [p for p in inspect.signature(Worker).parameters if p != "self"]
     given = settings if isinstance(settings, dict) else vars(settings)
     for key, value in given.items():
         if not isinstance(key, str) or key.startswith("_") or key in params:
             continue
-        meant = (_SYNONYMS.get(key.lower()) or one_typo(key, params)
-                 or next(iter(difflib.get_close_matches(key.lower(), params, n=1, cutoff=0.8)), None))  # fmt: skip
+        meant = near_miss(key, params, _SYNONYMS)
         if meant is not None:
             raise InvalidArgument(
                 f"{where}.{key} = {value!r} is no arq Worker setting (did you mean {meant}?): arq's get_kwargs "

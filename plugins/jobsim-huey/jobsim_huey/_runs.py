@@ -20,7 +20,7 @@ from jobsim._events import Event
 from jobsim._records import Run
 from jobsim._time import MS, iso
 from jobsim.errors import BudgetExceeded, InvalidArgument, JobsimError
-from jobsim.hooks import attempt_budget, end_run, note_test_enqueue, output_bytes
+from jobsim.hooks import attempt_budget, end_run, near_miss, note_test_enqueue, output_bytes
 
 from ._consumer import Body
 
@@ -374,17 +374,10 @@ def check_spelling(cls: type) -> None:
     (``TaskWrapper.create_task``: ``attrs.update(settings)``), read by nobody: ``retry_dealy=30`` runs the task
     as if it were not given, in production too. A keyword one typo (or a known other name) from one of Huey's
     options is refused, naming it; any other is the app's own setting."""
-    import difflib
-
-    from jobsim._checks import one_typo
-
     for key, value in vars(cls).items():
         if key.startswith("_") or key.startswith("default_") or key in _CLASS_OWN or key in _OPTIONS:
             continue
-        squashed = key.lower().replace("_", "")
-        meant = (_SYNONYMS.get(key.lower()) or one_typo(key, _OPTIONS)
-                 or next((o for o in _OPTIONS if o.replace("_", "") == squashed), None)
-                 or next(iter(difflib.get_close_matches(key.lower(), _OPTIONS, n=1, cutoff=0.8)), None))  # fmt: skip
+        meant = near_miss(key, _OPTIONS, _SYNONYMS)
         if meant is not None:
             raise InvalidArgument(
                 f"Huey task {cls.__name__!r} got the option {key}={value!r} (did you mean {meant}=?): Huey keeps a "

@@ -58,7 +58,7 @@ _SECONDS = ("second", "0-59")
 _FIVE = "5 fields 'minute hour day-of-month month day-of-week'"
 _HELP5 = f"expected {_FIVE}"
 _HELP = f"{_HELP5} or one of " + ", ".join(DESCRIPTORS)
-_HELP6 = f"{_HELP5} (6 with a leading seconds field)"
+_HELP6 = f"{_HELP5} (6 with a leading seconds field where the system's cron takes one: not Inngest's)"
 
 
 def expected(seconds: bool, descriptors: bool = True) -> str:

@@ -98,6 +98,8 @@ def encode_event(seq: int, at: int, kind: str, data: dict[str, Any], ident: Any 
         line["sent"] = data["sent"]
     if "pending" in data:  # dropped: a delayed send still pending holds its id
         line["pending"] = data["pending"]
+    if "taken" in data:  # dropped: the profile's rule for a repeated id (``Profile.repeated_ids``)
+        line["taken"] = data["taken"]
     return line
 
 
@@ -145,6 +147,8 @@ def _decode_event(fields: dict[str, Any]) -> dict[str, Any]:
         out["sent"] = fields["sent"]
     if "pending" in fields:
         out["pending"] = fields["pending"]
+    if "taken" in fields:
+        out["taken"] = fields["taken"]
     source = ce.get("source")
     if source is not None and not (source == "/jobsim/input" and origin == "input") and source != default_source(out):
         out["source"] = source

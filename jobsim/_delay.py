@@ -70,10 +70,7 @@ def send_later(sim: Simulation, event: Any, data: Any, delay: Duration, fields: 
         if sim.bus.hold(item, now):
             held.append(item)
         else:  # the id is taken: the add does nothing (recorded as sent now, so a replay drops it again)
-            dropped = event_fields(item, "input", x, now)
-            if sim.bus.pending(item):
-                dropped["pending"] = True
-            sim.trace.add(now, "event.dropped", dropped)
+            sim.trace.add(now, "event.dropped", sim.bus.why_dropped(item, event_fields(item, "input", x, now)))
     if held:
         sim.kernel.schedule(due, _deliver, sim, held, x, sent, now, owner=owner)
     return [item.id or "" for item in stamped]

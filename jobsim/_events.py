@@ -8,7 +8,7 @@ import functools
 import json
 import sys
 from collections import deque
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import Any, Generic, TypeVar
 
 import orjson
@@ -461,11 +461,19 @@ class Bus:
     """Every event of a simulation, in order, with deduplication by id (unless ``dedupe`` is False: Inngest
     keeps a repeated id's event and skips only the runs it would start, ``Engine.repeated``)."""
 
-    def __init__(self, dedupe: bool = True) -> None:
+    def __init__(self, dedupe: bool = True, window: int = DEDUPE_WINDOW,
+                 holds: Callable[[str], bool] | None = None, rule: str = "drop") -> None:
+        """``window``: how long a taken id stays taken; ``holds``: asked of an id taken within the window, whether
+        what took it holds it still (Quirrel's job until it has run, Trigger.dev's key until its run failed);
+        None: for the whole window (``Profile.repeated_ids``)."""
         self.dedupe = dedupe
         self.history: list[Event] = []
         self.dropped: list[Event] = []
-        self._seen: Recent[str] = Recent()  # id -> when it was taken, for a day (``DEDUPE_WINDOW``)
+        self._seen: Recent[str] = Recent(window)  # id -> when it was taken, for the window
+        self._window = window
+        self._holds = holds
+        self.rule = rule
+        """``Profile.repeated_ids``: a dropped event's record names it (``taken``) unless it is the 24 h ``drop``."""
         self._held: set[str] = set()  # ids delayed sends claimed when added (``hold``); ``_seen`` has when
         self._counter = 0
 
@@ -482,7 +490,7 @@ class Bus:
         if key is None:
             return True
         seen = self._seen.get(key)
-        if key in self._held or (seen is not None and now - seen < DEDUPE_WINDOW):
+        if key in self._held or (seen is not None and self._taken(key, seen, now)):
             self._drop(event, now)
             return False
         self._seen.note(key, now, now)
@@ -511,7 +519,7 @@ class Bus:
             _ID(event, ulid(ms, self._counter))
         elif self.dedupe:
             seen = self._seen.get(key)
-            if (seen is not None and now - seen < DEDUPE_WINDOW) or (self._held and key in self._held):
+            if (seen is not None and self._taken(key, seen, now)) or (self._held and key in self._held):
                 self._drop(event, now)
                 return None
             self._seen.note(key, now, now)
@@ -519,6 +527,19 @@ class Bus:
             _TS(event, ms)
         self.history.append(event)
         return event
+
+    def _taken(self, key: str, seen: int, now: int) -> bool:
+        """The id ``key``, taken ``seen``, is taken still: within the window, and held by what took it."""
+        return now - seen < self._window and (self._holds is None or self._holds(key))
+
+    def why_dropped(self, event: Event, dropped: dict[str, Any]) -> dict[str, Any]:
+        """``dropped`` (an ``event.dropped`` record's fields) with why the id was taken: a delayed send of it still
+        pending, or the profile's rule when it is not the 24 h one."""
+        if self.pending(event):
+            dropped["pending"] = True
+        elif self.rule != "drop":
+            dropped["taken"] = self.rule
+        return dropped
 
     def pending(self, event: Event) -> bool:
         """Whether ``event``'s id is held by a delayed send still pending (why a drop was a duplicate)."""

@@ -44,6 +44,7 @@ ANY_CRON = CronDialect(parser="cron", seconds=True)
 """A plugin profile's default dialect: 5 or 6 fields, Vixie's DOM/DOW rule, ISC across DST."""
 
 MissedCron = Literal["all", "first", "first-and-due", "latest", "none"]
+RepeatedIds = Literal["drop", "kept", "pending", "unless-failed", "runs"]
 CronNext = Literal["clock", "start", "job", "end"]
 IntervalRule = Literal["bullmq"]
 
@@ -155,13 +156,18 @@ class Profile:
     crash: CrashRule = IMMEDIATE
     dedupe: str | None = "deduplicated"
     """Why a duplicated delivery starts no run; ``None`` when every delivery runs."""
-    repeated_ids: Literal["drop", "runs"] = "drop"
-    """An event whose ``id`` repeats one sent in the last 24 h. ``drop``: the bus drops it whole (an add with a
-    job id already taken is a no-op: BullMQ's ``jobId``, Trigger.dev's ``idempotencyKey``, Quirrel's ``id``).
-    ``runs``: the bus keeps it (``sim.events``, waits, cancellations, batches, debounces all see it) and only
-    the run it would start is skipped, per function, while that function's run for the id is under 24 h old
-    (Inngest: the run's idempotency key is function + event id, set when the run is made; runner.go
-    ``Initialize``, executor.go ``idempotencyKey``, redis_state.go ``idempotencyCheck``)."""
+    repeated_ids: RepeatedIds = "drop"
+    """An event whose ``id`` repeats one taken before. The queue rules drop it whole (an add with a job id
+    already taken is a no-op) while the id is taken: ``drop`` for 24 h (a plugin's profile's default);
+    ``kept`` while the job exists, which is for ever here (BullMQ's ``jobId``: completed and failed jobs are
+    kept by default, ``removeOnComplete``/``removeOnFail`` unset; Agenda's ``unique()`` finds the job's
+    document, kept after it ran); ``pending`` until its job has run (Quirrel's ``id``: a no-op while the job
+    is in the queue); ``unless-failed`` for 30 days unless the run it started failed (Trigger.dev's
+    ``idempotencyKey``: ``shouldIdempotencyKeyBeCleared``; a cancelled run keeps it). ``runs``: the bus keeps
+    it (``sim.events``, waits, cancellations, batches, debounces all see it) and only the run it would start is
+    skipped, per function, while that function's run for the id is under 24 h old (Inngest: the run's
+    idempotency key is function + event id, set when the run is made; runner.go ``Initialize``, executor.go
+    ``idempotencyKey``, redis_state.go ``idempotencyCheck``)."""
     debounce_mode: Literal["leading", "trailing"] = "trailing"
     """The event a debounced run gets when ``Debounce(mode=None)``: the ``trailing`` (last) or ``leading`` (first)."""
     debounce_timeout_at_call: bool = False
@@ -437,7 +443,7 @@ _BOOLS = ("durable_steps", "checkpoints", "non_retriable", "retry_after", "persi
           "debounce_timeout_over_period", "singleton", "cron_no_overlap")
 _CHOICES: dict[str, tuple[Any, ...]] = {"missed_cron": get_args(MissedCron), "cron_next": get_args(CronNext),
                                         "debounce_mode": ("leading", "trailing"), "cron_overlap": ("once", "each"),
-                                        "repeated_ids": ("drop", "runs")}
+                                        "repeated_ids": get_args(RepeatedIds)}
 
 
 def _check_profile(p: Profile) -> None:

@@ -8,13 +8,24 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from . import _gc, _plugins
 from ._aio import FOREVER, VirtualLoop, _Process
 from ._app import App
 from ._checks import TestAssertion, keywords_checked
-from ._events import Bus, Event, check_send_fields, check_ts_units, coerce_events, json_copy, plain_event, sent_data
+from ._events import (
+    DEDUPE_WINDOW,
+    Bus,
+    Event,
+    check_send_fields,
+    check_ts_units,
+    coerce_events,
+    json_copy,
+    plain_event,
+    sent_data,
+)
 from ._kernel import DEFAULT_MAX_CHAIN, DEFAULT_MAX_ITEMS, LAST, Kernel
 from ._othermocks import guard as guard_other_mocks
 from ._othermocks import unguard as unguard_other_mocks
@@ -53,6 +64,9 @@ class _Default(str):
 _DEFAULT_HORIZON = _Default("366d")
 """run_until_idle's default ``max_time``."""
 _OVERLAP_WINDOW = 7 * 24 * 3600 * 10**9
+_ID_WINDOWS = {"kept": MAX_NS, "pending": MAX_NS, "unless-failed": 30 * 24 * 3600 * 10**9}
+"""How long an event id stays taken, by ``Profile.repeated_ids`` (else a day): for ever while the job exists
+(BullMQ keeps every job, Quirrel's until it has run), Trigger.dev's idempotency keys 30 days."""
 """With the default horizon, how long run_until_idle runs never idle before it looks for overlapping cron runs."""
 
 
@@ -139,7 +153,8 @@ class Simulation(_Faults):
         if (not p.durable_steps or p.cron_jitter_ns or p.max_duration_ns is not None or p.cron_next in ("start", "end")
                 or p.interval is not None or p.cron_no_overlap or p.cron_max_runs or p.cron_tasks):  # fmt: skip
             self._system()
-        self.bus = Bus(dedupe=p.repeated_ids == "drop")
+        self.bus = Bus(dedupe=p.repeated_ids != "runs", window=_ID_WINDOWS.get(p.repeated_ids, DEDUPE_WINDOW),
+                       holds=self._id_holds(p.repeated_ids), rule=p.repeated_ids)
         self._loop: VirtualLoop | None = None
         self._failure_handlers: dict[str, Function] = {}
         self._state = "new"
@@ -330,6 +345,22 @@ class Simulation(_Faults):
         __tracebackhide__ = True  # a driving frame: pytest shows the test's line (see Simulation._drive)
         self._require_running("advance_to")
         self._drive(instant_ns(at, "at", tz=self.tz), max_items=max_items, what="advance_to")
+
+    def _id_holds(self, rule: str) -> Callable[[str], bool] | None:
+        """``Bus``'s ``holds`` for the profile's ``repeated_ids``: whether the job an event id took holds it still."""
+        if rule == "pending":  # Quirrel: while its job is in the queue (not yet run to its end)
+            return lambda key: any(not run.done for run in self._runs_of_id(key))
+        if rule == "unless-failed":  # Trigger.dev: cleared once the run failed (a cancelled one keeps it)
+            return self._unless_failed
+        return None
+
+    def _unless_failed(self, key: str) -> bool:
+        runs = self._runs_of_id(key)
+        return not runs or not all(run.status in ("failed", "lost") for run in runs)
+
+    def _runs_of_id(self, key: str) -> list[Run]:
+        """The runs events with id ``key`` started (asked only of an id sent again, which is rare)."""
+        return [run for runs in self.engine.runs.values() for run in runs if any(e.id == key for e in run.events)]
 
     @keywords_checked("sim.run_until_idle()")
     def run_until_idle(self, max_time: Duration = _DEFAULT_HORIZON, *, max_items: int = DEFAULT_MAX_ITEMS) -> None:
@@ -531,10 +562,8 @@ class Simulation(_Faults):
         for item in events:
             accepted = self.bus.accept(item, now)
             if accepted is None:
-                dropped = event_fields(item, _origin, x, now, _sent)
-                if self.bus.pending(item):
-                    dropped["pending"] = True
-                self.trace.add(now, "event.dropped", dropped)
+                self.trace.add(now, "event.dropped", self.bus.why_dropped(item, event_fields(item, _origin, x, now,
+                                                                                             _sent)))
                 ids.append(item.id or "")  # the bus gave it an id if it had none
             elif x is None:  # ``trace.add(now, "event", event_fields(...))``, compact (``_trace._EXPAND``)
                 self.engine._row((now, "event", accepted, _origin, None, None, _sent))

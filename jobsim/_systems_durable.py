@@ -162,7 +162,7 @@ def trigger_dev() -> Profile:
     the hook does not run.
     """
     return Profile(
-        name="trigger.dev", system="Trigger.dev", cron_overlap="each",
+        name="trigger.dev", system="Trigger.dev", cron_overlap="each", repeated_ids="unless-failed",
         description="Trigger.dev: no retries unless configured; R*min*factor^(n-1); retries start over",
         default_retries=TriggerDevRetry(attempts=1),
         durable_steps=False, checkpoints=True, sleep_holds_slot_ns=60 * SECOND, cron=TRIGGER_DEV_CRON,

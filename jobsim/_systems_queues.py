@@ -86,7 +86,7 @@ def bullmq() -> Profile:
     final failure only) is not modelled apart: it is the worker's final 'failed' (state "failed").
     """
     return Profile(
-        name="bullmq", system="BullMQ", cron_overlap="each",
+        name="bullmq", system="BullMQ", cron_overlap="each", repeated_ids="kept",
         description="BullMQ: no retries by default; fixed/exponential backoff; stalled jobs re-run once",
         default_retries=BullMQBackoff(attempts=1),
         durable_steps=False, cron=CRON_PARSER, retries=bullmq_retries,
@@ -164,7 +164,7 @@ def quirrel() -> Profile:
     ID_ALREADY_EXISTS): deduplicated.
     """
     return Profile(
-        name="quirrel", system="Quirrel", cron_overlap="each",
+        name="quirrel", system="Quirrel", cron_overlap="each", repeated_ids="pending",
         description="Quirrel: no retries by default; retry offsets from the original run time; stale after 60 min",
         default_retries=Retries(attempts=1),
         durable_steps=False, cron=QUIRREL_CRON, retries=quirrel_retries, max_attempts=11,
@@ -291,7 +291,7 @@ def agenda() -> Profile:
     expires calls no fail(): no event. Nothing is published on the bus.
     """
     return Profile(
-        name="agenda", system="Agenda", cron_overlap="each",
+        name="agenda", system="Agenda", cron_overlap="each", repeated_ids="kept",
         description="Agenda: no retries by default (v6 backoff when configured); polls every 5s; 5 jobs of a name "
                     "and 20 in all at once; a crashed job re-runs after 10 min",
         default_retries=AgendaBackoff(max_retries=0),

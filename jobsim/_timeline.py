@@ -133,7 +133,13 @@ def _dropped(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
     event = f"event     {_by(d, names)}{d['name']} id={d['id']!r} dropped"
     if d.get("pending"):
         return f"{event}: a delayed send of that id is still pending"
-    return f"{event}: duplicate id within 24h"
+    return f"{event}: {_TAKEN.get(str(d.get('taken')), 'duplicate id within 24h')}"
+
+
+_TAKEN = {"kept": "duplicate id: the job it named is kept, so the id stays taken",
+          "pending": "duplicate id: the job it named has not run yet",
+          "unless-failed": "duplicate id within 30 days, and the run it started did not fail"}
+"""Why an event was dropped, by the profile's ``repeated_ids`` (``Bus.why_dropped``)."""
 
 
 def _cron(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:

@@ -159,13 +159,15 @@ def test_a_delayed_sends_id_is_claimed_when_it_is_made_as_a_queue_add_claims_its
         # the second came 26 h after the id was claimed: not "duplicate id within 24h", which it said
         assert timeline.count("id='r1' dropped: a delayed send of that id is still pending") == 2, timeline
         sim.advance_to(sim.runs("remind")[0].started_at + datetime.timedelta(hours=23))
-        sim.send(jobsim.Event("order/remind", {"orderId": "window"}, id="r1"))  # delivered 23 h ago: the 24 h rule
-        assert "id='r1' dropped: duplicate id within 24h" in sim.timeline()
+        sim.send(jobsim.Event("order/remind", {"orderId": "window"}, id="r1"))  # delivered: BullMQ keeps the job
+        assert "id='r1' dropped: duplicate id: the job it named is kept, so the id stays taken" in sim.timeline()
         sim.send(jobsim.Event("order/remind", {"orderId": "fresh"}, id="r2"), delay="1m")  # a free id: claimed
         sim.run_until_idle()
         assert [r.output for r in sim.runs("remind")] == ["late", "fresh"]
     path = sim.trace.save(tmp_path / "t.jobsim.jsonl", redact=False)
-    assert [r.data.get("pending") for r in jobsim.Trace.load(path).of("event.dropped")] == [True, True, None]
+    dropped = jobsim.Trace.load(path).of("event.dropped")
+    assert [(r.data.get("pending"), r.data.get("taken")) for r in dropped] == [
+        (True, None), (True, None), (None, "kept")]
     result = jobsim.Simulation.replay(path, shop())
     assert result.same, result.report()
     assert [r.output for r in result.simulation.runs("remind")] == ["late", "fresh"]

@@ -369,19 +369,54 @@ def test_fan_out_runs_every_subscribed_function():
     assert {r.output for r in sim.runs()} == {"welcome", "crm", "analytics", "slack", "trial"}
 
 
-def test_duplicate_event_ids_are_dropped_within_24h_by_a_queue():
+def test_duplicate_event_ids_are_dropped_while_the_job_is_kept_on_bullmq():
+    """BullMQ keeps every job (removeOnComplete/removeOnFail unset): an add with a jobId taken is a no-op for as
+    long as the job exists. jobsim dropped it for 24 h on every queue profile."""
     app = jobsim.App("a")
     app.function("pay", on="order/paid")(lambda ctx: None)
     with simulate(app, profile="bullmq") as sim:  # Inngest keeps them: test_repeated_event_ids.py
         sim.send(Event("order/paid", {"o": 1}, id="pay-o1"))
         sim.advance("23h")
         sim.send(Event("order/paid", {"o": 1}, id="pay-o1"))
-        sim.advance("2h")
-        sim.send(Event("order/paid", {"o": 1}, id="pay-o1"))  # 25h after the first: accepted
+        sim.advance("30d")
+        sim.send(Event("order/paid", {"o": 1}, id="pay-o1"))  # a month later: still taken
         sim.run_until_idle()
-    assert len(sim.runs("pay")) == 2
-    assert [e.ts for e in sim.events] == [T0 // 10**6, T0 // 10**6 + 25 * 3600_000]
-    assert "dropped: duplicate id within 24h" in sim.timeline()
+    assert len(sim.runs("pay")) == 1 and len(sim.bus.dropped) == 2
+    assert [e.ts for e in sim.events] == [T0 // 10**6]
+    assert "dropped: duplicate id: the job it named is kept, so the id stays taken" in sim.timeline()
+
+
+@pytest.mark.parametrize(("profile", "fail", "second", "later"), [
+    # Quirrel: an id dedupes only while its job is in the queue; once run, the id is free again
+    ("quirrel", False, ["completed", "completed"], 3),
+    ("quirrel", True, ["failed", "completed"], 3),
+    # Trigger.dev: the key returns the existing run for 30 days, unless that run failed
+    ("trigger.dev", False, ["completed"], 1),
+    ("trigger.dev", True, ["failed", "completed"], 2),
+    # Agenda (unique(), insertOnly): the job's document is kept after it ran
+    ("agenda", False, ["completed"], 1),
+    ("agenda", True, ["failed"], 1),
+])  # fmt: skip
+def test_a_repeated_event_id_follows_each_queues_own_rule(profile, fail, second, later):
+    """semantics.md §4.1 (Quirrel, 'exists in the queue'), §3.3 (Trigger.dev, shouldIdempotencyKeyBeCleared):
+    every queue profile dropped a repeated id for exactly 24 h, whatever its first run did."""
+    app = jobsim.App("a")
+
+    @app.function("pay", on="order/paid")
+    def pay(ctx):
+        if ctx.event.data.get("fail"):
+            raise jobsim.NonRetriableError("card declined")
+
+    with simulate(app, profile=profile) as sim:
+        sim.send(Event("order/paid", {"fail": fail}, id="job-1"))
+        sim.advance("1h")
+        sim.send(Event("order/paid", {}, id="job-1"))
+        sim.advance("1h")
+        assert [run.status for run in sim.runs("pay")] == second
+        sim.advance("25h")  # past 24 h: the rule, not a day, decides
+        sim.send(Event("order/paid", {}, id="job-1"))
+        sim.advance("1h")
+        assert len(sim.runs("pay")) == later
 
 
 def test_send_event_and_app_send_reach_the_bus_once():

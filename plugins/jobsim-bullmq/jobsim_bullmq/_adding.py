@@ -4,6 +4,7 @@ for ``queue.add``/``addBulk`` (``_store`` has the rest; paths as there)."""
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 import sys
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Any, cast
 import msgpack
 
 from jobsim.errors import InvalidArgument
+from jobsim.hooks import warn_outside
 
 from . import _dedup
 from ._state import PRIORITY, SCORE, JobHash, QueueState
@@ -170,7 +172,8 @@ class Adding:
     def _check_options(self, q: QueueState, job: Any, opts: dict[str, Any]) -> None:
         """What bullmq's Lua would fail on with a Lua error (``opts.de.id`` of a non-table, ``ttl > 0`` of a
         string), and what would make ``Job.moveToFailed`` raise in the worker when the job fails (``_check_retry``):
-        refused with the option named instead."""
+        refused with the option named instead; so is a key bullmq-python never reads (``_check_keys``)."""
+        _check_keys(q, job)
         self._check_retry(q, job)
         self._check_placement(q, job)
         de = opts.get("de")
@@ -246,3 +249,35 @@ class Adding:
             found = self.job_by_key(nxt["pk"])
             if found is not None:
                 found[1].dependencies.add(q.key(job_id))
+
+
+_READ = ("lifo", "parent", "keepLogs")
+"""Job options bullmq-python reads besides those ``JobOptions`` declares (``job.py``, ``scripts.py``: ``lifo`` in
+``addJobArgs``/``retryJob``, a flow's ``parent``, ``keepLogs`` in ``job.log``); ``repeat`` is refused on its own."""
+
+
+def _check_keys(q: QueueState, job: Any) -> None:
+    """A job option bullmq-python never reads -- a typo (``attemps``: the job runs once) or a Node-only key
+    (``sizeLimit``, ``debounce``) -- is refused, with the closest it reads; ``backoff.jitter`` (Node's, since
+    BullMQ 5.x) is warned about: bullmq-python's ``Backoffs`` has none, and the delays stay as computed."""
+    from bullmq.types import JobOptions
+
+    accepted = sorted({*JobOptions.__annotations__, *_READ})
+    where = f"job {job.name!r} on BullMQ queue {q.name!r}: opts"
+    for key in job.opts:
+        if key not in accepted and key != "repeat":  # repeat: refused by _check_retry, with what repeats
+            close = difflib.get_close_matches(str(key), accepted, n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise InvalidArgument(f"{where} has the key {key!r}, which bullmq-python never reads (the option would "
+                                  f"be ignored): {hint}bullmq-python's job options are "
+                                  f"{', '.join(map(repr, accepted))}")  # fmt: skip
+    backoff = job.opts.get("backoff")
+    if isinstance(backoff, dict) and "jitter" in backoff:
+        import bullmq
+
+        from . import _warnings
+
+        warn_outside(_warnings.BullMQJobOptionWarning(
+            f"{where}['backoff']['jitter']={backoff['jitter']!r} is ignored: bullmq-python's backoff has no jitter "
+            "(Node's BullMQ has), so every retry waits the full computed delay, in the simulation as on a real "
+            "worker; drop 'jitter' to silence this"), None, sys.modules[__package__], bullmq)  # fmt: skip

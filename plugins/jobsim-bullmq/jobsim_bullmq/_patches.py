@@ -18,6 +18,7 @@ those the simulation models go to the in-memory store (``_store``), the others r
   (``sim.rng_for``), which ``FlowProducer.addNode`` notes while it builds each node.
 * ``worker.getCompleted``: the jobs fetched together are started in the order their fetches were issued, not in
   a set's memory-address order, so a run is the same every time.
+* ``JobScheduler.upsertJobScheduler``: bullmq's own, after checking ``tz`` and ``pattern`` (``_schedulers``).
 * ``Job.moveToFailed``: bullmq's own, after noting the exception (the store only sees
   its ``failedReason`` text) so the run keeps the real error.
 * ``Worker.close``/``Worker.pause`` awaited by the test: bullmq's own, on the workers' loop, the simulation
@@ -25,6 +26,8 @@ those the simulation models go to the in-memory store (``_store``), the others r
   workers' loop is woken.
 * ``Job.__init__``: bullmq's own, and the job is noted; when the simulation closes, each job's ``backend`` is
   replaced by one that raises a ``JobsimError`` saying so (``_ClosedBackend``) instead of reading a real Redis.
+* Every backend served is noted; when the simulation closes, it refuses bullmq's Redis calls until
+  ``jobsim_bullmq.release(queue)`` or the next simulation (``_closed``).
 
 One simulation with BullMQ workers may run at a time in a process (the patches are global).
 """
@@ -42,7 +45,9 @@ from jobsim._time import SECOND
 from jobsim.errors import JobsimError, UnsupportedFeature
 from jobsim.hooks import ProcessPatches, gate_while_blocked, target_rng
 
+from . import _closed
 from ._backend import _Backend, _QueueMethods
+from ._schedulers import checked_upsert
 
 if TYPE_CHECKING:
     from ._world import BullMQWorld
@@ -112,6 +117,8 @@ def _patch(world: BullMQWorld) -> None:
         (bullmq.worker, "getCompleted"): _get_completed,
         (bullmq.worker.Worker, "run"): _worker_run(bullmq.worker.Worker.run, world),
         (bullmq.job.Job, "__init__"): _tracked_job_init(bullmq.job.Job.__init__),
+        (bullmq.job_scheduler.JobScheduler, "upsertJobScheduler"): checked_upsert(
+            bullmq.job_scheduler.JobScheduler.upsertJobScheduler),
         (bullmq.worker.Worker, "close"): _on_worker_loop(bullmq.worker.Worker.close, world, "close"),
         (bullmq.worker.Worker, "pause"): _on_worker_loop(bullmq.worker.Worker.pause, world, "pause"),
         (bullmq.worker.Worker, "resume"): _resume(bullmq.worker.Worker.resume, world),
@@ -132,7 +139,10 @@ def _patch(world: BullMQWorld) -> None:
     for (owner, name), replacement in patches.items():
         if owner is RedisBackend or owner is bullmq.queue.Queue or name == "publishEvent":
             replacement = _gated(replacement, world)
+        if owner is RedisBackend:
+            replacement = _closed.noted(replacement)
         _PATCHES.set(owner, name, replacement)
+    _closed.reopen()
 
 
 def _gated(command: Any, world: BullMQWorld) -> Any:
@@ -148,7 +158,10 @@ def _gated(command: Any, world: BullMQWorld) -> Any:
 
 
 def pop(world: BullMQWorld) -> None:
+    was_current = _PATCHES.current is world
     _PATCHES.pop(world)
+    if was_current:
+        _closed.close(world.sim)
     for job in list(_JOBS):  # what bullmq would read of them now is in no Redis: say so
         if not isinstance(job.__dict__.get("backend"), _ClosedBackend):
             job.backend = _ClosedBackend(job)

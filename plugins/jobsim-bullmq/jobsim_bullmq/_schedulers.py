@@ -223,3 +223,50 @@ def every_next(prev: int | None, every: int, now: int, offset: Any, start: Any) 
     if not offset:
         offset = nxt - nxt // every * every
     return nxt, offset
+
+
+def checked_upsert(original: Any) -> Any:
+    """``JobScheduler.upsertJobScheduler`` (what ``queue.upsertJobScheduler`` calls), after checking the ``tz`` and
+    ``pattern`` bullmq's ``default_repeat_strategy`` reads (``job_scheduler.py:64-110``): an unknown zone raises
+    ``ZoneInfoNotFoundError`` and a pattern croniter cannot read ``CroniterBadCronError`` from deep in bullmq;
+    refused instead with the option named (and the zone meant). A queue with its own ``repeatStrategy`` reads
+    them its own way: left to it."""
+
+    async def upsertJobScheduler(self: Any, job_scheduler_id: str, repeat_opts: Any, *args: Any,
+                                 **kwargs: Any) -> Any:  # fmt: skip
+        from bullmq.job_scheduler import default_repeat_strategy
+
+        if self.repeat_strategy is default_repeat_strategy and isinstance(repeat_opts, dict):
+            _check_cron(job_scheduler_id, repeat_opts)
+        return await original(self, job_scheduler_id, repeat_opts, *args, **kwargs)
+
+    upsertJobScheduler.__doc__ = original.__doc__
+    return upsertJobScheduler
+
+
+def _check_cron(scheduler_id: str, repeat_opts: dict[str, Any]) -> None:
+    from zoneinfo import ZoneInfo
+
+    from croniter import croniter  # type: ignore[import-untyped]
+
+    from jobsim._time import _zone_hint
+
+    where = f"queue.upsertJobScheduler({scheduler_id!r}, repeat_opts)"
+    tz, pattern = repeat_opts.get("tz"), repeat_opts.get("pattern")
+    if tz:
+        try:
+            ZoneInfo(tz)
+        except (ValueError, TypeError) as exc:  # ZoneInfoNotFoundError is a KeyError: caught below
+            raise InvalidArgument.build(f"{where}['tz']", tz, "an IANA time zone name such as 'Europe/Berlin' "
+                                        f"({type(exc).__name__}: {exc})") from None  # fmt: skip
+        except KeyError:
+            hint = _zone_hint(tz) if isinstance(tz, str) else ""
+            raise InvalidArgument.build(f"{where}['tz']", tz, "an IANA time zone name"
+                                        f"{hint or ' such as ' + repr('Europe/Berlin')}: bullmq-python reads it "
+                                        "with zoneinfo, which knows no such zone") from None  # fmt: skip
+    if pattern:
+        try:
+            croniter(pattern, second_at_beginning=True)
+        except (ValueError, TypeError, KeyError) as exc:  # croniter's CroniterBadCronError is a ValueError
+            raise InvalidArgument.build(f"{where}['pattern']", pattern, "a cron expression of 5 fields (or 6, "
+                                        f"seconds first) that croniter reads (croniter: {exc})") from None  # fmt: skip

@@ -60,6 +60,8 @@ from jobsim._time import SECOND, instant_ns, iso
 from jobsim.errors import InvalidArgument, _keywords_named
 from jobsim.hooks import StoppableExecution, attempt_budget
 
+from ._taskcheck import warn_unregistered
+
 if TYPE_CHECKING:
     from ._world import AppRuntime, CeleryWorld
 
@@ -298,6 +300,7 @@ class Worker:
         self.held: set[Held] = set()
         self.buckets: dict[str, Bucket | None] = {}
         self._request_classes: dict[str, Any] = {}
+        self.unregistered_warned: set[str] = set()  # task names warned about (_taskcheck.warn_unregistered)
         self.rate_limits = not self.app.conf.worker_disable_rate_limits
         if self.rate_limits:  # a worker reads every task's rate_limit as it starts (Consumer.reset_rate_limits)
             for task in rt.tasks.values():
@@ -342,6 +345,9 @@ class Worker:
         self._forget(held, acked=True)
         self.app.backend.mark_as_failure(held.task_id, NotRegistered(name))
         self.world.record("celery.unregistered", task=name, id=held.task_id)
+        if name not in self.unregistered_warned:
+            self.unregistered_warned.add(name)
+            warn_unregistered(self.rt, name)
         signals.task_unknown.send(sender=self, message=held.message, exc=KeyError(name), name=name, id=held.task_id)
 
     # -- 2. rate limits ---------------------------------------------------------------------

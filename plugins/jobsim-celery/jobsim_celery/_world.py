@@ -1,8 +1,8 @@
 """One simulation's Celery side (``sim.celery``): the apps, their workers, runs by task id, crashes.
 
 Installing patches a Celery app for the life of the simulation and restores it on
-close: ``send_task`` (publish to the simulated worker), ``producer_or_acquire``
-(never connect to a broker), the result backend (``SimulatedBackend``),
+close: ``send_task`` (publish to the simulated worker; after the close, a refusal: ``_closed``),
+``producer_or_acquire`` (never connect to a broker), the result backend (``SimulatedBackend``),
 ``control.revoke`` (the worker's revoked set), ``task_always_eager`` (forced off —
 eager mode is exactly what the simulation replaces), and each task's body (fault
 injection from ``sim.fail``, crash points, capturing the return value).
@@ -39,7 +39,7 @@ from jobsim.hooks import (
     target_rng,
 )
 
-from . import _lifecycle, _patches
+from . import _closed, _lifecycle, _patches, _taskcheck
 from ._backend import SimulatedBackend, backend_class
 from ._beat import Beat
 from ._broker import Publisher, producer_or_acquire
@@ -122,7 +122,9 @@ class AppRuntime:
         # tasks and @shared_task ones from a set of callbacks (celery._state._on_app_finalizers), in an order that
         # changes from process to process: sorted, the app's tasks first, so that sim.functions, the trace's
         # header and `jobsim run`'s table are the same in every run
+        _taskcheck.check_pending(app)  # before app.tasks evaluates them: two functions of one name, autoretry_for
         self.tasks = dict(sorted(app.tasks.items(), key=lambda item: (_builtin(item[0]), item[0])))
+        _taskcheck.check_tasks(app, self.tasks)
         self.functions: dict[str, jobsim.Function] = {}
         self.fapp = jobsim.App(f"celery:{app.main or 'app'}")
         for name in self.tasks:
@@ -211,8 +213,9 @@ class CeleryWorld(Revoking, Crashes, Redelivery):
         if not self._installed:
             _patches.push(self)
             self._installed = True
+        own = app.__dict__.get("send_task")
         rt.saved = {
-            "send_task": app.__dict__.get("send_task"),
+            "send_task": None if _closed.is_closed(own) else own,  # a closed simulation's refusal: not kept
             "producer_or_acquire": app.__dict__.get("producer_or_acquire"),
             "backend_cache": app._backend_cache,
             "conf_class": _patches.no_eager(app),  # task_always_eager reads False, however it is set
@@ -251,6 +254,8 @@ class CeleryWorld(Revoking, Crashes, Redelivery):
                 app.__dict__.pop(name, None)
             else:
                 setattr(app, name, rt.saved[name])
+        if rt.saved.get("send_task") is None:  # sending after the close would reach the real broker
+            app.send_task = _closed.closed_send_task(app, self.sim)
         if rt.saved.get("revoke") is None:
             app.control.__dict__.pop("revoke", None)
         else:

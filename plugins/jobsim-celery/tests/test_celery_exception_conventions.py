@@ -31,7 +31,9 @@ BUILT: dict[type[BaseException], tuple[tuple[Any, ...], dict[str, Any]]] = {
 
 
 def test_every_exception_the_plugin_defines_is_in_the_table() -> None:
-    assert exception_classes(jobsim_celery) == set(BUILT)  # a new exception gets its line in BUILT
+    # a new exception gets its line in BUILT; warnings (CeleryUnregisteredTaskWarning) are plain UserWarnings, exempt
+    # as jobsim's
+    assert {cls for cls in exception_classes(jobsim_celery) if not issubclass(cls, Warning)} == set(BUILT)
 
 
 @pytest.mark.parametrize("cls", list(BUILT), ids=lambda cls: cls.__name__)

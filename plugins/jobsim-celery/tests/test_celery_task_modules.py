@@ -13,6 +13,7 @@ import sys
 import textwrap
 
 import celery
+import jobsim_celery
 import pytest
 
 import jobsim
@@ -117,7 +118,8 @@ def test_a_name_no_module_registers_is_still_discarded_as_unregistered(app):
     try:
         with jobsim.Simulation(app, start=START) as sim:
             result = app.send_task("reports.nighlty")
-            sim.run_until_idle()
+            with pytest.warns(jobsim_celery.CeleryUnregisteredTaskWarning, match="task 'reports.nighlty'"):
+                sim.run_until_idle()
             assert result.state == "FAILURE" and type(result.result).__name__ == "NotRegistered"
             assert "received unregistered task 'reports.nighlty': message discarded" in sim.timeline()
     finally:

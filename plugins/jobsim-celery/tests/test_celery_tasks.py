@@ -13,6 +13,7 @@ from email.message import EmailMessage
 from zoneinfo import ZoneInfo
 
 import httpx
+import jobsim_celery
 import pytest
 from celery.exceptions import TaskRevokedError
 
@@ -301,8 +302,11 @@ def test_the_app_is_restored_after_the_simulation(app):
         assert app.conf.task_always_eager is False
         t.delay()
         sim.run_until_idle()
-    assert (t.run, app.send_task) == before and app.conf.task_always_eager is True
-    assert t.delay().get() == 1  # eager again, outside
+    assert t.run == before[0] and app.conf.task_always_eager is True
+    assert t.delay().get() == 1  # eager again, outside (an eager task sends nothing)
+    assert app.send_task != before[1]  # sending refuses until released (test_celery_after_close.py)
+    jobsim_celery.release(app)
+    assert (t.run, app.send_task) == before
 
 
 def test_bad_options_are_named(app):

@@ -216,7 +216,7 @@ def _adapt_function(sim: Simulation, fn: Any) -> Adapted:
     if app is None:
         app = state.apps[app_id] = jobsim.App(app_id)
     if fn.id in app.functions:
-        raise jobsim.InvalidArgument(f"inngest function {fn.id!r} was passed to the simulation twice")
+        _refuse_twice(fn, state.inngest_functions.get(fn.id))
     binding = Binding(fn, app_id, state)
     kwargs = options(fn, sim.seed)
     crons, event_if = kwargs.pop("_crons"), kwargs.pop("_event_if", None)
@@ -237,3 +237,22 @@ def _adapt_function(sim: Simulation, fn: Any) -> Adapted:
     declared = app.functions[fn.id] = dataclasses.replace(declared, **changes)
     state.inngest_functions[fn.id] = fn
     return _adapted(sim, [declared])
+
+
+def _refuse_twice(fn: Any, first: Any) -> None:
+    """A second function of the same id: the same object again, or another one given the same ``fn_id``."""
+    import jobsim
+
+    if first is None or first is fn:
+        raise jobsim.InvalidArgument(f"inngest function {fn.id!r} was passed to the simulation twice")
+    raise jobsim.InvalidArgument(
+        f"inngest functions {_python_name(first)} and {_python_name(fn)} both have the id {fn.id!r} (fn_id="
+        f"{fn.local_id!r}): inngest's serve() keeps one function per id, the last one given, and the other would "
+        "never run. Give each its own fn_id"
+    )  # fmt: skip
+
+
+def _python_name(fn: Any) -> str:
+    handler = getattr(fn, "_handler", None)
+    module, name = getattr(handler, "__module__", None), getattr(handler, "__qualname__", None)
+    return f"{module}:{name}" if module and name else repr(fn)

@@ -109,6 +109,24 @@ def test_the_same_function_twice_is_refused(client):
         simulate([fn, fn])
 
 
+def test_two_functions_sharing_one_fn_id_are_named_both(client):
+    def charge(ctx):
+        return "charge"
+
+    def refund(ctx):
+        return "refund"
+
+    first = client.create_function(fn_id="charge", trigger=GO)(charge)
+    second = client.create_function(fn_id="charge", trigger=GO)(refund)
+    where = f"{__name__}:test_two_functions_sharing_one_fn_id_are_named_both.<locals>"
+    with pytest.raises(jobsim.InvalidArgument) as info:
+        simulate([first, second])
+    assert str(info.value) == (
+        f"inngest functions {where}.charge and {where}.refund both have the id 'shop-charge' (fn_id='charge'): "
+        "inngest's serve() keeps one function per id, the last one given, and the other would never run. Give each "
+        "its own fn_id")  # fmt: skip
+
+
 def test_a_priority_converts_an_event_number_with_int_as_cel_does(client):
     """pkg/inngest/function.go : RunPriorityFactor takes int results only, and an event's numbers are float64
     (pkg/event/event.go, encoding/json): int(event.data.boost) truncates toward zero, parses "45", and errs

@@ -41,12 +41,19 @@ _LAZY = {"HttpCall": "_http", "UnmatchedRequest": "_http", "delayed": "_httptime
          "answer_lost": "_httplost", "Redaction": "_redactpolicy", "ReplayResult": "_replay"}
 
 
+_SUBMODULES = frozenset({"errors", "hooks", "invariants", "strategies", "testing", "traces"})
+"""Public modules ``jobsim.<name>`` reaches without their own import (``jobsim.invariants.Violation`` after
+``import jobsim``, as the README writes it): imported on first use, since ``strategies`` loads Hypothesis."""
+
+
 def __getattr__(name: str) -> object:
+    import importlib
+
+    if name in _SUBMODULES:
+        return importlib.import_module(f"jobsim.{name}")  # which sets it as this module's attribute
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'jobsim' has no attribute {name!r}")
-    import importlib
-
     value = getattr(importlib.import_module(f"jobsim.{module}"), name)
     globals()[name] = value
     return value

@@ -220,3 +220,18 @@ def test_a_cron_zone_a_typo_away_names_the_zone_meant(zone: str, meant: str) -> 
 def test_a_zone_like_no_other_gets_no_guess() -> None:
     with pytest.raises(InvalidArgument, match=r"no such IANA time zone; expected"):
         jobsim.App("shop").function("daily", cron="0 9 * * *", tz="Mars/Olympus_Mons")(lambda ctx: None)
+
+
+def test_public_modules_are_reached_from_jobsim_without_their_own_import():
+    """``jobsim.invariants.retries_respect_policy`` (as the README writes it) was an AttributeError after
+    ``import jobsim``; reached, each is imported then, so ``import jobsim`` itself still loads no Hypothesis."""
+    import subprocess
+    import sys
+
+    code = ("import sys, jobsim; assert 'hypothesis' not in sys.modules; "
+            "print(jobsim.invariants.Violation.__name__, jobsim.strategies.__name__, jobsim.traces.Trace.__name__, "
+            "jobsim.hooks.held_by.__name__, jobsim.testing.__name__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["Violation", "jobsim.strategies", "Trace", "held_by", "jobsim.testing"]
+    with pytest.raises(AttributeError, match="has no attribute 'invariant'"):
+        jobsim.invariant  # noqa: B018

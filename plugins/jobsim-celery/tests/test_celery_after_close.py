@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 
 import jobsim
-from conftest import START
 from jobsim.errors import InvalidArgument, JobsimError
 from jobsim.testing import socket_connects
+
+START = "2025-03-01T00:00:00Z"
 
 
 def test_delay_after_the_close_is_refused_naming_the_simulation(app):

@@ -10,8 +10,9 @@ import pytest
 from jobsim_celery import CeleryUnregisteredTaskWarning
 
 import jobsim
-from conftest import START
 from jobsim.errors import InvalidArgument
+
+START = "2025-03-01T00:00:00Z"
 
 HERE = __name__
 

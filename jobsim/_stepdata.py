@@ -129,6 +129,10 @@ def failure(key: str | None, exc: BaseException) -> tuple[Any, ...]:
     handler itself still keeps its request's ``_request`` frame."""
     if isinstance(exc, UnsupportedFeature):
         return ("unsupported", exc)
+    if type(exc) is AttributeError:  # ``ctx.step.sleepUntil``: a method the step lacks fails the run at once
+        from ._steps import step_method_error
+
+        exc = step_method_error(exc)
     tb = exc.__traceback__  # drop jobsim's own frame: the traceback starts in job code (docstring)
     if tb is not None and tb.tb_next is not None:
         exc.__traceback__ = tb.tb_next

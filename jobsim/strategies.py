@@ -439,11 +439,42 @@ def histories(
             _strategy("faults", faults, "faults", (Fail, Crash, Downtime, Duplicate)), max_size=max_faults
         ).filter(downtimes_disjoint)  # sim.downtime() refuses overlapping windows
         spec.size("max_faults", max_faults)
+        _not_swapped(events=events, failures=failures, faults=faults)
+    # each strategy given is checked as it draws: ``failures=st.just(Fail(...))`` died in ``*pattern``
+    failure_st = failure_st if failures is None else failure_st.map(_Drawn(
+        "failures", failures, _is(FailurePattern), "failures= takes js.failure_patterns(...)"))
+    event_st = event_st if events is None else event_st.map(_Drawn(
+        "events", events, _is(EventStream), "events= takes js.event_streams(...)"))
     inner = st.builds(lambda stream, pattern, more: History(faults=(*pattern, *more), events=tuple(stream)),
                       event_st, failure_st, fault_st)  # fmt: skip
     shown = _changed(events=(events, None), failures=(failures, None), faults=(faults, None),
                      max_faults=(max_faults, 3))  # fmt: skip
     return _labelled("histories", inner, **shown)
+
+
+_MEANT = {"events": "event_streams", "failures": "failure_patterns", "faults": "faults"}
+"""``histories``' arguments and the strategy of this module that draws what each takes."""
+
+
+def _not_swapped(**given: Any) -> None:
+    """``histories(failures=js.faults(...))``: a strategy of this module given for another argument is named
+    with the argument it is for, as it is built (it died in generation with a bare ``TypeError``)."""
+    for argument, value in given.items():
+        if value is None:
+            continue
+        maker = repr(value).split("(", 1)[0]
+        meant = next((name for name, strategy in _MEANT.items() if strategy == maker), None)
+        if meant is not None and meant != argument:
+            raise InvalidArgument(f"js.histories({argument}={value!r}): {maker}() draws what {meant}= takes; pass it "
+                                  f"as {meant}=, and give {argument}= js.{_MEANT[argument]}(...)")
+
+
+def _is(kind: type) -> Callable[[Any], None]:
+    def check(value: Any) -> None:
+        if not isinstance(value, kind):
+            raise TypeError(f"not a {kind.__name__}")
+
+    return check
 
 
 # -- policies and schedules ---------------------------------------------------------------------------

@@ -718,3 +718,29 @@ def test_a_property_failing_inside_a_driving_call_shows_the_tests_line_not_jobsi
     result.stdout.fnmatch_lines(["E  * jobsim.errors.BudgetExceeded: run-away simulation: a chain of 3 items*",
                                  "*.py:29: BudgetExceeded"])  # the test's line, where Kernel._runaway's was
     result.stdout.no_fnmatch_line("*jobsim/*.py:*")
+
+
+def test_a_strategy_given_for_another_histories_argument_is_named_as_it_is_built():
+    """histories(failures=js.faults(...)) died in generation with a bare TypeError ('Value after * must be an
+    iterable, not Fail'); a plain strategy drawing the wrong thing is named as it draws."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from jobsim import strategies as js
+    from jobsim._faults import Fail
+
+    with pytest.raises(js.InvalidArgument, match=r"^js.histories\(failures=faults\(functions=\['checkout'\]\)\): "
+                                                 r"faults\(\) draws what faults= takes; pass it as faults=, and give "
+                                                 r"failures= js.failure_patterns\(...\)$"):  # fmt: skip
+        js.histories(failures=js.faults(functions=["checkout"]))
+    with pytest.raises(js.InvalidArgument, match=r"^js.histories\(faults=failure_patterns"):
+        js.histories(faults=js.failure_patterns({"checkout": ["charge"]}))
+    drawn = js.histories(failures=st.just(Fail(function="checkout")))
+
+    @settings(max_examples=1, database=None, deadline=None)
+    @given(drawn)
+    def draw(history):
+        pass
+
+    with pytest.raises(js.InvalidArgument, match=r"^failures=just\(.*\) drew .*failures= takes js.failure_patterns"):
+        draw()

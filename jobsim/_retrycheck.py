@@ -336,10 +336,17 @@ def _scheduled(sim: Any, run: Run, failed: Attempt) -> int:
             due = min((r.at for r in trace.of("run.queued") if r.data["run"] == run.id), default=due)
         return min(due, failed.start_ns)
     if trace is not None:
+        body = None  # the body's retry planned it when that attempt first reached the step (after a crash)
         for record in trace.of("retry"):
             data = record.data
-            if data["run"] == run.id and data["attempt"] == failed.number and data.get("step") == failed.step:
+            if data["run"] != run.id or data["attempt"] != failed.number:
+                continue
+            if data.get("step") == failed.step:
                 return min(int(data.get("planned", data["at"])), failed.start_ns)  # planned: Quirrel's, past
+            if data.get("step") is None and body is None:
+                body = min(int(data.get("planned", data["at"])), failed.start_ns)
+        if body is not None:
+            return body
     return failed.start_ns
 
 

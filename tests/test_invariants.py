@@ -688,6 +688,34 @@ def test_quirrel_offsets_count_from_when_the_attempt_was_due_not_from_a_start_a_
     assert "fault     the system goes down until 2025-03-01 09:00:00.001 UTC" in sim.timeline()
 
 
+def test_quirrel_offsets_after_a_crash_count_from_the_bodys_retry_that_planned_the_step():
+    """A crash outside the step, then the step's first failure: its attempt was planned by the body's retry (a
+    ``retry`` record of no step), which the invariant did not read; it measured from the failure and called the
+    retry at the already-past offset a violation (a Hypothesis property under profile quirrel found it)."""
+    from jobsim import QuirrelRetry
+
+    app = jobsim.App("q")
+
+    @app.function("charge", on="order/placed", retries=QuirrelRetry(["10s", "1m"]))
+    def charge(ctx):
+        ctx.step.run("call", time.sleep, 3)
+
+    with jobsim.Simulation(app, start="2024-01-01T00:00:00.000Z", profile="quirrel") as sim:
+        sim.fail("charge", step="call")
+        sim.crash_worker()  # attempt 0 dies; the stale checker fails it 60 min later
+        sim.send("order/placed", {"orderId": "o1"})
+        sim.advance("6h")
+    run = sim.runs("charge")[0]
+    assert [(a.start_ns - sim.start_ns) // S for a in run.attempts] == [0, 3600, 3600] and run.status == "completed"
+    invariants.retries_respect_policy(sim)
+    rows = sim.trace._rows
+    i = next(i for i, (_, kind, data) in enumerate(rows) if kind == "retry" and data["step"] is None)
+    at, kind, data = rows[i]
+    rows[i] = (at, kind, {**data, "planned": at - S})  # planned a second before: the step's retry came too soon
+    with pytest.raises(invariants.Violation, match=r"step 'call' attempt 2 started 1s after"):
+        invariants.retries_respect_policy(sim)
+
+
 def test_a_retry_held_by_a_downtime_is_not_taken_for_a_late_retry():
     """A retry due while the system is down starts when it comes back (``sim.downtime``):
     the policy was kept, the system was not there. ``js.faults`` draws such windows, so

@@ -66,7 +66,7 @@ from ._safe import shown as _shown
 from ._simulation import Simulation
 from ._time import Duration, Instant, duration_ns, format_duration, instant_ns, zone, zone_name
 from .errors import InvalidArgument as _JobsimInvalidArgument
-from .errors import NonRetriableError, RetryAfterError
+from .errors import NonRetriableError, RetryAfterError, UnsupportedFeature
 
 __all__ = [
     "FAULT_KINDS", "Crash", "Downtime", "Duplicate", "EventStream", "Fail", "FailurePattern", "Fault", "History",
@@ -540,14 +540,16 @@ def _cron_field(low: int, high: int) -> SearchStrategy[str]:
 
 @keywords_checked("js.cron_expressions()", InvalidArgument)
 def cron_expressions(*, zones: Sequence[str] | SearchStrategy[str] | None = None, descriptors: bool = True,
-                     both_days: bool = True) -> SearchStrategy[str]:  # fmt: skip
+                     both_days: bool = True, profile: str | None = None) -> SearchStrategy[str]:  # fmt: skip
     """Valid 5-field cron expressions that fire (jobsim's dialect, robfig/Inngest's fields).
 
     Fields are ``*``, values, steps, ranges and lists; a restricted month keeps the
     day of month at 1-28 so every expression fires. ``descriptors`` adds ``@daily`` and
-    friends (pass ``descriptors=False`` for the ``inngest`` profile, which refuses them as
-    Inngest's registration does); ``zones`` (names or a strategy) adds ``TZ=Zone`` prefixes; ``both_days=False``
-    never restricts day-of-month and day-of-week together (Vercel forbids it).
+    friends (never behind a ``TZ=`` prefix, which no system takes); ``zones`` (names or a strategy)
+    adds ``TZ=Zone`` prefixes, Inngest's syntax; ``both_days=False`` never restricts day-of-month
+    and day-of-week together (Vercel forbids it). ``profile``: only what that profile's cron
+    accepts (Inngest: no descriptors; the others: no ``TZ=`` prefix, give ``tz=`` to the function;
+    Vercel: not both days, ...), each expression checked as ``app.function(cron=...)`` is there.
     """
     with _checking():
         if zones is not None and not isinstance(zones, SearchStrategy):
@@ -555,6 +557,7 @@ def cron_expressions(*, zones: Sequence[str] | SearchStrategy[str] | None = None
         for name, flag in (("descriptors", descriptors), ("both_days", both_days)):
             if not isinstance(flag, bool):
                 raise InvalidArgument.build(name, flag, "True or False")
+        accepts = None if profile is None else _cron_accepted_by(profile, zones is not None)
 
     def build(minute: str, hour: str, month: str, dom_any: str, dom_short: str, dow: str) -> str:
         dom = dom_any if month == "*" else dom_short
@@ -564,13 +567,46 @@ def cron_expressions(*, zones: Sequence[str] | SearchStrategy[str] | None = None
 
     fields = st.builds(build, _cron_field(0, 59), _cron_field(0, 23), _cron_field(1, 12),
                        _cron_field(1, 31), _cron_field(1, 28), _cron_field(0, 6))  # fmt: skip
-    expr = st.one_of(fields, st.sampled_from(sorted(DESCRIPTORS))) if descriptors else fields
-    if zones is not None:
+    described = descriptors and (accepts is None or accepts("@daily"))  # the profile's cron takes @descriptors
+    if zones is not None:  # Inngest's TZ= takes fields only: 'TZ=Europe/Paris @annually' no system accepts
         zone_st = _checked("zones", zones, spec.check_zone_name, "e.g. st.sampled_from(['UTC', 'America/New_York'])") \
             if isinstance(zones, SearchStrategy) else st.sampled_from(names)
-        expr = st.builds(lambda z, e: f"TZ={z} {e}", zone_st, expr)
-    shown = _changed(zones=(zones, None), descriptors=(descriptors, True), both_days=(both_days, True))
+        expr = st.builds(lambda z, e: f"TZ={z} {e}", zone_st, fields)
+    else:
+        expr = st.one_of(fields, st.sampled_from(sorted(DESCRIPTORS))) if described else fields
+    if accepts is not None:
+        expr = expr.filter(accepts)
+    shown = _changed(zones=(zones, None), descriptors=(descriptors, True), both_days=(both_days, True),
+                     profile=(profile, None))  # fmt: skip
     return _labelled("cron_expressions", expr, **shown)
+
+
+def _cron_accepted_by(name: Any, zoned: bool) -> Callable[[str], bool]:
+    """Whether profile ``name``'s cron takes an expression, asked as ``app.function(cron=...)`` and the profile's
+    build-time check do (``resolve_function``). ``zoned``: the ``TZ=`` prefix ``zones=`` writes, which only
+    Inngest reads, is refused at once for another profile."""
+    from ._app import App
+    from ._profiles import profile as get_profile
+    from ._profiles import resolve_function
+
+    if not isinstance(name, str):
+        raise InvalidArgument.build("profile", name, "a profile name such as 'inngest' or 'bullmq'")
+    chosen = get_profile(name)
+
+    def accepts(expr: str) -> bool:
+        app = App("cron-check")
+        try:
+            app.function("f", cron=expr)(lambda ctx: None)
+            resolve_function(chosen, app.functions["f"])
+        except (_JobsimInvalidArgument, UnsupportedFeature):
+            return False
+        return True
+
+    if zoned and not accepts("TZ=UTC 0 9 * * *"):
+        raise InvalidArgument(f"js.cron_expressions(zones=..., profile={name!r}): zones= writes Inngest's TZ= "
+                              f"prefix, which {chosen.label} refuses; draw the zone apart and give it as the "
+                              "function's tz= (st.sampled_from([...]) draws it)")
+    return accepts
 
 
 # -- rule-based state machines -----------------------------------------------------------------------

@@ -665,3 +665,21 @@ def near_miss(given: str, names: Sequence[str], synonyms: Mapping[str, str] | No
     return ((synonyms or {}).get(lowered) or one_typo(given, names)
             or next((name for name in names if name.replace("_", "").lower() == squashed), None)
             or next(iter(difflib.get_close_matches(lowered, names, n=1, cutoff=0.8)), None))  # fmt: skip
+
+
+class HeldBy:
+    """``held_by(sim)`` told later, as a refusal made at ``sim``'s close is raised (a Celery app's or BullMQ
+    queue's sends after it): ``str()`` gives it while ``sim`` lives, kept only weakly, else what it was at the
+    start (``started at FILE:LINE in FUNCTION``, or the fixture whose it was)."""
+
+    __slots__ = ("_sim", "_told")
+
+    def __init__(self, sim: Simulation) -> None:
+        import weakref
+
+        self._sim = weakref.ref(sim)
+        self._told = sim._role or f"started {sim._where}"
+
+    def __str__(self) -> str:
+        sim = self._sim()
+        return self._told if sim is None else held_by(sim)

@@ -18,7 +18,7 @@ import weakref
 from typing import Any
 
 from jobsim.errors import InvalidArgument, JobsimError
-from jobsim.hooks import held_by
+from jobsim.hooks import HeldBy
 
 _NOTED: weakref.WeakSet[Any] = weakref.WeakSet()
 """Backends a running simulation served (their methods called while it ran)."""
@@ -56,7 +56,7 @@ def close(sim: Any) -> None:
     """``sim`` closed: every backend it served refuses bullmq's Redis calls, saying so."""
     from bullmq.backends.redis_backend import RedisBackend
 
-    holder = _Holder(sim)
+    holder = HeldBy(sim)
     for backend in list(_NOTED):
         for name in _redis_methods(RedisBackend):
             backend.__dict__[name] = _refusal(backend, name, holder)
@@ -84,19 +84,7 @@ def _redis_methods(cls: type) -> list[str]:
             and inspect.iscoroutinefunction(inspect.getattr_static(cls, name))]  # fmt: skip
 
 
-class _Holder:
-    """``jobsim.hooks.held_by(sim)`` as the refusal is raised (the simulation closed by then), while ``sim`` lives."""
-
-    def __init__(self, sim: Any) -> None:
-        self._sim = weakref.ref(sim)
-        self._where = getattr(sim, "_role", None) or f"started {getattr(sim, '_where', '?')}"
-
-    def __str__(self) -> str:
-        sim = self._sim()
-        return self._where if sim is None else held_by(sim)
-
-
-def _refusal(backend: Any, name: str, holder: _Holder) -> Any:
+def _refusal(backend: Any, name: str, holder: HeldBy) -> Any:
     from ._guard import _backend_queue
 
     async def refused(*args: Any, **kwargs: Any) -> Any:

@@ -10,23 +10,19 @@ runs; ``release(app)`` (``jobsim_celery.release``) removes it for real use.
 
 from __future__ import annotations
 
-import weakref
 from typing import Any
 
 from jobsim.errors import InvalidArgument, JobsimError
-from jobsim.hooks import held_by
+from jobsim.hooks import HeldBy
 
 
 def closed_send_task(app: Any, sim: Any) -> Any:
     """The ``send_task`` an app keeps after ``sim`` closed: it refuses, naming ``sim``."""
-    ref = weakref.ref(sim)
-    started = getattr(sim, "_role", None) or f"started {getattr(sim, '_where', '?')}"
+    holder = HeldBy(sim)
 
     def send_task(name: str, *args: Any, **kwargs: Any) -> Any:
         from kombu.utils.url import maybe_sanitize_url  # a password in the URL would reach the error
 
-        alive = ref()
-        holder = started if alive is None else held_by(alive)
         broker = maybe_sanitize_url(app.conf.broker_url) or "amqp://localhost"
         raise JobsimError(
             f"Celery app {app.main or 'default'!r} was run by a simulation that has closed ({holder}): sending task "

@@ -598,3 +598,17 @@ def test_near_miss_names_an_option_meant_and_leaves_the_apps_own_names_alone():
     assert near_miss("retryDelay", options) == "retry_delay"  # case and underscores
     assert near_miss("max_retries", options, {"max_retries": "retries"}) == "retries"  # another system's word
     assert near_miss("owner", options) is None and near_miss("retry_on", options) is None  # the app's own
+
+
+def test_held_by_names_a_simulation_while_it_lives_and_what_it_was_after():
+    from jobsim.hooks import HeldBy, held_by
+
+    app = jobsim.App("held")
+    app.function("f", on="go")(lambda ctx: None)
+    sim = jobsim.Simulation(app).start()
+    told = HeldBy(sim)
+    assert str(told) == held_by(sim) and "started at " in str(told) and "test_hooks.py" in str(told)
+    sim.close()
+    assert str(told).endswith(f" closed>, started {sim._where}")  # still alive: as it is now
+    told._sim = lambda: None  # gone: what it was when the refusal was made
+    assert str(told) == f"started {sim._where}"

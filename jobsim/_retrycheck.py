@@ -9,7 +9,7 @@ import sys
 import weakref
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 from ._describe import describe
 from ._records import Attempt, Run
@@ -48,7 +48,7 @@ def _bounds(sim: Any, run: Run, failed: Attempt, retry: int) -> tuple[int, int]:
     """The shortest and longest delay allowed before retry ``retry``, by the policy or ``failed``'s RetryAfterError."""
     error = failed.error
     profile = sim.profile
-    if isinstance(error, RetryAfterError) and getattr(profile, "retry_after", True):  # else the policy's delay
+    if _retry_after(error, sim):  # else the policy's delay
         delay = profile.retry_after_delay(error.after, failed.end_ns)
         return delay, delay
     policy = sim.engine.policy(run.function)
@@ -56,6 +56,12 @@ def _bounds(sim: Any, run: Run, failed: Attempt, retry: int) -> tuple[int, int]:
         return policy.delay_ns(retry, _Extreme(False)), policy.delay_ns(retry, _Extreme(True))
     except AttributeError as exc:
         raise JobsimError(f"retries_respect_policy() cannot bound the delays of {policy!r}: {exc}") from None
+
+
+def _retry_after(error: BaseException | None, sim: Any) -> TypeGuard[RetryAfterError]:
+    """Whether ``error`` sets the retry's delay: a ``RetryAfterError`` on a profile that reads it (Quirrel has no
+    such error class, ``profile.retry_after`` false: there it is a plain failure, retried at the policy's offset)."""
+    return isinstance(error, RetryAfterError) and bool(getattr(sim.profile, "retry_after", True))
 
 
 def _where(attempt: Attempt) -> str:
@@ -304,13 +310,14 @@ def _retry_problems(sim: Any, run: Run, failed: Attempt, after: Attempt, final: 
                 f"and the policy allows {sim.engine.policy(run.function).attempts - 1} retries"]
     low, high = _bounds(sim, run, failed, retry)
     gap = after.start_ns - failed.end_ns
-    if getattr(sim.engine.policy(run.function), "from_scheduled", False) and not isinstance(
-        failed.error, RetryAfterError
-    ):  # Quirrel: the delay counts from when the failed attempt was due; one already past runs at once
+    since = f"failed at {iso(failed.end_ns)}"
+    if getattr(sim.engine.policy(run.function), "from_scheduled", False) and not _retry_after(failed.error, sim):
+        # Quirrel: the delay counts from when the failed attempt was due; one already past runs at once
         scheduled = _scheduled(sim, run, failed)
         gap = after.start_ns - scheduled
         if failed.end_ns - scheduled >= low and after.start_ns == failed.end_ns:
             return []
+        since = f"was due at {iso(scheduled)} (Quirrel counts the offsets from then)"
     late_ok = _waited(sim, run)  # queues (concurrency, throttle) may start a retry later
     if low <= gap and (gap <= high or late_ok):
         return []
@@ -321,7 +328,7 @@ def _retry_problems(sim: Any, run: Run, failed: Attempt, after: Attempt, final: 
         return []
     allowed = format_duration(low) if low == high else f"{format_duration(low)}..{format_duration(high)}"
     return [f"{_where(failed)} attempt {after.number} started {format_duration(gap)} after attempt "
-            f"{failed.number} failed at {iso(failed.end_ns)}; the policy allows {allowed}"]  # fmt: skip
+            f"{failed.number} {since}; the policy allows {allowed}"]  # fmt: skip
 
 
 def _scheduled(sim: Any, run: Run, failed: Attempt) -> int:

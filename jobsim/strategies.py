@@ -540,16 +540,24 @@ def _cron_field(low: int, high: int) -> SearchStrategy[str]:
 
 @keywords_checked("js.cron_expressions()", InvalidArgument)
 def cron_expressions(*, zones: Sequence[str] | SearchStrategy[str] | None = None, descriptors: bool = True,
-                     both_days: bool = True, profile: str | None = None) -> SearchStrategy[str]:  # fmt: skip
+                     both_days: bool = True, profile: Any = None) -> SearchStrategy[str]:  # fmt: skip
     """Valid 5-field cron expressions that fire (jobsim's dialect, robfig/Inngest's fields).
 
     Fields are ``*``, values, steps, ranges and lists; a restricted month keeps the
-    day of month at 1-28 so every expression fires. ``descriptors`` adds ``@daily`` and
-    friends (never behind a ``TZ=`` prefix, which no system takes); ``zones`` (names or a strategy)
-    adds ``TZ=Zone`` prefixes, Inngest's syntax; ``both_days=False`` never restricts day-of-month
-    and day-of-week together (Vercel forbids it). ``profile``: only what that profile's cron
-    accepts (Inngest: no descriptors; the others: no ``TZ=`` prefix, give ``tz=`` to the function;
-    Vercel: not both days, ...), each expression checked as ``app.function(cron=...)`` is there.
+    day of month at 1-28 so every expression fires. ``descriptors`` adds the seven of
+    ``@yearly @annually @monthly @weekly @daily @midnight @hourly``; ``zones`` (names or a
+    strategy) puts Inngest's ``TZ=Zone`` prefix before the fields, never before a descriptor
+    (no system takes that, so with ``zones`` no descriptor is drawn); ``both_days=False`` never
+    restricts day-of-month and day-of-week together.
+
+    ``profile`` (a name, ``jobsim.Profile`` or simulation, as ``simulations()`` and ``faults()``
+    take it): only what that profile's cron accepts, built to its dialect (no descriptors for
+    Inngest and Vercel, only those its parser knows, one minute and hour on Vercel Hobby, not both
+    days on Vercel) and each draw checked as ``app.function(cron=...)`` and the profile's build
+    check are. ``zones`` with a profile that takes ``tz=`` instead of ``TZ=`` is refused. Without
+    ``profile`` the draws are not all accepted by any one system: Inngest refuses the descriptors,
+    cron-parser (BullMQ, Agenda) ``@midnight``, cron-parser 4 (Trigger.dev, Quirrel) ``@annually``
+    and ``@midnight``, Vercel descriptors, ``TZ=`` and both days.
     """
     with _checking():
         if zones is not None and not isinstance(zones, SearchStrategy):
@@ -557,41 +565,44 @@ def cron_expressions(*, zones: Sequence[str] | SearchStrategy[str] | None = None
         for name, flag in (("descriptors", descriptors), ("both_days", both_days)):
             if not isinstance(flag, bool):
                 raise InvalidArgument.build(name, flag, "True or False")
-        accepts = None if profile is None else _cron_accepted_by(profile, zones is not None)
+        chosen = spec.profile(profile)
+        accepts = None if chosen is None else _cron_accepted_by(chosen, profile, zones is not None)
+    dialect = getattr(chosen, "cron", None)
+    one_day_field = not both_days or getattr(dialect, "dom_dow", "or") == "exclusive"  # Vercel: one of them is '*'
+    daily = bool(getattr(dialect, "once_a_day", False))  # Vercel Hobby: a single minute and hour
 
     def build(minute: str, hour: str, month: str, dom_any: str, dom_short: str, dow: str) -> str:
         dom = dom_any if month == "*" else dom_short
-        if not both_days and dom != "*" and dow != "*":
+        if one_day_field and dom != "*" and dow != "*":
             dow = "*"
         return f"{minute} {hour} {dom} {month} {dow}"
 
-    fields = st.builds(build, _cron_field(0, 59), _cron_field(0, 23), _cron_field(1, 12),
+    minute_st, hour_st = (st.integers(0, 59).map(str), st.integers(0, 23).map(str)) if daily else \
+        (_cron_field(0, 59), _cron_field(0, 23))
+    fields = st.builds(build, minute_st, hour_st, _cron_field(1, 12),
                        _cron_field(1, 31), _cron_field(1, 28), _cron_field(0, 6))  # fmt: skip
-    described = descriptors and (accepts is None or accepts("@daily"))  # the profile's cron takes @descriptors
     if zones is not None:  # Inngest's TZ= takes fields only: 'TZ=Europe/Paris @annually' no system accepts
         zone_st = _checked("zones", zones, spec.check_zone_name, "e.g. st.sampled_from(['UTC', 'America/New_York'])") \
             if isinstance(zones, SearchStrategy) else st.sampled_from(names)
         expr = st.builds(lambda z, e: f"TZ={z} {e}", zone_st, fields)
-    else:
-        expr = st.one_of(fields, st.sampled_from(sorted(DESCRIPTORS))) if described else fields
-    if accepts is not None:
+    else:  # the descriptors the profile's parser knows, asked once here
+        known = [d for d in sorted(DESCRIPTORS) if accepts is None or accepts(d)] if descriptors else []
+        expr = st.one_of(fields, st.sampled_from(known)) if known else fields
+        if accepts is not None and not known and not accepts("0 0 1 1 *"):  # the filter would refuse every draw
+            raise InvalidArgument.build("profile", profile, "a profile whose cron schedules functions")
+    if accepts is not None:  # what construction cannot see (a plugin's dialect, DOM AND DOW never firing)
         expr = expr.filter(accepts)
     shown = _changed(zones=(zones, None), descriptors=(descriptors, True), both_days=(both_days, True),
                      profile=(profile, None))  # fmt: skip
     return _labelled("cron_expressions", expr, **shown)
 
 
-def _cron_accepted_by(name: Any, zoned: bool) -> Callable[[str], bool]:
-    """Whether profile ``name``'s cron takes an expression, asked as ``app.function(cron=...)`` and the profile's
-    build-time check do (``resolve_function``). ``zoned``: the ``TZ=`` prefix ``zones=`` writes, which only
-    Inngest reads, is refused at once for another profile."""
+def _cron_accepted_by(chosen: Any, name: Any, zoned: bool) -> Callable[[str], bool]:
+    """Whether profile ``chosen``'s cron (``name``: as given) takes an expression, asked as ``app.function(cron=...)``
+    and the profile's build-time check do (``resolve_function``). ``zoned``: the ``TZ=`` prefix ``zones=`` writes,
+    which only Inngest reads, is refused at once for another profile."""
     from ._app import App
-    from ._profiles import profile as get_profile
     from ._profiles import resolve_function
-
-    if not isinstance(name, str):
-        raise InvalidArgument.build("profile", name, "a profile name such as 'inngest' or 'bullmq'")
-    chosen = get_profile(name)
 
     def accepts(expr: str) -> bool:
         app = App("cron-check")

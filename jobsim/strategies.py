@@ -440,11 +440,6 @@ def histories(
         ).filter(downtimes_disjoint)  # sim.downtime() refuses overlapping windows
         spec.size("max_faults", max_faults)
         _not_swapped(events=events, failures=failures, faults=faults)
-    # each strategy given is checked as it draws: ``failures=st.just(Fail(...))`` died in ``*pattern``
-    failure_st = failure_st if failures is None else failure_st.map(_Drawn(
-        "failures", failures, _is(FailurePattern), "failures= takes js.failure_patterns(...)"))
-    event_st = event_st if events is None else event_st.map(_Drawn(
-        "events", events, _is(EventStream), "events= takes js.event_streams(...)"))
     inner = st.builds(lambda stream, pattern, more: History(faults=(*pattern, *more), events=tuple(stream)),
                       event_st, failure_st, fault_st)  # fmt: skip
     shown = _changed(events=(events, None), failures=(failures, None), faults=(faults, None),
@@ -467,14 +462,6 @@ def _not_swapped(**given: Any) -> None:
         if meant is not None and meant != argument:
             raise InvalidArgument(f"js.histories({argument}={value!r}): {maker}() draws what {meant}= takes; pass it "
                                   f"as {meant}=, and give {argument}= js.{_MEANT[argument]}(...)")
-
-
-def _is(kind: type) -> Callable[[Any], None]:
-    def check(value: Any) -> None:
-        if not isinstance(value, kind):
-            raise TypeError(f"not a {kind.__name__}")
-
-    return check
 
 
 # -- policies and schedules ---------------------------------------------------------------------------

@@ -81,8 +81,8 @@ def test_hasattr_getattr_and_private_names_of_ctx_step_behave_as_on_any_object()
         for name in ("_private", "__deepcopy__", "made"):  # made: a slot of Execution not set in a sync handler
             with pytest.raises(AttributeError) as info:
                 getattr(step, name)
-            assert type(info.value) is AttributeError
-            assert str(info.value) == f"'Step' object has no attribute {name!r}"
+            assert type(info.value) is AttributeError  # Python's own, whose words vary ('jobsim._steps.Step' on 3.13)
+            assert f"Step' object has no attribute {name!r}" in str(info.value)
         seen["copy"] = type(copy.copy(step)).__name__
         return "ok"
 

@@ -112,13 +112,29 @@ def test_the_simulation_matches_a_real_scheduler_event_by_event():
     ]
     assert [round(at, 3) for at, *_ in simulated] == [0.5, 2.0, 3.0, 3.5, 3.5, 3.9, 5.0, 6.0, 6.5, 6.5]
 
-    _compare(_real(), simulated)
+    _compare(_real, simulated)
 
 
-def _compare(real: list, simulated: list) -> None:
-    assert [event[1:] for event in real] == [event[1:] for event in simulated], real
-    off = [(r, s) for r, s in zip(real, simulated, strict=True) if not -EARLY <= r[0] - s[0] <= LATE]
-    assert not off, off
+ATTEMPTS = 3  # real runs tried: a semantic difference repeats in every one; a run the machine's load made late does not
+
+
+def _compare(run_real: callable, simulated: list) -> None:
+    """The real scheduler's events equal the simulation's, each within EARLY/LATE of its instant.
+
+    A real run is tried again when it fails, up to ATTEMPTS times: on a loaded 2-core CI machine a pool thread
+    once woke from its 2.5 s sleep more than LATE after it was due, so its event fell past the window (CI, Python
+    3.13 stage, every other event within 1 ms). Every attempt's events are in the failure.
+    """
+    failures = []
+    for _ in range(ATTEMPTS):
+        real = run_real()
+        same = [event[1:] for event in real] == [event[1:] for event in simulated]
+        off = [(r, s) for r, s in zip(real, simulated) if not -EARLY <= r[0] - s[0] <= LATE]
+        if same and not off:
+            return
+        failures.append(real)
+    assert [event[1:] for event in failures[-1]] == [event[1:] for event in simulated], failures
+    pytest.fail(f"events off their instants by more than -{EARLY}/+{LATE} s in every attempt: {failures}")
 
 
 # -- AsyncIOScheduler ------------------------------------------------------------------------------------------------
@@ -194,4 +210,4 @@ def test_the_simulation_matches_a_real_asyncio_scheduler_event_by_event():
         ("max_instances", "slow", 5.0),  # the run of 4.0 sleeps until 6.5
     ]
     assert [round(at, 3) for at, *_ in simulated] == [0.3, 3.1, 3.1, 3.1, 3.5, 3.9, 4.3, 4.9, 5.0]
-    _compare(_real_aio(), simulated)
+    _compare(_real_aio, simulated)

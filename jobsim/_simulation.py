@@ -7,6 +7,7 @@ and the driving calls (``advance``, ``run_until_idle``, ``send``), on every job'
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import random
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -161,6 +162,8 @@ class Simulation(_Faults):
         self._sends = _gc.Sends()
         self._undriven: int | None = None  # when the test first sent since its last driving call (``close`` warns)
         self._undriven_runs: list[Any] = []  # runs a backend's enqueue by the test queued since then (``hooks``)
+        self._id_runs: dict[str, list[Run]] = {}  # event id -> the runs its events started, built as asked
+        self._id_indexed: dict[str, int] = {}  # function id -> how many of its runs ``_id_runs`` holds
         self._unread_quiet = False  # no UnreadQueueWarning at close (a failed block or test, a replay)
         self._block_failed = False  # the `with` block or the test failed: close raises nothing of its own
         self._typos: list[str] = []  # sim.fail steps that are typos of steps that ran, in a Hypothesis test
@@ -359,8 +362,19 @@ class Simulation(_Faults):
         return not runs or not all(run.status in ("failed", "lost") for run in runs)
 
     def _runs_of_id(self, key: str) -> list[Run]:
-        """The runs events with id ``key`` started (asked only of an id sent again, which is rare)."""
-        return [run for runs in self.engine.runs.values() for run in runs if any(e.id == key for e in run.events)]
+        """The runs events with id ``key`` started. Asked only of an id sent again: the index is built at the first
+        such send and then takes in only the runs started since (a run's events never change), so a replay that
+        repeats thousands of ids costs one pass over the runs, not one per repeat."""
+        index, indexed = self._id_runs, self._id_indexed
+        for fn_id, runs in self.engine.runs.items():
+            done = indexed.get(fn_id, 0)
+            if done == len(runs):
+                continue
+            for run in itertools.islice(runs, done, None):
+                for event_id in {event.id for event in run.events if event.id is not None}:
+                    index.setdefault(event_id, []).append(run)
+            indexed[fn_id] = len(runs)
+        return index.get(key, [])
 
     @keywords_checked("sim.run_until_idle()")
     def run_until_idle(self, max_time: Duration = _DEFAULT_HORIZON, *, max_items: int = DEFAULT_MAX_ITEMS) -> None:

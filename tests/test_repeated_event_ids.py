@@ -215,3 +215,41 @@ def test_a_delayed_send_holding_its_id_past_a_day_is_let_in():
         sim.run_until_idle()
     assert [r.output for r in sim.runs("remind")] == ["in 2 days"]
     assert [e.data["n"] for e in sim.bus.dropped] == ["copy"]
+
+
+def test_quirrel_frees_an_id_once_its_job_ran_and_holds_ids_of_jobs_queued_after_the_first_repeat():
+    # the runs of an id are indexed at its first repeat; ids of runs started after that must be found as well
+    app = jobsim.App("a")
+    app.function("remind", on="cart/remind")(lambda ctx: ctx.event.data["n"])
+    with jobsim.Simulation(app, start=START, profile="quirrel") as sim:
+        sim.send(Event("cart/remind", {"n": 1}, id="a"), delay="1h")
+        sim.send(Event("cart/remind", {"n": 2}, id="a"))  # its job is queued: dropped
+        sim.advance("2h")
+        sim.send(Event("cart/remind", {"n": 3}, id="b"), delay="1h")  # started after the index was built
+        sim.send(Event("cart/remind", {"n": 4}, id="b"))  # dropped: b's job is queued
+        sim.send(Event("cart/remind", {"n": 5}, id="a"))  # a's job ran: let in
+        sim.run_until_idle()
+    assert sorted(r.output for r in sim.runs("remind")) == [1, 3, 5]
+    assert [e.data["n"] for e in sim.bus.dropped] == [2, 4]
+
+
+def test_trigger_dev_frees_an_id_whose_run_failed_only():
+    app = jobsim.App("a")
+
+    @app.function("pay", on="order/paid", retries=jobsim.Retries(attempts=1))
+    def pay(ctx):
+        if ctx.event.data["fail"]:
+            raise RuntimeError("declined")
+        return ctx.event.data["n"]
+
+    with jobsim.Simulation(app, start=START, profile="trigger.dev") as sim:
+        sim.send(Event("order/paid", {"n": 1, "fail": True}, id="a"))
+        sim.run_until_idle()
+        sim.send(Event("order/paid", {"n": 2, "fail": False}, id="b"))
+        sim.run_until_idle()
+        sim.send(Event("order/paid", {"n": 3, "fail": False}, id="a"))  # a's run failed: let in
+        sim.send(Event("order/paid", {"n": 4, "fail": False}, id="b"))  # b's run completed: dropped
+        sim.send(Event("order/paid", {"n": 5, "fail": False}, id="a"))  # a's second run did not fail: dropped
+        sim.run_until_idle()
+    assert [(r.status, r.output) for r in sim.runs("pay")] == [("failed", None), ("completed", 2), ("completed", 3)]
+    assert [e.data["n"] for e in sim.bus.dropped] == [4, 5]

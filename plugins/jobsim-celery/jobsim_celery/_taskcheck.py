@@ -18,6 +18,7 @@ import difflib
 from typing import Any
 
 from jobsim.errors import InvalidArgument
+from jobsim.hooks import near_miss
 
 _DECORATOR = ("name", "base", "bind", "shared", "lazy", "filter", "pydantic", "pydantic_strict", "pydantic_context",
               "pydantic_dump_kwargs", "autoretry_for", "dont_autoretry_for", "retry_kwargs", "retry_backoff",
@@ -45,14 +46,16 @@ def check_tasks(app: Any, tasks: dict[str, Any]) -> None:
 
     for name in sorted(getattr(app, "_duplicate_task_names_warned", ()) or ()):
         if name in tasks:
-            raise _duplicate(name, _where(_fun_of(tasks[name])), "another callable")
+            raise _duplicate(name, _where(_fun_of(tasks[name])), "another function, decorated after the app was "
+                             "finalized (Celery's DuplicateTaskNameWarning names it)")
     known = {*dir(Task), *_DECORATOR}
+    options = sorted(name for name in known if not name.startswith("_"))
     for name, task in tasks.items():
         own = vars(type(task))
         if not own.get("_decorated"):
             continue  # a task class: its own attributes and methods are its business
-        misses = [(key, own[key], close[0]) for key in own if key not in known and not key.startswith("_")
-                  for close in [difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.8)] if close]
+        misses = [(key, own[key], meant) for key in own if key not in known and not key.startswith("_")
+                  for meant in [near_miss(key, options)] if meant]
         if misses:
             raise _near_miss(name, _where(_fun_of(task)), misses)
         for key in _EXCEPTIONS:

@@ -50,7 +50,8 @@ def test_a_duplicate_name_on_an_app_finalized_earlier_is_refused_too(app):
             return to
 
     with pytest.raises(InvalidArgument, match=r"^Celery task name 'emails\.send' is registered by two functions, "
-                       rf"{HERE}:.*\.send_welcome and another callable: "):  # fmt: skip
+                       rf"{HERE}:.*\.send_welcome and another function, decorated after the app was finalized "
+                       r"\(Celery's DuplicateTaskNameWarning names it\): "):  # fmt: skip
         jobsim.Simulation(app, start=START)
 
 
@@ -67,6 +68,16 @@ def test_near_misses_of_task_options_are_refused_with_the_option_meant(app):
         "retry_backof=5 (did you mean 'retry_backoff'?). Celery keeps an unknown option as a custom task attribute "
         "and nothing reads it (a misspelt retry option means no retries); spell it as Celery does, or give a custom "
         "attribute a name not so close to one")  # fmt: skip
+
+
+def test_an_option_in_another_case_or_one_typo_away_is_refused_too(app):
+    @app.task(name="d", maxRetries=3, defaultRetryDelay=5, rate_limt="1/s")  # inngest-py's or BullMQ's spelling
+    def d():
+        return 1
+
+    with pytest.raises(InvalidArgument, match=r"maxRetries=3 \(did you mean 'max_retries'\?\), defaultRetryDelay=5 "
+                       r"\(did you mean 'default_retry_delay'\?\), rate_limt='1/s' \(did you mean 'rate_limit'\?\)"):
+        jobsim.Simulation(app, start=START)
 
 
 def test_custom_task_attributes_are_accepted(app):

@@ -6,7 +6,10 @@ When the simulation closes, bullmq's own methods are back, and the same ``queue.
 after the ``with`` block -- would write into the queue's real Redis (a developer's local one, where a worker may
 run it) or, with none, retry its connection for ever. So each noted backend gets, on the instance, a refusal
 for every method that talks to Redis (``close``/``disconnect`` aside): a ``JobsimError`` naming the simulation
-that closed and where it was started. ``release(queue)`` takes them away for real use; a new simulation takes
+that closed and where it was started. The ``Queue`` methods that skip the backend for its raw client or scripts
+(``getJobs``, ``rateLimit``, ``setGlobalConcurrency`` and the rest of ``_guard._QUEUE_NAMES``) are checked on the
+class from the first close on (``_check_queues``): on a queue whose backend holds refusals they refuse the same
+way, on any other they are bullmq's. ``release(queue)`` takes them away for real use; a new simulation takes
 them away while it runs (its class-level methods serve the backend) and puts its own back when it closes.
 """
 
@@ -24,23 +27,26 @@ _NOTED: weakref.WeakSet[Any] = weakref.WeakSet()
 """Backends a running simulation served (their methods called while it ran)."""
 _CLOSED: weakref.WeakSet[Any] = weakref.WeakSet()
 """Backends holding a closed simulation's refusals."""
+_HOLDERS: weakref.WeakKeyDictionary[Any, HeldBy] = weakref.WeakKeyDictionary()
+"""The closed simulation each of ``_CLOSED`` names in its refusals."""
 _LEFT_ALONE = frozenset({"close", "disconnect"})
 
 
 def noted(command: Any) -> Any:
-    """A replacement ``RedisBackend`` method that notes the backend it serves (a coroutine function stays one)."""
+    """A replacement ``RedisBackend`` (or ``Queue``) method that notes the backend it serves (a ``Queue``'s is its
+    ``backend``); a coroutine function stays one."""
     if inspect.iscoroutinefunction(command):
 
         @functools.wraps(command)
         async def noted_coroutine(self: Any, *args: Any, **kwargs: Any) -> Any:
-            _NOTED.add(self)
+            _NOTED.add(getattr(self, "backend", self))
             return await command(self, *args, **kwargs)
 
         return noted_coroutine
 
     @functools.wraps(command)
     def noted_method(self: Any, *args: Any, **kwargs: Any) -> Any:
-        _NOTED.add(self)
+        _NOTED.add(getattr(self, "backend", self))
         return command(self, *args, **kwargs)
 
     return noted_method
@@ -60,8 +66,36 @@ def close(sim: Any) -> None:
     for backend in list(_NOTED):
         for name in _redis_methods(RedisBackend):
             backend.__dict__[name] = _refusal(backend, name, holder)
+        _HOLDERS[backend] = holder
         _CLOSED.add(backend)
     _NOTED.clear()
+    _check_queues()
+
+
+def _check_queues() -> None:
+    """``Queue``'s raw-client methods, on the class, made to refuse on a queue whose backend a closed simulation
+    ran (a new simulation's own replace them while it runs, and put these back)."""
+    from bullmq.queue import Queue
+
+    from ._guard import _QUEUE_NAMES
+
+    for name in _QUEUE_NAMES:
+        current = inspect.getattr_static(Queue, name)
+        if not getattr(current, "_jobsim_closed_check", False):
+            setattr(Queue, name, _queue_checked(current, name))
+
+
+def _queue_checked(original: Any, name: str) -> Any:
+    @functools.wraps(original)
+    async def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+        backend = getattr(self, "backend", None)
+        holder = _HOLDERS.get(backend) if backend is not None and backend in _CLOSED else None
+        if holder is not None:
+            raise _closed_error(backend, name, holder)
+        return await original(self, *args, **kwargs)
+
+    method._jobsim_closed_check = True  # type: ignore[attr-defined]
+    return method
 
 
 def release(obj: Any) -> None:
@@ -77,6 +111,7 @@ def _unrefuse(backend: Any) -> None:
         if getattr(value, "_jobsim_closed", False):
             del backend.__dict__[name]
     _CLOSED.discard(backend)
+    _HOLDERS.pop(backend, None)
 
 
 def _redis_methods(cls: type) -> list[str]:
@@ -85,15 +120,19 @@ def _redis_methods(cls: type) -> list[str]:
 
 
 def _refusal(backend: Any, name: str, holder: HeldBy) -> Any:
-    from ._guard import _backend_queue
-
     async def refused(*args: Any, **kwargs: Any) -> Any:
-        queue, where = _backend_queue(backend)
-        raise JobsimError(
-            f"BullMQ queue {queue!r} was run by a simulation that has closed ({holder}): bullmq would send {name} "
-            f"to its real Redis ({where}). Call it inside the `with` block, or build the queue anew; to use this "
-            "queue with its real Redis after the simulation, call jobsim_bullmq.release(queue) first"
-        )  # fmt: skip
+        raise _closed_error(backend, name, holder)
 
     refused._jobsim_closed = True  # type: ignore[attr-defined]
     return refused
+
+
+def _closed_error(backend: Any, name: str, holder: HeldBy) -> JobsimError:
+    from ._guard import _backend_queue
+
+    queue, where = _backend_queue(backend)
+    return JobsimError(
+        f"BullMQ queue {queue!r} was run by a simulation that has closed ({holder}): bullmq would send {name} "
+        f"to its real Redis ({where}). Call it inside the `with` block, or build the queue anew; to use this "
+        "queue with its real Redis after the simulation, call jobsim_bullmq.release(queue) first"
+    )  # fmt: skip

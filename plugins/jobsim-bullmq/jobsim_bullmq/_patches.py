@@ -139,7 +139,7 @@ def _patch(world: BullMQWorld) -> None:
     for (owner, name), replacement in patches.items():
         if owner is RedisBackend or owner is bullmq.queue.Queue or name == "publishEvent":
             replacement = _gated(replacement, world)
-        if owner is RedisBackend:
+        if owner is RedisBackend or owner is bullmq.queue.Queue:
             replacement = _closed.noted(replacement)
         _PATCHES.set(owner, name, replacement)
     _closed.reopen()

@@ -47,3 +47,48 @@ def test_a_new_simulation_of_the_same_queue_runs_and_release_gives_it_back(worke
     assert not [name for name, value in vars(queue.backend).items() if getattr(value, "_jobsim_closed", False)]
     with pytest.raises(jobsim.errors.InvalidArgument, match=re.escape("obj=42")):
         jobsim_bullmq.release(42)
+
+
+@pytest.mark.parametrize(("call", "name"), [
+    (lambda queue: queue.getJobs(["completed"]), "getJobs"),
+    (lambda queue: queue.rateLimit(1000), "rateLimit"),
+    (lambda queue: queue.setGlobalConcurrency(2), "setGlobalConcurrency"),
+    (lambda queue: queue.getGlobalRateLimit(), "getGlobalRateLimit"),
+])  # fmt: skip
+def test_queue_methods_that_use_the_raw_client_are_refused_after_the_close_too(worker_for, queue, connects, call,
+                                                                               name):
+    # they skip the backend (queue.client, backend.scripts), so the backend's refusals did not reach them
+    worker = worker_for(_ok)
+    with jobsim.Simulation(worker, start=START) as sim:
+        run(queue.setGlobalConcurrency(3))  # the only call in the simulation: the queue is noted by it
+        sim.run_until_idle()
+    with pytest.raises(JobsimError, match=rf"^BullMQ queue 'q' was run by a simulation that has closed .*: bullmq "
+                       rf"would send {name} to its real Redis \(127\.0\.0\.1:1/0\)\. "):  # fmt: skip
+        run(call(queue))
+    assert connects == []
+
+
+class _Client:
+    """A stand-in for a queue's raw redis-py client: what bullmq's own ``getGlobalConcurrency`` reads."""
+
+    async def hget(self, key, field):
+        return b"7"
+
+
+def test_another_queue_keeps_bullmqs_raw_client_methods_and_release_gives_them_back(worker_for, queue, connects):
+    import jobsim_bullmq
+    from bullmq import Queue
+
+    worker = worker_for(_ok)
+    with jobsim.Simulation(worker, start=START) as sim:
+        run(queue.add("in-sim", {}))
+        sim.run_until_idle()
+    other = Queue("other", {"connection": "redis://127.0.0.1:1"})
+    other.client = _Client()
+    assert run(other.getGlobalConcurrency()) == 7  # bullmq's own method, on a queue no simulation ran
+    queue.client = _Client()
+    with pytest.raises(JobsimError, match="bullmq would send getGlobalConcurrency"):
+        run(queue.getGlobalConcurrency())
+    jobsim_bullmq.release(queue)
+    assert run(queue.getGlobalConcurrency()) == 7
+    assert connects == []

@@ -129,7 +129,7 @@ def _compare(run_real: callable, simulated: list) -> None:
     for _ in range(ATTEMPTS):
         real = run_real()
         same = [event[1:] for event in real] == [event[1:] for event in simulated]
-        off = [(r, s) for r, s in zip(real, simulated) if not -EARLY <= r[0] - s[0] <= LATE]
+        off = [(r, s) for r, s in zip(real, simulated, strict=False) if not -EARLY <= r[0] - s[0] <= LATE]
         if same and not off:
             return
         failures.append(real)

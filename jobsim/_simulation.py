@@ -429,8 +429,11 @@ class Simulation(_Faults):
         self._next_check(began, counts, checks)
 
     def _unfinished(self) -> int:
-        """Runs not done, of every function: queued, running, sleeping, waiting or due to retry."""
-        return sum(1 for runs in self.engine.runs.values() for run in runs if not run.done)
+        """Runs not done, of every function: queued, running, sleeping, waiting or due to retry (or done ending
+        later: their code slept)."""
+        now = self.kernel.now
+        return sum(1 for runs in self.engine.runs.values() for run in runs
+                   if not run.done or (run.end_ns is not None and run.end_ns > now))  # fmt: skip
 
     def _backlog(self, counts: list[int]) -> str:
         """Work made faster than it finishes: the unfinished runs grew over each of the last two 7-day windows
@@ -454,7 +457,9 @@ class Simulation(_Faults):
         when every run still pending is a cron run started during the call, two or more of one function."""
         from ._engine import CRON_EVENT
 
-        pending = [run for runs in self.engine.runs.values() for run in runs if not run.done]
+        now = self.kernel.now  # a run whose code sleeps (time.sleep) is done at once, ending later: in flight too
+        pending = [run for runs in self.engine.runs.values() for run in runs
+                   if not run.done or (run.end_ns is not None and run.end_ns > now)]  # fmt: skip
         if not pending or any(run.event.name != CRON_EVENT or run.start_ns < began for run in pending):
             return ""
         by_function: dict[str, list[Run]] = {}

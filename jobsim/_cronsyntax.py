@@ -49,11 +49,11 @@ _FIELDS = (
 )
 _PLAIN = {"day-of-month": "1-31", "day-of-week": "0-6 or SUN-SAT"}
 """What a field takes in a dialect without ``L``, ``W``, ``#`` and day-of-week 7 (robfig/cron: Inngest)."""
-_NOT_ON_INNGEST = (" ('L', 'W', '#' and day-of-week 7 are not Inngest's, the default profile, whose robfig/cron takes "
-                   f"{_PLAIN['day-of-month']} and {_PLAIN['day-of-week']} there; `jobsim profiles NAME` says what "
-                   "each system's cron takes)")
-"""Said where the day fields list what some profiles' parsers take (a function's cron is read before its profile is
-known): following the hint to 'L' on the default profile was refused at the simulation's start."""
+_EXTRAS = {"day-of-month": "'L' (the last day) or 'LW' (its last weekday; no other 'W')",
+           "day-of-week": "7 for Sunday, 'FRI#2' (the 2nd Friday) and '5L' (the last Friday)"}
+"""What other profiles' parsers take in a day field beyond robfig/cron's (``_PLAIN``). A function's cron is read
+before its profile is known, so a day field's message lists both: Inngest's first, the default profile's (it
+listed 'L' first, then said 'L' was not Inngest's; following it to 'L' was refused at the simulation's start)."""
 _SECONDS = ("second", "0-59")
 _FIVE = "5 fields 'minute hour day-of-month month day-of-week'"
 _HELP5 = f"expected {_FIVE}"
@@ -124,12 +124,12 @@ def _explain(expr: str, parts: list[str], message: str, descriptors: bool = True
     names = (_SECONDS, *_FIELDS) if len(parts) == 6 else _FIELDS
     for index, (name, accepted) in enumerate(names):
         if name in message.lower():
-            accepted = accepted if specials else _PLAIN.get(name, accepted)
-            return (
-                f"cron expression {expr!r}: {name} field {parts[index]!r} is not valid; "
-                f"accepted: {accepted}, '*', lists 'a,b', ranges 'a-b' and steps '*/n'"
-                + (_NOT_ON_INNGEST if specials and name in _PLAIN else "")
-            )
+            said = (f"cron expression {expr!r}: {name} field {parts[index]!r} is not valid; "
+                    f"accepted: {_PLAIN.get(name, accepted)}, '*', lists 'a,b', ranges 'a-b' and steps '*/n'")
+            if specials and name in _PLAIN:
+                said += (f" on Inngest, the default profile (robfig/cron); other profiles' parsers also take "
+                         f"{_EXTRAS[name]} (`jobsim profiles NAME` says what each system's cron takes)")
+            return said
     return f"cron expression {expr!r}: {message}; {expected(False, descriptors)}"
 
 

@@ -102,17 +102,20 @@ def test_descriptors():
     [
         ("61 * * * *", "cron expression '61 * * * *': minute field '61' is not valid; accepted: 0-59"),
         ("0 24 * * *", "cron expression '0 24 * * *': hour field '24' is not valid; accepted: 0-23"),
-        ("0 9 * * 8", "day-of-week field '8' is not valid; accepted: 0-7 or SUN-SAT"),
+        ("0 9 * * 8", "day-of-week field '8' is not valid; accepted: 0-6 or SUN-SAT"),
         # 'W' on a range is no cron's (node-cron 4.6: "1-15W is a invalid expression for day of month"); the
         # message names what is read (it listed neither 'L' nor 'LW' nor '#')
-        ("0 9 1-15W * *", "day-of-month field '1-15W' is not valid; accepted: 1-31, 'L' (the last day) or 'LW' (its "
-                          "last weekday; no other 'W'), '*'"),
-        ("0 9 * * 1#6", "day-of-week field '1#6' is not valid; accepted: 0-7 or SUN-SAT, 'FRI#2' (the 2nd Friday), "
-                        "'5L' (the last Friday), '*'"),
-        # the hint led to 'L', which the default profile then refused at the simulation's start: it says so
-        ("0 9 32 * *", "steps '*/n' ('L', 'W', '#' and day-of-week 7 are not Inngest's, the default profile, whose "
-                       "robfig/cron takes 1-31 and 0-6 or SUN-SAT there; `jobsim profiles NAME` says what each "
-                       "system's cron takes)"),
+        ("0 9 1-15W * *", "day-of-month field '1-15W' is not valid; accepted: 1-31, '*', lists 'a,b', ranges 'a-b' "
+                          "and steps '*/n' on Inngest, the default profile (robfig/cron); other profiles' parsers "
+                          "also take 'L' (the last day) or 'LW' (its last weekday; no other 'W') (`jobsim profiles "
+                          "NAME` says what each system's cron takes)"),
+        ("0 9 * * 1#6", "day-of-week field '1#6' is not valid; accepted: 0-6 or SUN-SAT, '*', lists 'a,b', ranges "
+                        "'a-b' and steps '*/n' on Inngest, the default profile (robfig/cron); other profiles' parsers "
+                        "also take 7 for Sunday, 'FRI#2' (the 2nd Friday) and '5L' (the last Friday)"),
+        # the hint led to 'L' first, which the default profile then refused at the simulation's start: Inngest's
+        # own syntax comes first now, the other parsers' after it (user trials, sessions 34 and 38)
+        ("0 9 32 * *", "accepted: 1-31, '*', lists 'a,b', ranges 'a-b' and steps '*/n' on Inngest, the default "
+                       "profile (robfig/cron); other profiles' parsers also take 'L'"),
         ("* * *", "cron expression '* * *': has 3 field(s); expected 5 fields"),
         ("0 * * * * *",
          "has 6 field(s); expected 5 fields 'minute hour day-of-month month day-of-week' or one of @yearly"),

@@ -163,3 +163,12 @@ def test_the_public_classes_type_hints_resolve_at_run_time():
             assert sys.version_info < (3, 11) and "_KW_ONLY" in str(error), error
     assert typing.get_type_hints(jobsim.Simulation) == {}
     assert "flow" in typing.get_type_hints(jobsim.Function)
+
+
+def test_the_reference_notes_the_code_and_readme_cite_are_in_the_repository_and_sdist():
+    # the README and docstrings cited reference/semantics.md, which lived outside the repository (user trial)
+    texts = [ROOT / "README.md", ROOT / "examples" / "README.md", *(ROOT / "jobsim").glob("*.py")]
+    cited = {name for path in texts for name in re.findall(r"reference/(\w+\.md)", path.read_text())}
+    assert cited >= {"semantics.md", "traces.md", "virtual_time.md"}
+    assert sorted(name for name in cited if not (ROOT / "docs" / "reference" / name).is_file()) == []
+    assert "graft docs" in (ROOT / "MANIFEST.in").read_text().splitlines()

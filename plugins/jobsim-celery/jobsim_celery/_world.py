@@ -214,6 +214,7 @@ class CeleryWorld(Revoking, Crashes, Redelivery):
             _patches.push(self)
             self._installed = True
         own = app.__dict__.get("send_task")
+        _closed.reopen(app)  # a closed simulation's refusals of connections and remote control
         rt.saved = {
             "send_task": None if _closed.is_closed(own) else own,  # a closed simulation's refusal: not kept
             "producer_or_acquire": app.__dict__.get("producer_or_acquire"),
@@ -256,6 +257,7 @@ class CeleryWorld(Revoking, Crashes, Redelivery):
                 setattr(app, name, rt.saved[name])
         if rt.saved.get("send_task") is None:  # sending after the close would reach the real broker
             app.send_task = _closed.closed_send_task(app, self.sim)
+            _closed.refuse_after(app, self.sim)  # and so would its connections and remote control
         if rt.saved.get("revoke") is None:
             app.control.__dict__.pop("revoke", None)
         else:

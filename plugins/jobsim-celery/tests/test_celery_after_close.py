@@ -1,5 +1,6 @@
-"""An app a simulation ran refuses to send after the simulation closed (its real broker would get the task), until
-``jobsim_celery.release``; a new simulation of the same app still runs."""
+"""An app a simulation ran refuses to send after the simulation closed (its real broker would get the task), and to
+open broker connections or send remote control, until ``jobsim_celery.release``; a new simulation of the same app
+still runs."""
 
 from __future__ import annotations
 
@@ -46,9 +47,57 @@ def test_a_new_simulation_of_the_app_runs_and_release_gives_it_back(app):
             result = charge.delay(n)
             sim.run_until_idle()
             assert result.get() == n * 2
-    assert "send_task" in vars(app)
+    assert {"send_task", "_connection", "_acquire_connection"} <= set(vars(app))
+    assert {"broadcast", "purge"} <= set(vars(app.control))
     jobsim_celery.release(app)
-    assert "send_task" not in vars(app)
+    assert not {"send_task", "_connection", "_acquire_connection"} & set(vars(app))
+    assert not {"broadcast", "purge"} & set(vars(app.control))
     jobsim_celery.release(app)  # twice: nothing left to release
     with pytest.raises(InvalidArgument, match="a Celery app"):
         jobsim_celery.release(charge)
+
+
+CONNECTING = r"connecting to its broker \(app\.connection\(\), .*\)"
+
+
+@pytest.mark.parametrize(("call", "what"), [
+    (lambda app: app.connection_for_write().ensure_connection(max_retries=1), CONNECTING),
+    (lambda app: app.connection().ensure_connection(max_retries=1), CONNECTING),
+    (lambda app: app.control.inspect(timeout=0.1).ping(), r"remote control \(app\.control\)"),
+    (lambda app: app.control.purge(), r"remote control \(app\.control\)"),
+])  # fmt: skip
+def test_connections_and_remote_control_after_the_close_are_refused_too(app, call, what):
+    # refused while the simulation ran (_patches), they reached the real broker once it had closed
+    @app.task(name="shop.charge")
+    def charge(order):
+        return order
+
+    with jobsim.Simulation(app, start=START) as sim:
+        charge.delay(1)
+        sim.run_until_idle()
+    refused = (rf"^Celery app 'tests' was run by a simulation that has closed .*: {what} would reach its real broker "
+               r"\(redis://127\.0\.0\.1:1/0\)\. Do it inside the `with` block; .*jobsim_celery\.release\(app\) first$")
+    with socket_connects() as tried, pytest.raises(JobsimError, match=refused):
+        call(app)
+    assert tried == []
+
+
+def test_an_eager_app_still_runs_after_the_close_and_a_released_pool_connects_again(app):
+    # an eager delay() acquires a producer from app.pool, whose connection is made but never connects
+    import jobsim_celery
+
+    @app.task(name="shop.charge")
+    def charge(order):
+        return order * 2
+
+    with jobsim.Simulation(app, start=START) as sim:
+        charge.delay(1)
+        sim.run_until_idle()
+    app.conf.task_always_eager = True
+    with socket_connects() as tried:
+        assert charge.delay(4).get() == 8
+    assert tried == []
+    jobsim_celery.release(app)
+    with app.connection_for_write() as conn, pytest.raises(Exception) as info:
+        conn.ensure_connection(max_retries=1)  # released: kombu's own attempt, to the closed port
+    assert not isinstance(info.value, JobsimError)

@@ -541,6 +541,7 @@ def test_remote_control_other_than_revoke_is_refused_not_broadcast_through_the_r
         t.apply_async(countdown=60).revoke()  # revoke is simulated
         sim.run_until_idle()
         assert sim.runs("t")[1].status == "cancelled"
+    jobsim_celery.release(app)  # else its remote control names the closed simulation (test_celery_after_close.py)
     other = jobsim.App("other")
 
     @other.function(id="f", on="e")

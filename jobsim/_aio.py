@@ -13,7 +13,10 @@ running: the outer loop is set aside for the duration of the (synchronous) call.
 Real I/O on such a loop (a request a test passes through to a real server) would lose the
 race against the next virtual timer: the selector jumps to it without waiting for the
 socket. While an exchange holds ``VirtualLoop.hold_real_io()``, the loop waits for its I/O in
-real time instead, and virtual time stands still, as it does for a blocking call.
+real time instead, and virtual time stands still, as it does for a blocking call. So it does while real work
+the loop waits for is under way (an executor job: ``to_thread``, ``getaddrinfo``; a subprocess until it exits):
+``wait_for(to_thread(query), 5)`` timed out at once. With no timer, no real work and nothing else that could wake
+it (an fd, any other thread), the loop fails at once instead of waiting ``REAL_IO_WAIT``.
 
 ``PumpedLoop`` is the other use of the same clock: a plugin's simulated worker process (jobsim-arq,
 jobsim-bullmq) whose backend code is one long-lived asyncio program. It runs only when jobsim's
@@ -27,11 +30,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import functools
 import math
+import os
 import selectors
+import threading
 from asyncio import base_events, events
 from collections.abc import Callable, Coroutine, Iterable, Iterator
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar, cast
 
 from ._execution import Execution
 from ._kernel import BACKGROUND, NORMAL
@@ -43,40 +49,41 @@ if TYPE_CHECKING:
     from ._records import Run
     from ._simulation import Simulation
 
+_T = TypeVar("_T")
 _MAX_SELECT: float = base_events.MAXIMUM_SELECT_TIMEOUT  # type: ignore[attr-defined]
 """asyncio's longest wait in one select (a day): a timer further away is reached by several."""
 REAL_IO_WAIT = 30.0
-"""Seconds of real time job code may wait on real I/O with no virtual timer pending."""
+"""Seconds of real time job code may wait on real I/O or real work (an executor job, a subprocess), or with no
+virtual timer pending for something that might still wake the loop (a thread it started)."""
 FOREVER = 1 << 1023
 """What an endless wait spends (``asyncio.sleep(math.inf)``): past the end of virtual time, refused as such."""
 
 
 class _VirtualSelector:
-    def __init__(self, real: selectors.BaseSelector, advance: Callable[[int], None],
-                 busy: Callable[[], bool], next_timer: Callable[[], float]) -> None:  # fmt: skip
+    def __init__(self, real: selectors.BaseSelector, advance: Callable[[int], None], busy: Callable[[], bool],
+                 next_timer: Callable[[], float], hopeless: Callable[[], None],
+                 stuck: Callable[[], BaseException]) -> None:  # fmt: skip
         self._real = real
         self._advance = advance
         self._busy = busy
         self._next_timer = next_timer
+        self._hopeless = hopeless
+        self._stuck = stuck
 
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
         ready = self._real.select(0)
         if ready or (timeout is not None and timeout <= 0):
             return ready
         if timeout is None or self._busy():
+            if timeout is None:  # nothing scheduled: raises at once when nothing can ever wake the loop
+                self._hopeless()
+                ready = self._real.select(0)  # woken meanwhile (a thread that wrote and ended since the first poll)
+                if ready:
+                    return ready
             ready = self._real.select(REAL_IO_WAIT)
             if ready:
                 return ready
-            if timeout is not None:  # a real exchange in flight
-                raise JobsimError(
-                    f"a request passed through to the real network waited {REAL_IO_WAIT:g} s of real time "
-                    "for its server; is it running, and listening where the route sends the request?"
-                )
-            raise JobsimError(
-                f"async job code waited {REAL_IO_WAIT:.0f} s of real time for I/O with no virtual "
-                "timer pending; jobsim cannot advance virtual time past a real network wait. "
-                "Route HTTP through sim.http or await asyncio.sleep for virtual delays."
-            )
+            raise self._stuck()
         if timeout >= _MAX_SELECT:  # asyncio waits a day at most: jump to the timer itself
             timeout = max(timeout, self._next_timer())  # (asyncio.sleep(1e9) was 11,574 spends of a day)
         wait = timeout * SECOND  # inf for asyncio.sleep(math.inf), a common "wait forever", or 1e300
@@ -99,8 +106,12 @@ class VirtualLoop(asyncio.SelectorEventLoop):
         self._origin = now()
         self._jobsim_advance = advance
         self._real_io = 0
+        self._work: dict[object, str] = {}
+        """Real work under way that the loop waits for (an executor job, a subprocess starting), named."""
+        self._children: list[tuple[asyncio.SubprocessTransport, str]] = []
+        """The subprocesses job code started, each until it has exited."""
         self._selector = _VirtualSelector(self._selector, self._advance,  # type: ignore[has-type,arg-type]
-                                          lambda: self._real_io > 0, self._next_timer)  # fmt: skip
+                                          self._waits_real, self._next_timer, self._hopeless, self._stuck)  # fmt: skip
         self._clock_resolution = 1e-6
         self.cut: BaseException | None = None
         """What stopped the loop's time mid-wait (a crash, a downtime): the tasks it cancels ended by it."""
@@ -139,6 +150,82 @@ class VirtualLoop(asyncio.SelectorEventLoop):
                 self._real_io -= 1
 
         return release
+
+    # -- real work: waited for in real time, as virtual time cannot know how long it takes ----------------------------
+    def run_in_executor(  # type: ignore[override]
+        self, executor: Any, func: Callable[..., _T], *args: Any
+    ) -> asyncio.Future[_T]:
+        """Also ``asyncio.to_thread``, ``getaddrinfo`` and ``getnameinfo``: until the job is done, the loop waits
+        for it in real time instead of jumping to its next timer (``wait_for(..., 2)`` timed out at once)."""
+        future = super().run_in_executor(executor, func, *args)
+        self._work[future] = f"{_named(func)} in a thread (run_in_executor, asyncio.to_thread or a DNS lookup)"
+        future.add_done_callback(self._work.pop)
+        return future
+
+    async def _make_subprocess_transport(self, protocol: Any, args: Any, *more: Any, **kwargs: Any) -> Any:
+        """A subprocess counts as real work from its start until it has exited (``get_returncode``)."""
+        name = f"subprocess {_command(args)}"
+        token = object()
+        self._work[token] = name
+        try:
+            transport = await super()._make_subprocess_transport(protocol, args, *more, **kwargs)  # type: ignore[misc]
+        finally:
+            del self._work[token]
+        self._children.append((transport, name))
+        return transport
+
+    def _waits_real(self) -> bool:
+        """Whether the loop waits in real time, not jumping to its next timer: a pass-through exchange, an executor
+        job or a subprocess is under way. Two attribute tests when none is (the hot path of pure virtual code)."""
+        if self._real_io or self._work:
+            return True
+        if self._children:
+            self._children = [c for c in self._children if c[0].get_returncode() is None]
+        return bool(self._children)
+
+    def _hopeless(self) -> None:
+        """With no timer and no real work pending, raise at once if nothing can ever wake the loop: no file
+        descriptor is registered but its own wake-up pipe, no signal handler, and no other thread is alive (the
+        loop's idle executor workers aside), so no ``call_soon_threadsafe`` can come. Any thread counts, one
+        started before the attempt too: a library's worker thread made earlier (aiosqlite's connection, a pool
+        wrapped with ``asyncio.wrap_future``) answers this loop's futures; a process with one (a pytest-xdist
+        worker's execnet thread) waits ``REAL_IO_WAIT`` as before."""
+        if self._waits_real():
+            return
+        own = self._ssock.fileno()  # type: ignore[attr-defined]
+        if any(key.fd != own for key in self._selector.get_map().values()):
+            return
+        if getattr(self, "_signal_handlers", None):
+            return
+        idle = getattr(self._default_executor, "_threads", ())  # type: ignore[attr-defined]
+        current = threading.current_thread()
+        if any(t is not current and t not in idle for t in threading.enumerate()):
+            return
+        raise JobsimError(
+            f"async job code waits for something nothing will ever set{_awaited(self)}: no virtual timer, I/O, "
+            "thread or subprocess is pending that could wake it, so it would wait forever (set the event or "
+            "future from job code, or bound the wait with asyncio.wait_for)"
+        )
+
+    def _stuck(self) -> JobsimError:
+        """The error after ``REAL_IO_WAIT`` s of real time waited in vain, naming what the loop waited for."""
+        if self._real_io:
+            return JobsimError(
+                f"a request passed through to the real network waited {REAL_IO_WAIT:g} s of real time "
+                "for its server; is it running, and listening where the route sends the request?"
+            )
+        if self._waits_real():
+            what = ", ".join(sorted(set(self._work.values()) | {n for _, n in self._children}))
+            return JobsimError(
+                f"async job code waited {REAL_IO_WAIT:.0f} s of real time for {what}; jobsim waits for such "
+                "work in real time (virtual time standing still) up to that limit. Make it faster, or fake it "
+                "in the test"
+            )
+        return JobsimError(
+            f"async job code waited {REAL_IO_WAIT:.0f} s of real time for I/O or a thread it started, with no "
+            "virtual timer pending; jobsim cannot advance virtual time past a real wait. "
+            "Route HTTP through sim.http or await asyncio.sleep for virtual delays."
+        )
 
     def create_task(self, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
         task = super().create_task(coro, **kwargs)
@@ -192,6 +279,43 @@ class VirtualLoop(asyncio.SelectorEventLoop):
         for task in leftovers:
             task.cancel()
         self.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
+
+
+def _named(func: Any) -> str:
+    """``blocking_query()`` for a function run in a thread, through ``partial`` and ``Context.run`` (``to_thread``)."""
+    while isinstance(func, functools.partial):
+        run = func.func
+        func = func.args[0] if getattr(run, "__name__", "") == "run" and func.args else run
+    name = getattr(func, "__qualname__", None) or getattr(func, "__name__", None)
+    return f"{name}()" if name else repr(func)
+
+
+def _command(args: Any) -> str:
+    """The program a subprocess runs (``sleep``), or its shell command, shortened."""
+    first = args if isinstance(args, (str, bytes)) else next(iter(args), "?")
+    text = os.fsdecode(first) if isinstance(first, (str, bytes, os.PathLike)) else str(first)
+    return repr(text if len(text) <= 60 else text[:57] + "...")
+
+
+def _awaited(loop: asyncio.AbstractEventLoop) -> str:
+    """`` (f at job.py:7 awaits Event.wait at locks.py:213)``: where each pending task (three at most) waits,
+    from the outermost and innermost coroutines of its ``cr_await`` chain."""
+    where = []
+    for task in sorted((t for t in asyncio.all_tasks(loop) if not t.done()), key=_created)[:3]:
+        frames: list[Any] = []
+        coro = cast(Any, task.get_coro())
+        while coro is not None and getattr(coro, "cr_frame", None) is not None and len(frames) < 100:
+            frames.append(coro.cr_frame)
+            coro = coro.cr_await
+        if frames:
+            spots = [f"{_qualname(f.f_code)} at {os.path.basename(f.f_code.co_filename)}:{f.f_lineno}"
+                     for f in dict.fromkeys((frames[0], frames[-1]))]  # fmt: skip
+            where.append(" awaits ".join(spots))
+    return f" ({'; '.join(where)})" if where else ""
+
+
+def _qualname(code: Any) -> str:
+    return str(getattr(code, "co_qualname", code.co_name))  # co_qualname: Python 3.11+
 
 
 def _created(task: asyncio.Task[Any]) -> tuple[int, str]:

@@ -25,17 +25,21 @@ def closed_send_task(app: Any, sim: Any) -> Any:
     holder = HeldBy(sim)
 
     def send_task(name: str, *args: Any, **kwargs: Any) -> Any:
-        from kombu.utils.url import maybe_sanitize_url  # a password in the URL would reach the error
-
-        broker = maybe_sanitize_url(app.conf.broker_url) or "amqp://localhost"
-        raise JobsimError(
-            f"Celery app {app.main or 'default'!r} was run by a simulation that has closed ({holder}): sending task "
-            f"{name!r} would reach its real broker ({broker}). Send it inside the `with` block; to use this app with "
-            "its real broker after the simulation, call jobsim_celery.release(app) first"
-        )  # fmt: skip
+        raise _closed_error(app, holder, f"sending task {name!r}", "Send it")
 
     send_task._jobsim_closed = True  # type: ignore[attr-defined]
     return send_task
+
+
+def _closed_error(app: Any, holder: HeldBy, what: str, do: str) -> JobsimError:
+    from kombu.utils.url import maybe_sanitize_url  # a password in the URL would reach the error
+
+    broker = maybe_sanitize_url(app.conf.broker_url) or "amqp://localhost"
+    return JobsimError(
+        f"Celery app {app.main or 'default'!r} was run by a simulation that has closed ({holder}): {what} would "
+        f"reach its real broker ({broker}). {do} inside the `with` block; to use this app with its real broker "
+        "after the simulation, call jobsim_celery.release(app) first"
+    )  # fmt: skip
 
 
 _CONNECTING = ("_connection", "_acquire_connection")
@@ -81,14 +85,7 @@ def _lazy_refusal(app: Any, make: Any, holder: HeldBy, what: str) -> Any:
 
 def _refusal(app: Any, holder: HeldBy, what: str) -> Any:
     def refused(*args: Any, **kwargs: Any) -> Any:
-        from kombu.utils.url import maybe_sanitize_url
-
-        broker = maybe_sanitize_url(app.conf.broker_url) or "amqp://localhost"
-        raise JobsimError(
-            f"Celery app {app.main or 'default'!r} was run by a simulation that has closed ({holder}): {what} would "
-            f"reach its real broker ({broker}). Do it inside the `with` block; to use this app with its real broker "
-            "after the simulation, call jobsim_celery.release(app) first"
-        )  # fmt: skip
+        raise _closed_error(app, holder, what, "Do it")
 
     refused._jobsim_closed = True  # type: ignore[attr-defined]
     return refused

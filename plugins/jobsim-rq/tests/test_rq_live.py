@@ -53,6 +53,8 @@ SECOND = 1_000_000_000
 
 pytestmark = pytest.mark.live
 
+LATE = 1.0  # seconds a real worker's callback may come after the instant a timer set (measured 0.59 s on CI's
+# 2 cores beside its other stages: a SIGALRM on time, then the work horse's handling and on_failure's Redis write)
 TOLERANCE = 1.75  # seconds per gap: up to 1 s earlier (whole-second scores), 1 s later (the 1 s poll), plus load
 SLACK = 0.5  # seconds, at most, between the reference instant and RQ reading its clock for the score (load included)
 
@@ -226,7 +228,7 @@ def test_job_timeout_on_the_real_worker(redis_url, rq_worker):
     assert shape(real) == shape(expected)  # no "woke": the death penalty stopped both sleeps
     assert real_job.get_status() == sim_job.get_status(refresh=False) == JobStatus.FAILED
     for attempt, callback in zip(real[::2], real[1::2], strict=True):
-        assert abs(callback["t"] - attempt["t"] - 1) <= 0.3, real  # the alarm fires after job_timeout
+        assert -0.05 <= callback["t"] - attempt["t"] - 1 <= LATE, real  # the alarm fires after job_timeout
 
 
 def test_an_async_job_sleeps_as_on_the_real_worker(redis_url, rq_worker):
@@ -237,7 +239,7 @@ def test_an_async_job_sleeps_as_on_the_real_worker(redis_url, rq_worker):
     print("observed", real)
     assert shape(real) == shape(expected)
     assert real_job.get_status(refresh=False) == sim_job.get_status(refresh=False) == JobStatus.FINISHED
-    assert abs(real[1]["t"] - real[0]["t"] - 1.5) <= 0.3, real  # asyncio.run slept 1.5 s, the simulation none
+    assert -0.05 <= real[1]["t"] - real[0]["t"] - 1.5 <= LATE, real  # asyncio.run slept 1.5 s, the simulation none
 
 
 def test_job_timeout_inside_an_async_job_on_the_real_worker(redis_url, rq_worker):
@@ -253,7 +255,7 @@ def test_job_timeout_inside_an_async_job_on_the_real_worker(redis_url, rq_worker
     assert shape(real) == shape(expected)  # no "woke": the alarm stopped both awaits
     assert real_job.get_status(refresh=False) == sim_job.get_status(refresh=False) == JobStatus.FAILED
     for attempt, end in zip(real[::3], real[1::3], strict=True):
-        assert abs(end["t"] - attempt["t"] - 1) <= 0.3, real  # the alarm fires after job_timeout
+        assert -0.05 <= end["t"] - attempt["t"] - 1 <= LATE, real  # the alarm fires after job_timeout
 
 
 def enqueue_expiring(queue: Queue) -> list[Job]:

@@ -14,7 +14,9 @@ CloudEvents            Inngest / jobsim
                        ``/jobsim/system`` (jobsim's own, ``inngest/function.failed``),
                        or the ``source`` of an imported CloudEvent
 ``time``               ``ts`` (ms since the epoch) as RFC 3339 UTC with milliseconds
-``datacontenttype``    ``application/json``
+``datacontenttype``    ``application/json``, or an imported event's own
+                       (``application/vnd.shop+json``), kept as it was
+``data_base64``        read as ``data`` under a JSON ``datacontenttype``
 ``dataversion`` (ext)  ``v``
 ``data``               ``data``
 (record, not CE)       ``user``: CloudEvents allows no object-valued attributes, so
@@ -30,6 +32,8 @@ nanoseconds; the shape jobsim writes on a fast path, ``_shape_ms``).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 import functools
 import re
@@ -43,7 +47,17 @@ from .errors import InvalidArgument
 
 CE_CORE = frozenset({"specversion", "id", "source", "type", "time", "datacontenttype", "dataversion", "data"})
 """The CloudEvents attributes an event's Inngest fields map to; any other attribute is an extension."""
+_READ = CE_CORE | {"data_base64"}
+"""What ``from_cloudevent`` reads into Inngest's fields (``data_base64`` as ``data``): the rest are extensions."""
 _MISSING: Any = object()
+JSON_TYPE = "application/json"
+"""The ``datacontenttype`` of an event jobsim made: an event record keeps any other (``datacontenttype``)."""
+SYNTHESIZED_ID = "jobsim:synthid"
+"""The attribute (in an event record's ``attributes``) marking an id ``jobsim import`` made up for an event that
+had none: a replay lets the bus make its own. On the line it is ``"synthid": true`` beside ``ce``, not in it:
+no CloudEvents extension can be named with a colon, so an imported event's own attributes (a producer's
+``jobsimsynthid``, say) are never taken for it. (Files written before marked it in the CloudEvent, as
+``"jobsimsynthid": true``: such an attribute is now the event's own.)"""
 
 
 # -- canonical -> line -------------------------------------------------------------------------
@@ -70,12 +84,13 @@ def _to_cloudevent(data: Mapping[str, Any], ident: Any = _MISSING, payload: Any 
     ts = data.get("ts")
     if ts is not None:
         ce["time"] = ms_to_rfc3339(ts)
-    ce["datacontenttype"] = "application/json"
+    ce["datacontenttype"] = data.get("datacontenttype") or JSON_TYPE
     if data.get("v") is not None:
         ce["dataversion"] = data["v"]
     attributes = data.get("attributes")
     if attributes:
         ce.update(attributes)
+        ce.pop(SYNTHESIZED_ID, None)  # on the line (``encode_event``), not an attribute of the event
     ce["data"] = data.get("data", {}) if payload is _MISSING else payload
     return ce
 
@@ -100,6 +115,9 @@ def encode_event(seq: int, at: int, kind: str, data: dict[str, Any], ident: Any 
         line["pending"] = data["pending"]
     if "taken" in data:  # dropped: the profile's rule for a repeated id (``Profile.repeated_ids``)
         line["taken"] = data["taken"]
+    attributes = data.get("attributes")
+    if attributes and attributes.get(SYNTHESIZED_ID):
+        line["synthid"] = True
     return line
 
 
@@ -114,6 +132,8 @@ def from_cloudevent(ce: Any) -> dict[str, Any]:
     if not isinstance(id_, str):
         raise InvalidArgument("the CloudEvent has no string 'id' attribute")
     data = ce.get("data", _MISSING)
+    if "data_base64" in ce:
+        data = _data_base64(ce, data)
     if data is _MISSING:
         data = {}
     elif not isinstance(data, dict):
@@ -122,17 +142,48 @@ def from_cloudevent(ce: Any) -> dict[str, Any]:
     out: dict[str, Any] = {"name": name, "id": id_, "data": data}
     time = ce.get("time")
     out["ts"] = None if time is None else rfc3339_ms(time)
+    kind = ce.get("datacontenttype")
+    if kind is not None and kind != JSON_TYPE:  # a producer's own (application/vnd.shop+json): written back as it was
+        if type(kind) is not str:
+            raise InvalidArgument(f"the CloudEvent's datacontenttype must be a string, got {shown(kind, 80)}")
+        out["datacontenttype"] = kind
     version = ce.get("dataversion")
     if version is not None:  # an extension may be an integer or a boolean (CloudEvents 1.0 type system); v is a string
         out["v"] = version if type(version) is str else orjson.dumps(version).decode()
-    if not CE_CORE.issuperset(ce):
-        out["attributes"] = {key: value for key, value in ce.items() if key not in CE_CORE}
+    if not _READ.issuperset(ce):
+        out["attributes"] = {key: value for key, value in ce.items() if key not in _READ}
     return out
+
+
+def _data_base64(ce: dict[str, Any], data: Any) -> dict[str, Any]:
+    """The JSON object a CloudEvent's ``data_base64`` holds, as ``jobsim import`` reads it (``_importing._decoded``):
+    the JSON format allows ``data_base64`` for any content type (CloudEvents 1.0 JSON format §3.1), and an
+    Inngest event's data is a JSON object, so it is decoded under a JSON ``datacontenttype`` (``application/json``,
+    ``text/json``, ``*/*+json``, with parameters such as ``charset``); anything else is an ``InvalidArgument``."""
+    if data is not _MISSING:
+        raise InvalidArgument("the CloudEvent has both 'data' and 'data_base64' (CloudEvents 1.0 JSON format §3.1: "
+                              "one or the other)")  # fmt: skip
+    kind = ce.get("datacontenttype")
+    media = kind.partition(";")[0].strip().lower() if isinstance(kind, str) else ""
+    if not (media in ("application/json", "text/json") or media.endswith("+json")):
+        said = f"datacontenttype {kind!r}" if kind is not None else "no datacontenttype"
+        raise InvalidArgument(f"the CloudEvent carries binary data (data_base64, {said}); an Inngest event's data "
+                              "is a JSON object, so only a JSON content type (application/json, */*+json) is decoded")
+    try:
+        decoded = orjson.loads(base64.b64decode(ce["data_base64"], validate=True))
+    except (TypeError, ValueError, binascii.Error) as exc:
+        raise InvalidArgument(f"the CloudEvent's data_base64 is not base64 of JSON ({exc})") from None
+    if not isinstance(decoded, dict):
+        raise InvalidArgument(f"the CloudEvent's data_base64 holds JSON {type(decoded).__name__}; an Inngest event's "
+                              "data is a JSON object")  # fmt: skip
+    return decoded
 
 
 def _decode_event(fields: dict[str, Any]) -> dict[str, Any]:
     ce = fields["ce"]
     out = from_cloudevent(ce)
+    if fields.get("synthid") is True:  # the id was made up by `jobsim import` (``SYNTHESIZED_ID``)
+        out["attributes"] = {**(out.get("attributes") or {}), SYNTHESIZED_ID: True}
     user = fields.get("user")
     if user is not None:
         out["user"] = user

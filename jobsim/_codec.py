@@ -31,6 +31,7 @@ from ._cloudevents import ms_to_rfc3339 as ms_to_rfc3339
 from ._cloudevents import rfc3339_ns as rfc3339_ns
 from ._cloudevents import to_cloudevent as to_cloudevent
 from ._safe import shown
+from .errors import InvalidArgument
 
 BODY_LIMIT = 64 * 1024
 """Bodies (HTTP, email) larger than this are stored as a digest and an excerpt."""
@@ -77,10 +78,30 @@ def _run_end(data: dict[str, Any], outputs: dict[bytes, Any] | None = None) -> d
     return data
 
 
+def fields_missing(kind: str, fields: dict[str, Any]) -> str | None:
+    """Why a record of a built-in kind with these fields could not be read back (``a 'http' record needs the
+    field(s) method, url``), or None: what the reader says at its line, and ``check_record`` at record time."""
+    required = _REQUIRED_SETS.get(kind)
+    if required is None or fields.keys() >= required:
+        return None
+    return f"a {kind!r} record needs the field(s) {', '.join(n for n in REQUIRED[kind] if n not in fields)}"
+
+
+def _unsaveable(kind: str, data: dict[str, Any]) -> dict[str, Any]:
+    """An ``http``/``email`` record without its live object (a loaded one, or ``sim.record``'s): as it is, but
+    refused when it lacks a field its kind needs, so that ``save`` never writes a file ``load`` refuses."""
+    missing = fields_missing(kind, data)
+    if missing is not None:
+        raise InvalidArgument(f"{missing}, so the trace could not be read back: a record made with "
+                              f"sim.record({kind!r}, ...) must have them (or use a kind of its own, such as "
+                              f"'myapp.{kind}')")  # fmt: skip
+    return data
+
+
 def _http(data: dict[str, Any], calls: dict[int, tuple[Any, ...]] | None = None) -> dict[str, Any]:
     call = data.get("call")
     if call is None:
-        return data
+        return _unsaveable("http", data)
     out: dict[str, Any] = {}
     for key in ("function", "run"):
         if key in data:
@@ -169,7 +190,7 @@ def summarize_body(content: bytes | None, content_type: str | None) -> dict[str,
 def _email(data: dict[str, Any], emails: dict[int, tuple[Any, dict[str, Any]]] | None = None) -> dict[str, Any]:
     email = data.get("email")
     if email is None:
-        return data
+        return _unsaveable("email", data)
     out: dict[str, Any] = {}
     for key in ("function", "run"):
         if key in data:
@@ -310,8 +331,7 @@ def decode(kind: str, fields: dict[str, Any]) -> dict[str, Any]:
     required = _REQUIRED_SETS.get(kind)
     if required is not None:
         if not fields.keys() >= required:
-            missing = ", ".join(n for n in REQUIRED[kind] if n not in fields)
-            raise ValueError(f"a {kind!r} record needs the field(s) {missing}")
+            raise ValueError(fields_missing(kind, fields))
         special = DECODERS.get(kind)
         if special is not None:
             return special(fields)

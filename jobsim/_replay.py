@@ -117,7 +117,7 @@ class ReplayResult:
             f"{header.get('seed', sim.seed)} · profile {header.get('profile', sim.profile.name)} · "
             + _count(len(self.recorded), "record"),
             f"replayed: {_count(self.inputs, 'input event')} into {into} · {_count(len(self.replayed), 'record')} "
-            f"· ended {iso(sim.kernel.now, sim.tz)}",
+            f"· ended {iso(sim.kernel.now, sim.tz)}" + _overridden(header, sim),
         ]
         shown = () if self.comparison is None else self.comparison.notes  # it prints its own (ours among them)
         lines += [f"note: {note}" for note in self.notes if note not in shown]
@@ -284,6 +284,18 @@ def replay(
         _keep_fakes(recorded, sim, redact, notes, keeps)
     return ReplayResult(comparison=comparison, recorded=recorded, simulation=sim, inputs=script.inputs,
                         stopped=stopped, notes=notes, source=source)  # fmt: skip
+
+
+def _overridden(header: dict[str, Any], sim: Simulation) -> str:
+    """What the ``replayed:`` line adds when the replay ran with another seed or profile than the recording
+    (``seed=``/``profile=``, ``--seed``/``--profile``): the ``recorded:`` line shows the recording's, and a
+    report of a replay under another profile read as if it had run under the recorded one."""
+    said = ""
+    if header.get("seed", sim.seed) != sim.seed:
+        said += f" · seed {sim.seed}"
+    if header.get("profile", sim.profile.name) != sim.profile.name:
+        said += f" · profile {sim.profile.name}"
+    return said
 
 
 def _past_the_end(sim: Simulation, beyond: int, end: int, until: str) -> str:

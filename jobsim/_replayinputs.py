@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from ._checks import HookFailed
+from ._cloudevents import SYNTHESIZED_ID as SYNTHESIZED_ID  # re-exported: `jobsim import` marks made-up ids with it
 from ._codec import canonical
 from ._events import Event
 from ._time import duration_ns, iso, to_datetime
@@ -26,8 +27,6 @@ if TYPE_CHECKING:
     from ._simulation import Simulation
 
 Deliver = Callable[["Simulation", Event], Any]
-SYNTHESIZED_ID = "jobsimsynthid"
-"""CloudEvents extension marking an id ``jobsim import`` made up for an event that had none."""
 IDLE_HORIZON = "30d"
 """How long an imported trace (events only) keeps running after its last event, at most."""
 

@@ -37,7 +37,7 @@ from ._simfaults import _Faults
 from ._simtargets import RANDOM_STREAMS as RANDOM_STREAMS  # its home before the split
 from ._simtargets import _check_budget, _check_random_streams, _flatten
 from ._time import MAX_NS, Duration, Instant, duration_ns, format_duration, instant_ns, iso, to_datetime, zone
-from ._trace import RESERVED_FIELDS, RESERVED_KINDS, Trace, event_fields
+from ._trace import RESERVED_FIELDS, RESERVED_KINDS, Trace, check_record, event_fields
 from ._unread import messages
 from ._wallclock import WallClock
 from .errors import BudgetExceeded, InvalidArgument, JobsimError
@@ -318,6 +318,7 @@ class Simulation(_Faults):
         if x is not None:
             fields.setdefault("function", x.run_.function.id)
             fields.setdefault("run", x.run_.id)
+        check_record(kind, fields)  # one of jobsim's own kinds without its fields: its saved file would not load
         self.trace.add(self.now_ns(), kind, fields)
 
     def loop(self) -> VirtualLoop:

@@ -56,12 +56,27 @@ def python_file_said(target: Path) -> str | None:
 
 
 class Record(NamedTuple):
-    """One thing that happened: ``seq`` orders records, ``at`` is epoch ns (virtual)."""
+    """One thing that happened: ``seq`` orders records, ``at`` is epoch ns (virtual).
+
+    ``data`` is the record as it was made: in ``sim.trace`` that is the engine's lean form (a ``run.end``'s
+    ``output`` is its JSON bytes, an ``http`` record holds its ``call``, an ``email`` record its ``email``),
+    in a loaded trace the file's fields. ``saved()`` gives the file's fields for either.
+    """
 
     seq: int
     at: int
     kind: str
     data: dict[str, Any]
+
+    def saved(self) -> dict[str, Any]:
+        """The record's fields as a saved trace holds them (unredacted): what ``Trace.load`` gives back as ``data``.
+
+        Made on demand, not when the record is: the engine records millions, and summarizing an HTTP call
+        (headers, decoded bodies) or decoding an output for each would slow every simulation for the few
+        records anyone reads. A loaded trace's records are saved fields already (``data`` itself)."""
+        from ._codec import canonical
+
+        return canonical(self.kind, self.data)
 
 
 def _run_start(e: tuple[Any, ...]) -> dict[str, Any]:
@@ -173,20 +188,29 @@ class Trace:
                 raise InvalidArgument.build("kinds", kinds, "record kinds as separate strings: "
                                             "trace.of('attempt', 'retry')")
         found = [r for r in self if r.kind in kinds]
-        if self._owner is not None and len({r.kind for r in found}) < len(set(kinds)):
-            self._check_kinds(self._owner, kinds, {r.kind for r in found})
+        if len({r.kind for r in found}) < len(set(kinds)):
+            self._check_kinds(kinds, {r.kind for r in found})
         return found
 
-    def _check_kinds(self, owner: Simulation, kinds: tuple[str, ...], present: set[str]) -> None:
+    def _check_kinds(self, kinds: tuple[str, ...], present: set[str]) -> None:
         """A kind that matched nothing must be one jobsim or an installed plugin (``jobsim_record_kinds``)
         declares, or one this trace holds (``sim.record``): ``of("retries")`` matching
         nothing for ever would make ``assert not sim.trace.of("retries")`` a test that cannot fail.
-        (A loaded trace is not checked: its file may come from plugins this process lacks.)"""
-        known = set(owner.record_kinds()) | {kind for _, kind, _ in self._rows}
+        A loaded trace is checked the same way, against the plugins of this process and the kinds its
+        file holds: a kind of a plugin this process lacks is still found when the file has records of it."""
+        if self._owner is not None:
+            declared = set(self._owner.record_kinds())
+        else:
+            from ._tracereader import known_kinds
+
+            declared = set(known_kinds())
+        known = declared | {kind for _, kind, _ in self._rows}
         for kind in kinds:
             if kind not in present and kind not in known:
                 close = difflib.get_close_matches(kind, sorted(known), n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
+                if self._owner is None:  # the kind of a plugin this process lacks, which the file has no record of
+                    hint += " or one this loaded trace holds"
                 raise InvalidArgument.build("kinds", kind, f"a record kind jobsim or an installed plugin writes{hint}; "
                                             "known kinds: " + ", ".join(map(repr, sorted(known))))
 
@@ -259,6 +283,20 @@ def _event_data(event: Event, origin: str, function: str | None, run: str | None
         data["function"] = function
         data["run"] = run
     return data
+
+
+def check_record(kind: str, fields: dict[str, Any]) -> None:
+    """Refuse a record of one of jobsim's own kinds (``http``, ``retry``, ...) that lacks a field the kind needs:
+    saved, its file could not be loaded again (``a 'http' record needs the field(s) method, url``), so
+    ``sim.record`` says it when the record is made, not when the file is read. Not on the engine's path:
+    its records have their fields."""
+    from ._codec import fields_missing
+
+    missing = fields_missing(kind, fields)
+    if missing is not None:
+        raise InvalidArgument(f"sim.record({kind!r}) got field(s) {sorted(fields) or 'none'}: {missing} "
+                              f"(jobsim's own kind; for a record of your own, use a kind of your own, "
+                              f"such as 'myapp.{kind}')")  # fmt: skip
 
 
 def describe_error(error: Any) -> dict[str, Any] | None:

@@ -262,9 +262,12 @@ def _first_of(fn: str, mode: str, pairs: Iterable[_Pair],
             errors = None
             if mode == "runs" and path == "status" and a.value.get("error") != b.value.get("error"):
                 errors = (a.value.get("error"), b.value.get("error"))
+            more = () if mode == "timing" else other_differences(a.value, b.value, path)
+            if errors is not None:  # the report shows them beside the status
+                more = tuple(p for p in more if p != "error")
             return Divergence(function=fn, mode=mode, index=index, label=a.label, path=path, recorded=va,
                               replayed=vb, recorded_at=a.at, replayed_at=b.at, note=note,
-                              errors=errors)  # fmt: skip
+                              errors=errors, more=more)  # fmt: skip
     return None
 
 
@@ -286,6 +289,38 @@ def _timing_difference(a: dict[str, Any], b: dict[str, Any], tolerance: int, sid
             apart = (apart + MS // 2) // MS * MS
         return "at", iso(ta, tz), iso(tb, tz), f"{format_duration(apart)} {sign} in {side}"
     return None if ta == tb else ("at", ta, tb, "differs")
+
+
+MORE_PATHS = 5
+"""The differing fields of an item a report names after the first (``Divergence.more``)."""
+
+
+def other_differences(a: Any, b: Any, first: str) -> tuple[str, ...]:
+    """The paths where ``a`` and ``b`` differ after ``first`` (which ``first_difference`` found), at most
+    ``MORE_PATHS``, then ``"..."``. Walked only for the one item a mode reports, never for the items that match."""
+    found: list[str] = []
+
+    def walk(x: Any, y: Any, path: str) -> bool:  # False: enough found, stop
+        if isinstance(x, dict) and isinstance(y, dict):
+            for key in list(x) + [k for k in y if k not in x]:
+                if not walk(x.get(key, MISSING), y.get(key, MISSING), f"{path}.{key}" if path else str(key)):
+                    return False
+            return True
+        if isinstance(x, list) and isinstance(y, list):
+            for index in range(max(len(x), len(y))):
+                if not walk(x[index] if index < len(x) else MISSING, y[index] if index < len(y) else MISSING,
+                            f"{path}[{index}]"):  # fmt: skip
+                    return False
+            return True
+        if path != first and first_difference(x, y, path) is not None:
+            if len(found) == MORE_PATHS:
+                found.append("...")
+                return False
+            found.append(path)
+        return True
+
+    walk(a, b, "")
+    return tuple(found)
 
 
 def first_difference(a: Any, b: Any, path: str = "") -> tuple[str, Any, Any, str] | None:

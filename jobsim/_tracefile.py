@@ -73,7 +73,7 @@ def save(trace: Trace, path: str | os.PathLike[str], *, redact: Redaction | bool
         raise InvalidArgument(f"path={str(target)!r} {said}")
     if compress is not None and not isinstance(compress, bool):
         raise InvalidArgument.build("compress", compress, "True (gzip), False, or None (gzip if the name ends in .gz)")
-    gz = target.name.endswith(".gz") if compress is None else compress
+    gz = target.name.lower().endswith(".gz") if compress is None else compress  # `.GZ` too: readers go by the name
     policy = policy_for(redact)
     asked = workers_asked(workers)
     partial = target.with_name(target.name + ".part")

@@ -173,7 +173,8 @@ class TraceReader:
             if str(self.path).endswith((".py", ".pyw")):  # `jobsim replay jobs.py --app jobs.py`: code, not a trace
                 raise self._fail("not a jobsim trace but Python code (to replay a trace with this code: "
                                  f"jobsim replay TRACE --app {self.path})") from None
-            raise self._fail(f"not a jobsim trace: the first line is not JSON ({exc}){_IMPORT_HINT}") from None
+            raise self._damaged(self._fail(f"not a jobsim trace: the first line is not JSON ({exc}){_IMPORT_HINT}")) \
+                from None  # fmt: skip
         if not isinstance(header, dict) or header.get("k") != "header" or header.get("format") != FORMAT:
             got = _preview(raw)
             raise self._fail(f'not a jobsim trace: the first line must be the header {{"k":"header",'
@@ -225,6 +226,27 @@ class TraceReader:
             if raw.strip() and not raw.startswith(b"#"):
                 return raw
 
+    def _damaged(self, error: TraceError) -> TraceError:
+        """``error``, or the damage of the gzip stream that made it: a byte flipped mid-stream decompresses to
+        garbage (a "malformed line") long before the CRC at the end of the stream is checked, so on an error the
+        rest of a gzip stream is read through (its lines unparsed) to see whether it passes its check. Only errors
+        pay for that; a stream that merely ends early (``EOFError``) leaves the error as it is."""
+        if not isinstance(self._file, gzip.GzipFile):
+            return error
+        cut = self._cut  # the block reader may have met the end of the stream already
+        if cut is None:
+            try:
+                while self._file.read1(_BLOCK):
+                    pass
+            except GZIP_ERRORS as exc:
+                cut = exc
+            except OSError:
+                pass
+        if cut is None or isinstance(cut, EOFError):
+            return error
+        said = gzip_damaged(cut, (error.line or 1) - 1)
+        return TraceError(said.replace(" after line 0 ", " "), path=str(self.path))
+
     def _truncated(self, message: str) -> None:
         self.truncated = True
         self._warn(message + "; the records before it were read")
@@ -269,7 +291,10 @@ class TraceReader:
                 continue
             batch = None if last else self._parse(block)
             if batch is None:
-                yield from self._line_by_line(_lines_of(block, last), last)
+                try:
+                    yield from self._line_by_line(_lines_of(block, last), last)
+                except TraceError as error:
+                    raise self._damaged(error) from None
             elif batch[0]:
                 yield batch
         if self._cut is not None:

@@ -46,6 +46,9 @@ class Divergence:
     errors: tuple[Any, Any] | None = None
     """A run whose status differs: each side's error (``None``: it had none), so the report says why the
     replayed run failed, not only that it did."""
+    more: tuple[str, ...] = ()
+    """Other fields of the same item that differ too, after ``path`` (at most ``MORE_PATHS``; ``"..."`` last when
+    there are more): an output whose ``domain``, ``initials`` and ``hash`` changed read as if only ``domain`` had."""
 
     def to_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
@@ -77,6 +80,8 @@ class Divergence:
             ea, eb = ("(none)" if e is None else _short(e) for e in self.errors)
             indent = " " * len(where)
             lines += [f"    {indent}  error: {a:<{width}} {ea}", f"    {indent}         {b:<{width}} {eb}"]
+        if self.more:
+            lines.append(f"    and {', '.join(self.more)} differ{'s' if len(self.more) == 1 else ''} too")
         return lines
 
 

@@ -573,7 +573,14 @@ def test_trace_of_refuses_a_kind_no_simulation_writes_instead_of_matching_nothin
         sim.record("acme.audit", note="a kind no plugin declares")  # written, so it is a kind this trace has
         assert [r.data["note"] for r in sim.trace.of("acme.audit")] == ["a kind no plugin declares"]
     loaded = traces.load(recorded.trace.save(tmp_path / "t.jobsim.jsonl"))
-    assert loaded.of("retries") == []  # a file may come from plugins this process lacks: nothing to check against
+    with pytest.raises(jobsim.InvalidArgument, match=r"^kinds='retries' is not valid: .*\(did you mean 'retry'\?\) "
+                                                     r"or one this loaded trace holds; known kinds: 'advance', "):
+        loaded.of("retries")  # was [], silently, where sim.trace.of("retries") said what was wrong
+    assert loaded.of("wait.end") == []
+    # a kind of a plugin this process lacks is known from the file's own records
+    with pytest.warns(TraceWarning, match="unknown kind 'acme.audit'"):
+        other = traces.load(sim.trace.save(tmp_path / "u.jobsim.jsonl"))
+    assert [r.data["note"] for r in other.of("acme.audit")] == ["a kind no plugin declares"]
 
 
 @pytest.mark.parametrize("offset", ["+24:00", "-25:00", "+05:60", "+9999"])

@@ -51,7 +51,7 @@ def test_inngest_events_become_input_records_at_their_times(tmp_path):
     first, second = trace.records
     assert (first.at, first.data["name"], first.data["v"], first.data["user"]) == (T0, "user/created", "2024-01-01.1",
                                                                                   {"id": "u1"})  # fmt: skip
-    assert first.data["attributes"] == {"jobsimsynthid": True} and len(first.data["id"]) == 26
+    assert first.data["attributes"] == {"jobsim:synthid": True} and len(first.data["id"]) == 26
     assert (second.at, second.data["id"], second.data["origin"]) == (T0 + 5 * SECOND, "o1", "input")
 
 

@@ -832,7 +832,8 @@ def test_a_field_one_side_lacks_reads_absent_not_null(recorded):
                                       compare="outputs")  # fmt: skip
     first = result.first("welcome")
     assert (first.path, first.note, first.recorded, first.replayed) == ("tier", "only in the replay", None, "gold")
-    assert first.describe()[1:] == ["    tier: recorded (absent)", '          replayed "gold"']
+    assert first.describe()[1:] == ["    tier: recorded (absent)", '          replayed "gold"',
+                                    "    and coupon differs too"]  # the other field added: named, not hidden
     dropped = jobsim.Simulation.replay(record(build(output_extra={"tier": "gold"})).trace, build(),
                                        compare="outputs").first("welcome")  # fmt: skip
     assert dropped.note == "missing from the replay"

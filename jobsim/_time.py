@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import os
 import re
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import TZPATH, ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from .errors import InvalidArgument, retry_after_header
 
@@ -218,32 +219,57 @@ _INSTANT_HELP = (
 
 
 _FRACTION = re.compile(r"\d{2}:\d{2}:\d{2}([.,])(\d+)")
+"""An ISO time's fraction of a second: read apart, so ``.5`` and nanoseconds parse on every Python."""
 _UTC_SUFFIX = re.compile(r"[zZ]$")
 
 
 def _wall_time(naive: dt.datetime, tz: dt.tzinfo, name: str, given: Any) -> dt.datetime:
     """A naive wall time read in ``tz``, refused when the zone's clocks skip it (spring forward) or show it
-    twice (fall back): guessing one reading would move the instant by the shift, silently."""
-    first, second = naive.replace(tzinfo=tz, fold=0), naive.replace(tzinfo=tz, fold=1)
-    if first.utcoffset() == second.utcoffset():
-        return first
-    zone = getattr(tz, "key", None) or str(tz)
-    shown = first.astimezone(dt.timezone.utc).astimezone(tz)
-    if shown.replace(tzinfo=None) != naive:  # the clocks never show it: a gap
+    twice (fall back): guessing one reading would move the instant by the shift, silently.
+
+    Read through ``astimezone`` (each zone's ``fromutc``), which every ``tzinfo`` does right, and not through
+    ``replace(tzinfo=tz)``: a pytz zone attached that way keeps its first offset (New York's local mean time,
+    -04:56, so 09:00 was 13:56Z), and a dateutil zone gives a skipped time one offset, as if it existed. The
+    readings are the UTC instants, under each offset the zone has within a day of it, that the zone shows as
+    ``naive``: none is a gap, two a fold."""
+    utc = dt.timezone.utc
+    as_utc = naive.replace(tzinfo=utc)
+    offsets: list[dt.timedelta] = []
+    for probe in (-DAY, 0, DAY):
+        try:
+            offset = (as_utc + dt.timedelta(microseconds=probe // US)).astimezone(tz).utcoffset()
+        except OverflowError:  # within a day of the year 1 or 9999
+            continue
+        if offset is not None and offset not in offsets:
+            offsets.append(offset)
+    readings = []
+    for offset in sorted(offsets, reverse=True):  # the larger offset is the earlier instant
+        try:
+            moment = (as_utc - offset).astimezone(tz)
+        except OverflowError:
+            continue
+        if moment.replace(tzinfo=None) == naive:  # naive datetimes compare without their fold
+            readings.append(moment)
+    if len(readings) == 1:
+        return readings[0]
+    zone = zone_name(tz)
+    if not readings:  # the clocks never show it: a gap
+        before, after = (offsets[0], offsets[-1]) if len(offsets) > 1 else (offsets[0], offsets[0])
+        shown = (as_utc - before).astimezone(tz)
         raise InvalidArgument(
             f"{name}={given!r} does not exist in {zone}: the clocks skip it that day, going from "
-            f"{_offset(first)} to {_offset(second)}; give the instant with its offset, e.g. {shown.isoformat()!r}"
+            f"{_offset(before)} to {_offset(after)}; give the instant with its offset, e.g. {shown.isoformat()!r}"
         )
+    first, second = readings[0], readings[-1]
     raise InvalidArgument(
-        f"{name}={given!r} happens twice in {zone} (the clocks go back that day): give the instant with its "
-        f"offset, {first.isoformat()!r} for the first or {second.isoformat()!r} for the second"
+        f"{name}={given!r} happens twice in {zone} (the clocks go back that day): give the "
+        f"instant with its offset, {first.isoformat()!r} for the first or {second.isoformat()!r} for the second"
     )
 
 
-def _offset(moment: dt.datetime) -> str:
-    text = moment.strftime("%z")
-    return f"UTC{text[:3]}:{text[3:]}"
-"""An ISO time's fraction of a second: read apart, so ``.5`` and nanoseconds parse on every Python."""
+def _offset(offset: dt.timedelta) -> str:
+    minutes = offset // dt.timedelta(minutes=1)
+    return f"UTC{'-' if minutes < 0 else '+'}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
 def instant_ns(value: Instant, name: str = "time", *, tz: dt.tzinfo | None = None) -> int:
@@ -297,7 +323,7 @@ def zone(name: str | dt.tzinfo | None, argument: str = "tz") -> dt.tzinfo:
     if name is None:
         return dt.timezone.utc
     if isinstance(name, dt.tzinfo):
-        return name
+        return _standard_zone(name)
     if not isinstance(name, str) or not name:
         raise InvalidArgument.build(argument, name, "expected an IANA time zone such as 'America/New_York'")
     if name.upper() == "UTC":
@@ -318,6 +344,35 @@ def zone(name: str | dt.tzinfo | None, argument: str = "tz") -> dt.tzinfo:
 
 
 _FIXED = re.compile(r"UTC([+-])(\d\d):(\d\d)")
+
+
+def _standard_zone(tz: dt.tzinfo) -> dt.tzinfo:
+    """A pytz or dateutil zone as the standard library's (``ZoneInfo`` of its IANA name, ``timezone`` of a fixed
+    offset), when it has one: ``zone_name`` then writes a name ``zone`` reads back (dateutil's zones have none, only
+    a file path) and times are shown as ``ZoneInfo`` shows them. Any other ``tzinfo`` is kept: naive times are
+    read in it through ``astimezone`` (``_wall_time``), right for every implementation. Neither library is
+    imported: only the object given is looked at."""
+    module = type(tz).__module__.partition(".")[0]
+    if module not in ("pytz", "dateutil"):
+        return tz
+    kind = type(tz).__name__
+    if kind in ("UTC", "tzutc"):
+        return dt.timezone.utc
+    if kind in ("_FixedOffset", "tzoffset"):
+        offset = tz.utcoffset(None)
+        return dt.timezone(offset) if offset else dt.timezone.utc
+    key = getattr(tz, "zone", None) if module == "pytz" else getattr(tz, "_filename", None)  # dateutil's tzfile
+    if not isinstance(key, str):
+        return tz  # dateutil's tzlocal, tzstr, tzrange: no IANA name
+    for root in TZPATH:  # dateutil's gettz names the system's file: /usr/share/zoneinfo/America/New_York
+        folder = os.path.join(root, "")
+        if key.startswith(folder):
+            key = key.removeprefix(folder)
+            break
+    try:
+        return ZoneInfo(key)
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # a file elsewhere, or pytz's own database only
+        return tz
 _OFFSET = re.compile(r"(?:UTC|GMT)?\s*([+-])(\d{1,2})(?::?(\d\d))?", re.IGNORECASE)
 
 

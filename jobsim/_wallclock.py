@@ -18,7 +18,9 @@ The bridge is active only inside ``sim.advance``/``advance_to``/``run_until_idle
 test code between those calls sees the real clock. ``time.sleep`` is patched on the
 ``time`` module, and so are module globals bound to it by ``from time import sleep``
 (``_BuiltinNames``; ``from uuid import uuid4`` likewise); it only acts virtually on the
-simulation's own thread.
+simulation's own thread. So does the wall clock (``_traveller_ns``): a thread job code started
+reads the job's time moving on in real time, as its sleeps are real, and any other thread (the
+test's own event loop, while another thread drives) what it would read without jobsim.
 
 A test may hold the clock itself around those calls. time-machine nests: its
 ``travel`` (or the ``time_machine`` fixture) in the test and jobsim's inside both
@@ -64,6 +66,10 @@ except ImportError:  # pragma: no cover - non-CPython
 _FAST_MOVE = time_machine is not None and "_destination_timestamp_ns" in vars(
     time_machine.Traveller(0, None, tick=False)
 )
+# time-machine 3 asks the traveller on top of its stack for the time (its ``time_ns()``) at every patched call:
+# one of jobsim's answers per thread (``WallClock._traveller_ns``)
+_PER_THREAD = _FAST_MOVE and callable(vars(time_machine.Traveller).get("time_ns")) and isinstance(
+    getattr(time_machine, "traveller_stack", None), list)
 
 
 _BUILTIN_SLEEP = time.sleep
@@ -211,6 +217,17 @@ class WallClock:
         """Job code's ``time.monotonic_ns()`` is this plus the virtual now (``_monotonic_ns``)."""
         self._monotonic_given = 0
         """The highest value ``_monotonic_ns`` gave job code: ``_MONOTONIC_HIGH`` at ``deactivate``."""
+        self._job_threads: set[int] = set()
+        """Threads job code started (``_start_thread``), while they run: their wall clock is the job's, moving on in
+        real time (``_job_thread_ns``)."""
+        self._thread_origin = 0
+        """A thread job code started reads at least this plus the real monotonic clock: the virtual now at the
+        driving call's start, advancing in real time from there."""
+        self._thread_high = 0
+        self._real_thread_start = threading.Thread.start
+        self._start_thread = self._thread_starter()
+        self._sched_defaults: tuple[Any, ...] | None = None
+        """``sched.scheduler.__init__``'s default clocks, while job code's are in their place (``_bind_sched``)."""
         self._policy_local: Any = None
         self._policy_loop: Any = None
         self._outer_loop: asyncio.AbstractEventLoop | None = None
@@ -230,6 +247,8 @@ class WallClock:
             self._travel = time_machine.travel(to_datetime(start), tick=False)
             with _no_collection():
                 self._traveller = self._travel.start()
+            if _PER_THREAD:  # time-machine looks the method up on the instance first
+                self._traveller.time_ns = self._traveller_ns(self._traveller)
         else:
             import freezegun
 
@@ -264,6 +283,10 @@ class WallClock:
                     self._rebound.append((namespace, key, old, virtual))
         self._real_ctime, self._real_asctime = time.ctime, time.asctime
         time.ctime, time.asctime = _ctime, _asctime  # type: ignore[assignment]
+        self._thread_origin = start - _BUILTIN_MONOTONIC_NS()
+        self._real_thread_start = threading.Thread.start
+        threading.Thread.start = self._start_thread  # type: ignore[method-assign,assignment]
+        self._bind_sched()
         # the thread's current loop, as asyncio.set_event_loop set it (pytest-asyncio: the test's): job code may
         # set its own (asyncio.run sets one, then None), which must not outlive the call
         self._policy_local = getattr(asyncio.events.get_event_loop_policy(), "_local", None)
@@ -303,6 +326,13 @@ class WallClock:
         asyncio.events.get_event_loop = asyncio.get_event_loop = self._real_get_loop
         time.monotonic, time.monotonic_ns = self._real_monotonic, self._real_monotonic_ns
         time.ctime, time.asctime = self._real_ctime, self._real_asctime
+        sched = sys.modules.get("sched")
+        if self._sched_defaults is not None and sched is not None:
+            if sched.scheduler.__init__.__defaults__ == (self._monotonic, self._virtual):
+                sched.scheduler.__init__.__defaults__ = self._sched_defaults
+            self._sched_defaults = None
+        if threading.Thread.start is self._start_thread:  # job code may have patched it on top: then it stays
+            threading.Thread.start = self._real_thread_start  # type: ignore[method-assign]
         if self._monotonic_given > _MONOTONIC_HIGH[0]:
             _MONOTONIC_HIGH[0] = self._monotonic_given
         if self._policy_local is not None and getattr(self._policy_local, "_loop", None) is not self._policy_loop:
@@ -319,6 +349,67 @@ class WallClock:
     def drives_this_thread(self) -> bool:
         """A driving call is under way and the calling thread is the one it runs job code on."""
         return self._depth > 0 and threading.get_ident() == self._thread
+
+    def _traveller_ns(self, traveller: Any) -> Callable[[], int]:
+        """The ``time_ns()`` of ``traveller``, the driving call's: the wall clock time-machine shows the calling thread
+        (``datetime.now()``, ``time.time()``, ``localtime()``... all read it) while it is on top of its stack.
+
+        The virtual now on the thread running job code; the job's time moving on in real time on a thread job code
+        started (``_job_thread_ns``); and what it would be without jobsim on any other: the test's own event loop
+        and threads (``await asyncio.to_thread(sim.run_until_idle)`` leaves the test's loop running) read the real
+        clock, or the test's ``travel`` beneath. It gave every thread the virtual now: the test's coroutines read
+        the simulation's 2025 beside the real 2026, and a thread job code started saw a clock that never moved
+        while its ``time.sleep`` was real, so a ``time.time()`` deadline there never came. A closure: job code
+        calls it at every ``datetime.now()``, and one comparison is all its own thread pays (about 50 ns)."""
+        clock, get_ident = self, threading.get_ident
+
+        def time_ns() -> int:
+            if get_ident() == clock._thread:
+                ns: int = traveller._destination_timestamp_ns
+                return ns
+            return clock._other_thread_ns(traveller)
+
+        return time_ns
+
+    def _other_thread_ns(self, traveller: Any) -> int:
+        if threading.get_ident() in self._job_threads:
+            return self._job_thread_ns(traveller._destination_timestamp_ns)
+        stack = time_machine.traveller_stack
+        below = next((stack[i - 1] for i in range(len(stack) - 1, 0, -1) if stack[i] is traveller), None)
+        real: int = time_machine.escape_hatch.time.time_ns() if below is None else below.time_ns()
+        return real
+
+    def _job_thread_ns(self, virtual: int) -> int:
+        """The wall clock of a thread job code started: the job's virtual now, or the driving call's virtual start
+        plus the real time since, whichever is later, and never back. Its ``time.sleep`` and ``time.monotonic``
+        are real, so a deadline it measures with ``time.time()`` comes in real time, as they do."""
+        ns = max(virtual, self._thread_origin + _BUILTIN_MONOTONIC_NS(), self._thread_high)
+        self._thread_high = ns
+        return ns
+
+    def _thread_starter(self) -> Callable[[threading.Thread], None]:
+        """``threading.Thread.start`` while a driving call runs: a thread started from job code's thread, or from a
+        thread it started (a ``ThreadPoolExecutor``'s workers), counts as job code's while it runs
+        (``_job_threads``); one the test or a library starts from elsewhere does not."""
+        clock = self
+
+        def start(thread: threading.Thread) -> None:
+            ident = threading.get_ident()
+            if ident == clock._thread or ident in clock._job_threads:
+                run = thread.run
+
+                def run_as_job() -> None:
+                    own = threading.get_ident()
+                    clock._job_threads.add(own)
+                    try:
+                        run()
+                    finally:
+                        clock._job_threads.discard(own)
+
+                thread.run = run_as_job  # type: ignore[method-assign]
+            clock._real_thread_start(thread)
+
+        return start
 
     def move(self, ns: int) -> None:
         """Point the wall clock at ``ns`` (epoch ns); cheap, called before each execution."""
@@ -355,8 +446,22 @@ class WallClock:
             if self._random_outside is None:
                 self._take_random()
 
+    def _bind_sched(self) -> None:
+        """``sched.scheduler()`` in job code waits on the clocks its ``__init__`` took as default arguments when
+        ``sched`` was imported, the real ``time.monotonic`` and ``time.sleep``, which patching ``time`` does not
+        reach: its events waited in real time. Those defaults are job code's clocks for the driving call."""
+        sched = sys.modules.get("sched")
+        init = getattr(getattr(sched, "scheduler", None), "__init__", None)
+        defaults = getattr(init, "__defaults__", None)
+        if defaults == (_BUILTIN_MONOTONIC, _BUILTIN_SLEEP) or (  # or a clock's, imported during a driving call
+                isinstance(defaults, tuple) and len(defaults) == 2
+                and getattr(defaults[0], "__func__", None) is WallClock._monotonic
+                and getattr(defaults[1], "__func__", None) is WallClock._virtual_sleep):  # fmt: skip
+            self._sched_defaults = init.__defaults__  # type: ignore[union-attr]
+            init.__defaults__ = (self._monotonic, self._virtual)  # type: ignore[union-attr]
+
     def _virtual_sleep(self, seconds: float) -> None:
-        if threading.get_ident() != self._thread:
+        if threading.get_ident() != self._thread or not self._depth:  # kept past the call: a scheduler's delayfunc
             self._real_sleep(seconds)
             return
         ns = _sleep_ns(seconds)
@@ -379,13 +484,17 @@ class WallClock:
         """A log record made while a driving call runs: its ``created`` (so ``msecs`` and ``asctime``) is the
         virtual wall clock, and ``relativeCreated`` counts the milliseconds since the simulation's start, not
         since logging was imported in real time: a simulation set in the past gave -55288269375 (a record of
-        job code at 2025-03-01 in a process started in 2026). Every thread's records, as ``time.time()`` is
-        virtual for them all meanwhile; the test's records between driving calls are left as logging makes
-        them. Wraps the factory in place (the test's own, pytest's), so what it adds stays."""
+        job code at 2025-03-01 in a process started in 2026). The records of job code's thread and of threads it
+        started (from their ``created``: their clock moves on in real time); the test's records, from its
+        threads meanwhile or between driving calls, are left as logging makes them. Wraps the factory in place
+        (the test's own, pytest's), so what it adds stays."""
         record = self._real_log_record(*args, **kwargs)
         if self._depth:  # a factory job code installed on top of this one outlives the call: then it is a no-op
-            # from the clock's integer ns, as Python 3.13's logging counts (``created`` is a float, rounded)
-            record.relativeCreated = (self._now() - self._start_ns) / 1_000_000
+            ident = threading.get_ident()
+            if ident == self._thread:  # from the clock's integer ns, as Python 3.13's logging counts
+                record.relativeCreated = (self._now() - self._start_ns) / 1_000_000
+            elif ident in self._job_threads:
+                record.relativeCreated = record.created * 1000 - self._start_ns / 1_000_000
         return record
 
     def _monotonic_ns(self) -> int:

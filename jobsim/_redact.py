@@ -18,8 +18,10 @@ The rules follow ``reference/traces.md`` §4 and §6.4:
   phone numbers, street addresses, IPs and usernames at fields named for them (a
   plain ``name`` counts when a sibling field holds an email, a phone number or a street
   address, as in ``{"email": ..., "name": ...}``). Each word of a person's name maps to a fake word, and those words
-  are replaced wherever they appear in free text too, so "Welcome, Ada!" in an
-  email subject becomes "Welcome, Maria!" exactly as the event's ``name`` did.
+  are replaced where they appear in free text too, so "Welcome, Ada!" in an
+  email subject becomes "Welcome, Maria!" exactly as the event's ``name`` did (a word that is also an
+  ordinary English word, "June", "Mark", only where the text makes it a name: ``_Text._name_words``), and
+  the full name in lower case or as a slug ("ada-lovelace") becomes the fake's.
   Addresses at reserved domains (example.com, .test, .invalid, ...) are not
   personal and stay, which also makes a pseudonym's pseudonym itself.
 

@@ -14,7 +14,17 @@ from collections.abc import Callable, Container, Iterable
 from typing import TYPE_CHECKING, Any
 
 from ._pseudonyms import Pseudonyms
-from ._secrets import HONORIFICS, MARKER, WORD, card_object, classify_key, normalize_key, secret_header
+from ._secrets import (
+    HONORIFICS,
+    LOWER_WORD,
+    MARKER,
+    PIECE,
+    WORD,
+    card_object,
+    classify_key,
+    normalize_key,
+    secret_header,
+)
 
 if TYPE_CHECKING:
     from ._redactpolicy import Redaction
@@ -58,6 +68,11 @@ class _Fakes:
         self._names: dict[str, str] = {}  # a whole name -> its fake (fixed once its words are)
         self._uncased: dict[str, str] = {}  # a name with no capitalised word (李小龙) -> its fake, for free text
         self._uncased_re: re.Pattern[str] | None = None
+        self._lowered: dict[str, list[tuple[tuple[str, ...], tuple[str, ...]]]] = {}
+        """A capitalised full name's words in lower case ("ada lovelace", the slug "ada-lovelace"), for free text: its
+        first word -> (its words, its fake's words), longest first."""
+        self._lowered_firsts: set[bytes] = set()
+        """``_lowered``'s first words in UTF-8, for a cheap test of a text (``_Text._quiet``)."""
         self._pending: list[tuple[str, Any]] = []
         self._texts: dict[str, Any] = {}  # string -> its redacted form (_SAME: unchanged)
         self._secret_headers: dict[str, bool] = {}
@@ -77,6 +92,15 @@ class _Fakes:
         self._queried: set[str] = set()  # URLs ``learn`` read the secret query parameters of
         """Tokens of the values dropped at secret places (a secret header, field or query parameter), found by
         ``learn``: the same token anywhere else (a response body echoing the key, an error message) is dropped too."""
+        self._pieces: set[str] = set()
+        """The parts of the tokens in ``dropped`` between ``/`` and ``.`` (4 characters or more): a token quoted in a
+        URL's path is no token of its own (``SECRET_TOKEN`` takes ``/v1/keys/KEY/usage`` whole), these find it; a
+        token in the text has its parts in the text too, so they tell alone whether a text may quote one."""
+        self._span = 1
+        """The most parts between ``/`` and ``.`` a token in ``dropped`` has: how many of a text's a quote may span
+        (``_Text._dropped_repl`` tries no longer run, so a long dotted text costs linear time)."""
+        self._unpieced = False
+        """A token in ``dropped`` has no part in ``_pieces`` (``1.2.3.4.5``): looked for as a ``SECRET_TOKEN`` too."""
         self._shortest = _NO_TOKEN
         """The length of the shortest token in ``dropped``: a shorter string holds none of them (an id, an address
         is shorter than most API keys), and is not searched for them."""
@@ -85,10 +109,20 @@ class _Fakes:
         self._learners: tuple[dict[str, Callable[[Any], None] | None], Callable[[Any], None] | None] | None = None
         """What ``learn`` does by kind (``learners``), made once."""
 
+    def _drop_tokens(self, tokens: list[str]) -> None:
+        """Tokens of a value dropped at a secret place: dropped wherever else they appear (``_Text._echoes``)."""
+        self.dropped.update(tokens)
+        self._shortest = min(self._shortest, *map(len, tokens))
+        for token in tokens:
+            pieces = PIECE.findall(token)
+            self._pieces.update(pieces)
+            self._unpieced = self._unpieced or not pieces
+            self._span = max(self._span, token.count("/") + token.count(".") + 1)
+
     def fakes_made(self) -> int:
         """How many fakes this redactor made (names' words, whole values, uncased names): what it rewrites
         changes only when this grows (every other thing it keeps is a memo, or fixed by the first pass)."""
-        return len(self._words) + len(self._exact) + len(self._uncased)
+        return len(self._words) + len(self._exact) + len(self._uncased) + sum(map(len, self._lowered.values()))
 
     def _fake_pending(self) -> None:
         """Phone numbers, addresses, ... found by ``learn``: faked once every name is known."""
@@ -108,7 +142,7 @@ class _Fakes:
             return action  # type: ignore[no-any-return]
         if not isinstance(key, str):
             return None
-        custom = self.policy.fields.get(normalize_key(key))
+        custom = self.policy.rules.get(normalize_key(key))
         action = custom if custom is not None else classify_key(key)
         self._actions[key] = action
         return action
@@ -200,7 +234,16 @@ class _Fakes:
                 self._uncased_re = None
             return fake
         leading = [True]
-        return WORD.sub(lambda match: self._word(match.group(0), leading), value)
+        fake = WORD.sub(lambda match: self._word(match.group(0), leading), value)
+        words, fakes = tuple(LOWER_WORD.findall(value.lower())), tuple(LOWER_WORD.findall(fake.lower()))
+        if len(words) >= 2 and fakes and fakes != words:  # "ada lovelace" in free text is this person too
+            known = self._lowered.setdefault(words[0], [])
+            if (words, fakes) not in known:
+                known.append((words, fakes))
+                self._lowered_firsts.add(words[0].encode("utf-8", "surrogatepass"))
+                known.sort(key=lambda pair: -len(pair[0]))
+                self._forget()
+        return fake
 
     def _word(self, word: str, leading: list[bool]) -> str:
         fake = self._words.get(word)

@@ -52,8 +52,7 @@ class _Learner(_Text):
             if what == "name":
                 self._pseudonym("name", value)
             else:
-                self.dropped.update(value)
-                self._shortest = min(self._shortest, *map(len, value))
+                self._drop_tokens(value)
         self._pending.extend(pending)
 
     def _learn_name(self, value: Any) -> None:
@@ -186,8 +185,7 @@ class _Learner(_Text):
             if tokens:
                 if self._log is not None and not self.dropped.issuperset(tokens):
                     self._log.append(("drop", tokens))
-                self.dropped.update(tokens)
-                self._shortest = min(self._shortest, *map(len, tokens))
+                self._drop_tokens(tokens)
         elif isinstance(value, (list, dict)):
             for item in value.values() if isinstance(value, dict) else value:
                 self._learn_secret(item)

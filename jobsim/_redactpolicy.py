@@ -46,6 +46,9 @@ class Redaction:
     keep_headers: tuple[str, ...] = ()
     keep_domains: tuple[str, ...] = ()
     locale: str = "en_US"
+    rules: Mapping[str, str] = dataclasses.field(init=False, repr=False, compare=False, default_factory=dict)
+    """``fields`` by normalized name (``xapikey``), as redaction looks them up; ``fields`` stays as written, for the
+    header (``api_token`` was recorded as ``apitoken``)."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.pseudonymize, bool):
@@ -57,7 +60,13 @@ class Redaction:
         for name, action in self.fields.items():
             if not isinstance(name, str) or action not in ACTIONS:
                 raise InvalidArgument.build(f"fields[{name!r}]", action, "one of " + ", ".join(map(repr, ACTIONS)))
-        for argument in ("headers", "keep_headers", "keep_domains"):
+            if "." in name.strip("."):  # matched as "usersecretanswer", which no nested field is: it did nothing
+                own = name.rsplit(".", 1)[1]
+                raise InvalidArgument.build("fields", {name: action}, f"field names, not paths: a rule matches the "
+                                            f"field at any depth ({{{own!r}: {action!r}}}); a flat key holding a dot "
+                                            f"is matched punctuation-blind ({name.replace('.', '_')!r})")
+        object.__setattr__(self, "keep_domains", _domains(self.keep_domains))
+        for argument in ("headers", "keep_headers"):
             value = getattr(self, argument)
             accepted = f"a tuple of {argument.split('_')[-1][:-1]} names"
             if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):  # None, 3: not a list at all
@@ -66,9 +75,11 @@ class Redaction:
             if not all(isinstance(h, str) for h in items):
                 raise InvalidArgument.build(argument, value, accepted)
             object.__setattr__(self, argument, tuple(h.lower() for h in items))
-        if not isinstance(self.locale, str) or not self.locale:  # Faker([]) and Faker(3) fail only when used
-            raise InvalidArgument.build("locale", self.locale, "a Faker locale name such as 'en_US'")
-        object.__setattr__(self, "fields", {normalize_key(k): v for k, v in self.fields.items()})
+        # Faker([]), Faker(3) and Faker("xx_YY") fail only when used: at save time, after the run
+        if not isinstance(self.locale, str) or self.locale.replace("-", "_") not in _locales():
+            raise InvalidArgument.build("locale", self.locale, "a Faker locale name such as 'en_US' or 'de_DE'")
+        object.__setattr__(self, "fields", dict(self.fields))
+        object.__setattr__(self, "rules", {normalize_key(k): v for k, v in self.fields.items()})
 
     def resolved_key(self) -> tuple[bytes, str]:
         """The key bytes, and where they came from: ``given``, ``env`` or ``builtin``."""
@@ -111,6 +122,30 @@ class Redaction:
         from ._redact import Redactor  # which imports this module
 
         return Redactor(self, keep, phones)
+
+
+def _locales() -> Container[str]:
+    from faker.config import AVAILABLE_LOCALES  # Faker's own list, what Faker(locale) accepts
+
+    return AVAILABLE_LOCALES
+
+
+def _domains(value: Any) -> tuple[str, ...]:
+    """``keep_domains`` as matched: lower case, ``@acme.com`` and ``*.acme.com`` read as ``acme.com`` (kept with its
+    subdomains anyway); anything else that is no domain name refused, since it would keep nothing."""
+    accepted = "a tuple of domain names such as ('acme.com',) (each kept with its subdomains)"
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):  # None, 3: not a list at all
+        raise InvalidArgument.build("keep_domains", value, accepted)
+    items = tuple(value)
+    out = []
+    for item in items:
+        if not isinstance(item, str):
+            raise InvalidArgument.build("keep_domains", value, accepted)
+        domain = item.strip().lower().removeprefix("@").removeprefix("*.").rstrip(".")
+        if not domain or any(c in domain for c in "@*/: ") or ".." in domain or domain.startswith("."):
+            raise InvalidArgument.build("keep_domains", value, accepted)
+        out.append(domain)
+    return tuple(out)
 
 
 def policy_for(redact: Any) -> Redaction | None:

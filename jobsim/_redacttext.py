@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import quote, quote_plus, unquote_plus
+from urllib.parse import quote, quote_plus, unquote, unquote_plus
 
 import orjson
 
@@ -14,15 +14,21 @@ from ._pseudonyms import reserved_domain
 from ._redactfakes import _SAME, _UNSEEN, _Fakes
 from ._secrets import (
     CAPITAL,
+    CAPITALISED_WORDS,
+    GREETINGS,
+    HONORIFICS,
+    LOWER_WORD,
     MARKER,
     PHONE,
     PHONE_HINT,
+    PIECE,
     QUERY_PARAM,
     SECRET_TOKEN,
     TRIGGER,
     WORD,
     card_object,
     classify_key,
+    common_words,
     drop_secrets,
     email_address,
     email_sub,
@@ -57,6 +63,31 @@ def json_string_in(text: str) -> str | None:
         return None
     return value if type(value) is str else None
 
+
+ECHO = re.compile(r"[A-Za-z0-9_.~+/%-]{4,}={0,2}")
+"""Where a dropped value may be quoted: ``SECRET_TOKEN``'s characters and ``%`` (a percent-encoded quote)."""
+_PIECE_SPLIT = re.compile(r"([/.])")
+
+LETTERS_ONLY = bytes(c if c >= 128 or chr(c).isalpha() else 32 for c in range(256))
+"""ASCII's other characters as spaces, in UTF-8: ``text.encode().translate(LETTERS_ONLY).split()`` holds the words of
+a lower-case full name ``_Text._lower_names`` may find (a cheap test, without a regex, for the texts that hold none:
+~0.35 µs, half of ``str.translate``'s)."""
+
+
+def _sentence_start(text: str, start: int) -> bool:
+    """``text[start:]`` starts a sentence: nothing before it, or ``.``, ``!``, ``?``, ``:``, ``;``, a line break or a
+    bullet, then spaces, quotes or brackets (the 40 characters before it read, not the whole text: linear time)."""
+    before = text[max(0, start - 40) : start].rstrip(" \t\"'([")
+    if not before:
+        return start <= 40
+    return before[-1] in ".!?:;\n\u2022*" or before == "-" or before.endswith((" -", "\n-"))
+
+
+_AROUND = " \t\n.,;:!?\"'()[]"
+NAME_GAP = re.compile(r",? |-|, ?")
+"""What may stand between two words of one name in text: "June Mark", "Mark, June", "Jean-Luc"."""
+NAME_ADDRESS = re.compile(r" ?<[^<>\s@]+@")
+"""A name's word before an address: ``June <june@...>``."""
 
 _CACHED_LENGTH = 512
 _CACHE_ENTRIES = 250_000
@@ -113,7 +144,13 @@ class _Text(_Fakes):
             return False
         if self.pseudo and self._uncased and self._uncased_names().search(value):  # a name with no capital letter
             return False
-        return len(value) < self._shortest or self.dropped.isdisjoint(SECRET_TOKEN.findall(value))
+        if (self._lowered and (" " in value or "-" in value or "_" in value)  # a full name in lower case, a slug
+                and not self._lowered_firsts.isdisjoint(
+                    value.encode("utf-8", "surrogatepass").translate(LETTERS_ONLY).split())):
+            return False
+        return len(value) < self._shortest or (  # no token of a dropped value, nor a part of one (``_echoes``)
+            self._pieces.isdisjoint(PIECE.findall(unquote(value) if "%" in value else value))
+            and not (self._unpieced and not self.dropped.isdisjoint(SECRET_TOKEN.findall(value))))
 
     def _text(self, value: str) -> str:
         if len(value) < 3:
@@ -130,8 +167,8 @@ class _Text(_Fakes):
                 return value if new_inner == inner else orjson.dumps(new_inner).decode()
         out = value
         out = drop_secrets(out)  # one scan for the triggers: the text itself when none is in it
-        if len(out) >= self._shortest and not self.dropped.isdisjoint(SECRET_TOKEN.findall(out)):
-            out = SECRET_TOKEN.sub(self._dropped_repl, out)
+        if len(out) >= self._shortest and self._echoes(out):
+            out = ECHO.sub(self._dropped_repl, out)
         if "=" in out:
             self._query_people = False
             dropped = query_sub(self._query_repl, out)  # the secrets; notes a personal value (most texts have none)
@@ -157,7 +194,10 @@ class _Text(_Fakes):
                 found = WORD.findall(out)
                 if found and (not words.keys().isdisjoint(found)
                               or any(word.title() in words for word in found if word.isupper())):  # fmt: skip
-                    out = WORD.sub(self._known_word, out)
+                    out = self._name_words(out)
+            if self._lowered and not self._lowered_firsts.isdisjoint(
+                    out.encode("utf-8", "surrogatepass").translate(LETTERS_ONLY).split()):
+                out = self._lower_names(out)
             if PHONE_HINT.search(out) is not None:
                 out = PHONE.sub(self._phone_repl, out)
             if self._exact:
@@ -178,7 +218,7 @@ class _Text(_Fakes):
             return action  # type: ignore[no-any-return]
         plain = unquote_plus(name)
         field = query_field(plain)
-        fields = self.policy.fields
+        fields = self.policy.rules
         found = fields.get(normalize_key(plain))
         if found is None:
             found = fields.get(normalize_key(field))
@@ -277,10 +317,48 @@ class _Text(_Fakes):
         fake = self._pseudonym(action, value)
         return fake if isinstance(fake, str) else value
 
+    def _echoes(self, text: str) -> bool:
+        """``text`` may quote a value dropped at a secret place: one of its tokens is one of ``dropped``, or (in a
+        URL's path, ``/v1/keys/KEY/usage``, or percent-encoded, ``%2B``) one of their parts (``_pieces``): one
+        C-level search (two if a token has no part); ``_dropped_repl`` then tells exactly."""
+        return not self._pieces.isdisjoint(PIECE.findall(unquote(text) if "%" in text else text)) or (
+            self._unpieced and not self.dropped.isdisjoint(SECRET_TOKEN.findall(text)))
+
     def _dropped_repl(self, match: re.Match[str]) -> str:
-        """A token of a value dropped at a secret place, met elsewhere: dropped here too."""
+        """A run of a token's characters (``ECHO``) quoting a value dropped at a secret place: the marker for it,
+        or for the parts of it between ``/`` and ``.`` that do (a URL's path segment), longest first; a part
+        written percent-encoded (``sess%2BTok%2F123``) is compared decoded."""
         token = match.group(0)
-        return MARKER if token in self.dropped else token
+        if self._dropped_token(token):
+            return MARKER
+        parts = _PIECE_SPLIT.split(token)  # piece, separator, piece, ...
+        count = len(parts) // 2 + 1
+        if count == 1 or self._pieces.isdisjoint(PIECE.findall(unquote(token) if "%" in token else token)):
+            return token
+        out: list[str] = []
+        i = 0
+        while i < count:
+            for j in range(min(count, i + self._span), i, -1):
+                if self._dropped_token("".join(parts[2 * i : 2 * j - 1])):
+                    out.append(MARKER)
+                    break
+            else:
+                out.append(parts[2 * i])
+                j = i + 1
+            if j < count:
+                out.append(parts[2 * j - 1])
+            i = j
+        return "".join(out)
+
+    def _dropped_token(self, text: str) -> bool:
+        """``text`` is a dropped token, or (decoded, when it is percent-encoded) made of dropped tokens only."""
+        if text in self.dropped:
+            return True
+        if "%" not in text:
+            return False
+        plain = unquote(text)
+        tokens = SECRET_TOKEN.findall(plain)
+        return bool(tokens) and self.dropped.issuperset(tokens) and not SECRET_TOKEN.sub("", plain).strip()
 
     def _phone_repl(self, match: re.Match[str]) -> str:
         """A phone number in free text: the fake a ``phone`` field holding it gets (a URL's ``%2B...``
@@ -304,14 +382,14 @@ class _Text(_Fakes):
             if address in self.keep or reserved_domain(domain) or self._kept_domain(domain):
                 fake = found
             else:
-                fake = self.fakes.email(address)
+                fake = self.fakes.email(address)  # the fake of the address in any case ...
+                fake = fake.upper() if address.isupper() else fake  # ... written as it is ("ADA@GMAIL.COM")
                 fake = quote(fake, safe="") if encoded else fake
             self._emails[found] = fake
         return fake
 
-    def _known_word(self, match: re.Match[str]) -> str:
+    def _known_word(self, word: str) -> str | None:
         """A learned name's fake, in the case the text writes it ("ADA LOVELACE" in a shouting subject line)."""
-        word = match.group(0)
         fake = self._words.get(word)
         if fake is not None:
             return fake
@@ -319,4 +397,81 @@ class _Text(_Fakes):
             fake = self._words.get(word.title())
             if fake is not None:
                 return fake.upper()
-        return word
+        return None
+
+    def _name_words(self, text: str) -> str:
+        """``text`` with the learned names' words replaced by their fakes where they are names.
+
+        A word that is also an ordinary English word (``common_words``: June, Mark, Grace, May, Will, OK) is a name
+        where a capital does not say so alone: at a sentence's start ("Mark your calendar", "Grace period"), in
+        capitals ("MAY is busy") and for the words English always capitalises (``CAPITALISED_WORDS``: "starts in
+        June", "Status: OK") it is a name only in context: beside another learned name's word ("June Mark",
+        "MARK, JUNE"), after a greeting or an honorific ("Hi June", "Dear Mr Mark") or before an address ("June
+        <june@...>"). Rewriting those corrupted the text (and made unchanged code replay as differing).
+        Capitalised elsewhere ("slow for Grace", a value that is the word alone) it is the name, as any other
+        learned word is wherever it is capitalised ("Ada", "Ada's", "ADA")."""
+        matches = list(WORD.finditer(text))
+        fakes: list[str | None] = []
+        for match in matches:
+            fakes.append(self._known_word(match.group(0)))
+        common = common_words()
+        alone = len(matches) == 1 and text.strip(_AROUND) == matches[0].group(0)  # a value that is the word alone
+        pieces: list[str] = []
+        last = 0
+        for i, (match, fake) in enumerate(zip(matches, fakes, strict=True)):
+            if fake is None:
+                continue
+            word = match.group(0)
+            lower = word.lower()
+            if lower in common and not self._named(text, matches, fakes, i) and (
+                    lower in CAPITALISED_WORDS or word.isupper()
+                    or (_sentence_start(text, match.start()) and not alone)):
+                continue  # the word: a month, "OK", "MAY", "Mark your calendar" (but "slow for Grace" is Grace)
+            pieces += text[last : match.start()], fake
+            last = match.end()
+        if not pieces:
+            return text
+        pieces.append(text[last:])
+        return "".join(pieces)
+
+    @staticmethod
+    def _named(text: str, matches: list[re.Match[str]], fakes: list[str | None], i: int) -> bool:
+        """The ``i``-th capitalised word of ``text`` is a name there: next to another name's word (a space, a comma
+        or a hyphen between), after a greeting or an honorific, or before an address (``<...@``)."""
+        match = matches[i]
+        if i > 0 and NAME_GAP.fullmatch(text, matches[i - 1].end(), match.start()):
+            before = matches[i - 1].group(0)
+            if fakes[i - 1] is not None or before.rstrip(".") in HONORIFICS or before.title() in GREETINGS:
+                return True
+        if i + 1 < len(matches) and fakes[i + 1] is not None and NAME_GAP.fullmatch(text, match.end(),
+                                                                                     matches[i + 1].start()):
+            return True
+        return NAME_ADDRESS.match(text, match.end()) is not None
+
+    def _lower_names(self, text: str) -> str:
+        """``text`` with the learned full names written in lower case replaced by their fakes, in lower case and
+        with the separator the text uses ("ada lovelace", the slug "ada-lovelace", "ada_lovelace"): a lone word
+        ("grace", "mark") is the English word, never replaced."""
+        lowered = self._lowered
+        found = list(LOWER_WORD.finditer(text))
+        pieces: list[str] = []
+        last, i = 0, 0
+        while i < len(found):
+            start = found[i].start()
+            for words, fakes in lowered.get(found[i].group(0), ()):
+                end = i + len(words)
+                if end <= len(found) and (start == 0 or not text[start - 1].isalnum()) and all(
+                        found[k].group(0) == words[k - i] for k in range(i + 1, end)) and all(
+                        found[k].start() - found[k - 1].end() == 1 and text[found[k].start() - 1] in " -_"
+                        for k in range(i + 1, end)) and (found[end - 1].end() == len(text)
+                                                         or not text[found[end - 1].end()].isalnum()):  # fmt: skip
+                    separator = text[found[i].end()]
+                    pieces += text[last:start], separator.join(fakes)
+                    last, i = found[end - 1].end(), end
+                    break
+            else:
+                i += 1
+        if not pieces:
+            return text
+        pieces.append(text[last:])
+        return "".join(pieces)

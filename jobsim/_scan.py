@@ -4,7 +4,9 @@ It reads the file as text and JSON, not through the codec, so it also checks
 traces written by other tools or edited by hand, and reports every value that
 still looks secret: a secret-named header or field with a value, a credential
 pattern anywhere (the ones redaction drops), a secret URL query parameter, or a
-long random-looking token. With ``pii=True`` it also reports email addresses at
+long random-looking token (not a Stripe object's id, which redaction keeps). What jobsim's own redaction
+writes is not flagged: the header's policy (``{"ssn": "drop"}``), ``Bearer [redacted]``.
+With ``pii=True`` it also reports email addresses at
 real domains and phone numbers (personal data left in clear). Phone numbers are not
 reported in a trace whose header says its personal data was pseudonymized: redaction
 fakes every number this same detector finds (``jobsim._secrets.PHONE``), and its fakes
@@ -27,6 +29,7 @@ import orjson
 
 from ._checks import keywords_checked
 from ._pseudonyms import reserved_domain
+from ._redactpolicy import ACTIONS
 from ._redacttext import json_in, json_string_in
 from ._secrets import (
     MARKER,
@@ -49,6 +52,12 @@ from .errors import InvalidArgument, TraceError, TraceWarning
 
 _TOKEN = re.compile(r"[A-Za-z0-9+/_=-]{24,512}")
 _PII = frozenset({"email", "phone"})
+_STRIPE_ID = re.compile(
+    r"(?:acct|ba|bpc|card|ch|cn|cs|cus|dp|du|evt|file|ii|il|in|ipi|link|pi|pm|po|plink|price|prod|promo|py|pyr|"
+    r"req|seti|setatt|si|src|sub|sub_sched|tok|tr|txn|txr)_(?:live_|test_)?[A-Za-z0-9]{8,}"
+)
+"""A Stripe object's id (``pi_3Mtw...``, ``cus_...``, ``evt_...``): random-looking, but an identifier, not a secret
+(Stripe's secrets, ``sk_``, ``rk_``, ``whsec_``, are credential patterns); redaction keeps them, so scan does too."""
 _NOT_TOKENS = ("id", "run", "child", "message_id", "sha256", "key_fp", "base64", "excerpt")
 
 
@@ -149,6 +158,8 @@ def _scan_lines(source: Path, f: Any, pii: bool, malformed: list[int],
         if number == 1 and kind == "header" and _pseudonymized(obj):
             personal = personal - {"phone"}  # its phone numbers are the fakes redaction wrote
         for where, reason, value in _walk(obj, "", personal, headers=False):
+            if kind == "header" and where.startswith("redaction.fields.") and value in ACTIONS:
+                continue  # the policy's own rule (``{"ssn": "drop"}``), a field name and an action: no value of it
             yield number, Finding(line=number, kind=kind, seq=seq, path=where or "(line)", reason=reason,
                                   preview=mask(value))  # fmt: skip
         yield number, None
@@ -203,7 +214,8 @@ def _string(value: str, path: str, pii: frozenset[str]) -> Iterator[tuple[str, s
         for match in _TOKEN.finditer(value):
             token = match.group(0)
             start, end = match.span()
-            if _random_looking(token) and not any(start < b and a < end for a, b in spans):
+            if (_random_looking(token) and not _STRIPE_ID.fullmatch(token)
+                    and not any(start < b and a < end for a, b in spans)):
                 yield path, "a long random-looking string (an API key or token?)", token
     if "email" in pii and ("@" in value or "%40" in value):
         for match in email_matches(value):
@@ -226,8 +238,15 @@ def _random_looking(token: str) -> bool:
     return entropy >= min(4.2, math.log2(len(token)) - 0.4)
 
 
+_SCHEME_MARKER = re.compile(r"[A-Za-z][A-Za-z0-9-]*\s+" + re.escape(MARKER))
+
+
 def _filled(value: Any) -> bool:
-    return value not in (None, "", MARKER, [], {}) and value != [MARKER]
+    """Holds something: not empty, not the marker, nor a scheme before it (``Bearer [redacted]``, what redaction
+    writes in a header ``keep_headers`` keeps)."""
+    if type(value) is str:
+        return value not in ("", MARKER) and not (value.endswith(MARKER) and _SCHEME_MARKER.fullmatch(value))
+    return value not in (None, [], {}) and value != [MARKER]
 
 
 def _text(value: Any) -> str:

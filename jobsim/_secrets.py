@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 from urllib.parse import unquote
 
@@ -40,6 +40,15 @@ _SECRET_QUERY = frozenset({
     "auth", "clientsecret", "refreshtoken", "idtoken", "jwt", "sessionid", "xamzsignature",
     "xamzcredential", "xamzsecuritytoken", "xgoogsignature", "xgoogcredential",
 })  # fmt: skip
+
+_LABEL_TRIGGERS = "|".join(["Token"] + [
+    re.escape(ending + separator)
+    for ending in ("key", "Key", "KEY", "token", "TOKEN", "secret", "Secret", "SECRET", "password", "Password",
+                   "PASSWORD", "passwd", "PASSWD", "pwd", "PWD", "phrase", "PHRASE", "credentials", "CREDENTIALS")
+    for separator in (":", "'", '"', " ", "='", '="')])  # fmt: skip
+"""Where a secret label's value may follow (``api_key:``, ``password '``, ``token ``): a label and the first
+character after it, so ``api_key=`` in a URL (a query parameter's, ``QUERY_PARAM``) does not run the pattern.
+``Token`` is the token scheme's trigger too (``TRIGGER_INDEX`` maps a literal to every pattern it starts)."""
 
 # (name, trigger, kept prefix, secret): a pattern runs only where its literal trigger occurs,
 # found for all patterns at once by one cheap regex (one big alternation with word
@@ -75,13 +84,27 @@ SECRET_PATTERNS: tuple[tuple[str, str, str, str], ...] = (
     ("hugging face token", r"hf_", "", r"\bhf_[A-Za-z0-9]{30,}"),
     ("shopify token", r"shpat_|shpss_|shpca_|shppa_", "", r"\bshp(?:at|ss|ca|pa)_[A-Fa-f0-9]{32}\b"),
     ("telegram bot token", r"/bot", r"/bot", r"\d{6,}:[A-Za-z0-9_-]{30,}"),  # api.telegram.org/bot<token>/...
-    # one in free text ("Bot token: 123456789:AAHdq..."): the bot's id, then 35 characters from "A" (BotFather's form)
-    ("telegram bot token (text)", r":A", r"\b\d{5,16}:", r"A[A-Za-z0-9_-]{34}(?![A-Za-z0-9_-])"),
+    # one in free text ("Bot token: 123456789:AAHdq..."): the bot's id, then its secret from "A": BotFather gives 35
+    # characters ("AAH..."), Telegram's own docs show 34 ("123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11"); the length is
+    # not specified, so 30 to 45 (the /bot form above takes 30 or more)
+    ("telegram bot token (text)", r":A", r"\b\d{5,16}:", r"A[A-Za-z0-9_-]{29,44}(?![A-Za-z0-9_-])"),
     # an AWS secret access key is 40 random characters with no prefix of its own: found by its usual label
     ("aws secret access key", r"SECRET_ACCESS_KEY|secret_access_key",
      r"\b(?:AWS_SECRET_ACCESS_KEY|aws_secret_access_key|SECRET_ACCESS_KEY|secret_access_key)[\"']?\s*[=:]\s*[\"']?",
      r"[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+])"),
     ("azure key", r"AccountKey=|SharedAccessKey=", r"\b(?:AccountKey|SharedAccessKey)=", r"[A-Za-z0-9+/]{20,}={0,2}"),
+    # a value after a secret-named label in text, as error messages and logs write it: ``api_key: X``, ``x-api-key: X``,
+    # ``apiKey: X``, ``{'password': 'X'}`` (a dict's repr), ``client_secret='X'``, ``token X``, ``access token is X``.
+    # Quoted, any value of 8 characters or more; unquoted, one with a digit or a symbol ("password: required",
+    # "token expired" stay prose). ``api_key=X`` unquoted is a query or form parameter's (``QUERY_PARAM``).
+    ("secret label", _LABEL_TRIGGERS,
+     # "key" only as an API, private, secret or access key's ("monkey: ..." is no label); told after it, by
+     # look-behinds, so every branch starts with a letter sre scans for
+     r"(?i:key(?:(?<=apikey)|(?<=api[_-]key)|(?<=privatekey)|(?<=private[_-]key)|(?<=secretkey)|(?<=secret[_-]key)"
+     r"|(?<=accesskey)|(?<=access[_-]key))|pass(?:word|wd|phrase)|pwd|secret|token|credentials)"
+     r"(?:[\"']?\s*:\s*[\"']?|\s*=\s*[\"']|\s+(?:is\s+)?)",
+     r"(?:(?<=[\"'])[A-Za-z0-9._~+/=-]{8,}|(?<![\"'])(?=[A-Za-z]*[0-9._~+/=-])[A-Za-z0-9._~+/=-]{8,})"
+     r"(?![A-Za-z0-9._~+/=:\[-])"),  # whole, and not a Telegram bot's id before its token ("token: 123:AA...")
 )
 
 
@@ -123,16 +146,21 @@ def _trie(literals: list[str]) -> str:
 
 # Named groups would tell which trigger matched, but they stop sre's literal-prefix
 # scan (60 µs instead of 3 µs on an email body): the matched text says it instead.
-TRIGGER = re.compile(_trie([literal for _, trigger, _, _ in SECRET_PATTERNS for literal in _literals(trigger)]))
+TRIGGER = re.compile(_trie(list(dict.fromkeys(
+    literal for _, trigger, _, _ in SECRET_PATTERNS for literal in _literals(trigger)))))
 TRIGGER_ALTERNATION = re.compile("|".join(trigger for _, trigger, _, _ in SECRET_PATTERNS))
 """``TRIGGER`` as it was first written, an alternative per pattern: the same matches (the tests check it)."""
-TRIGGER_INDEX = {
-    literal: i for i, (_, trigger, _, _) in enumerate(SECRET_PATTERNS) for literal in _literals(trigger)
-}
+TRIGGER_INDEX: dict[str, tuple[int, ...]] = {}
+"""The patterns a trigger's literal starts (``key`` both a Mailgun key's and a secret label's)."""
+for _i, (_, _trigger, _, _) in enumerate(SECRET_PATTERNS):
+    for _literal in _literals(_trigger):
+        TRIGGER_INDEX[_literal] = (*TRIGGER_INDEX.get(_literal, ()), _i)
 
 
-def _which(literal: str) -> int:
-    return TRIGGER_INDEX[literal]
+def _which(literals: list[str]) -> Iterable[int]:
+    """The patterns to run for the triggers found, in the list's order (no Python-level call but this one)."""
+    return TRIGGER_INDEX[literals[0]] if len(literals) == 1 else sorted(set().union(*map(TRIGGER_INDEX.__getitem__,
+                                                                                         literals)))
 
 
 _PATTERNS = tuple(
@@ -143,7 +171,7 @@ _PATTERNS = tuple(
 def find_secrets(text: str) -> list[tuple[str, re.Match[str]]]:
     """Every credential-looking value in ``text``: (pattern name, match)."""
     found: list[tuple[str, re.Match[str]]] = []
-    for index in sorted({_which(m.group(0)) for m in TRIGGER.finditer(text)}):
+    for index in _which(TRIGGER.findall(text)):
         name, pattern = _PATTERNS[index]
         found.extend((name, m) for m in pattern.finditer(text))
     return found
@@ -154,12 +182,18 @@ SECRET_TOKEN = re.compile(r"[A-Za-z0-9_.~+/-]{8,}={0,2}")
 (an ``X-Api-Key`` header, a ``password`` field, ``?api_key=``) is found again where it is echoed."""
 
 
+PIECE = re.compile(r"[A-Za-z0-9_~+-]{4,}={0,2}")
+"""A part of a token between ``/``, ``.`` and ``%``-escapes (4 characters or more): how a dropped value is found
+quoted in a URL's path (``/v1/keys/KEY/usage``) or percent-encoded (``_Text._echoes``)."""
+
+
 def drop_secrets(text: str) -> str:
     """``text`` with every credential-looking value replaced by the marker (its prefix kept)."""
     found = TRIGGER.findall(text)  # the matched literals (no groups), without a match object each
     if not found:
         return text
-    for index in sorted(set(map(TRIGGER_INDEX.__getitem__, found))):
+    for index in TRIGGER_INDEX[found[0]] if len(found) == 1 else sorted(set().union(*map(TRIGGER_INDEX.__getitem__,
+                                                                                          found))):
         if index == _URL_CREDENTIALS and "@" not in text:
             continue  # user:password ends where the host starts, at an "@" (the pattern's look-ahead)
         text = _PATTERNS[index][1].sub(secret_repl, text)
@@ -330,8 +364,43 @@ WORD_FIRST_WRITTEN = re.compile(
 )  # fmt: skip
 """``WORD`` as it was first written (the optional apostrophe prefix first): the same matches, without
 sre's scan for the first letter, ~5x slower. The tests check the two agree."""
+LOWER_WORD = re.compile(r"[^\W\d_]+")
+"""A run of letters: the words of a name written in lower case ("ada lovelace", "ada-lovelace")."""
 CAPITAL = re.compile(f"[{_UPPER}]")
 """A letter ``WORD`` may start with: a string without one holds no name's word."""
+GREETINGS = frozenset({"Hi", "Hello", "Hey", "Dear", "Welcome", "Thanks", "Thank", "Congratulations", "Congrats",
+                       "Bye", "Goodbye", "Cheers", "Attn", "Attention"})
+"""Words after which a capitalised word is a person's name ("Hi June," "Dear Mark"), as after an honorific."""
+_CAPITALISED = """
+january february march april may june july august september october november december monday tuesday wednesday
+thursday friday saturday sunday christmas easter ok okay us usa uk eu
+"""
+CAPITALISED_WORDS = frozenset(_CAPITALISED.split())
+"""Ordinary words English capitalises anywhere (months, days, "OK"): a capital says nothing of a name there."""
+_NAME_WORDS = """
+spring summer autumn fall winter will mark grace hope faith joy rose lily iris ivy daisy violet ruby pearl
+amber jade crystal holly heather dawn bill jack frank pat sue rich art grant dean chase hunter cliff miles ray
+rob guy don drew gene ken max sky river brown green white black gray grey young king wood stone hill price
+bell rice cash lane page wells banks rivers long little love bishop cook baker gold silver star sterling major
+marshall judge chance sage reed field case penny rusty sandy melody harmony destiny trinity august justice
+honor noble royal
+"""
+
+
+@functools.lru_cache(maxsize=1)
+def common_words() -> frozenset[str]:
+    """Lower-case English words that are also first or last names ("Mark your calendar", "starts in June",
+    "Grace period", "Status: OK"): a name's word that is one is rewritten in free text only where the text
+    makes it a name (``jobsim._redacttext``). Faker's own English word list (~1,000 words) and these."""
+    try:
+        from faker.providers.lorem.en_US import Provider
+
+        words = {word.lower() for word in Provider.word_list}
+    except ImportError:  # pragma: no cover - faker is a dependency
+        words = set()
+    return frozenset(words | set(_NAME_WORDS.split()) | CAPITALISED_WORDS)
+
+
 HONORIFICS = frozenset({"Mr", "Mrs", "Ms", "Miss", "Mx", "Dr", "Prof", "Sir", "Jr", "Sr", "II", "III", "IV"})
 
 _PII_KEYS: dict[str, str] = {

@@ -148,3 +148,49 @@ def test_processed_counts_the_timers_run_not_the_cancelled_nor_the_one_a_budget_
     with pytest.raises(BudgetExceeded, match="chain"):
         looping.run(10, max_chain=4)
     assert looping.processed == 5  # depths 0..4 ran; depth 5 was refused
+
+
+def test_work_that_multiplies_at_one_instant_is_stopped_long_before_memory_runs_out():
+    # each run sends its own event twice: the chain grows a few links a generation while the work doubles, so
+    # max_chain never came and the process reached 3.8 GB in 20 s (user trial G, session 38)
+    import jobsim
+    from jobsim.errors import BudgetExceeded
+
+    app = jobsim.App("t")
+
+    @app.function("loop", on="ping")
+    def loop(ctx):
+        ctx.step.send_event("again", {"name": "ping", "data": {}})
+        ctx.step.send_event("again2", {"name": "ping", "data": {}})
+
+    with jobsim.Simulation(app, start="2025-03-01T00:00:00Z") as sim:
+        sim.send("ping")
+        with pytest.raises(BudgetExceeded, match=r"^run-away simulation: work multiplying at 2025-03-01T00:00:00\.000Z "
+                           r"without virtual time moving: .*\n  loop: \d+ item\(s\) pending.*\nA function that "
+                           r"triggers itself more than once per run"):  # fmt: skip
+            sim.run_until_idle()
+        assert len(sim.runs("loop")) < 200_000
+
+
+def test_a_wide_fan_out_at_one_instant_is_not_taken_for_multiplying_work():
+    # 20,000 events, each run three steps at the same instant, one fan-out step sending 30,000 more: the pending
+    # work jumps once and then drains
+    import jobsim
+
+    app = jobsim.App("t")
+
+    @app.function("fan", on="fan")
+    def fan(ctx):
+        ctx.step.send_event("many", [{"name": "job", "data": {"n": n}} for n in range(30_000)])
+
+    @app.function("job", on="job")
+    def job(ctx):
+        for step in range(3):
+            ctx.step.run(f"s{step}", lambda: None)
+
+    with jobsim.Simulation(app, start="2025-03-01T00:00:00Z") as sim:
+        for n in range(20_000):
+            sim.send("job", {"n": n})
+        sim.send("fan")
+        sim.run_until_idle()
+    assert len(sim.runs("job")) == 50_000

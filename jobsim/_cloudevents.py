@@ -133,7 +133,7 @@ def from_cloudevent(ce: Any) -> dict[str, Any]:
         raise InvalidArgument("the CloudEvent has no string 'id' attribute")
     data = ce.get("data", _MISSING)
     if "data_base64" in ce:
-        data = _data_base64(ce, data)
+        data = data_base64(ce, data is not _MISSING)
     if data is _MISSING:
         data = {}
     elif not isinstance(data, dict):
@@ -155,12 +155,12 @@ def from_cloudevent(ce: Any) -> dict[str, Any]:
     return out
 
 
-def _data_base64(ce: dict[str, Any], data: Any) -> dict[str, Any]:
-    """The JSON object a CloudEvent's ``data_base64`` holds, as ``jobsim import`` reads it (``_importing._decoded``):
+def data_base64(ce: dict[str, Any], has_data: bool) -> dict[str, Any]:
+    """The JSON object a CloudEvent's ``data_base64`` holds, for a trace's events and ``jobsim import`` alike:
     the JSON format allows ``data_base64`` for any content type (CloudEvents 1.0 JSON format §3.1), and an
     Inngest event's data is a JSON object, so it is decoded under a JSON ``datacontenttype`` (``application/json``,
     ``text/json``, ``*/*+json``, with parameters such as ``charset``); anything else is an ``InvalidArgument``."""
-    if data is not _MISSING:
+    if has_data:
         raise InvalidArgument("the CloudEvent has both 'data' and 'data_base64' (CloudEvents 1.0 JSON format §3.1: "
                               "one or the other)")  # fmt: skip
     kind = ce.get("datacontenttype")

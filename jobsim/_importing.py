@@ -20,8 +20,6 @@ valid CloudEvents, and a replay lets the bus make its own, as Inngest would.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import io
 import json
 import os
@@ -406,31 +404,12 @@ def _cloudevent(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def _decoded(obj: dict[str, Any]) -> dict[str, Any]:
-    """A CloudEvent whose ``data_base64`` holds JSON, with it as ``data``; else a ValueError saying why not.
+    """A CloudEvent whose ``data_base64`` holds JSON, with it as ``data``; else a ValueError saying why not
+    (``_cloudevents.data_base64``'s rules, as a trace's events are read: ``InvalidArgument`` is a ValueError)."""
+    from ._cloudevents import data_base64
 
-    Some producers base64-encode every payload, JSON too (the JSON format allows ``data_base64``
-    for any content type, CloudEvents 1.0 JSON format §3.1); an Inngest event's data is a JSON
-    object, so the bytes are decoded when ``datacontenttype`` names JSON (``application/json``,
-    ``*/*+json``, ``text/json``, with parameters such as ``charset``) and hold an object."""
-    if "data" in obj:
-        raise ValueError("the CloudEvent has both 'data' and 'data_base64' (CloudEvents 1.0 JSON format §3.1: "
-                         "one or the other)")  # fmt: skip
-    kind = obj.get("datacontenttype")
-    media = kind.partition(";")[0].strip().lower() if isinstance(kind, str) else ""
-    if not (media in ("application/json", "text/json") or media.endswith("+json")):
-        shown = f"datacontenttype {kind!r}" if kind is not None else "no datacontenttype"
-        raise ValueError(f"the CloudEvent carries binary data (data_base64, {shown}); an Inngest event's "
-                         "data is a JSON object, so only a JSON content type (application/json, */*+json) is "
-                         "decoded")  # fmt: skip
-    try:
-        data = orjson.loads(base64.b64decode(obj["data_base64"], validate=True))
-    except (TypeError, ValueError, binascii.Error) as exc:
-        raise ValueError(f"the CloudEvent's data_base64 is not base64 of JSON ({exc})") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"the CloudEvent's data_base64 holds JSON {type(data).__name__}; an Inngest event's data "
-                         "is a JSON object")  # fmt: skip
     out = {key: value for key, value in obj.items() if key != "data_base64"}
-    out["data"] = data
+    out["data"] = data_base64(obj, "data" in obj)
     return out
 
 

@@ -308,14 +308,20 @@ def _awaited(loop: asyncio.AbstractEventLoop) -> str:
             frames.append(coro.cr_frame)
             coro = coro.cr_await
         if frames:
-            spots = [f"{_qualname(f.f_code)} at {os.path.basename(f.f_code.co_filename)}:{f.f_lineno}"
+            spots = [f"{_qualname(f)} at {os.path.basename(f.f_code.co_filename)}:{f.f_lineno}"
                      for f in dict.fromkeys((frames[0], frames[-1]))]  # fmt: skip
             where.append(" awaits ".join(spots))
     return f" ({'; '.join(where)})" if where else ""
 
 
-def _qualname(code: Any) -> str:
-    return str(getattr(code, "co_qualname", code.co_name))  # co_qualname: Python 3.11+
+def _qualname(frame: Any) -> str:
+    """``Event.wait``: the code's qualified name (Python 3.11+), or before 3.11 its name after the class of its
+    ``self``, when it has one."""
+    code = frame.f_code
+    if hasattr(code, "co_qualname"):
+        return str(code.co_qualname)
+    owner = frame.f_locals.get("self") if code.co_argcount else None
+    return f"{type(owner).__name__}.{code.co_name}" if owner is not None else str(code.co_name)
 
 
 def _created(task: asyncio.Task[Any]) -> tuple[int, str]:

@@ -214,8 +214,8 @@ def test_the_replayed_line_says_the_seed_and_profile_used_when_not_the_recording
     path = _recorded().trace.save(tmp_path / "t.jobsim.jsonl")
     same = jobsim.Simulation.replay(path, _app()).report().splitlines()[2]
     assert same.startswith("replayed: ") and "seed" not in same and "profile" not in same
-    other = jobsim.Simulation.replay(path, _app(), seed=5, profile="celery").report().splitlines()[2]
-    assert other.endswith(" · seed 5 · profile celery")
+    other = jobsim.Simulation.replay(path, _app(), seed=5, profile="agenda").report().splitlines()[2]
+    assert other.endswith(" · seed 5 · profile agenda")
 
 
 def test_the_report_names_every_differing_field_of_an_output_not_only_the_first(tmp_path):

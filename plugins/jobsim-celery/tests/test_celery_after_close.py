@@ -57,6 +57,19 @@ def test_a_new_simulation_of_the_app_runs_and_release_gives_it_back(app):
         jobsim_celery.release(charge)
 
 
+def _charged_in_a_simulation(app):
+    """``shop.charge`` (order * 2), sent once in a simulation of ``app`` that has closed since."""
+
+    @app.task(name="shop.charge")
+    def charge(order):
+        return order * 2
+
+    with jobsim.Simulation(app, start=START) as sim:
+        charge.delay(1)
+        sim.run_until_idle()
+    return charge
+
+
 CONNECTING = r"connecting to its broker \(app\.connection\(\), .*\)"
 
 
@@ -68,13 +81,7 @@ CONNECTING = r"connecting to its broker \(app\.connection\(\), .*\)"
 ])  # fmt: skip
 def test_connections_and_remote_control_after_the_close_are_refused_too(app, call, what):
     # refused while the simulation ran (_patches), they reached the real broker once it had closed
-    @app.task(name="shop.charge")
-    def charge(order):
-        return order
-
-    with jobsim.Simulation(app, start=START) as sim:
-        charge.delay(1)
-        sim.run_until_idle()
+    _charged_in_a_simulation(app)
     refused = (rf"^Celery app 'tests' was run by a simulation that has closed .*: {what} would reach its real broker "
                r"\(redis://127\.0\.0\.1:1/0\)\. Do it inside the `with` block; .*jobsim_celery\.release\(app\) first$")
     with socket_connects() as tried, pytest.raises(JobsimError, match=refused):
@@ -86,13 +93,7 @@ def test_an_eager_app_still_runs_after_the_close_and_a_released_pool_connects_ag
     # an eager delay() acquires a producer from app.pool, whose connection is made but never connects
     import jobsim_celery
 
-    @app.task(name="shop.charge")
-    def charge(order):
-        return order * 2
-
-    with jobsim.Simulation(app, start=START) as sim:
-        charge.delay(1)
-        sim.run_until_idle()
+    charge = _charged_in_a_simulation(app)
     app.conf.task_always_eager = True
     with socket_connects() as tried:
         assert charge.delay(4).get() == 8

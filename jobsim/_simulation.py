@@ -65,10 +65,125 @@ class _Default(str):
 _DEFAULT_HORIZON = _Default("366d")
 """run_until_idle's default ``max_time``."""
 _OVERLAP_WINDOW = 7 * 24 * 3600 * 10**9
+"""With the default horizon, how long run_until_idle runs never idle before it looks for overlapping cron runs."""
+_DAY = 24 * 3600 * 10**9
+"""How often run_until_idle's default horizon counts the runs not finished (``_Watch``)."""
+_SELF_BACKLOG = 10_000
+"""Runs not finished, most started by runs of their own function, above which growth over two days stops it."""
 _ID_WINDOWS = {"kept": MAX_NS, "pending": MAX_NS, "unless-failed": 30 * 24 * 3600 * 10**9}
 """How long an event id stays taken, by ``Profile.repeated_ids`` (else a day): for ever while the job exists
 (BullMQ keeps every job, Quirrel's until it has run), Trigger.dev's idempotency keys 30 days."""
-"""With the default horizon, how long run_until_idle runs never idle before it looks for overlapping cron runs."""
+
+
+def _in_flight(run: Run, now: int) -> bool:
+    """Not finished: queued, running, sleeping, waiting or due to retry, or done but ending later (its code
+    slept: ``time.sleep`` in job code ends an attempt at once, where the sleep does)."""
+    return not run.done or (run.end_ns is not None and run.end_ns > now)
+
+
+def _made_by_own(run: Run, links: int = 3) -> bool:
+    """Whether a run of ``run``'s function is among the ``links`` runs that started it, one from the next (an
+    event sent, an invoke, a task queued): a function that starts itself, or two that start each other."""
+    cause = run._cause
+    while cause is not None and links:
+        if cause.function is run.function:
+            return True
+        cause, links = cause._cause, links - 1
+    return False
+
+
+class _Watch:
+    """run_until_idle's default horizon, while it is never idle: each day it counts the runs not finished (those
+    still open at the last count and those made since, so a year of checks costs little more than the runs), and
+    stops it when
+
+    - every 7 days: all that is pending is cron runs it started that overlap (``_overlapping_crons``), or the runs
+      not finished grew over each of the last two 7-day windows (``backlog``): simulating the rest of the year
+      cannot end either;
+    - each day: the runs not finished grew over each of the last two days to ``_SELF_BACKLOG`` or more, the
+      second day by at least half as many as the first, most of them started by a run of their own function
+      (``multiplying``): a function whose runs each start more of
+      its own than finish (sending its own event twice under a throttle) made 2.4 million runs and took a minute
+      to reach the 7-day rule."""
+
+    __slots__ = ("began", "daily", "open", "seen", "sim", "timer")
+
+    def __init__(self, sim: Simulation, began: int) -> None:
+        self.sim, self.began = sim, began
+        self.seen: dict[str, int] = {}  # runs counted, by function (its list of runs only grows)
+        self.open: list[Run] = []
+        self.daily = [self.count()]
+        self.timer = self.schedule()
+
+    def schedule(self) -> Any:  # recurring: the check is no work of its own
+        return self.sim.kernel.schedule(self.began + len(self.daily) * _DAY, self.check, owner="run_until_idle",
+                                        priority=LAST, recurring=True)  # fmt: skip
+
+    def count(self) -> int:
+        now = self.sim.kernel.now
+        fresh: list[Run] = []
+        for fid, runs in self.sim.engine.runs.items():
+            seen = self.seen.get(fid, 0)
+            if seen < len(runs):
+                fresh += runs[seen:]
+                self.seen[fid] = len(runs)
+        self.open = [run for run in itertools.chain(self.open, fresh) if _in_flight(run, now)]
+        return len(self.open)
+
+    def check(self) -> None:
+        sim, daily = self.sim, self.daily
+        daily.append(self.count())
+        weekly = (len(daily) - 1) % (_OVERLAP_WINDOW // _DAY) == 0
+        found = self.multiplying()
+        if weekly and not found:
+            found = sim._overlapping_crons(self.began, self.open) or self.backlog(daily[:: _OVERLAP_WINDOW // _DAY])
+        if found:
+            now = sim.kernel.now
+            raise BudgetExceeded(
+                f"run_until_idle() stopped at {iso(now)}, {format_duration(now - self.began)} after it began, never "
+                f"having been idle, rather than simulate the rest of its default max_time={str(_DEFAULT_HORIZON)!r}:"
+                f"\n{found}\nPass max_time= to wait longer all the same.")
+        self.timer = self.schedule()
+
+    def _most(self, runs: list[Run]) -> str:
+        by_function: dict[str, int] = {}
+        for run in runs:
+            by_function[run.function.id] = by_function.get(run.function.id, 0) + 1
+        return ", ".join(f"{fid!r} {n:,}" for fid, n in sorted(by_function.items(), key=lambda kv: (-kv[1], kv[0]))[:3])
+
+    def backlog(self, counts: list[int]) -> str:
+        """Work made faster than it finishes: the runs not finished grew over each of the last two 7-day windows
+        (a backend's periodic task that outlasts its interval on one worker, whose queue only grows; a cron
+        function's runs that retry longer than its interval). Named by the functions with the most unfinished."""
+        if len(counts) < 3 or not counts[-1] > counts[-2] > counts[-3]:
+            return ""
+        window = format_duration(_OVERLAP_WINDOW)
+        return (f"Work piles up: the runs not finished grew from {counts[-3]:,} to {counts[-2]:,} to {counts[-1]:,} "
+                f"over the last two {window} windows (most: {self._most(self.open)}), so runs are made faster than "
+                "they finish (a periodic task or cron function that outlasts its interval on too few workers?) and "
+                "it is never idle; stop at a time instead (sim.advance('1d'), sim.advance_to(...)), or add workers "
+                "or make the runs shorter than the interval.")
+
+    def multiplying(self) -> str:
+        """Runs that start more runs of their own function than finish: the runs not finished grew over each of the
+        last two days to ``_SELF_BACKLOG`` or more (the second day by at least half as many as the first: a finite
+        crawl's backlog grows, then its growth slows as it reaches the pages without links), over half of them
+        started by a run of their own function (an event it sent on its own trigger, its invoke, a task it
+        queued), or by one that a run of it started (``_made_by_own``)."""
+        counts = self.daily
+        if len(counts) < 3 or counts[-1] < _SELF_BACKLOG:
+            return ""
+        if not 2 * (counts[-1] - counts[-2]) >= counts[-2] - counts[-3] > 0:
+            return ""
+        own = [run for run in self.open if _made_by_own(run)]
+        if 2 * len(own) <= len(self.open):
+            return ""
+        return (f"Runs multiply: the runs not finished grew from {counts[-3]:,} to {counts[-2]:,} to {counts[-1]:,} "
+                f"over the last two days, {len(own):,} of them started by a run of their own function, directly or not "
+                f"({self._most(own)}): each run starts more of its own (events it sends on its own trigger, "
+                "invokes, tasks it queues) than a throttle, a concurrency limit or the workers let finish, so it is "
+                "never idle; stop at a time instead (sim.advance('1d'), sim.advance_to(...)), or have each run "
+                "start fewer.")
 
 
 class Simulation(_Faults):
@@ -383,22 +498,20 @@ class Simulation(_Faults):
         the way do, so cron runs that outlast their interval are never idle).
 
         Stops with ``BudgetExceeded`` if work is still pending ``max_time`` from now. With the default
-        ``max_time``, also after 7 days of virtual time never idle when all that is pending then is cron runs
-        this call started that overlap (``_overlapping_crons``): simulating the rest of the year cannot end it.
+        ``max_time``, also when it is never idle and simulating the rest of the year cannot end it (``_Watch``):
+        cron runs this call started that overlap, work that piles up, runs that multiply.
         """
         __tracebackhide__ = True  # a driving frame: pytest shows the test's line (see Simulation._drive)
         self._require_running("run_until_idle")
         horizon = duration_ns(max_time, "max_time")
         began = self.kernel.now
         deadline = min(began + horizon, MAX_NS)  # a huge max_time means "no limit"
-        checks: list[Any] = []  # the next check's timer, last (each check schedules the next one)
-        if max_time is _DEFAULT_HORIZON and deadline > began + _OVERLAP_WINDOW:
-            self._next_check(began, [self._unfinished()], checks)
+        watch = _Watch(self, began) if max_time is _DEFAULT_HORIZON and deadline > began + _OVERLAP_WINDOW else None
         try:
             self._drive(deadline, max_items=max_items, what="run_until_idle", stop_when_idle=True)
         finally:
-            if checks:
-                self.kernel.cancel(checks[-1])
+            if watch is not None:
+                self.kernel.cancel(watch.timer)
         if not self.kernel.idle:
             pending = [t for t in self.kernel.pending() if not t.recurring]
             lines = "\n".join(f"  {t.owner}: next at {_when(t.due)}" for t in pending[:10])
@@ -411,56 +524,15 @@ class Simulation(_Faults):
                 + self._oversleeps(deadline, horizon)
             )
 
-    def _next_check(self, began: int, counts: list[int], checks: list[Any]) -> None:
-        checks.append(self.kernel.schedule(self.kernel.now + _OVERLAP_WINDOW if checks else began + _OVERLAP_WINDOW,
-                                           self._overlap_check, began, counts, checks, owner="run_until_idle",
-                                           priority=LAST, recurring=True))  # recurring: no work of its own
-
-    def _overlap_check(self, began: int, counts: list[int], checks: list[Any]) -> None:
-        """run_until_idle's default horizon, every 7 days never idle: cron runs that overlap stop it, as does
-        unfinished work that grew over each of the last two windows (``_backlog``)."""
-        counts.append(self._unfinished())
-        overlap = self._overlapping_crons(began) or self._backlog(counts)
-        if overlap:
-            raise BudgetExceeded(
-                f"run_until_idle() stopped at {iso(self.kernel.now)}, "
-                f"{format_duration(self.kernel.now - began)} after it began, never having been idle, rather than "
-                f"simulate the rest of its default max_time={str(_DEFAULT_HORIZON)!r}:\n{overlap}\n"
-                "Pass max_time= to wait longer all the same.")
-        self._next_check(began, counts, checks)
-
-    def _unfinished(self) -> int:
-        """Runs not done, of every function: queued, running, sleeping, waiting or due to retry (or done ending
-        later: their code slept)."""
-        now = self.kernel.now
-        return sum(1 for runs in self.engine.runs.values() for run in runs
-                   if not run.done or (run.end_ns is not None and run.end_ns > now))  # fmt: skip
-
-    def _backlog(self, counts: list[int]) -> str:
-        """Work made faster than it finishes: the unfinished runs grew over each of the last two 7-day windows
-        (a backend's periodic task that outlasts its interval on one worker, whose queue only grows; a cron
-        function's runs that retry longer than its interval). Named by the functions with the most unfinished."""
-        if len(counts) < 3 or not counts[-1] > counts[-2] > counts[-3]:
-            return ""
-        by_function = sorted(((sum(1 for run in runs if not run.done), fid) for fid, runs in self.engine.runs.items()),
-                             reverse=True)  # fmt: skip
-        top = ", ".join(f"{fid!r} {n}" for n, fid in by_function[:3] if n)
-        window = format_duration(_OVERLAP_WINDOW)
-        return (f"Work piles up: the runs not finished grew from {counts[-3]:,} to {counts[-2]:,} to {counts[-1]:,} "
-                f"over the last two {window} windows (most: {top}), so runs are made faster than they finish (a "
-                "periodic task or cron function that outlasts its interval on too few workers?) and it is never "
-                "idle; stop at a time instead (sim.advance('1d'), sim.advance_to(...)), or add workers or make the "
-                "runs shorter than the interval.")
-
-    def _overlapping_crons(self, began: int) -> str:
+    def _overlapping_crons(self, began: int, pending: list[Run] | None = None) -> str:
         """run_until_idle waits for the runs the cron ticks it passes start (only the next tick is not waited
         for): a cron function whose runs outlast its interval always has one in flight and is never idle. Named
-        when every run still pending is a cron run started during the call, two or more of one function."""
+        when every run still pending (``pending``: the runs not finished, else found here) is a cron run started
+        during the call, two or more of one function."""
         from ._engine import CRON_EVENT
 
-        now = self.kernel.now  # a run whose code sleeps (time.sleep) is done at once, ending later: in flight too
-        pending = [run for runs in self.engine.runs.values() for run in runs
-                   if not run.done or (run.end_ns is not None and run.end_ns > now)]  # fmt: skip
+        if pending is None:
+            pending = [run for runs in self.engine.runs.values() for run in runs if _in_flight(run, self.kernel.now)]
         if not pending or any(run.event.name != CRON_EVENT or run.start_ns < began for run in pending):
             return ""
         by_function: dict[str, list[Run]] = {}

@@ -834,27 +834,95 @@ def test_a_max_time_given_is_simulated_whole_and_a_week_of_other_work_is_no_over
         assert [run.status for run in sim.runs("slow")] == ["completed"]
 
 
+def _stopped(app, send):
+    with simulate(app) as sim:
+        send(sim)
+        with pytest.raises(jobsim.BudgetExceeded) as info:
+            sim.run_until_idle()
+        return sim, str(info.value)
+
+
 def test_with_the_default_horizon_work_that_grows_over_two_weeks_stops_it():
     """Runs made faster than they finish (a backend's periodic task outlasting its interval on one worker, here
-    a function whose runs each start two more a day later): it simulated the year, then blamed a sleep."""
+    a daily cron's ten jobs throttled to one every 3 h, eight a day): it simulated the year, then blamed a sleep."""
+    app = jobsim.App("a")
+    app.function("feed", cron="0 0 * * *")(lambda ctx: ctx.step.send_event("jobs", [Event("job")] * 10))
+    app.function("job", on="job", throttle=jobsim.Throttle(limit=1, period="3h"))(lambda ctx: "done")
+    sim, message = _stopped(app, lambda sim: sim.advance("1d"))  # the first tick: one job done, nine queued
+    assert iso(sim.now_ns()) == "2025-03-16T00:00:00.000Z"  # two windows of growth: 7 and 14 days in
+    assert message.startswith("run_until_idle() stopped at 2025-03-16T00:00:00.000Z, 14d after it began, never "
+                              "having been idle, rather than simulate the rest of its default max_time='366d':\n"
+                              "Work piles up: the runs not finished grew from 9 to 23 to 37 over the last two 7d "
+                              "windows (most: 'job' 37), so runs are made faster than they finish")
+    assert "(most: 'job' " in message and message.endswith("\nPass max_time= to wait longer all the same.")
+
+
+def test_runs_that_start_more_of_their_own_than_finish_stop_it_two_days_in():
+    """A throttled function that sends its own event twice: each second one run ends and two are made. The
+    7-day rule stopped it 14 days in, after 2.4 million runs and a minute; the runs' causes say it two days in."""
     app = jobsim.App("a")
 
+    @app.function("loop", on="tick", throttle=jobsim.Throttle(limit=1, period="8s"))
+    def loop(ctx):
+        app.send([Event("tick"), Event("tick")])
+
+    sim, message = _stopped(app, lambda sim: sim.send("tick"))
+    assert iso(sim.now_ns()) == "2025-03-03T00:00:00.000Z"
+    assert message.startswith(
+        "run_until_idle() stopped at 2025-03-03T00:00:00.000Z, 2d after it began, never having been idle, rather "
+        "than simulate the rest of its default max_time='366d':\nRuns multiply: the runs not finished grew from 1 "
+        "to 10,802 to 21,602 over the last two days, 21,602 of them started by a run of their own function, "
+        "directly or not ('loop' 21,602): each run starts more of its own")
+    assert message.endswith("or have each run start fewer.\nPass max_time= to wait longer all the same.")
+
+
+def test_two_functions_starting_each_other_multiply_too_and_a_runs_own_spread_stops_it_early(monkeypatch):
+    monkeypatch.setattr(jobsim._simulation, "_SELF_BACKLOG", 100)  # fewer runs, the same rule
+    app = jobsim.App("a")
+    app.function("ping", on="ping")(lambda ctx: app.send([Event("pong"), Event("pong")]))
+    app.function("pong", on="pong", throttle=jobsim.Throttle(limit=1, period="10m"))(lambda ctx: app.send("ping"))
+    sim, message = _stopped(app, lambda sim: sim.send("ping"))
+    assert "2d after it began" in message
+    assert "Runs multiply: the runs not finished grew from 1 to 147 to 291 " in message
+    assert "291 of them started by a run of their own function, directly or not ('pong' 291)" in message
+
+    app = jobsim.App("b")
+
     @app.function("spread", on="tick")
-    def spread(ctx):
+    def spread(ctx):  # each run starts two more a day later
         ctx.step.sleep("wait", "1d")
         ctx.step.send_event("more", [jobsim.Event("tick"), jobsim.Event("tick")])
         ctx.step.sleep("linger", "3d")
 
+    sim, message = _stopped(app, lambda sim: sim.send("tick"))
+    assert "Runs multiply: " in message and "('spread' " in message
+    assert iso(sim.now_ns()) == "2025-03-07T00:00:00.000Z"  # before the 7-day rule's two windows
+
+
+def test_a_large_fan_out_that_drains_and_a_crawl_that_ends_are_waited_for():
+    """Neither rule mistakes finite work for a pile-up: 12,000 runs made by one run (not of their own function),
+    one every 20 s for almost three days; a throttled crawl that sends its own event for each link, 65,535 pages
+    in three days: its backlog grew over both days, the second far less (its last level has no links)."""
+    app = jobsim.App("a")
+    app.function("fan", on="go")(lambda ctx: ctx.step.send_event("all", [Event("one")] * 12_000))
+    app.function("one", on="one", throttle=jobsim.Throttle(limit=1, period="20s"))(lambda ctx: "sent")
     with simulate(app) as sim:
-        sim.send("tick")
-        with pytest.raises(jobsim.BudgetExceeded) as info:
-            sim.run_until_idle()
-        assert iso(sim.now_ns()) == "2025-03-15T00:00:00.000Z"  # two windows of growth: 7 and 14 days in
-    message = str(info.value)
-    assert message.startswith("run_until_idle() stopped at 2025-03-15T00:00:00.000Z, 14d after it began, never "
-                              "having been idle, rather than simulate the rest of its default max_time='366d':\n"
-                              "Work piles up: the runs not finished grew from 1 to ")
-    assert "(most: 'spread' " in message and message.endswith("\nPass max_time= to wait longer all the same.")
+        sim.send("go")
+        sim.run_until_idle()
+        assert len(sim.runs("one")) == 12_000 and iso(sim.now_ns()) == "2025-03-03T18:39:40.000Z"
+
+    app = jobsim.App("b")
+
+    @app.function("crawl", on="page", throttle=jobsim.Throttle(limit=1, period="4s"))
+    def crawl(ctx):
+        depth = ctx.event.data["depth"]
+        if depth < 15:
+            app.send([Event("page", {"depth": depth + 1})] * 2)
+
+    with simulate(app) as sim:
+        sim.send("page", {"depth": 0})
+        sim.run_until_idle()
+        assert len(sim.runs("crawl")) == 2**16 - 1 and iso(sim.now_ns()) == "2025-03-04T00:48:56.000Z"
 
 
 def test_work_that_drains_slowly_is_waited_for_to_its_end():

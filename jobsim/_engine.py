@@ -131,6 +131,7 @@ class Engine(_Requests):
         self.faults: dict[tuple[str, str | None], list[list[Any]]] = {}
         self.groups: dict[Run, Any] = {}  # runs with parallel steps in flight (``_parallel.py``)
         self.raced: set[Run] = set()  # runs that planned a race-mode group: their requests may overlap
+        self.race_winners: dict[Run, dict[int, int]] = {}  # run -> its n-th step.race -> the callable that won
         self._parallel_rt: Any = None
         self._policies: dict[str, RetryPolicy] = {}  # the profile fills it (``_profiles.resolve``)
         self.schedules: dict[str, tuple[Any, ...]] = {}  # cron schedules as the profile's dialect binds them

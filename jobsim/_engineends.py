@@ -75,6 +75,7 @@ class _Ends:
         faults: dict[tuple[str, str | None], list[list[Any]]]
         groups: dict[Run, Any]
         raced: set[Run]
+        race_winners: dict[Run, dict[int, int]]
         _parallel_rt: Any
         _policies: dict[str, RetryPolicy]
         _streams: dict[str, Random]
@@ -117,6 +118,8 @@ class _Ends:
             self._parallel_rt.drop(run)
         if self.raced:
             self.raced.discard(run)
+        if self.race_winners:
+            self.race_winners.pop(run, None)
         if run.parent is not None:
             parent, key = run.parent
             run.parent = None

@@ -224,10 +224,10 @@ def awaited(method: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., Coro
     """
 
     name = method.__name__
-    if name == "parallel":  # its first argument is the list of callables, not a step id
+    if name in ("parallel", "race"):  # its first argument is the list of callables, not a step id
         @functools.wraps(method)
         def group(self: Execution, *args: Any, **kwargs: Any) -> Coroutine[Any, Any, T]:
-            return track(self, None, method(self, *args, **kwargs), "step.parallel")
+            return track(self, None, method(self, *args, **kwargs), f"step.{name}")
 
         return group
 

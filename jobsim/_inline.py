@@ -154,6 +154,12 @@ class InlineStep(Step):
 
         return in_order(callables, mode)
 
+    def race(self, callables: Sequence[Callable[[], Any]]) -> Any:
+        """The callables one after another, as ``parallel``: the first ends first (``_parallel.race_in_order``)."""
+        from ._parallel import race_in_order
+
+        return race_in_order(callables)
+
     def send_event(self, step_id: str, events: Any) -> dict[str, list[str]]:
         """Send now (``queue.add``, ``tasks.trigger``, ...); a retry sends again."""
         key = self.key(step_id)
@@ -218,3 +224,10 @@ class AsyncInlineStep(InlineStep):
         from ._parallel import in_order_async
 
         return await in_order_async(callables, mode)
+
+    @awaited
+    async def race(self, callables: Sequence[Callable[[], Any]]) -> Any:
+        """The callables one after another, each awaited: see ``InlineStep.race``."""
+        from ._parallel import race_in_order_async
+
+        return await race_in_order_async(callables)

@@ -204,6 +204,149 @@ def in_order(callables: Sequence[Callable[[], Any]], mode: str) -> tuple[Any, ..
     return tuple(_sync(cb, cb()) for cb in _check(callables, mode))
 
 
+RACE = ""
+"""``Execution.seen``'s key counting the races of a request (an empty step id, which ``Execution.key`` refuses)."""
+
+
+class _Entrant:
+    """What one callable of a race gave in this request: its output or error if it ended, and when."""
+
+    __slots__ = ("ended", "error", "index", "output")
+
+    def __init__(self, index: int, output: Any, error: StepError | None, ended: int) -> None:
+        self.index, self.output, self.error, self.ended = index, output, error, ended
+
+
+def _ended(x: Execution, before: dict[str, int]) -> int:
+    """When the steps a callable met ended (the latest): those ``x.seen`` counted since ``before`` (``:n`` keys
+    for repeats). A callable that met no step ended before any (``Promise.race`` takes a plain value at once)."""
+    steps, latest = x.run_.steps, -1
+    for step_id, count in x.seen.items():
+        for n in range(before.get(step_id, 0), count):
+            record = steps.get(step_id if n == 0 else f"{step_id}:{n}")
+            if record is not None and record.end_ns is not None and record.end_ns > latest:
+                latest = record.end_ns
+    return latest
+
+
+def _winner(x: Execution, entrants: list[_Entrant], number: int) -> _Entrant | None:
+    """The callable that won race ``number`` of this request: the one whose steps ended first (the earlier in the
+    list at one instant), chosen when a request first finds one ended and kept for the run, so every later
+    request continues past the race with the same one (Inngest's SDK resolves stored steps in the order they
+    completed, ``stepCompletionOrder``, for ``Promise.race`` to settle the same on every request)."""
+    if not entrants:
+        return None
+    winners = x.engine.race_winners.setdefault(x.run_, {})
+    index = winners.get(number)
+    if index is not None:
+        for entrant in entrants:
+            if entrant.index == index:
+                return entrant
+    first = min(entrants, key=lambda e: (e.ended, e.index))
+    winners[number] = first.index
+    return first
+
+
+def _won(entrant: _Entrant) -> Any:
+    if entrant.error is not None:
+        raise entrant.error
+    return entrant.output
+
+
+def _check_race(callables: Any) -> list[Callable[[], Any]]:
+    items = _check(callables, "race")
+    if not items:  # Promise.race([]) never settles: the run would hang for ever
+        raise InvalidArgument.build("callables", callables, "at least one callable: a race of none never ends")
+    return items
+
+
+def race(x: Execution, callables: Sequence[Callable[[], Any]]) -> Any:
+    """``ctx.step.race`` for a sync handler: the output of the callable whose steps end first (see ``Step.race``)."""
+    items = _check_race(callables)
+    seen = x.seen
+    number = seen[RACE] = seen.get(RACE, 0) + 1
+    outer = x.plan
+    if isinstance(outer, Target):  # run the target as ``parallel`` does; past the race, the winner's output
+        entrants = []
+        for index, cb in enumerate(items):
+            before = dict(seen)
+            with contextlib.suppress(Skip):
+                try:
+                    entrants.append(_Entrant(index, _sync(cb, cb()), None, _ended(x, before)))
+                except StepError as exc:
+                    entrants.append(_Entrant(index, None, exc, _ended(x, before)))
+        winner = _winner(x, entrants, number)
+        if winner is None:
+            raise JobsimError(f"step.race: none of its callables ended, yet request {outer!r} continued past it")
+        return _won(winner)
+    x.plan = DISCOVER
+    planned: list[tuple[Any, ...]] = []
+    entrants = []
+    try:
+        for index, cb in enumerate(items):
+            before = dict(seen)
+            try:
+                entrants.append(_Entrant(index, _sync(cb, cb()), None, _ended(x, before)))
+            except StepError as exc:  # a step of it failed for good: it ended, in that error
+                entrants.append(_Entrant(index, None, exc, _ended(x, before)))
+            except Suspend as suspend:
+                _collect(suspend, planned)
+    finally:
+        x.plan = outer
+    winner = _winner(x, entrants, number)
+    if winner is not None:
+        return _won(winner)
+    raise Suspend(("parallel", planned, "race"))
+
+
+async def race_async(x: Execution, callables: Sequence[Callable[[], Any]]) -> Any:
+    """``await ctx.step.race(...)`` for an ``async def`` handler (see ``race``)."""
+    items = _check_race(callables)
+    seen = x.seen
+    number = seen[RACE] = seen.get(RACE, 0) + 1
+    outer = x.plan
+    targeted = isinstance(outer, Target)
+    if not targeted:
+        x.plan = DISCOVER
+    planned: list[tuple[Any, ...]] = []
+    entrants = []
+    try:
+        for index, cb in enumerate(items):
+            before = dict(seen)
+            try:
+                entrants.append(_Entrant(index, await _maybe_await(cb()), None, _ended(x, before)))
+            except StepError as exc:
+                entrants.append(_Entrant(index, None, exc, _ended(x, before)))
+            except Skip:
+                if not targeted:
+                    raise
+            except Suspend as suspend:
+                if targeted:
+                    raise
+                _collect(suspend, planned)
+    finally:
+        x.plan = outer
+    winner = _winner(x, entrants, number)
+    if winner is not None:
+        return _won(winner)
+    if targeted:
+        raise JobsimError(f"step.race: none of its callables ended, yet request {outer!r} continued past it")
+    raise Suspend(("parallel", planned, "race"))
+
+
+def race_in_order(callables: Sequence[Callable[[], Any]]) -> Any:
+    """``ctx.step.race`` where steps are plain calls (``in_order``): each callable runs in turn, to its end, so
+    the first ends first: its output (or error)."""
+    outputs = [_sync(cb, cb()) for cb in _check_race(callables)]
+    return outputs[0]
+
+
+async def race_in_order_async(callables: Sequence[Callable[[], Any]]) -> Any:
+    """``await ctx.step.race(...)`` where steps are plain calls: see ``race_in_order``."""
+    outputs = [await _maybe_await(cb()) for cb in _check_race(callables)]
+    return outputs[0]
+
+
 def _sync(cb: Callable[[], Any], value: Any) -> Any:
     """What a callable gave a sync handler's group; an awaitable (an ``async def`` callable) would be
     its output, never run, and warned about as never awaited: closed, and the attempt fails saying so."""

@@ -88,7 +88,7 @@ def misused_step(error: TypeError) -> BaseException:
     return misuse.with_traceback(error.__traceback__)
 
 
-_METHOD_NAMES = ("run", "sleep", "sleep_until", "wait_for_event", "send_event", "invoke", "parallel")
+_METHOD_NAMES = ("run", "sleep", "sleep_until", "wait_for_event", "send_event", "invoke", "parallel", "race")
 _STEP_METHODS = frozenset(_METHOD_NAMES)
 _OTHER_NAMES = {"invokebyid": "invoke", "sendevents": "send_event", "emit": "send_event", "waitforevents":
                 "wait_for_event", "delay": "sleep", "sleepfor": "sleep", "group": "parallel"}
@@ -295,6 +295,21 @@ class Step(Execution):
 
         return parallel(self, callables, mode)
 
+    def race(self, callables: Sequence[Callable[[], Any]]) -> Any:
+        """The output of the first of the ``callables`` whose steps end: ``Promise.race`` over steps in Inngest's
+        ``group.parallel({mode: "race"}, ...)``, which continues the run when the first ends.
+
+        ``ctx.step.race([lambda: ctx.step.wait_for_event("approval", event="doc/approved", timeout="1d"),
+        lambda: ctx.step.sleep("deadline", "1h")])`` is the approval if it comes within the hour, else ``None``
+        (the sleep's output). The steps start as ``parallel``'s do; the first to end wins (the earlier in the
+        list at one instant) and stays the winner on every later request; one that failed for good raises its
+        ``StepError``. The others go on (a losing ``step.run`` still runs) and their results are ignored; their
+        sleeps and waits are disarmed when the run ends. See ``_parallel.race``.
+        """
+        from ._parallel import race
+
+        return race(self, callables)
+
 
 def _invoked(x: Execution, function: Any) -> Any:
     """The function an invoke names. One the simulation does not have (a typo in its id) is a ``StepMisuse``:
@@ -366,6 +381,16 @@ class AsyncStep(Step):
 
         try:
             return await parallel_async(self, callables, mode)
+        except Suspend as suspend:
+            self.end(suspend)
+            raise
+
+    @awaited
+    async def race(self, callables: Sequence[Callable[[], Any]]) -> Any:
+        from ._parallel import race_async
+
+        try:
+            return await race_async(self, callables)
         except Suspend as suspend:
             self.end(suspend)
             raise

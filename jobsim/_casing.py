@@ -32,13 +32,46 @@ if TYPE_CHECKING:
 def case_only_misses(sent: Sequence[Event], by_trigger: Mapping[str, Sequence[Any]],
                      awaited: Collection[str] = (), sim: Simulation | None = None) -> list[str]:
     """The warnings for the events ``sent`` against ``by_trigger`` (trigger -> the functions listening, each
-    with an ``id``): one for each (name, trigger) pair equal but for case where the name started no function
+    with an ``id``): one for each name that started no function and is a typo of a trigger nothing matched
+    (``_typo_misses``), and one for each (name, trigger) pair equal but for case where the name started no function
     (and is none of the names ``awaited`` by a wait or a cancellation, which it may have been sent for) or the
     trigger matched no name sent. Events are counted only when there is something to say. With ``sim``, the
     waits and cancellations of its runs that missed a name so are named after them (``case_only_unheard``)."""
     names = {event.name for event in sent}
     return [*_trigger_misses(sent, names, by_trigger, awaited),
+            *_typo_misses(sent, names, by_trigger, awaited),
             *(case_only_unheard(sim, names, by_trigger) if sim is not None else ())]
+
+
+def _typo_misses(sent: Sequence[Event], names: Collection[str], by_trigger: Mapping[str, Sequence[Any]],
+                 awaited: Collection[str]) -> list[str]:
+    """One warning for each name sent that started no function, is not ``awaited``, and is a certain typo
+    (``_checks.one_typo``: a letter left out, added, changed or swapped; no digits) of a trigger that matched no
+    name sent: ``sim.send("user/sigup")`` to a function ``on="user/signup"`` left the outbox empty, and the test
+    said only that. Case alone is ``_trigger_misses``'s; a wildcard trigger is no one name to be meant."""
+    from ._checks import one_typo
+
+    unmatched = [trigger for trigger in by_trigger if not trigger.endswith("*")]
+    if not unmatched:
+        return []
+    heard = {pattern for name in names for pattern in triggers_of(name) if pattern in by_trigger}
+    unmatched = [trigger for trigger in unmatched if trigger not in heard]
+    out: list[str] = []
+    counts: Counter[str] = Counter()
+    for name in sorted(names):
+        if name in awaited or any(pattern in by_trigger for pattern in triggers_of(name)):
+            continue
+        meant = one_typo(name, unmatched)
+        if meant is None or meant.casefold() == name.casefold():
+            continue
+        counts = counts or Counter(event.name for event in sent)
+        listening = by_trigger[meant]
+        who = (f"function {listening[0].id!r} listens" if len(listening) == 1 else
+               f"functions {', '.join(repr(fn.id) for fn in listening)} listen")
+        out.append(f"{_counted(counts[name], 'event', name)} sent and started no function, while {who} to "
+                   f"{meant!r}, which matched no event sent: a typo? Event names match exactly; send {meant!r} (or "
+                   f"add on={name!r} to the function)")
+    return out
 
 
 def _trigger_misses(sent: Sequence[Event], names: Collection[str], by_trigger: Mapping[str, Sequence[Any]],

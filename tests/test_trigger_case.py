@@ -86,6 +86,23 @@ def test_names_that_each_reach_a_listener_and_unrelated_names_do_not_warn() -> N
     assert runs == {"audit": 1, "welcome": 1, "etl": 1, "receipt": 1, "checkout": 1}
 
 
+def test_a_name_sent_that_started_nothing_and_is_a_typo_of_a_trigger_nothing_matched_is_named() -> None:
+    """``sim.send("user/sigup")``: the test saw only an empty outbox (user trial L)."""
+    messages, runs = closed(app_on(welcome="user/signup", orders="order/*"), "user/sigup", "user/sigup", "order/plced")
+    assert messages == [
+        "2 events named 'user/sigup' were sent and started no function, while function 'welcome' listens to "
+        "'user/signup', which matched no event sent: a typo? Event names match exactly; send 'user/signup' (or add "
+        "on='user/sigup' to the function)"
+    ]  # 'order/plced' started 'orders' (a wildcard): no typo to name
+    assert runs == {"welcome": 0, "orders": 1}
+
+
+def test_no_typo_is_named_when_the_trigger_was_sent_too_or_the_names_differ_more() -> None:
+    app = app_on(welcome="user/signup", v1="order/v1")
+    assert closed(app, "user/signup", "user/sigup")[0] == []  # the right spelling reached its listener
+    assert closed(app, "user/deleted", "order/v2", "user/sgnp")[0] == []  # unlike any, a digit, two edits
+
+
 def test_a_function_listening_to_both_spellings_is_not_said_never_to_have_run() -> None:
     # what the second message advises ("or add on='Order/placed' to the function"), done
     messages, runs = closed(app_on(charge=["order/placed", "Order/placed"]), "order/placed")  # type: ignore[arg-type]

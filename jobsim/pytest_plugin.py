@@ -268,10 +268,17 @@ def _hide_jobsim_frames() -> None:
     from jobsim.errors import hide_jobsim_frames
 
     for name, module in list(sys.modules.items()):
-        if (name == "jobsim" or name.startswith(("jobsim.", "jobsim_"))) and module is not None:
+        if (name == "jobsim" or name in _CLIENTS or name.startswith(_HIDDEN)) and module is not None:
             names = vars(module)
             if "__tracebackhide__" not in names:
                 names["__tracebackhide__"] = hide_jobsim_frames
+
+
+_CLIENTS = ("httpx", "httpcore", "respx", "requests", "urllib3", "aiohttp", "aiosmtplib")
+_HIDDEN = ("jobsim.", "jobsim_", *(f"{library}." for library in _CLIENTS))
+"""The modules whose frames a jobsim error leaves out: jobsim's and its plugins', and those of the clients its sinks
+take calls from, which the call passes through before jobsim answers it (the test's own ``httpx.get`` of a host
+without a route showed some 40 lines of httpx and respx before ``UnmatchedRequest``). Other exceptions keep them."""
 
 
 @pytest.hookimpl(wrapper=True)

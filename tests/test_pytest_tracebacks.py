@@ -74,6 +74,34 @@ def test_a_parser_bug(monkeypatch):
     result.stdout.fnmatch_lines(["*jobsim/_time.py:*: in duration_ns", "E       RuntimeError: parser bug"])
 
 
+def test_the_tests_own_request_to_a_host_without_a_route_ends_at_its_line(pytester: pytest.Pytester) -> None:
+    """``httpx.get`` in the test, between driving calls: the traceback showed some 40 lines of httpx and respx."""
+    pytester.makepyfile(test_inner_unrouted="""
+import httpx
+import jobsim
+
+app = jobsim.App("shop")
+app.function("noop", on="x")(lambda ctx: None)
+
+def test_unrouted():
+    with jobsim.Simulation(app) as sim:
+        httpx.get("https://example.org/")
+
+def test_other_error_through_httpx():
+    with jobsim.Simulation(app) as sim:
+        sim.http.get("https://example.org/").mock(side_effect=KeyError("route bug"))
+        httpx.get("https://example.org/")
+""")
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines([">           httpx.get(\"https://example.org/\")",
+                                 "E           jobsim._http.UnmatchedRequest: jobsim: no route matches GET https://example.org/*",
+                                 "test_inner_unrouted.py:9: UnmatchedRequest"])  # fmt: skip
+    unrouted = result.stdout.str().split("test_other_error_through_httpx")[0]
+    assert "httpx/_" not in unrouted and "respx/" not in unrouted
+    result.stdout.fnmatch_lines(["*httpx/_client.py:*", "E*KeyError: 'route bug'"])  # another error keeps them
+
+
 WARNED = """
 import jobsim
 import pytest

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import re
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -43,6 +44,15 @@ def case_only_misses(sent: Sequence[Event], by_trigger: Mapping[str, Sequence[An
             *(case_only_unheard(sim, names, by_trigger) if sim is not None else ())]
 
 
+def _in_a_word(name: str, meant: str) -> bool:
+    """Whether the one edit between ``name`` and ``meant`` falls in a word of 4 letters or more (``sigup`` of
+    ``signup``), not in a short one (``sent/a`` and ``sent/b``, ``v1``/``v2``: names of their own)."""
+    split = [re.split(r"[^0-9A-Za-z]+", text) for text in (name, meant)]
+    if len(split[0]) != len(split[1]):
+        return False
+    return all(a == b or max(len(a), len(b)) >= 4 for a, b in zip(*split, strict=True))
+
+
 def _typo_misses(sent: Sequence[Event], names: Collection[str], by_trigger: Mapping[str, Sequence[Any]],
                  awaited: Collection[str]) -> list[str]:
     """One warning for each name sent that started no function, is not ``awaited``, and is a certain typo
@@ -62,7 +72,7 @@ def _typo_misses(sent: Sequence[Event], names: Collection[str], by_trigger: Mapp
         if name in awaited or any(pattern in by_trigger for pattern in triggers_of(name)):
             continue
         meant = one_typo(name, unmatched)
-        if meant is None or meant.casefold() == name.casefold():
+        if meant is None or meant.casefold() == name.casefold() or not _in_a_word(name, meant):
             continue
         counts = counts or Counter(event.name for event in sent)
         listening = by_trigger[meant]

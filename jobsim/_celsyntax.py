@@ -194,7 +194,8 @@ def check_call(node: ast.Call, expr: str, argument: str, restricted: bool) -> tu
     if restricted and name not in _celfuncs.RESTRICTED_OK:
         raise _bad(argument, expr, f"{name}() in a cancellation's condition: Inngest validates it with "
                    "DefaultRestrictiveValidationPolicy (pkg/expressions/validation.go), which refuses macros and every "
-                   "function but int(), uint() and double(); keep to comparisons, '&&', '||', '!' and 'in'")
+                   "function but the conversions int(), double() and uint() (which jobsim does not read); keep to "
+                   "int(), double(), comparisons, '&&', '||', '!' and 'in'")
     check_types(name, operands, expr, argument)
     return name, operands
 

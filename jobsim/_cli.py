@@ -191,6 +191,11 @@ def load_target(spec: str) -> tuple[Any, Any]:
             what = f"{module_part}:{name} is"
             if isinstance(target, Function):  # callable, but not a factory: called with no ctx it broke
                 raise JobsimError(_a_function_not_its_app(module, spec.partition(":")[0], name, target))
+            if _is_pytest_fixture(target):  # called, it raised pytest's "Fixture called directly" (a BaseException)
+                apps = _apps_of(module)
+                if attr or len(apps) != 1:  # a conftest's `jobsim_app` fixture beside its one `app`: that app is meant
+                    raise JobsimError(_a_fixture_not_its_app(module, spec.partition(":")[0], name, apps))
+                return module, apps[0]
             if callable(target) and not isinstance(target, App):
                 target = _call_factory(f"{module_part}:{name}", target)
                 what = f"{module_part}:{name}() returned"
@@ -199,7 +204,48 @@ def load_target(spec: str) -> tuple[Any, Any]:
                                   f"backend's app that a plugin adapts) with {module_part}:attribute")
             return module, target
     wanted = attr or "jobsim_app or app"
-    raise JobsimError(f"{module_part!r} has no {wanted} attribute to simulate; name one with {module_part}:attribute")
+    raise JobsimError(f"{module_part!r} has no {wanted} attribute to simulate{_did_you_mean(module, attr)}; name one "
+                      f"with {module_part}:attribute")  # fmt: skip
+
+
+def _did_you_mean(module: types.ModuleType, attr: str) -> str:
+    """`` (did you mean 'app'?)`` when ``attr`` (``jobs:ap``) is a near miss of one of the module's public names
+    (``hooks.near_miss``: a typo, another case, a close misspelling); the modules it imports are no target."""
+    from .hooks import near_miss
+
+    names = [name for name, value in vars(module).items()
+             if not name.startswith("_") and not isinstance(value, types.ModuleType)]  # fmt: skip
+    guess = near_miss(attr, names) if attr else None
+    return f" (did you mean {guess!r}?)" if guess is not None else ""
+
+
+def _is_pytest_fixture(target: Any) -> bool:
+    """Whether ``target`` is what ``@pytest.fixture`` returned, without importing pytest: an instance of
+    ``_pytest.fixtures.FixtureFunctionDefinition`` (pytest 8.4 and later), or a function that carries a
+    ``_pytestfixturefunction`` marker (before). Calling one raises pytest's ``Failed`` ("Fixture ... called
+    directly"), a ``BaseException``: only pytest may call it, with the fixtures it asks for."""
+    kind = type(target)
+    if kind.__name__ == "FixtureFunctionDefinition" and kind.__module__.startswith("_pytest"):
+        return True
+    return inspect.isfunction(target) and "_pytestfixturefunction" in vars(target)
+
+
+def _apps_of(module: types.ModuleType) -> list[App]:
+    """The apps (``jobsim.App``) the module's public names hold, each once (``app`` imported into a conftest)."""
+    apps = {id(value): value for name, value in vars(module).items()
+            if isinstance(value, App) and not name.startswith("_")}  # fmt: skip
+    return list(apps.values())
+
+
+def _a_fixture_not_its_app(module: types.ModuleType, typed: str, name: str, apps: list[App]) -> str:
+    """``conftest.py:jobsim_app`` is the pytest fixture that gives the app to tests: name the app itself."""
+    holders = [attr for attr, value in vars(module).items() if not attr.startswith("_") and any(
+        value is app for app in apps)]  # fmt: skip
+    fix = (f"name the app instead: {' or '.join(f'{typed}:{attr}' for attr in holders)}" if holders
+           else "name the app itself, in the module that defines it (`jobsim run jobs.py:app`, or `--app "
+           "jobs.py:app` for `jobsim replay`)")  # fmt: skip
+    return (f"{module.__name__}:{name} is a pytest fixture (@pytest.fixture), which only pytest can call, in a "
+            f"test that asks for it; {fix}")
 
 
 def _a_function_not_its_app(module: types.ModuleType, typed: str, name: str, function: Function) -> str:
@@ -227,7 +273,10 @@ def _call_factory(where: str, factory: Any) -> Any:
                               "name a jobsim.App, or a function taking none that returns one") from None  # fmt: skip
     try:
         return factory()
-    except (Exception, SystemExit) as exc:  # the user's factory broke: its own words, one line
+    except KeyboardInterrupt:  # Ctrl-C: main's "jobsim: interrupted", exit 130
+        raise
+    except BaseException as exc:  # the user's factory broke: its own words, one line (pytest.fail()/skip() and
+        # GeneratorExit too, BaseExceptions that ended jobsim with a traceback and exit 1, read as "differs")
         raise JobsimError(f"calling {where}() failed: {type(exc).__name__}: {exc}") from exc
 
 
@@ -308,12 +357,24 @@ def _run(args: argparse.Namespace) -> int:
         print(note, file=sys.stderr)
     unmatched = sim.http.unmatched
     if unmatched:  # only the table's failed and http columns told: every run could fail on it unseen
-        shown = sorted({f"{request.method} {request.url.copy_with(query=None)}" for request in unmatched})
-        more = f" and {len(shown) - 3} more" if len(shown) > 3 else ""
-        print(f"jobsim: note: {len(unmatched)} HTTP request(s) matched no route and failed as on a network error "
-              f"({', '.join(shown[:3])}{more}); add routes in {module.__name__}.jobsim_traffic(sim): "
-              "sim.http.post(url).respond(200)", file=sys.stderr)
+        print(_unmatched_note(module, unmatched), file=sys.stderr)
     return 0
+
+
+def _unmatched_note(module: types.ModuleType, unmatched: Sequence[Any]) -> str:
+    """The note on requests no route answered, the first three named, with the route to add for the first in its
+    own method (``sim.http.get('https://...')``: the fix was always ``sim.http.post(url)``, a GET's too). Its URL
+    is given without the query, as a route without one answers every query of that URL."""
+    from ._http import _route_helper
+
+    first = {f"{r.method} {r.url.copy_with(query=None)}": r for r in reversed(unmatched)}  # each its first request
+    shown = sorted(first)
+    request = first[shown[0]]
+    route = _route_helper(type(request)(request.method, request.url.copy_with(query=None)))
+    more = f" and {len(shown) - 3} more" if len(shown) > 3 else ""
+    return (f"jobsim: note: {len(unmatched)} HTTP request(s) matched no route and failed as on a network error "
+            f"({', '.join(shown[:3])}{more}); add routes in {module.__name__}.jobsim_traffic(sim), e.g. "
+            f"{route}.respond(200)")
 
 
 def check_output(flag: str, path: str, before: str) -> None:
@@ -394,7 +455,10 @@ def user_hook(module: Any, name: str, arity: int, shape: str) -> Callable[..., A
     def call(*args: Any) -> Any:
         try:
             return hook(*args)
-        except (Exception, SystemExit) as exc:  # sys.exit() in a hook ended jobsim with its code and no word
+        except KeyboardInterrupt:  # Ctrl-C: main's "jobsim: interrupted", exit 130
+            raise
+        except BaseException as exc:  # sys.exit() in a hook ended jobsim with its code and no word, pytest.fail(),
+            # pytest.skip() or GeneratorExit with a traceback and exit 1, which CI reads as "a replay differs";
             # a budget the simulation the hook drives ran out of passes (the caller says what that means), and a
             # plugin's error, but a refused jobsim call of the hook's own (sim.send(event, delay='-5s'), `with sim:`
             # on the simulation jobsim run started) is its bug, as any other error of it: job code's refusals fail
@@ -475,8 +539,9 @@ def _compare(args: argparse.Namespace) -> int:
     spec, _, attr = args.scenario.partition(":")
     module = _import_module(spec)
     if attr and not hasattr(module, attr):
-        raise JobsimError(f"{module.__name__!r} has no {attr} attribute; name its jobsim.Scenario (or a list of "
-                          f"them), or leave out ':{attr}' to use its `scenario` or `scenarios`")  # fmt: skip
+        raise JobsimError(f"{module.__name__!r} has no {attr} attribute{_did_you_mean(module, attr)}; name its "
+                          f"jobsim.Scenario (or a list of them), or leave out ':{attr}' to use its `scenario` or "
+                          "`scenarios`")  # fmt: skip
     found = getattr(module, attr) if attr else getattr(module, "scenario", None) or getattr(module, "scenarios", None)
     scenarios = found if isinstance(found, (list, tuple)) else [found]
     if attr and not (scenarios and all(isinstance(s, Scenario) for s in scenarios)):  # it named one: say what it is
@@ -540,7 +605,10 @@ def _import_module(spec: str) -> Any:
     except SystemExit as exc:  # a script's argparse or sys.exit() at import time: it would end jobsim silently
         raise JobsimError(f"importing {name!r} called sys.exit({exc.code!r}); put the code that runs the module as "
                           "a script under `if __name__ == \"__main__\":` and run again") from exc
-    except Exception as exc:  # the module itself is broken: say where, with its own words
+    except KeyboardInterrupt:  # Ctrl-C while it imports: main's "jobsim: interrupted", exit 130
+        raise
+    except BaseException as exc:  # the module itself is broken (or a conftest's pytest.importorskip() skipped it,
+        # a BaseException that ended jobsim with a traceback and exit 1): say where, with its own words
         raise JobsimError(
             f"importing {name!r} failed: {type(exc).__name__}: {exc}; fix that module and run again"
         ) from exc

@@ -25,16 +25,20 @@ class _Faults(_Lifecycle):
     # -- sim.fail (the next attempts of a function or of one of its steps fail) ---------------------
     @keywords_checked("sim.fail()")
     def fail(self, function_id: Any, step: str | None = None, *, times: int = 1, error: Any = None) -> None:
-        """Make the next ``times`` attempts of that function (or of its ``step``) fail with ``error``."""
+        """Make the next ``times`` attempts of that function (or of its ``step``) fail with ``error``.
+
+        ``function_id`` may name a function's on_failure handler, ``'<id>-failure'``, before
+        it first runs: the fault fires in its first run.
+        """
         self._refuse_closed("fail")
-        fn = self._function(function_id)
+        fn_id = self._function_id(function_id)  # '<id>-failure' too, before its on_failure handler first runs
         if step is not None and (not isinstance(step, str) or not step):
             raise InvalidArgument.build("step", step, "a step id (a non-empty string), or None for the function")
         if isinstance(times, bool) or not isinstance(times, int) or times < 1:
             raise InvalidArgument.build("times", times, "an int >= 1")
         check_fault_error("error", error, error)  # one that fails each attempt as asked, not a TypeError
-        self.engine.add_fault(fn.id, step, times, error)
-        self._armed(self.now_ns(), {"fault": "fail", "function": fn.id, "step": step, "times": times,
+        self.engine.add_fault(fn_id, step, times, error)
+        self._armed(self.now_ns(), {"fault": "fail", "function": fn_id, "step": step, "times": times,
                                     "error": describe_error(error)})  # fmt: skip
 
     def _refuse_closed(self, fault: str) -> None:
@@ -69,7 +73,7 @@ class _Faults(_Lifecycle):
         """
         self._refuse_closed("crash_worker")
         at_ns = self._fault_instant(at, "at")
-        fn_id = None if function is None else self._function(function, "function").id
+        fn_id = None if function is None else self._function_id(function, "function")  # '<id>-failure' too
         claimed = any(self._plugins.hook.jobsim_crash_worker(sim=self, at=at_ns, function=fn_id))
         if fn_id is None and not claimed:
             self._refuse_crash_nothing_could_take()

@@ -231,7 +231,9 @@ class _Lifecycle(_Targets):
                 ran = ", ".join(map(repr, sorted(kinds))) or "none"
                 hint = f"no step of that id ran (a typo?); its steps that ran: {ran}"
             else:
-                hint = f"it is a {kind} step, which runs no code (sim.fail reaches step.run and step.send_event steps)"
+                article = "an" if kind.startswith(tuple("aeiou")) else "a"  # an invoke step, a sleep step
+                hint = (f"it is {article} {kind} step, which runs no code (sim.fail reaches step.run and "
+                        "step.send_event steps)")  # fmt: skip
             self._warn(f"sim.fail({function_id!r}, step={step!r}) never fired: {hint}", FaultWarning)
 
     def _warn_blind_keys(self) -> None:

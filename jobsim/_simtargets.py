@@ -9,7 +9,7 @@ import inspect
 import os
 import sys
 import types
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import _plugins
@@ -20,7 +20,7 @@ from ._profiles import resolve_function
 from ._records import Run
 from ._retries import Retries
 from ._safe import shown
-from .errors import InvalidArgument, PluginError
+from .errors import InvalidArgument, PluginError, UnsupportedFeature
 from .hooks import Adapted
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from ._engine import Engine
     from ._events import Bus
     from ._kernel import Kernel
-    from ._profiles import Profile
+    from ._profiles import Profile, Profiles
     from ._selection import Selection
     from ._trace import Trace
     from ._wallclock import WallClock
@@ -50,6 +50,7 @@ class _Targets:
         # real annotations would make typing.get_type_hints(Simulation) name types imported for checking)
         tz: dt.tzinfo
         profile: Profile
+        profiles: Profiles
         kernel: Kernel
         trace: Trace
         engine: Engine
@@ -61,6 +62,7 @@ class _Targets:
         _plugins: pluggy.PluginManager
         _own_worker: set[str]
         _app_targets: list[App]
+        _given: list[Any]
         _selection: Selection | None
         _failure_handlers: dict[str, Function]
         _state: str
@@ -145,6 +147,32 @@ class _Targets:
                 self.apps.append(fn.app)
         self._add_functions(adapted.functions)
 
+    def _chosen_profile(self, profile: str | Profile | None) -> Profile:
+        """``Simulation(profile=...)``: the profile named, else the targets' own (``own_profile``).
+
+        A profile chooses the rules of the functions jobsim's engine runs: a ``jobsim.App``'s, and those of a
+        plugin's target that is not ``own_worker`` (inngest-py's). A target whose plugin runs it on its own
+        library's rules (a Celery app) follows none: a profile named for a simulation of such targets alone,
+        and not theirs, would only be a label, so it is refused (an ``UnsupportedFeature``, which ``compare``
+        turns into a row saying why)."""
+        if profile is None:
+            return self.profiles.get(own_profile(self.adapted))
+        chosen = self.profiles.get(profile)
+        adapted = self.adapted
+        if self._app_targets or not adapted or not all(a.own_worker and a.profile for a in adapted):
+            return chosen
+        own = list(dict.fromkeys(str(a.profile) for a in adapted))
+        if chosen.name.partition("(")[0] in own:  # theirs, or a variant of it
+            return chosen
+        given = [target for target in self._given if not isinstance(target, App)]
+        named = " and ".join(filter(None, [", ".join(map(shown, given[:-1])), shown(given[-1])]))
+        them, its = ("it", "its") if len(given) == 1 else ("them", "their")
+        raise UnsupportedFeature(
+            f"profile={chosen.name!r} cannot apply to the target{'s' if len(given) > 1 else ''} {named}: "
+            f"{_own_rules(adapted)} whatever the profile (profiles choose the rules of jobsim.App functions, and "
+            f"there are none here: simulate {them} under {_listed(own)}, {its} own)",
+            system=chosen.label, feature="profile")  # fmt: skip
+
     def _add_functions(self, functions: Iterable[Function]) -> None:
         for fn in functions:
             self._check_new(fn)
@@ -218,15 +246,28 @@ class _Targets:
         """Runs of one function (by id or object), or of every function in start order."""
         if function is None:
             return sorted((r for runs in self.engine.runs.values() for r in runs), key=lambda r: (r.start_ns, r.id))
+        return list(self.engine.runs.get(self._function_id(function), ()))
+
+    def _function_id(self, function: Any, argument: str = "function_id") -> str:
+        """The id of ``function`` as ``_function`` finds it, or ``'<id>-failure'``, the on_failure handler of a
+        simulated function, from the start: the handler is made when a run of its function first fails
+        (``_failure_handler``), and ``sim.runs``, ``sim.fail`` and ``sim.crash_worker`` take its id before that (its
+        runs and the faults armed for it are found by that id). The handler of a function the selection left out
+        is refused as that function is."""
         if isinstance(function, str) and function not in self.functions and function.endswith("-failure"):
             owner = self.functions.get(function.removesuffix("-failure"))
-            if owner is not None and owner.on_failure is not None:  # its handler is made when a run first fails
-                return list(self.engine.runs.get(function, ()))
+            if owner is not None and owner.on_failure is not None:
+                return function
+            if owner is not None:  # the handler's id, of a function without one: say that, not only list the ids
+                raise InvalidArgument.build(argument, function, "one of the simulated function ids: "
+                                            f"{listed_ids(self.functions, function)}; {function!r} would be the "
+                                            f"on_failure handler of function {owner.id!r}, which declares none "
+                                            "(give it on_failure=... to have one)")  # fmt: skip
             selection = self._selection
             left_out = None if selection is None else selection.find(function.removesuffix("-failure"))
             if selection is not None and left_out is not None and left_out.on_failure is not None:
-                raise selection.refuse(left_out, "function_id", function)  # the handler of a function left out
-        return list(self.engine.runs.get(self._function(function).id, ()))
+                raise selection.refuse(left_out, argument, function)  # the handler of a function left out
+        return self._function(function, argument).id
 
     def _function(self, function: Any, argument: str = "function_id") -> Function:
         if isinstance(function, Function):
@@ -295,6 +336,36 @@ _TARGETS = {
 }
 """What each backend plugin adapts, by its entry-point name: the install note for one not installed, and, for a
 job function passed as a target, what to pass instead."""
+
+
+_LIBRARIES = {"celery": "Celery", "rq": "RQ", "apscheduler": "APScheduler", "bullmq": "BullMQ", "huey": "Huey",
+              "dramatiq": "Dramatiq", "arq": "arq"}  # fmt: skip
+"""Whose rules a backend plugin's own worker follows, by ``Adapted.backend``: the refusal of a profile not theirs."""
+
+
+def own_profile(adapted: Sequence[Adapted]) -> str:
+    """The profile of a simulation not given one: that of the first target whose functions jobsim's engine runs
+    (inngest-py's: they follow it), else the first target's own (which a Celery app, running on Celery's rules,
+    does not follow: it rules the simulation's jobsim.App functions), else ``"inngest"``."""
+    declared = [a for a in adapted if a.profile]
+    engine_run = [a for a in declared if not a.own_worker]
+    return str((engine_run or declared)[0].profile) if declared else "inngest"
+
+
+def _own_rules(adapted: Sequence[Adapted]) -> str:
+    """``a Celery app runs on Celery's rules``; each backend once, in the order of the targets."""
+    clauses: list[str] = []
+    for backend in dict.fromkeys(a.backend for a in adapted):
+        what, library = _TARGETS.get(backend, f"a {backend} target"), _LIBRARIES.get(backend, backend)
+        verb = ("runs " if what.startswith(("a ", "an ")) else "run ") if not clauses else ""
+        clauses.append(f"{what} {verb}on {library}'s" + (" rules" if not clauses else ""))
+    return ", ".join(clauses[:-1]) + (" and " if len(clauses) > 1 else "") + clauses[-1]
+
+
+def _listed(names: Sequence[str]) -> str:
+    """``'celery'`` or ``'dramatiq', 'huey' or 'celery'``."""
+    quoted = [repr(name) for name in names]
+    return ", ".join(quoted[:-1]) + " or " + quoted[-1] if len(quoted) > 1 else quoted[0]
 
 
 def _refuse_plain(target: Any) -> None:

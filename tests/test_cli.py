@@ -842,8 +842,8 @@ def test_run_notes_requests_no_route_answered(capsys, tmp_path, monkeypatch):
     code, out, err = run(capsys, "run", module, "--days", "1", "--no-timeline")
     assert code == 0 and "report" in out
     assert err == ("jobsim: note: 2 HTTP request(s) matched no route and failed as on a network error (GET "
-                   f"https://analytics.shop.test/daily); add routes in {module}.jobsim_traffic(sim): "
-                   "sim.http.post(url).respond(200)\n")
+                   f"https://analytics.shop.test/daily); add routes in {module}.jobsim_traffic(sim), e.g. "
+                   "sim.http.get('https://analytics.shop.test/daily').respond(200)\n")  # was sim.http.post(url)
     routed = write_module(tmp_path, monkeypatch, """
         import httpx
         import jobsim
@@ -859,3 +859,203 @@ def test_run_notes_requests_no_route_answered(capsys, tmp_path, monkeypatch):
             sim.send("go")
         """)
     assert run(capsys, "run", routed, "--days", "1", "--no-timeline")[2] == ""
+
+
+def test_the_route_advised_for_unmatched_requests_is_in_the_first_requests_own_method(capsys, tmp_path, monkeypatch):
+    """The advice was ``sim.http.post(url)`` whatever the method; one without a helper is ``sim.http.request``."""
+    module = write_module(tmp_path, monkeypatch, """
+        import httpx
+        import jobsim
+
+        app = jobsim.App("calls3")
+
+        @app.function("sync", on="go", retries=0)
+        def sync(ctx):
+            httpx.request("PROPFIND", "https://dav.shop.test/cal?depth=1")
+            httpx.delete("https://shop.test/carts/7")
+
+        def jobsim_traffic(sim):
+            sim.send("go")
+        """)
+    code, _, err = run(capsys, "run", module, "--days", "1", "--no-timeline")
+    assert code == 0
+    assert err == ("jobsim: note: 1 HTTP request(s) matched no route and failed as on a network error (PROPFIND "
+                   f"https://dav.shop.test/cal); add routes in {module}.jobsim_traffic(sim), e.g. "
+                   "sim.http.request('PROPFIND', 'https://dav.shop.test/cal').respond(200)\n")
+    module = write_module(tmp_path, monkeypatch, """
+        import httpx
+        import jobsim
+
+        app = jobsim.App("calls4")
+
+        @app.function("sync", on="go", retries=0)
+        def sync(ctx):
+            try:
+                httpx.put("https://shop.test/b")
+            except httpx.HTTPError:
+                httpx.delete("https://shop.test/a")
+
+        def jobsim_traffic(sim):
+            sim.send("go")
+        """)
+    code, _, err = run(capsys, "run", module, "--days", "1", "--no-timeline")
+    assert (code, err) == (0, "jobsim: note: 2 HTTP request(s) matched no route and failed as on a network error "
+                              "(DELETE https://shop.test/a, PUT https://shop.test/b); add routes in "
+                              f"{module}.jobsim_traffic(sim), e.g. sim.http.delete('https://shop.test/a')"
+                              ".respond(200)\n")  # fmt: skip
+
+
+@pytest.mark.parametrize(("target", "guess"), [
+    (":ap", " (did you mean 'app'?)"), (":App", " (did you mean 'app'?)"),
+    (":jobsim_ap", " (did you mean 'jobsim_app'?)"),
+    (":hello_wrold", " (did you mean 'hello_world'?)"), (":nothing_like_it", ""),
+    (":textwrp", ""),  # a module the target imports is no app to suggest
+])  # fmt: skip
+def test_an_attribute_the_module_lacks_is_answered_with_the_one_meant(tmp_path, monkeypatch, capsys, target, guess):
+    """``jobs:ap`` said "'jobs' has no ap attribute", with no word of ``app``."""
+    module = write_module(tmp_path, monkeypatch, "import textwrap\n" + MODULE.replace("def hello(", "def hello_world(")
+                          + "\njobsim_app = app\n")  # fmt: skip
+    code, out, err = run(capsys, "run", module + target)
+    assert (code, out) == (2, "")
+    assert err == (f"jobsim: error: {module!r} has no {target[1:]} attribute to simulate{guess}; name one with "
+                   f"{module}:attribute\n")
+
+
+def test_compare_answers_an_attribute_the_module_lacks_with_the_one_meant(tmp_path, monkeypatch, capsys):
+    module = write_module(tmp_path, monkeypatch, "import jobsim\nscenarios = []\n")
+    code, out, err = run(capsys, "compare", f"{module}:scenario")
+    assert (code, out) == (2, "")
+    assert err == (f"jobsim: error: {module!r} has no scenario attribute (did you mean 'scenarios'?); name its "
+                   "jobsim.Scenario (or a list of them), or leave out ':scenario' to use its `scenario` or "
+                   "`scenarios`\n")
+
+
+# -- a conftest's `jobsim_app` fixture, and BaseExceptions (pytest.fail/skip, GeneratorExit) from the user's code ----
+
+CONFTEST = """
+import pytest
+import jobsim
+
+app = jobsim.App("shop")
+
+@app.function("hello", on="hello")
+def hello(ctx):
+    return "hi"
+
+@pytest.fixture
+def jobsim_app():
+    return app
+
+def jobsim_traffic(sim):
+    sim.send("hello")
+"""
+
+
+@pytest.mark.parametrize("command", [["run"], ["replay", "week.jobsim.jsonl", "--app"]])
+def test_a_jobsim_app_fixture_beside_the_modules_one_app_simulates_that_app(tmp_path, monkeypatch, capsys, command):
+    """The README's conftest (``@pytest.fixture def jobsim_app(): return app``): calling the fixture raised
+    pytest's ``Failed`` ("Fixture called directly"), a traceback and exit 1, read as "the replay differs"."""
+    module = write_module(tmp_path, monkeypatch, CONFTEST)
+    code, out, err = run(capsys, "run", f"{module}.py", "--days", "1", "--save", tmp_path / "week.jobsim.jsonl")
+    assert (code, err) == (0, "")
+    assert "hello" in out
+    if command[0] == "replay":
+        code, out, err = run(capsys, *command, f"{module}.py")
+        assert (code, err) == (0, "")
+        assert out.endswith("\nsame: 1 function(s), recorded and replayed agree on runs, outputs, emails, http, "
+                            "events, timing\n")
+
+
+@pytest.mark.parametrize(("source", "target", "fix"), [
+    ("", ":jobsim_app", "name the app instead: {m}.py:app"),  # named: not swapped for another
+    ("admin = jobsim.App('admin')\n", "", "name the app instead: {m}.py:app or {m}.py:admin"),
+    ("", "", "name the app itself, in the module that defines it (`jobsim run jobs.py:app`, or `--app jobs.py:app` "
+             "for `jobsim replay`)"),
+])  # fmt: skip
+def test_a_jobsim_app_fixture_is_refused_naming_the_app_to_give(tmp_path, monkeypatch, capsys, source, target, fix):
+    conftest = CONFTEST + source
+    if not fix.startswith("name the app instead"):  # the fixture's app defined elsewhere: none in this module
+        conftest = conftest.replace('app = jobsim.App("shop")', '_app = jobsim.App("shop")').replace(
+            "@app.", "@_app.").replace("return app", "return _app")  # fmt: skip
+    module = write_module(tmp_path, monkeypatch, conftest)
+    for command in (["run"], ["replay", tmp_path / "week.jobsim.jsonl", "--app"]):
+        code, out, err = run(capsys, *command, f"{module}.py{target}")
+        assert (code, out) == (2, "")
+        assert err == (f"jobsim: error: {module}:jobsim_app is a pytest fixture (@pytest.fixture), which only pytest "
+                       f"can call, in a test that asks for it; {fix.format(m=module)}\n")
+
+
+def test_a_fixture_is_told_from_a_function_without_importing_pytest():
+    from jobsim._cli import _is_pytest_fixture
+
+    def jobsim_app():
+        return None
+
+    assert _is_pytest_fixture(pytest.fixture(jobsim_app)) and not _is_pytest_fixture(jobsim_app)
+    jobsim_app._pytestfixturefunction = object()  # what @pytest.fixture marked before pytest 8.4
+    assert _is_pytest_fixture(jobsim_app) and not _is_pytest_fixture(jobsim.App("plain"))
+
+
+def run_unskipped(capsys, *argv):
+    """``run``, failing the test if pytest.skip()'s ``Skipped`` escapes jobsim: pytest would skip it, unseen."""
+    try:
+        return run(capsys, *argv)
+    except pytest.skip.Exception as exc:
+        pytest.fail(f"Skipped escaped jobsim: {exc}")
+
+
+BASE_EXCEPTIONS = """
+import pytest
+
+class Stop(BaseException):
+    pass
+
+def raise_(name):
+    raise {"fail": pytest.fail.Exception("no database"), "skip": pytest.skip.Exception("no network"),
+           "stop": Stop("halt"), "exit": GeneratorExit("closed")}[name]
+"""
+
+
+@pytest.mark.parametrize(("name", "said"), [
+    ("fail", "Failed: no database"), ("skip", "Skipped: no network"), ("stop", "Stop: halt"),
+    ("exit", "GeneratorExit: closed"),
+])  # fmt: skip
+def test_a_base_exception_from_a_factory_or_hook_exits_2_in_one_line(tmp_path, monkeypatch, capsys, name, said):
+    """pytest.fail()/pytest.skip() (pytest's OutcomeExceptions), a BaseException of the user's own or GeneratorExit
+    ended jobsim with a traceback and exit 1, which says "a replay or diff differs": they are errors as any other."""
+    module = write_module(tmp_path, monkeypatch, MODULE + BASE_EXCEPTIONS + f"""
+def make():
+    raise_({name!r})
+
+def broken_hook(sim):
+    raise_({name!r})
+""")
+    run(capsys, "run", module, "--days", "1", "--save", tmp_path / "week.jobsim.jsonl")
+    line = (MODULE + BASE_EXCEPTIONS).splitlines().index("def raise_(name):") + 2
+    code, out, err = run_unskipped(capsys, "run", f"{module}:make")
+    assert (code, out, err) == (2, "", f"jobsim: error: calling {module}:make() failed: {said}\n")
+    monkeypatch.setattr(sys.modules[module], "jobsim_traffic", sys.modules[module].broken_hook)
+    code, out, err = run_unskipped(capsys, "run", module)
+    assert (code, out, err) == (2, "", f"jobsim: error: {module}.jobsim_traffic() failed: {said} ({module}.py, line "
+                                       f"{line}); fix it and run again\n")  # fmt: skip
+    monkeypatch.setattr(sys.modules[module], "jobsim_setup", sys.modules[module].broken_hook, raising=False)
+    code, out, err = run_unskipped(capsys, "replay", tmp_path / "week.jobsim.jsonl", "--app", module)
+    assert (code, out, err) == (2, "", f"jobsim: error: {module}.jobsim_setup() failed: {said} ({module}.py, line "
+                                       f"{line}); fix it and run again\n")  # fmt: skip
+
+
+def test_a_module_that_pytest_skips_as_it_is_imported_exits_2_in_one_line(tmp_path, monkeypatch, capsys):
+    """A conftest's ``pytest.importorskip()`` raised ``Skipped`` out of jobsim: a traceback and exit 1."""
+    module = write_module(tmp_path, monkeypatch, "import pytest\npytest.importorskip('no_such_module_here')\n")
+    code, out, err = run_unskipped(capsys, "run", module)
+    assert (code, out) == (2, "")
+    assert err == (f"jobsim: error: importing {module!r} failed: Skipped: could not import 'no_such_module_here': "
+                   "No module named 'no_such_module_here'; fix that module and run again\n")
+
+
+@pytest.mark.parametrize("where", ["make", "jobsim_traffic"])
+def test_ctrl_c_in_a_factory_or_hook_is_still_exit_130(tmp_path, monkeypatch, capsys, where):
+    module = write_module(tmp_path, monkeypatch, MODULE + "\ndef make():\n    raise KeyboardInterrupt\n"
+                          "\ndef jobsim_traffic(sim):\n    raise KeyboardInterrupt\n")  # fmt: skip
+    target = f"{module}:make" if where == "make" else module
+    assert run(capsys, "run", target) == (130, "", "jobsim: interrupted\n")

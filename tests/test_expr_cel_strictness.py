@@ -81,3 +81,19 @@ def test_bools_are_not_numbers_inside_lists_and_maps_either(expression, holds):
     event = jobsim.Event("e", {"ones": [1], "flags": [True], "map": {"a": 1}})
     candidate = jobsim.Event("c", {"flags": [True], "flagmap": {"a": True}, "doubles": [1.0]})
     assert compile_expression(expression)(event, candidate) is holds
+
+
+def test_a_cancellations_condition_is_told_the_functions_jobsim_reads_not_uint():
+    """Inngest's restrictive policy lets a cancellation call ``int``, ``uint`` and ``double``; jobsim reads no
+    ``uint``, so the refusal of another function names ``uint()`` as unread, and ``uint()`` itself is refused."""
+    with pytest.raises(jobsim.InvalidArgument) as caught:
+        jobsim.Cancel("stop", if_exp="size(async.data.ids) > 0")
+    assert str(caught.value) == (
+        "if_exp='size(async.data.ids) > 0' is not valid: size() in a cancellation's condition: Inngest validates it "
+        "with DefaultRestrictiveValidationPolicy (pkg/expressions/validation.go), which refuses macros and every "
+        "function but the conversions int(), double() and uint() (which jobsim does not read); keep to int(), "
+        "double(), comparisons, '&&', '||', '!' and 'in'")
+    with pytest.raises(jobsim.InvalidArgument, match=r"^if_exp='uint\(event.data.x\) > 1' is not valid: unknown "
+                       r"function uint\(\) with 1 argument\(s\); functions: "):  # fmt: skip
+        jobsim.Cancel("stop", if_exp="uint(event.data.x) > 1")
+    jobsim.Cancel("stop", if_exp="int(event.data.x) > 1 && double(async.data.y) < 2.5")

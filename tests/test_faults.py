@@ -811,3 +811,86 @@ def test_quirrel_holds_a_crashed_cron_jobs_repetitions_until_the_stale_checker_f
     the simulation's start); only then does acknowledge.lua re-add the job, at cron(09:00) = 09:10."""
     _, runs = _quirrel_sync(120, crash="2025-03-03T09:01:00Z", until="2h")
     assert runs[:3] == [("09:00", "09:00", "failed"), ("09:10", "10:00", "completed"), ("09:20", "10:02", "completed")]
+
+
+def alerting_app(alerts):
+    """'charge' fails for good at once; its on_failure handler, 'charge-failure', spends 10 s in its step 'alert'."""
+    app = jobsim.App("pay")
+
+    def alert(ctx):
+        ctx.step.run("alert", lambda: (time.sleep(10), alerts.append(ctx.event.data["error"]["message"])))
+
+    @app.function("charge", on="go", retries=0, on_failure=alert)
+    def charge(ctx):
+        raise jobsim.NonRetriableError("card declined")
+
+    @app.function("refund", on="go")
+    def refund(ctx):
+        return "refunded"
+
+    return app
+
+
+def test_sim_fail_takes_an_on_failure_handlers_id_before_its_first_run_and_the_fault_fires_there():
+    """The handler is made when a run of its function first fails: sim.fail('charge-failure') was refused before
+    that (InvalidArgument: not a simulated function id), and accepted after."""
+    alerts = []
+    with jobsim.Simulation(alerting_app(alerts), start=START) as sim:
+        sim.fail("charge-failure", step="alert", error=jobsim.NonRetriableError("pager down"))
+        assert sim.runs("charge-failure") == []
+        sim.send("go")
+        sim.run_until_idle()
+    (run,) = sim.runs("charge-failure")
+    assert run.status == "failed" and alerts == []
+    assert [str(a.error) for a in run.steps["alert"].attempts] == ["pager down"]
+    assert [r.data for r in sim.trace.of("fault.armed")] == [
+        {"fault": "fail", "function": "charge-failure", "step": "alert", "times": 1,
+         "error": {"type": "NonRetriableError", "module": "jobsim.errors", "message": "pager down"}}]  # fmt: skip
+
+
+def test_crash_worker_takes_an_on_failure_handlers_id_before_its_first_run():
+    alerts = []
+    with jobsim.Simulation(alerting_app(alerts), start=START) as sim:
+        sim.crash_worker(at="2025-03-03T00:00:05Z", function="charge-failure")
+        sim.send("go")
+        sim.run_until_idle()
+    (run,) = sim.runs("charge-failure")
+    assert run.status == "failed" and alerts == []
+    assert [(type(a.error), a.finished_at) for a in run.steps["alert"].attempts] == [
+        (WorkerCrashed, datetime.datetime(2025, 3, 3, 0, 0, 5, tzinfo=datetime.timezone.utc))]
+
+
+@pytest.mark.parametrize("call", ["runs", "fail", "crash_worker"])
+def test_the_handler_id_of_a_function_without_on_failure_is_refused_saying_so(call):
+    argument = "function" if call == "crash_worker" else "function_id"
+    with jobsim.Simulation(alerting_app([]), start=START) as sim:
+        aim = (lambda fn: sim.crash_worker(function=fn)) if call == "crash_worker" else getattr(sim, call)
+        with pytest.raises(InvalidArgument) as caught:
+            aim("refund-failure")
+        with pytest.raises(InvalidArgument, match=rf"^{argument}='nope-failure' is not valid: one of the simulated "
+                           r"function ids: 'charge', 'refund'$"):  # fmt: skip
+            aim("nope-failure")
+    assert str(caught.value) == (
+        f"{argument}='refund-failure' is not valid: one of the simulated function ids: 'charge', 'refund'; "
+        "'refund-failure' would be the on_failure handler of function 'refund', which declares none (give it "
+        "on_failure=... to have one)")
+
+
+def test_a_fault_aimed_at_an_invoke_step_warns_with_an_invoke_step():
+    app = jobsim.App("shop")
+
+    @app.function("child", on="child")
+    def child(ctx):
+        return "c"
+
+    @app.function("parent", on="go")
+    def parent(ctx):
+        return ctx.step.invoke("call", function=child, data={})
+
+    with pytest.warns(jobsim.FaultWarning) as caught, jobsim.Simulation(app, start=START) as sim:
+        sim.fail("parent", step="call")
+        sim.send("go")
+        sim.run_until_idle()
+    assert [str(w.message) for w in caught] == [
+        "sim.fail('parent', step='call') never fired: it is an invoke step, which runs no code (sim.fail reaches "
+        "step.run and step.send_event steps)"]  # fmt: skip

@@ -101,6 +101,7 @@ def test_no_typo_is_named_when_the_trigger_was_sent_too_or_the_names_differ_more
     app = app_on(welcome="user/signup", v1="order/v1")
     assert closed(app, "user/signup", "user/sigup")[0] == []  # the right spelling reached its listener
     assert closed(app, "user/deleted", "order/v2", "user/sgnp")[0] == []  # unlike any, a digit, two edits
+    assert closed(app_on(listener="sent/b", other="user/usr"), "sent/a", "user/us")[0] == []  # in a short word
 
 
 def test_a_function_listening_to_both_spellings_is_not_said_never_to_have_run() -> None:

@@ -248,9 +248,7 @@ class Simulation(_Faults):
             from ._selection import select
 
             self._selection = select(self.functions, functions, exclude_functions, self._own_worker)
-        if profile is None:
-            profile = next((a.profile for a in self.adapted if a.profile), "inngest")
-        self.profile = self.profiles.get(profile)
+        self.profile = self._chosen_profile(profile)  # refuses one that no target would follow
         self.functions = {fn_id: self._limited(fn) for fn_id, fn in self.functions.items()}
         if not self.functions and not any(a.dynamic for a in self.adapted):
             backends = sorted({a.backend for a in self.adapted})  # e.g. an inngest-py client alone
@@ -328,7 +326,7 @@ class Simulation(_Faults):
         ``function_id``: a simulated function's id, or the object ``@app.function`` (or a plugin's task) is;
         another is refused (``InvalidArgument`` listing the ids), as a misspelled one gave a stream nothing draws
         from. A plugin's stream for a name that may be no function's: ``jobsim.hooks.target_rng``."""
-        return self._stream(self._function(function_id).id)
+        return self._stream(self._function_id(function_id))
 
     def _stream(self, name: str) -> random.Random:
         """``rng_for`` without the check: the engine's draws, for functions it runs, and ``hooks.target_rng``."""

@@ -235,14 +235,14 @@ def no_email_after(sim: Any, function: Any, *, statuses: Sequence[str] = ("cance
     a cancellation or a timeout, and mail that outlives the decision to send it.
     """
     __tracebackhide__ = True
-    sim = _sim(sim, "runs", "trace", "mail", "_function")
+    sim = _sim(sim, "runs", "trace", "mail", "_function_id")
     statuses = _statuses(statuses)
     if related is not None:
         check_callable("related", related, 2, "a function (email, run) -> bool")
-    fn = sim._function(function, "function")
+    fid = sim._function_id(function, "function")  # an on_failure handler's id too, before its first run
     origins = _email_origins(sim)
     late = []
-    for run in sim.runs(fn):
+    for run in sim.runs(fid):
         if run.status not in statuses or run.end_ns is None:
             continue
         for email in sim.mail.outbox:
@@ -252,7 +252,7 @@ def no_email_after(sim: Any, function: Any, *, statuses: Sequence[str] = ("cance
             if mine and sent > run.end_ns:
                 late.append(f"  {describe(email)}: {format_duration(sent - run.end_ns)} after {describe(run)}")
     if late:
-        title = f"no email after a {'/'.join(statuses)} run of {fn.id!r}: {len(late)} email(s) sent after"
+        title = f"no email after a {'/'.join(statuses)} run of {fid!r}: {len(late)} email(s) sent after"
         raise _violation(title, late[:_SHOWN], len(late))
 
 
@@ -347,7 +347,7 @@ def _policy_runs(sim: Any, runs: list[Run], function: Any) -> list[Run]:
     check of nothing would pass, and when ``function`` names such a function (even before it has runs)."""
     own: set[str] = getattr(sim, "_own_worker", set())
     kept = [run for run in runs if run.function.id not in own]
-    named = None if function is None or not hasattr(sim, "_function") else sim._function(function).id
+    named = None if function is None or not hasattr(sim, "_function_id") else sim._function_id(function)
     if named not in own and (kept or not runs):  # a function named: refused even before it has runs
         return kept
     names = repr(named) if named is not None else ", ".join(sorted({repr(run.function.id) for run in runs}))

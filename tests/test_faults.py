@@ -860,6 +860,21 @@ def test_crash_worker_takes_an_on_failure_handlers_id_before_its_first_run():
         (WorkerCrashed, datetime.datetime(2025, 3, 3, 0, 0, 5, tzinfo=datetime.timezone.utc))]
 
 
+def test_the_handlers_random_stream_and_invariants_take_its_id_before_its_first_run():
+    alerts = []
+    with jobsim.Simulation(alerting_app(alerts), start=START) as sim:
+        drawn = sim.rng_for("charge-failure").random()  # the handler's own stream, as after it is made
+        jobsim.invariants.no_email_after(sim, "charge-failure")  # no run yet: nothing to check, no refusal
+        jobsim.invariants.retries_respect_policy(sim, "charge-failure")
+        sim.send("go")
+        sim.run_until_idle()
+    with jobsim.Simulation(alerting_app([]), start=START) as again:
+        again.send("go")
+        again.run_until_idle()
+        assert again.rng_for("charge-failure").random() == drawn
+    assert [run.status for run in sim.runs("charge-failure")] == ["completed"]
+
+
 @pytest.mark.parametrize("call", ["runs", "fail", "crash_worker"])
 def test_the_handler_id_of_a_function_without_on_failure_is_refused_saying_so(call):
     argument = "function" if call == "crash_worker" else "function_id"

@@ -47,7 +47,7 @@ class Execution:
         self.ended: str | None = None  # what ended an async handler's request (``end``), while tasks still run
 
     def key(self, step_id: Any) -> str:
-        """The step id, with ``:n`` appended on its n-th reuse in this request."""
+        """The step id, with ``:n`` appended on its n-th reuse in this request (``indexed``)."""
         if (type(step_id) is not str or not step_id) and (not isinstance(step_id, str) or not step_id):
             raise InvalidArgument.build("step_id", step_id, "a step id is a non-empty string, e.g. 'send-email'")
         if self.in_step:
@@ -60,7 +60,25 @@ class Execution:
         seen = self.seen
         count = seen.get(step_id, 0)
         seen[step_id] = count + 1
-        return step_id if count == 0 else f"{step_id}:{count}"
+        return step_id if count == 0 else self.indexed(step_id, count)
+
+    def indexed(self, step_id: str, count: int) -> str:
+        """The key of the ``count``-th reuse of ``step_id`` in this request: ``id:count``, or the next ``id:n``
+        no step of the request has taken (an explicit ``"a:1"`` before the second ``"a"``), as Inngest's JS SDK
+        probes (``resolveStepIdCollision``: "probing i upward ... until an unused hash is found"). Each such key
+        is counted in ``seen`` too, so an explicit ``"a:1"`` after the second ``"a"`` is ``a:1:1``, not the
+        second ``"a"``'s stored result (inngest-py's counter alone gives both one key, and the later step is
+        skipped as done). A function whose ``options["step_ids"]`` is ``"counter"`` (jobsim-inngest's, as
+        inngest-py's ``_parse_step_id`` does) gets ``id:count`` alone."""
+        key = f"{step_id}:{count}"
+        if self.run_.function.options.get("step_ids") == "counter":
+            return key
+        seen = self.seen
+        while key in seen:
+            count += 1
+            key = f"{step_id}:{count}"
+        seen[key] = 1
+        return key
 
     def memo(self, key: str, kind: str) -> StepRecord | None:
         """The stored record of ``key`` if it is finished, else ``None`` (run it now)."""
@@ -149,7 +167,7 @@ class Execution:
             seen = self.seen
             count = seen.get(step_id, 0)
             seen[step_id] = count + 1
-            key = step_id if count == 0 else f"{step_id}:{count}"
+            key = step_id if count == 0 else self.indexed(step_id, count)
         else:
             key = self.key(step_id)
         return key, self.memo(key, kind)

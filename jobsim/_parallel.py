@@ -218,14 +218,14 @@ class _Entrant:
 
 
 def _ended(x: Execution, before: dict[str, int]) -> int:
-    """When the steps a callable met ended (the latest): those ``x.seen`` counted since ``before`` (``:n`` keys
-    for repeats). A callable that met no step ended before any (``Promise.race`` takes a plain value at once)."""
+    """When the steps a callable met ended (the latest): those whose keys ``x.seen`` gained since ``before`` (it
+    holds every key a step of the request took, ``Execution.indexed``). A callable that met no step ended before
+    any (``Promise.race`` takes a plain value at once)."""
     steps, latest = x.run_.steps, -1
-    for step_id, count in x.seen.items():
-        for n in range(before.get(step_id, 0), count):
-            record = steps.get(step_id if n == 0 else f"{step_id}:{n}")
-            if record is not None and record.end_ns is not None and record.end_ns > latest:
-                latest = record.end_ns
+    for key in x.seen.keys() - before.keys():
+        record = steps.get(key)
+        if record is not None and record.end_ns is not None and record.end_ns > latest:
+            latest = record.end_ns
     return latest
 
 

@@ -223,10 +223,10 @@ class Script:
         kernel = self.sim.kernel
         if driven or has_outcomes(self.recorded):
             until = max(end, kernel.now) + (extra_ns or 0)
-            if driven and until == kernel.now:
-                # every recorded advance was replayed, so the clock stands where the recording's
-                # stopped: work it left due at that instant (events sent after its last advance)
-                # never ran there, and must not run here
+            if until == kernel.now:
+                # every recorded advance was replayed (a recording with none never moved its clock), so the
+                # clock stands where the recording's stopped: work it left due at that instant (events sent
+                # after its last advance, or with no advance at all) never ran there, and must not run here
                 return
             due = kernel.next_due()
             if until > kernel.now or (due is not None and due <= until):  # else a no-op: record nothing

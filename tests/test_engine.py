@@ -213,6 +213,31 @@ def test_reused_step_ids_get_index_suffixes():
     assert run.output == [0, 10, 20]
 
 
+def test_an_explicit_id_that_a_reuse_would_take_is_probed_past_as_inngest_js_does():
+    """inngest-py's counter gave the explicit 'a:1' the second 'a''s key: its code never ran, its output was the
+    other step's (user trial J). The JS SDK probes for a free index (``resolveStepIdCollision``), as here."""
+    app = jobsim.App("a")
+
+    @app.function("after", on="go")
+    def after(ctx):
+        return [ctx.step.run("a", lambda: "first"), ctx.step.run("a", lambda: "second"),
+                ctx.step.run("a:1", lambda: "explicit"), ctx.step.run("a", lambda: "third")]  # fmt: skip
+
+    @app.function("before", on="go")
+    def before(ctx):
+        return [ctx.step.run("a:1", lambda: "explicit"), ctx.step.run("a", lambda: "first"),
+                ctx.step.run("a", lambda: "second"), ctx.step.sleep("a", "1s"), ctx.step.run("a", lambda: "last")]
+
+    with simulate(app) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    first, second = sim.runs("after")[0], sim.runs("before")[0]
+    assert first.output == ["first", "second", "explicit", "third"]
+    assert list(first.steps) == ["a", "a:1", "a:1:1", "a:2"]
+    assert second.output == ["explicit", "first", "second", None, "last"]
+    assert list(second.steps) == ["a:1", "a", "a:2", "a:3", "a:4"]
+
+
 def test_sleep_and_sleep_until_suspend_in_virtual_time():
     app = jobsim.App("a")
     stamps = []

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import json
 import re
 import time
 
 import httpx
 import pytest
+from _imports import import_from
 from _traceapp import START, build, record
 
 import jobsim
@@ -416,6 +418,60 @@ def test_work_a_recording_left_due_at_its_last_instant_stays_pending_in_the_repl
     further = jobsim.Simulation.replay(trace, app(), until="1m")  # asked to go on: now it runs
     assert [r.status for r in further.simulation.runs("listener")] == ["completed", "completed"]
     assert further.same, further.report()  # at the recording's instant, but after it stopped: not compared
+
+
+NEVER_DRIVEN = """
+import jobsim
+
+app = jobsim.App("forgetful")
+app.function("listener", on="user/created")(lambda ctx: "heard")
+"""
+
+
+def test_a_recording_that_never_drove_replays_with_what_it_sent_still_queued(tmp_path, monkeypatch, capsys):
+    """A test that sends and makes no driving call (no advance, advance_to or run_until_idle) left its run queued;
+    the replay drove to the recording's end and ran it: DIFFERS, recorded "pending" replayed "completed", exit 1."""
+    from jobsim._cli import main
+
+    import_from(tmp_path, monkeypatch)
+    monkeypatch.syspath_prepend(tmp_path)
+    (tmp_path / "never_driven_app.py").write_text(NEVER_DRIVEN)
+    app = importlib.import_module("never_driven_app").app
+    with pytest.warns(jobsim.PendingWorkWarning, match=r"1 item\(s\) of work due that never ran \(listener\)"), \
+            jobsim.Simulation(app, start=START) as sim:
+        sim.send("user/created", {"id": 1})  # and no driving call
+    assert [r.status for r in sim.runs("listener")] == ["queued"]
+    path = sim.trace.save(tmp_path / "nodrive.jobsim.jsonl")
+    again = jobsim.Simulation.replay(path, app)
+    assert again.same, again.report()
+    assert [r.status for r in again.simulation.runs("listener")] == ["queued"]
+    assert again.simulation.kernel.now == T0 and again.inputs == 1
+    assert "  same     listener  1 run" in again.report()
+    assert main(["replay", str(path), "--app", f"{tmp_path / 'never_driven_app.py'}:app"]) == 0
+    assert "same: 1 function(s), recorded and replayed agree" in capsys.readouterr().out
+    further = jobsim.Simulation.replay(path, app, until="1m")  # asked to go on: now it runs
+    assert [r.status for r in further.simulation.runs("listener")] == ["completed"]
+    assert further.same, further.report()  # after the recording stopped: not compared
+
+
+def test_a_recording_with_no_events_and_no_driving_call_replays_with_nothing_run(tmp_path):
+    """A schedule due at the recording's start (BullMQ's every=) never fired in it: nor does it in the replay."""
+
+    def app():
+        a = jobsim.App("idle")
+        a.function("tick", every="1h")(lambda ctx: "tick")
+        return a
+
+    with jobsim.Simulation(app(), start=START, profile="bullmq") as sim:
+        pass
+    assert len(sim.trace) == 0 and sim.runs() == []
+    for trace in (sim.trace, sim.trace.save(tmp_path / "idle.jobsim.jsonl")):  # its clock, then its end line
+        again = jobsim.Simulation.replay(trace, app())
+        assert again.same, again.report()
+        assert again.simulation.runs() == [] and len(again.replayed) == 0
+        further = jobsim.Simulation.replay(trace, app(), until="1m")
+        assert [r.status for r in further.simulation.runs("tick")] == ["completed"]
+        assert further.same, further.report()
 
 
 def test_until_compares_up_to_the_recording_end_and_tells_what_happened_after(tmp_path):

@@ -4,7 +4,12 @@
   (the first its lazy registration evaluates, an order that changes between runs) and only warns
   (``DuplicateTaskNameWarning``); ``delay()`` of either runs that body. Before the app is finalized its
   decorations wait in ``app._pending`` (``PromiseProxy``'s holding the function and the options), which is read
-  here; for an app finalized earlier, the names Celery warned about (``_duplicate_task_names_warned``).
+  here; for an app finalized earlier, the names Celery warned about (``_duplicate_task_names_warned``). Among
+  those, a *shared* task (``@app.task``'s default ``shared=True``, ``@shared_task``) joins every app finalized
+  later (``connect_on_app_finalize``): a function that builds a fresh app (``build()`` of a ``jobsim.Scenario``,
+  called once per profile) decorates the same closure again each time, so the second app gets both -- the same
+  module and qualname, two function objects, Celery keeping the first's body. The fix said then is
+  ``shared=False`` (or one app), not another name.
 * **A near miss of a task option** (``max_retry=3``, ``retry_backof=5``): Celery sets any option as a task class
   attribute (custom ones are allowed), so a misspelt one is silently a custom attribute and the retries are lost.
   Only names close to one of Celery's options are refused, with the option meant.
@@ -27,8 +32,9 @@ _DECORATOR = ("name", "base", "bind", "shared", "lazy", "filter", "pydantic", "p
 _EXCEPTIONS = ("autoretry_for", "dont_autoretry_for")
 
 
-def check_pending(app: Any) -> None:
-    """Before the app is finalized: duplicate names and ``autoretry_for`` of the decorations waiting."""
+def check_pending(app: Any) -> dict[str, Any]:
+    """Before the app is finalized: duplicate names and ``autoretry_for`` of the decorations waiting. Returns
+    them, task name -> function, for ``check_tasks``."""
     seen: dict[str, Any] = {}
     for fun, options in _pending(app):
         name = options.get("name") or app.gen_task_name(fun.__name__, fun.__module__)
@@ -38,16 +44,27 @@ def check_pending(app: Any) -> None:
         first = seen.setdefault(name, fun)
         if first is not fun and _where(first) != _where(fun):  # the same module:qualname: a module imported again
             raise _duplicate(name, _where(first), _where(fun))
+    return seen
 
 
-def check_tasks(app: Any, tasks: dict[str, Any]) -> None:
-    """After it is finalized: the names Celery warned about, and options close to Celery's of decorated tasks."""
+def check_tasks(app: Any, tasks: dict[str, Any], pending: dict[str, Any] | None = None) -> None:
+    """After it is finalized: the names Celery warned about, and options close to Celery's of decorated tasks.
+    ``pending``: what ``check_pending`` read before, the app's own decorations (a name Celery warned about with
+    one of them not the function it kept: a shared task of another app came in first, or after)."""
     from celery import Task
 
     for name in sorted(getattr(app, "_duplicate_task_names_warned", ()) or ()):
-        if name in tasks:
-            raise _duplicate(name, _where(_fun_of(tasks[name])), "another function, decorated after the app was "
-                             "finalized (Celery's DuplicateTaskNameWarning names it)")
+        if name not in tasks:
+            continue
+        kept, own = getattr(_fun_of(tasks[name]), "__func__", _fun_of(tasks[name])), (pending or {}).get(name)
+        rivals = [fun for fun in (own, *_shared(app, name)) if fun is not None and fun is not kept]
+        if any(_where(fun) == _where(kept) for fun in rivals):
+            raise _made_again(name, _where(kept))
+        if not rivals:
+            raise _duplicate(name, _where(kept), "another function, decorated after the app was finalized "
+                             "(Celery's DuplicateTaskNameWarning names it)")
+        raise _duplicate(name, _where(kept), f"{_where(rivals[0])}, one a shared task of another app (@app.task's "
+                         "default shared=True, or @shared_task, adds it to every app finalized later)")
     known = {*dir(Task), *_DECORATOR}
     options = sorted(name for name in known if not name.startswith("_"))
     for name, task in tasks.items():
@@ -92,6 +109,39 @@ def _duplicate(name: str, first: str, second: str) -> InvalidArgument:
         f"Celery task name {name!r} is registered by two functions, {first} and {second}: Celery keeps one (the "
         "first its lazy registration evaluates, an order that can change between runs) and runs its body for both, "
         "with only a DuplicateTaskNameWarning. Give each its own name= in @app.task"
+    )  # fmt: skip
+
+
+def _shared(app: Any, name: str) -> list[Any]:
+    """The functions of the shared tasks registered under ``name``: the callbacks ``@app.task`` (``shared=True``)
+    and ``@shared_task`` leave in ``celery._state._on_app_finalizers``, each closing over ``fun`` and its options
+    (``app/base.py``, ``app/__init__.py``)."""
+    from celery import _state
+
+    found = []
+    for callback in list(getattr(_state, "_on_app_finalizers", ()) or ()):
+        cells = dict(zip(getattr(getattr(callback, "__code__", None), "co_freevars", ()),
+                         getattr(callback, "__closure__", None) or (), strict=False))  # fmt: skip
+        try:
+            fun = cells["fun"].cell_contents
+            options = (cells.get("opts") or cells["options"]).cell_contents
+        except (KeyError, ValueError):  # another callback, or a cell not filled
+            continue
+        if callable(fun) and isinstance(options, dict) and (
+                options.get("name") or app.gen_task_name(fun.__name__, fun.__module__)) == name:  # fmt: skip
+            found.append(fun)
+    return found
+
+
+def _made_again(name: str, where: str) -> InvalidArgument:
+    return InvalidArgument(
+        f"Celery task name {name!r} is registered by two functions, both {where}: the same function made again "
+        "(a function that builds a fresh Celery app, such as a jobsim.Scenario's build(), called once per profile), "
+        "and @app.task's default shared=True adds the task of every app built before to each later one "
+        "(connect_on_app_finalize). Celery keeps one (the first registered, in an order that can change between "
+        "runs) and runs its body -- with the state its own call captured -- for both, with only a "
+        "DuplicateTaskNameWarning. Decorate with @app.task(shared=False), or "
+        "build the app once"
     )  # fmt: skip
 
 

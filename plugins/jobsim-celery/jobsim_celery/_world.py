@@ -122,9 +122,9 @@ class AppRuntime:
         # tasks and @shared_task ones from a set of callbacks (celery._state._on_app_finalizers), in an order that
         # changes from process to process: sorted, the app's tasks first, so that sim.functions, the trace's
         # header and `jobsim run`'s table are the same in every run
-        _taskcheck.check_pending(app)  # before app.tasks evaluates them: two functions of one name, autoretry_for
+        pending = _taskcheck.check_pending(app)  # before app.tasks evaluates them: two functions of one name, ...
         self.tasks = dict(sorted(app.tasks.items(), key=lambda item: (_builtin(item[0]), item[0])))
-        _taskcheck.check_tasks(app, self.tasks)
+        _taskcheck.check_tasks(app, self.tasks, pending)
         self.functions: dict[str, jobsim.Function] = {}
         self.fapp = jobsim.App(f"celery:{app.main or 'app'}")
         for name in self.tasks:

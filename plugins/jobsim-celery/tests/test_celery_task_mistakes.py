@@ -55,6 +55,77 @@ def test_a_duplicate_name_on_an_app_finalized_earlier_is_refused_too(app):
         jobsim.Simulation(app, start=START)
 
 
+def test_a_task_of_an_app_built_again_is_refused_saying_shared_false_not_another_name():
+    """A function that builds a fresh app (a ``jobsim.Scenario``'s ``build()``, once per profile) with the default
+    ``@app.task(shared=True)``: the first build's task joins the second app too, both ``build.<locals>.bill``. The
+    message said "Give each its own name=", which cannot help (it is one function, made twice): the real cause and
+    fix are said now -- ``shared=False``, or one app -- in whichever order Celery registered the two."""
+    import celery
+    from celery import _state
+
+    def build():
+        app = celery.Celery("t", broker="redis://127.0.0.1:1/0", backend="redis://127.0.0.1:1/1",
+                            set_as_current=False)  # fmt: skip
+
+        @app.task(name="t.bill")
+        def bill():
+            return "billed"
+
+        return app
+
+    before = set(_state._on_app_finalizers)
+    try:
+        with jobsim.Simulation(build(), start=START):
+            pass
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Celery's DuplicateTaskNameWarning, as the second app is finalized
+            with pytest.raises(InvalidArgument) as info:
+                jobsim.Simulation(build(), start=START)
+    finally:
+        _state._on_app_finalizers.intersection_update(before)
+    where = f"{HERE}:test_a_task_of_an_app_built_again_is_refused_saying_shared_false_not_another_name.<locals>"
+    assert str(info.value) == (
+        f"Celery task name 't.bill' is registered by two functions, both {where}.build.<locals>.bill: the same "
+        "function made again (a function that builds a fresh Celery app, such as a jobsim.Scenario's build(), "
+        "called once per profile), and @app.task's default shared=True adds the task of every app built before to "
+        "each later one (connect_on_app_finalize). Celery keeps one (the first registered, in an order that can "
+        "change between runs) and runs its body -- with the state its own call captured -- for both, with only a "
+        "DuplicateTaskNameWarning. Decorate with @app.task(shared=False), or build the app once")  # fmt: skip
+
+
+def test_a_shared_task_of_another_app_under_the_same_name_is_named_as_shared(app):
+    """Two different functions under one name, one of them a shared task of another app: both are named, and why
+    the other app's is here at all."""
+    import celery
+    from celery import _state
+
+    before = set(_state._on_app_finalizers)
+    try:
+        other = celery.Celery("other", set_as_current=False)
+
+        @other.task(name="emails.send")
+        def send_receipt(to):
+            return to
+
+        @app.task(name="emails.send")
+        def send_welcome(to):
+            return to
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with pytest.raises(InvalidArgument) as info:
+                jobsim.Simulation(app, start=START)
+    finally:
+        _state._on_app_finalizers.intersection_update(before)
+    where = f"{HERE}:test_a_shared_task_of_another_app_under_the_same_name_is_named_as_shared.<locals>"
+    assert str(info.value) == (
+        f"Celery task name 'emails.send' is registered by two functions, {where}.send_receipt and {where}."
+        "send_welcome, one a shared task of another app (@app.task's default shared=True, or @shared_task, adds it "
+        "to every app finalized later): Celery keeps one (the first its lazy registration evaluates, an order that "
+        "can change between runs) and runs its body for both, with only a DuplicateTaskNameWarning. Give each its "
+        "own name= in @app.task")  # fmt: skip
+
+
 def test_near_misses_of_task_options_are_refused_with_the_option_meant(app):
     @app.task(name="b", bind=True, max_retry=3, retry_backof=5, tenant="acme")  # tenant: a custom attribute
     def b(self):

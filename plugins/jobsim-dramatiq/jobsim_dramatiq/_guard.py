@@ -13,7 +13,11 @@ Memcached results backends (``get_result``, ``_get``, ``_store``) and rate-limit
 ``decr``, ``incr_and_sum``, ``wait``, ``wait_notify``: a ``ConcurrentRateLimiter`` in job code of another
 backend), which a simulation with that broker keeps in memory on its virtual clock. A ``StubBroker`` and the
 stub backends (in memory, as Dramatiq's own tests use them) pass, and so does everything while a simulation
-with Dramatiq brokers runs inside (it refuses what it was not given on its own). A wrapper left in place by an
+with Dramatiq brokers runs inside (it refuses what it was not given on its own) -- but for the waits that could
+only hang: ``join`` on a ``StubBroker`` that no started ``dramatiq.Worker`` consumes (nothing takes its
+messages: for ever, without ``timeout=``), and ``Worker.join()`` of a ``Worker`` not started (it would return
+at once, having waited for nothing). A real ``Worker`` started on a ``StubBroker``, Dramatiq's own testing
+pattern, runs and is joined as without jobsim: the test's clock is real here. A wrapper left in place by an
 unusual closing order calls Dramatiq's own method once no guarded simulation runs.
 """
 
@@ -44,6 +48,10 @@ def _install(guard: ClassGuard) -> None:
     import dramatiq
 
     guard.wrap(dramatiq.Worker, "start", _refuse_start, passes=_passes)
+    guard.wrap(dramatiq.Worker, "join", _refuse_worker_join, passes=_joins)
+    from dramatiq.brokers.stub import StubBroker
+
+    guard.wrap(StubBroker, "join", _refuse_stub_join, passes=_joins)
     for package, names in (("rate_limits", _LIMITER), ("results", _RESULTS)):
         for backend_class in _network_backends(package, package):
             for name in names:
@@ -62,6 +70,39 @@ def _passes(target: Any) -> bool:
         return True  # Dramatiq's own testing pattern: a real Worker on a StubBroker, in memory
     patches = sys.modules.get("jobsim_dramatiq._patches")  # a simulation with Dramatiq brokers, inside, refuses
     return patches is not None and patches.current() is not None  # on its own
+
+
+def _joins(target: Any) -> bool:
+    """A join that ends: on a ``StubBroker`` a started ``Worker`` consumes, or of a started ``Worker``."""
+    from dramatiq import Worker
+
+    from ._middleware import consumed, live_threads
+
+    if isinstance(target, Worker) and live_threads(target):
+        return True
+    patches = sys.modules.get("jobsim_dramatiq._patches")  # a simulation with Dramatiq brokers, inside, refuses
+    if patches is not None and patches.current() is not None:  # on its own
+        return True
+    return not isinstance(target, Worker) and consumed(target)
+
+
+def _refuse_stub_join(broker: Any, _: str, queue_name: Any = None, *args: Any, **kwargs: Any) -> JobsimError:
+    from ._middleware import described
+
+    return JobsimError(
+        f"broker.join({kwargs.get('queue_name', queue_name)!r}) on a StubBroker that is not part of this simulation "
+        f"({described(broker)}), and that no started dramatiq.Worker consumes: nothing takes its messages, so it "
+        f"would wait in real time, for ever without timeout=. {_FIX}"
+    )
+
+
+def _refuse_worker_join(worker: Any, *args: Any, **kwargs: Any) -> JobsimError:
+    from ._middleware import described
+
+    return JobsimError(
+        "dramatiq.Worker(...).join() of a Worker that is not part of this simulation and not started, on "
+        f"{described(worker.broker)}: it would return at once, having waited for nothing. {_FIX}"
+    )
 
 
 def _refuse_enqueue(broker: Any, _: str, message: Any, *args: Any, **kwargs: Any) -> JobsimError:

@@ -61,8 +61,7 @@ def _check_one(middleware: Any) -> None:
     kind = type(middleware)
     name = f"{kind.__module__}.{kind.__qualname__}"
     if kind.__name__ == "_WorkerMiddleware" and kind.__module__ == "dramatiq.worker":
-        worker = middleware.worker
-        alive = [t for t in (*worker.workers, *worker.consumers.values()) if t.is_alive()]
+        alive = live_threads(middleware.worker)
         if alive:
             raise UnsupportedFeature(
                 f"a dramatiq Worker is running on this broker ({len(alive)} live thread(s)): it would consume the "
@@ -141,3 +140,22 @@ def has_asyncio(broker: Any) -> bool:
     from dramatiq.middleware import AsyncIO
 
     return any(isinstance(mw, AsyncIO) for mw in broker.middleware)
+
+
+def live_threads(worker: Any) -> list[Any]:
+    """The threads of a ``dramatiq.Worker`` that are alive, its worker and consumer threads: none when it was never
+    started, or was stopped (``worker.py:105-188``)."""
+    return [t for t in (*worker.workers, *worker.consumers.values()) if t.is_alive()]
+
+
+def consumed(broker: Any) -> bool:
+    """Whether a started ``dramatiq.Worker`` consumes ``broker``: ``Worker.start`` put its ``_WorkerMiddleware`` on
+    the broker (``worker.py:105-116``), and its threads are alive."""
+    return any(type(mw).__name__ == "_WorkerMiddleware" and type(mw).__module__ == "dramatiq.worker"
+               and live_threads(mw.worker) for mw in broker.middleware)  # fmt: skip
+
+
+def described(broker: Any) -> str:
+    """A broker as a message names it: its class and address, and its actors (a ``StubBroker`` has no URL)."""
+    actors = ", ".join(repr(name) for name in sorted(broker.actors))
+    return f"{type(broker).__name__} at {id(broker):#x}, " + (f"actors {actors}" if actors else "no actors")

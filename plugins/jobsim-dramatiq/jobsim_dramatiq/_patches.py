@@ -25,7 +25,12 @@ instant is virtual -- also for calls made from the test between driving calls
   ``WindowRateLimiter``'s buckets are the virtual seconds, also when the test acquires it;
 * ``Worker.start`` is refused for a broker the simulation runs, and ``enqueue`` on a
   ``RedisBroker``/``RabbitmqBroker`` it does not run is refused instead of reaching a
-  server.
+  server; so are ``enqueue`` and ``join`` on a ``StubBroker`` it does not run (a test that forgot to
+  pass a second broker): no simulated worker takes its messages, so they would wait in that broker's
+  own queues, unseen, and ``join`` would wait for them in real time -- for ever, as nothing takes them,
+  or, with a real ``Worker`` on it, for retries and delays due on the simulation's clock, which stands
+  still between driving calls. ``Worker.join()`` of a ``Worker`` the simulation does not run, on any
+  broker, is refused unless its threads are running (``DramatiqWorld.join_worker``).
 
 One simulation with Dramatiq brokers may run at a time in a process (the patches are global).
 """
@@ -92,6 +97,10 @@ def _patch(world: DramatiqWorld) -> None:
     _set(dramatiq.asyncio, "get_event_loop_thread", world.event_loop_thread(dramatiq.asyncio.get_event_loop_thread))
     _set(dramatiq.worker.Worker, "start", _refuse_start(dramatiq.worker.Worker.start, world))
     _set(dramatiq.worker.Worker, "join", _worker_join(dramatiq.worker.Worker.join, world))
+    from dramatiq.brokers.stub import StubBroker
+
+    _set(StubBroker, "enqueue", _refuse_stub_enqueue(StubBroker.enqueue, world))
+    _set(StubBroker, "join", _refuse_stub_join(StubBroker.join, world))
     for name in ("stop", "pause", "resume"):
         _set(dramatiq.worker.Worker, name, _refuse_control(name, getattr(dramatiq.worker.Worker, name), world))
     original_millis = dramatiq.common.current_millis
@@ -198,11 +207,50 @@ def _refuse_start(original: Any, world: DramatiqWorld) -> Any:
 
 def _worker_join(original: Any, world: DramatiqWorld) -> Any:
     def join(self: Any) -> None:
-        if not world.owns(self.broker):
+        from ._middleware import live_threads
+
+        if not world.owns(self.broker) and live_threads(self):  # a real Worker started on another broker
             return original(self)  # type: ignore[no-any-return]
-        world.join_worker(self)
+        world.join_worker(self)  # refuses a Worker it does not run: not started, it would wait for nothing
         return None
 
+    return join
+
+
+def _refuse_stub_enqueue(original: Any, world: DramatiqWorld) -> Any:
+    def enqueue(self: Any, message: Any, *, delay: int | None = None) -> Any:
+        if world.owns(self):  # an adopted broker's own enqueue is shadowed on the instance; a subclass's super()
+            return world.enqueue(self, message, delay=delay)
+        from ._middleware import described
+
+        raise UnsupportedFeature(
+            f"message {message.actor_name!r} was enqueued on a StubBroker that this simulation does not run "
+            f"({described(self)}): no simulated worker takes it, so it would wait in that broker's own queue, "
+            "unseen by sim.runs(...), and broker.join() would wait for it in real time. Pass that broker (or its "
+            "actors) to jobsim.Simulation too, e.g. jobsim.Simulation(broker, other_broker)",
+            system="dramatiq", feature="enqueue on another StubBroker",
+        )  # fmt: skip
+
+    enqueue.__wrapped__ = original  # type: ignore[attr-defined]
+    return enqueue
+
+
+def _refuse_stub_join(original: Any, world: DramatiqWorld) -> Any:
+    def join(self: Any, queue_name: str, *args: Any, **kwargs: Any) -> Any:
+        if world.owns(self) and "join" in vars(self):  # a subclass's super(): the simulated broker's own
+            return vars(self)["join"](queue_name, *args, **kwargs)
+        from ._middleware import described
+
+        raise UnsupportedFeature(
+            f"broker.join({queue_name!r}) on a StubBroker that this simulation does not run ({described(self)}): "
+            "no simulated worker takes its messages, so it would wait in real time -- for ever without timeout= "
+            "(or, with a real Worker on it, for delays and retries due on the simulation's clock, which stands "
+            "still while the test waits). Pass that broker (or its actors) to jobsim.Simulation too, e.g. "
+            "jobsim.Simulation(broker, other_broker), and join it there",
+            system="dramatiq", feature="join on another StubBroker",
+        )  # fmt: skip
+
+    join.__wrapped__ = original  # type: ignore[attr-defined]  # inspect.signature: the broker's own (_broker_join)
     return join
 
 

@@ -428,10 +428,20 @@ class DramatiqWorld(Deliveries, StandIns, Unconsumed):
         stuff": ``broker.join(queue)`` first is its testing pattern), nor, if the race goes that way, a delayed
         message just moved to its queue. Here the simulation runs until the simulated worker (and the workers
         restarted in its place) holds nothing, fetching what it can at each instant first. Of a ``Worker`` this
-        simulation does not run -- never started, it would return at once, having waited for nothing -- refused."""
+        simulation does not run -- never started, it would return at once, having waited for nothing -- refused,
+        also on a broker it does not run (a started one there is Dramatiq's: ``_patches._worker_join``)."""
         from ._waits import wait_until
 
         mine = [w for sb in self.brokers for w in sb.workers if w.settings is worker]
+        if not mine and not self.owns(worker.broker):
+            from ._middleware import described
+
+            raise UnsupportedFeature(
+                "dramatiq.Worker(...).join() of a Worker this simulation does not run, on a broker it does not run "
+                f"either ({described(worker.broker)}): not started, it would return at once, having waited for "
+                "nothing. Pass that Worker (or its broker) to jobsim.Simulation too, and join it there",
+                system=BACKEND, feature="Worker.join",
+            )  # fmt: skip
         if not mine:
             raise UnsupportedFeature(
                 "dramatiq.Worker(...).join() of a Worker this simulation does not run: never started, it would "

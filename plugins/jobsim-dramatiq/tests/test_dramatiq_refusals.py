@@ -9,7 +9,7 @@ import time
 import dramatiq
 import pytest
 from dramatiq.middleware import Middleware
-from dramatiq_support import START
+from dramatiq_support import START, START_NS
 
 import jobsim
 from jobsim.errors import InvalidArgument, JobsimError, UnsupportedFeature
@@ -186,6 +186,72 @@ def test_enqueue_on_a_redis_broker_the_simulation_does_not_run_is_refused(broker
                                                                 "not run"):  # fmt: skip
         elsewhere.send()
 
+
+
+def test_a_stub_broker_the_simulation_does_not_run_refuses_send_and_joins_naming_it(broker):
+    """A second ``StubBroker`` the test forgot to pass: ``send`` was accepted into that broker's own queue (no run in
+    the simulation) and ``other.join("default", timeout=100)`` waited in real time -- for ever without ``timeout=``.
+    Refused, naming the broker and the fix; so is ``join()`` of a ``Worker`` on it that was never started."""
+    from dramatiq.brokers.stub import StubBroker
+
+    other = StubBroker()
+
+    @dramatiq.actor(broker=other)
+    def elsewhere():
+        pass
+
+    named = f"StubBroker at {id(other):#x}, actors 'elsewhere'"
+    with jobsim.Simulation(broker, start=START):
+        with pytest.raises(UnsupportedFeature) as sent:
+            elsewhere.send()
+        assert str(sent.value) == (
+            f"message 'elsewhere' was enqueued on a StubBroker that this simulation does not run ({named}): no "
+            "simulated worker takes it, so it would wait in that broker's own queue, unseen by sim.runs(...), and "
+            "broker.join() would wait for it in real time. Pass that broker (or its actors) to jobsim.Simulation "
+            "too, e.g. jobsim.Simulation(broker, other_broker)")  # fmt: skip
+        began = time.monotonic()
+        with pytest.raises(UnsupportedFeature) as joined:
+            other.join("default", timeout=100)
+        assert time.monotonic() - began < 0.05  # refused at once: no real-time wait
+        assert str(joined.value) == (
+            f"broker.join('default') on a StubBroker that this simulation does not run ({named}): no simulated worker "
+            "takes its messages, so it would wait in real time -- for ever without timeout= (or, with a real Worker "
+            "on it, for delays and retries due on the simulation's clock, which stands still while the test waits). "
+            "Pass that broker (or its actors) to jobsim.Simulation too, e.g. jobsim.Simulation(broker, "
+            "other_broker), and join it there")  # fmt: skip
+        with pytest.raises(UnsupportedFeature) as worker_joined:
+            dramatiq.Worker(other).join()
+        assert str(worker_joined.value) == (
+            "dramatiq.Worker(...).join() of a Worker this simulation does not run, on a broker it does not run "
+            f"either ({named}): not started, it would return at once, having waited for nothing. Pass that Worker "
+            "(or its broker) to jobsim.Simulation too, and join it there")  # fmt: skip
+    assert other.queues["default"].qsize() == 0  # nothing reached its queue
+    elsewhere.send()  # after the simulation: Dramatiq's own again
+    assert other.queues["default"].qsize() == 1
+
+
+def test_a_second_stub_broker_passed_to_the_simulation_is_sent_to_and_joined(broker):
+    """The fix the refusals above name: both stub brokers given, each one's messages run and its join returns."""
+    from dramatiq.brokers.stub import StubBroker
+
+    other = StubBroker()
+
+    @dramatiq.actor
+    def here():
+        pass
+
+    @dramatiq.actor(broker=other)
+    def elsewhere():
+        time.sleep(5)
+
+    with jobsim.Simulation(broker, other, start=START) as sim:
+        here.send()
+        elsewhere.send()
+        other.join("default")  # in virtual time: the 5 s the actor sleeps
+        assert sim.now_ns() - START_NS == 5_000_000_000
+        assert [run.status for run in sim.runs(elsewhere)] == ["completed"]
+        broker.join("default")
+        assert [run.status for run in sim.runs(here)] == ["completed"]
 
 
 def test_flush_join_and_counts_of_a_broker_the_simulation_does_not_run_are_refused_not_sent_to_the_server(broker):
@@ -454,6 +520,49 @@ def test_a_redis_broker_the_simulation_was_not_given_is_refused_when_none_is():
                                               r"that runs no Dramatiq broker is running"):  # fmt: skip
             dramatiq.Worker(redis_broker, worker_threads=1).start()
     assert stub.queues["default"].qsize() == 1
+
+
+def test_joining_a_stub_broker_nothing_consumes_is_refused_when_the_simulation_runs_none():
+    """A test that forgot ``jobsim.Simulation(broker)`` (it simulated another backend): ``actor.send`` on its
+    ``StubBroker`` is in memory and passes, but ``broker.join(queue)`` then blocked for ever -- no worker takes the
+    message. Refused, naming the broker and the fix; ``join()`` of a ``Worker`` never started too. A real ``Worker``
+    started on the stub (Dramatiq's own testing pattern, on the real clock here) is joined as without jobsim."""
+    from dramatiq.brokers.stub import StubBroker
+
+    app = jobsim.App("other")
+
+    @app.function("noop", on="noop")
+    def noop(ctx):
+        return None
+
+    stub = StubBroker()
+    stub.emit_after("process_boot")
+    ran = []
+    charge = dramatiq.actor(lambda order_id: ran.append(order_id), actor_name="charge", broker=stub)
+    named = f"StubBroker at {id(stub):#x}, actors 'charge'"
+    fix = ("This simulation runs no Dramatiq broker: pass the broker (or its actors), e.g. jobsim.Simulation(broker) "
+           "or jobsim.Simulation(broker, other_target)")  # fmt: skip
+    with jobsim.Simulation(app):
+        charge.send("o-1")  # in memory: passes
+        with pytest.raises(JobsimError) as joined:
+            stub.join(charge.queue_name)
+        assert str(joined.value) == (
+            f"broker.join('default') on a StubBroker that is not part of this simulation ({named}), and that no "
+            "started dramatiq.Worker consumes: nothing takes its messages, so it would wait in real time, for ever "
+            f"without timeout=. {fix}")  # fmt: skip
+        worker = dramatiq.Worker(stub, worker_threads=1, worker_timeout=20)
+        with pytest.raises(JobsimError) as worker_joined:
+            worker.join()
+        assert str(worker_joined.value) == (
+            "dramatiq.Worker(...).join() of a Worker that is not part of this simulation and not started, on "
+            f"{named}: it would return at once, having waited for nothing. {fix}")  # fmt: skip
+        worker.start()
+        try:
+            stub.join(charge.queue_name, timeout=5_000)
+            worker.join()
+        finally:
+            worker.stop()
+        assert ran == ["o-1"]
 
 
 def test_a_message_passed_as_the_target_is_named(broker):

@@ -158,6 +158,34 @@ def test_a_stop_at_once_kills_a_thread_workers_task_and_its_lock_stays_held(redi
                 in sim.timeline())
 
 
+def test_flush_locks_is_given_to_start_consumer_not_create_consumer_which_reaches_redis_at_once():
+    """``huey.create_consumer(flush_locks=True)`` (or ``extra_locks=``) deletes the locks in Huey's own
+    ``Consumer.__init__`` -- on the real server, before jobsim sees the consumer: here, nothing listening on port 1,
+    a ``ConnectionError`` (with a local Redis, its lock keys deleted). The README says so and gives the simulated
+    ``huey_consumer -f``: ``sim.huey.start_consumer(flush_locks=True)``, which deletes them in the stand-in."""
+    import redis
+
+    h = RedisHuey("test-flush", host="127.0.0.1", port=1)
+
+    @h.task()
+    @h.lock_task("report")
+    def report():
+        time.sleep(30)
+
+    for options in ({"flush_locks": True}, {"extra_locks": "report"}):
+        with pytest.raises(redis.exceptions.ConnectionError):
+            h.create_consumer(workers=2, **options)
+    with jobsim.Simulation(h.create_consumer(workers=2), start=START) as sim:
+        report()
+        sim.huey.stop_consumer(at=at(10), graceful=False)  # the thread dies holding the lock
+        sim.huey.start_consumer(at=at(20), flush_locks=True)
+        sim.advance_to(at(19))
+        assert h.is_locked("report")
+        sim.advance_to(at(21))
+        assert not h.is_locked("report")
+        assert "locks flushed: report" in sim.timeline()
+
+
 def test_a_stop_at_once_interrupts_a_process_workers_body_which_unwinds():
     h = RedisHuey("test-process", host="127.0.0.1", port=1)
     done: list[str] = []

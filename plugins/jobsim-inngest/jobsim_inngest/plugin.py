@@ -228,7 +228,8 @@ def _adapt_function(sim: Simulation, fn: Any) -> Adapted:
     except jobsim.InvalidArgument as exc:
         message = str(exc).removeprefix(f"function {fn.id!r}: ")
         raise ConfigError(f"inngest function {fn.id!r}: {message}") from None
-    options_ = {**declared.options, "inngest": fn, "native": fn, "error_body": error_body}
+    options_ = {**declared.options, "inngest": fn, "native": fn, "error_body": error_body,
+                "step_ids": "counter"}  # a reused id is id:n by inngest-py's counter alone (_parse_step_id)
     changes: dict[str, Any] = {"options": options_}
     if event_if is not None:
         changes["event_if"] = event_if

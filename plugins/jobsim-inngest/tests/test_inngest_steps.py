@@ -39,6 +39,22 @@ def test_step_run_memoizes_outputs_and_code_outside_steps_runs_every_request(cli
     assert run.steps["charge"].output == {"charged": 10}
 
 
+def test_a_reused_id_is_indexed_by_inngest_pys_counter_alone_an_explicit_id_colliding(client):
+    """inngest-py's ``_parse_step_id`` counts each id: the explicit 'a:1' after two 'a' is the second's key, so
+    its code never runs and it returns the second's output (jobsim's own engine probes past it, as the JS SDK)."""
+
+    @client.create_function(fn_id="ids", trigger=trigger())
+    def ids(ctx: inngest.ContextSync) -> list:
+        return [ctx.step.run("a", lambda: "first"), ctx.step.run("a", lambda: "second"),
+                ctx.step.run("a:1", lambda: "explicit"), ctx.step.run("a", lambda: "third")]  # fmt: skip
+
+    with simulate([ids], client) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    run = sim.runs("shop-ids")[0]
+    assert run.output == ["first", "second", "second", "third"] and list(run.steps) == ["a", "a:1", "a:2"]
+
+
 def test_every_request_reads_the_event_as_sent_nested_data_too(client):
     """The executor sends each request the stored event: a change made inside a completed step is gone."""
     seen = []

@@ -182,7 +182,17 @@ def compare(scenario: Scenario, profiles: Iterable[str] | None = None, *, seed: 
     outcomes: list[Outcome] = []
     for name in names:
         outcomes.extend(_run(scenario, name, seed))
-    return Comparison(scenario, outcomes, seed)
+    return Comparison(scenario, _each_function(outcomes), seed)
+
+
+def _each_function(outcomes: list[Outcome]) -> list[Outcome]:
+    """A refused profile's row for each function the other profiles measured, when its targets named none (a
+    Celery app's tasks are known only to a simulation of it, which a profile that is not Celery's refuses)."""
+    measured = list(dict.fromkeys(o.function for o in outcomes if o.supported))
+    if not measured:
+        return outcomes
+    return [dataclasses.replace(o, function=fn) if o.function is None else o
+            for o in outcomes for fn in (measured if o.function is None else [o.function])]  # fmt: skip
 
 
 def _run(scenario: Scenario, profile: str, seed: int) -> list[Outcome]:
@@ -210,7 +220,14 @@ def _run(scenario: Scenario, profile: str, seed: int) -> list[Outcome]:
             f"{profile!r} (seed {seed}); fix its play() or reproduce with "
             f"jobsim.Simulation(..., profile={profile!r}, seed={seed})"
         ) from exc
-    return [_measure(scenario, sim, fn) for fn in functions]
+    outcomes = [_measure(scenario, sim, fn) for fn in functions]
+    return [o for fn, o in zip(functions, outcomes, strict=True) if scenario.functions or _listed(sim, fn, o)]
+
+
+def _listed(sim: Simulation, function: str, outcome: Outcome) -> bool:
+    """Whether the table has a row for ``function``, which the scenario did not name: not for a system's own task
+    that never ran (``celery.chord_unlock``: ``options["builtin"]``), as in ``jobsim run``'s table."""
+    return bool(outcome.runs or outcome.lost or outcome.emails) or not sim.functions[function].options.get("builtin")
 
 
 def _call(scenario: Scenario, profile: str, seed: int, doing: str, what: str, fn: Any, *args: Any) -> Any:
@@ -225,7 +242,8 @@ def _call(scenario: Scenario, profile: str, seed: int, doing: str, what: str, fn
 
 
 def _refused(scenario: Scenario, targets: Any, profile: str, exc: UnsupportedFeature) -> list[Outcome]:
-    functions = scenario.functions or [getattr(f, "id", "?") for f in getattr(targets, "functions", {}).values()]
+    functions: Sequence[str | None] = (scenario.functions or [getattr(f, "id", "?") for f in getattr(
+        targets, "functions", {}).values()] or [None])  # None: the rows of the functions other profiles measure
     reason = str(exc).split(": ", 1)[1] if ": " in str(exc) else str(exc)
     return [Outcome(profile, exc.system or profile, fn, unsupported=reason) for fn in functions]
 

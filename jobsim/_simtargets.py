@@ -356,8 +356,8 @@ def _own_rules(adapted: Sequence[Adapted]) -> str:
     """``a Celery app runs on Celery's rules``; each backend once, in the order of the targets."""
     clauses: list[str] = []
     for backend in dict.fromkeys(a.backend for a in adapted):
-        what, library = _TARGETS.get(backend, f"a {backend} target"), _LIBRARIES.get(backend, backend)
-        verb = ("runs " if what.startswith(("a ", "an ")) else "run ") if not clauses else ""
+        what, library = _TARGETS.get(backend, f"the {backend} target"), _LIBRARIES.get(backend, backend)
+        verb = ("run " if what.endswith("s") else "runs ") if not clauses else ""  # "bullmq Worker objects run"
         clauses.append(f"{what} {verb}on {library}'s" + (" rules" if not clauses else ""))
     return ", ".join(clauses[:-1]) + (" and " if len(clauses) > 1 else "") + clauses[-1]
 

@@ -553,7 +553,9 @@ class Adapted:
     run when the simulation starts and closes, for interception that belongs to
     this one target (routing the backend client's ``send`` to ``sim``'s bus, say).
     ``backend`` names the system for messages (``"celery"``, ``"inngest-py"``).
-    ``profile`` is the profile this target runs under unless the user passes one.
+    ``profile`` is the profile this target runs under unless the user passes one; for an ``own_worker``
+    target, which runs on its library's rules whatever the profile, the only one a simulation of such
+    targets alone accepts (another is refused: it would be a label).
     """
 
     backend: str

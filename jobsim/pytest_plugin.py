@@ -535,14 +535,22 @@ def _marker_options(node: pytest.Item) -> dict[str, Any]:
 
 
 def _start(targets: Any, options: dict[str, Any], settings: _Settings) -> Simulation:
-    """``Simulation(targets, **ini defaults | marker options | --jobsim-seed).start()``."""
-    from jobsim import JobsimError, Simulation
+    """``Simulation(targets, **ini defaults | marker options | --jobsim-seed).start()``. The ini's
+    ``jobsim_profile`` is left out for targets it cannot apply to (a Celery app alone runs on Celery's rules,
+    ``Simulation`` refuses another profile named for it): it is the project's default for its jobsim.App
+    functions, while a marker's ``profile=`` is the test's own, refused so."""
+    from jobsim import JobsimError, Simulation, UnsupportedFeature
 
     kwargs = {**settings.defaults, **options}
     if settings.seed is not None:
         kwargs["seed"] = settings.seed
     try:
-        sim = Simulation(targets, **kwargs)
+        try:
+            sim = Simulation(targets, **kwargs)
+        except UnsupportedFeature as refused:  # the ini's profile, for jobsim.App functions, where there are none
+            if refused.feature != "profile" or "profile" in options or "profile" not in settings.defaults:
+                raise
+            sim = Simulation(targets, **{key: value for key, value in kwargs.items() if key != "profile"})
         sim._role = "the `jobsim` fixture's simulation"  # named when a test builds another of the same apps
         return sim.start()
     except JobsimError as error:

@@ -1,9 +1,13 @@
 """``jobsim.compare`` and ``jobsim compare``: counting, the table, errors, the command line."""
 
+import dataclasses
+
 import pytest
 
 import jobsim
+from jobsim import _plugins
 from jobsim._cli import main
+from jobsim.hooks import Adapted, hookimpl
 
 
 def nightly(fails=0, tz=None, cron="0 9 * * *"):
@@ -213,3 +217,61 @@ def test_wrong_ids_and_names_are_named_as_the_argument_the_test_wrote():
     with pytest.raises(jobsim.InvalidArgument, match=r"^profiles=\[\[\]\] is not valid: a list of profile names "
                                                      r"\(strings\), or None for the seven systems$"):
         jobsim.compare(scenario(), [[]])
+
+
+class Backend:
+    """A target whose plugin runs it on its own library's rules (``own_worker``, as jobsim-celery does)."""
+
+
+class BackendPlugin:
+    @hookimpl
+    def jobsim_adapt(self, sim, target):
+        if not isinstance(target, Backend):
+            return None
+        app = jobsim.App("acme")
+        charge = app.function("acme.charge", on="acme/charge")(lambda ctx: "charged")
+        cleanup = app.function("acme.cleanup", on="acme/cleanup")(lambda ctx: None)
+        builtin = dataclasses.replace(cleanup, options={**cleanup.options, "builtin": True})  # the library's own
+        return Adapted(backend="acme", functions=[charge, builtin], own_worker=True, profile="bullmq")
+
+
+@pytest.fixture
+def backend():
+    plugin = BackendPlugin()
+    _plugins.register(plugin, name="backend-test")
+    yield
+    _plugins.unregister(plugin)
+
+
+def play_a_charge(sim):
+    sim.send("acme/charge")
+    sim.run_until_idle()
+
+
+def test_a_profile_its_targets_do_not_follow_gets_a_row_saying_why_not_a_copy_of_their_run(backend):
+    # each profile's row was the same run under the targets' own rules, labelled with the profile's name, and
+    # listed the library's own functions that never ran
+    acme = jobsim.Scenario(name="acme", description="one charge", build=Backend, play=play_a_charge,
+                           start="2025-03-03T00:00:00Z")
+    result = jobsim.compare(acme, ["bullmq", "agenda"])
+    why = ("the acme target runs on acme's rules whatever the profile (profiles choose the rules of jobsim.App "
+           "functions, and there are none here: simulate it under 'bullmq', its own)")
+    assert result.table().splitlines()[2:] == [
+        "profile  runs  done  failed  lost  dupes  emails  first done      last done",
+        "-------  ----  ----  ------  ----  -----  ------  --------------  --------------",
+        "bullmq      1     1       0     0      0       0  03-03 00:00:00  03-03 00:00:00",
+        f"agenda   unsupported: {why}",
+    ]
+    assert result.of("agenda", "acme.charge").unsupported == why
+    assert [o.function for o in jobsim.compare(acme, ["agenda"]).outcomes] == [None]  # no profile named any
+
+
+def test_a_library_function_that_ran_has_its_row(backend):
+    def play(sim):
+        sim.send("acme/cleanup")
+        play_a_charge(sim)
+
+    acme = jobsim.Scenario(name="acme", description="x", build=Backend, play=play, start="2025-03-03T00:00:00Z")
+    assert [o.function for o in jobsim.compare(acme, ["bullmq"]).outcomes] == ["acme.charge", "acme.cleanup"]
+    named = dataclasses.replace(acme, functions=["acme.cleanup"], play=play_a_charge)
+    assert [o.runs for o in jobsim.compare(named, ["bullmq"]).outcomes] == [0]  # named by the scenario: listed

@@ -17,12 +17,14 @@ from jobsim import (
     Retries,
     TriggerDevRetry,
     UnsupportedFeature,
+    _plugins,
 )
 from jobsim._backoffs import js_round
 from jobsim._features import FEATURES
 from jobsim._profiles import builtin_profiles
 from jobsim._systems import SEVEN
 from jobsim._time import MS, SECOND, instant_ns, iso
+from jobsim.hooks import Adapted, hookimpl
 
 
 def attempt_offsets(profile, retries=None, seed=7, error=None):
@@ -403,8 +405,6 @@ def test_a_step_kind_the_system_lacks_stops_the_simulation(profile, call, messag
 
 
 def test_every_builtin_profile_registers_through_the_hook():
-    from jobsim import _plugins
-
     names = {p.name for group in _plugins.manager().hook.jobsim_profiles() for p in group}
     assert set(SEVEN) | {"vercel-cron-hobby"} <= names
 
@@ -653,3 +653,70 @@ def test_agendas_bare_number_delay_is_refused_naming_agenda():
     # Agenda's backoff {delay: 1000} counts milliseconds too: the refusal names Agenda, not BullMQ
     with pytest.raises(InvalidArgument, match=r"delay=1000 is not valid: .*'1000ms' for Agenda's \{delay: 1000\}"):
         AgendaBackoff("exponential", 1000)
+
+
+# -- targets that run on their own library's rules -------------------------------------------------
+
+
+class Backend:
+    """A target whose plugin runs it on its own rules (``own_worker``, as jobsim-celery does), or through the engine."""
+
+    def __init__(self, name, profile, own_worker=True):
+        self.name, self.profile, self.own_worker = name, profile, own_worker
+
+    def __repr__(self):
+        return f"Backend({self.name!r})"
+
+
+class BackendPlugin:
+    @hookimpl
+    def jobsim_adapt(self, sim, target):
+        if not isinstance(target, Backend):
+            return None
+        app = jobsim.App(target.name)
+        app.function(f"{target.name}.charge", on=f"{target.name}/charge")(lambda ctx: 1)
+        return Adapted(backend=target.name, functions=list(app.functions.values()), own_worker=target.own_worker,
+                       profile=target.profile)  # fmt: skip
+
+
+@pytest.fixture
+def backends():
+    plugin = BackendPlugin()
+    _plugins.register(plugin, name="backend-test")
+    yield
+    _plugins.unregister(plugin)
+
+
+def test_a_profile_no_target_follows_is_refused_naming_it_and_the_targets(backends):
+    # it was accepted as a label: sim.profile.name said "agenda" while the targets ran on their own rules
+    with pytest.raises(InvalidArgument) as info:
+        jobsim.Simulation(Backend("acme", "bullmq"), profile="agenda")
+    assert isinstance(info.value, UnsupportedFeature) and info.value.feature == "profile"
+    assert str(info.value) == (
+        "profile='agenda' cannot apply to the target Backend('acme'): the acme target runs on acme's rules whatever "
+        "the profile (profiles choose the rules of jobsim.App functions, and there are none here: simulate it "
+        "under 'bullmq', its own)")
+    with pytest.raises(InvalidArgument) as info:
+        jobsim.Simulation(Backend("celery", "celery"), Backend("huey", "huey"), profile="node-cron")
+    assert str(info.value) == (
+        "profile='node-cron' cannot apply to the targets Backend('celery') and Backend('huey'): a Celery app runs "
+        "on Celery's rules and a Huey instance, consumer or task on Huey's whatever the profile (profiles choose "
+        "the rules of jobsim.App functions, and there are none here: simulate them under 'celery' or 'huey', "
+        "their own)")
+
+
+def test_a_profile_applies_to_jobsim_app_functions_and_targets_the_engine_runs(backends):
+    app = jobsim.App("plain")
+    app.function("f", on="go")(lambda ctx: 1)
+    assert jobsim.Simulation(Backend("acme", "bullmq"), app, profile="agenda").profile.name == "agenda"
+    assert jobsim.Simulation(Backend("acme", "bullmq", own_worker=False), profile="agenda").profile.name == "agenda"
+    assert jobsim.Simulation(Backend("acme", "bullmq"), profile="bullmq").profile.name == "bullmq"  # its own
+    assert jobsim.Simulation(Backend("acme", "agenda"), profile="agenda(process_every=1s)").profile.name == (
+        "agenda(process_every=1s)")  # a variant of its own
+
+
+def test_without_a_profile_the_engine_run_targets_own_else_the_first_targets(backends):
+    # a Celery app passed first gave its profile to the inngest-py functions, which follow it
+    both = jobsim.Simulation(Backend("celery", "celery"), Backend("inngest", "inngest", own_worker=False))
+    assert both.profile.name == "inngest"
+    assert jobsim.Simulation(Backend("dramatiq", "dramatiq"), Backend("huey", "huey")).profile.name == "dramatiq"

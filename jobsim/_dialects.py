@@ -61,6 +61,10 @@ class CronDialect:
     ``star_steps_restrict``: a day field that starts with ``*`` but is not ``*`` alone (``*/2``) restricts
     the days, so with the other day field restricted either one fires (cron-parser's ``isWildcard`` is the
     raw value ``*`` or ``?``); Vixie cron and cronsim count any ``*...`` field as unrestricted.
+    ``star_bit``: robfig/cron v3's reading of the day fields (``parser.go : getRange`` sets the star bit for an
+    item ``*`` or ``?``, and clears it again when a step over 1 follows, ``if step > 1 { extra = 0 }``;
+    ``spec.go : dayMatches`` ANDs the day fields when either has the bit, else ORs them): ``*/2`` restricts,
+    ``*/1`` and ``*`` do not.
     ``full_days_unrestrict``: cron-parser 4's reading of the day fields (``lib/expression.js``
     ``_findSchedule``): a day-of-week holding all of 0-7 (``*``, ``*/1``, ``0-7``, not ``0-6``) or a
     day-of-month holding every day of the month (``1-31``, ``*/1``) is unrestricted, and ``weekday#n``
@@ -90,6 +94,7 @@ class CronDialect:
     node_cron_syntax: bool = False
     lower_l: bool = True
     star_steps_restrict: bool = False
+    star_bit: bool = False
     full_days_unrestrict: bool = False
     no_repeats: bool = False
     midnight: Midnight = ""
@@ -148,6 +153,9 @@ class CronDialect:
         if self.full_days_unrestrict:
             dom, dow = self._cron_parser_4_days(schedule, dom, dow, refuse)
             bound = dataclasses.replace(bound, fields=" ".join([*parts[:-3], dom, parts[-2], dow]))
+        if self.star_bit and not any(_robfig_star(p) for p in (dom, dow)):  # '*/2': restricted, so either fires
+            restricted = [*parts[:-3], _robfig_unstarred(dom, "1-31"), parts[-2], _robfig_unstarred(dow, "0-6")]
+            bound = dataclasses.replace(bound, fields=" ".join(restricted))
         if self.star_steps_restrict and all(p != "*" for p in (dom, dow)):
             restricted = [*parts[:-3], dom.replace("*", "1-31"), parts[-2], dow.replace("*", "0-6")]
             bound = dataclasses.replace(bound, fields=" ".join(restricted))
@@ -177,7 +185,7 @@ class CronDialect:
     def _check_specials(self, schedule: CronSchedule, refuse: object) -> None:
         for name, part in zip(_FIELD_NAMES, schedule.fields.split()[-5:], strict=True):
             bare = _NAME.sub("", part)  # JUL and WED are names, not L or W
-            bad = next((c for c in bare if c in "LW#"), None)
+            bad = next((c for c in bare if c in "LWlw#"), None)  # robfig has no l either ("failed to parse int")
             if bad is not None:
                 detail = f"{name} {part!r} uses {bad!r}"
             elif name == "day-of-week" and any(int(n) > 6 for n in re.findall(r"\d+", bare.split("/")[0])):
@@ -320,8 +328,23 @@ def _cron_parser_5_days_of_week(field: str) -> list[int | str] | None:
     return out
 
 
+def _robfig_star(field: str) -> bool:
+    """Whether robfig sets the field's star bit: an item ``*`` or ``?``, with no step or a step of 1."""
+    for item in field.split(","):
+        head, slash, step = item.partition("/")
+        if head in ("*", "?") and (not slash or step.lstrip("0") == "1"):
+            return True
+    return False
+
+
+def _robfig_unstarred(field: str, full: str) -> str:
+    """``field`` with its stepped ``*``/``?`` written as the range they cover (``*/2`` -> ``1-31/2``), so the
+    schedule's own reading, which counts a field starting with ``*`` as unrestricted, restricts it as robfig does."""
+    return ",".join(full + item[1:] if item[:1] in ("*", "?") else item for item in field.split(","))
+
+
 ROBFIG = CronDialect(
-    parser="robfig/cron v3", tz_prefix=True, rule="instant", specials=False, descriptors=False,
+    parser="robfig/cron v3", tz_prefix=True, rule="instant", specials=False, descriptors=False, star_bit=True,
     no_descriptors="Inngest refuses @descriptors when it registers the function (\"isn't a valid cron schedule\": "
                    "its check parses without robfig's Descriptor option)",
 )  # fmt: skip

@@ -39,6 +39,33 @@ def sim_fires(profile, days=3, start="2025-03-07T00:00:00Z", **function):
     return [iso(r.start_ns) for r in sim.runs("job")]
 
 
+# -- robfig/cron v3 (Inngest): a stepped '*' clears the star bit (parser.go: if step > 1 { extra = 0 }) ------
+
+
+@pytest.mark.parametrize(
+    ("cron", "days"),
+    [
+        # day-of-month */2 is restricted: odd days OR Mondays (it ran only on odd Mondays)
+        ("0 9 */2 * 1", ["01", "02", "03", "05", "07", "09", "11", "13", "15", "16", "17", "19", "21", "23", "25",
+                         "27", "29", "30", "31"]),
+        ("0 9 15 * */2", ["01", "03", "05", "07", "08", "10", "12", "14", "15", "17", "19", "21", "22", "24", "26",
+                          "28", "29", "31"]),  # the 15th OR Sun/Tue/Thu/Sat
+        ("0 9 */1 * 1", ["02", "09", "16", "23", "30"]),  # a step of 1 keeps the star bit: Mondays only
+        ("0 9 */2 * *", ["01", "03", "05", "07", "09", "11", "13", "15", "17", "19", "21", "23", "25", "27", "29",
+                         "31"]),  # day-of-week '*': AND, as ever
+    ],
+)  # fmt: skip
+def test_robfig_reads_a_stepped_star_day_field_as_restricted(cron, days):
+    fired = sim_fires("inngest", days=31, start="2026-03-01T00:00:00Z", cron=cron)
+    assert [at[8:10] for at in fired] == days
+
+
+@pytest.mark.parametrize("cron", ["0 9 l * *", "0 9 lw * *", "0 9 * * 5l"])
+def test_robfig_refuses_a_lower_case_l_as_it_refuses_l(cron):
+    with pytest.raises(UnsupportedFeature, match=r"uses 'l'; robfig/cron v3 takes numbers, names"):
+        sim_fires("inngest", cron=cron)
+
+
 # -- robfig/cron v3 (Inngest): spec_test.go's DST cases -------------------------------------------
 
 

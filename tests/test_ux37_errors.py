@@ -20,7 +20,7 @@ import jobsim
 from jobsim import InvalidArgument, StepMisuse
 
 START = "2025-03-03T09:00:00Z"
-METHODS = "ctx.step has: run, sleep, sleep_until, wait_for_event, send_event, invoke, parallel"
+METHODS = "ctx.step has: run, sleep, sleep_until, wait_for_event, send_event, invoke, parallel, race"
 CASED = " Step methods are snake_case here, as in inngest-py"
 
 

@@ -235,13 +235,15 @@ class FlowRuntime:
         if key is FALSE_KEY:  # SingletonKey's ErrNotASingleton: the run goes on as no singleton
             return None
         holder = state.holders.get(key)
-        if holder is not None and holder.status not in FINAL:
-            if single.mode == "skip":
+        live = holder is not None and holder.status not in FINAL
+        if live or (holder is not None and holder.end_ns is not None and holder.end_ns > now):
+            if single.mode == "skip":  # a holder whose code still spends time (time.sleep) holds it to its end
                 self._skip(run, n, "singleton", key, now, holder)
                 return None
-            event = run.event
-            self.cancel(holder, {"reason": "singleton", "event": event.name, "id": event.id, "key": _plain(key),
-                                 "by": run.id}, now)  # fmt: skip
+            if live:  # one that ended in its code's future can no longer be cancelled: the new run takes the key
+                event = run.event
+                self.cancel(holder, {"reason": "singleton", "event": event.name, "id": event.id, "key": _plain(key),
+                                     "by": run.id}, now)  # fmt: skip
         return (key,)
 
     def _admit(self, ctl: RunControl) -> None:
@@ -482,9 +484,9 @@ class FlowRuntime:
         ctl.start_timer = ctl.finish_timer = None
         # dequeue.lua frees the key with the run's last queue item; a run finalized early (cancelled, timed out)
         # has its remaining items dequeued by finalize.go : doRemoveRunJobs, so the key is free as it ends
-        if ctl.holds is not None:
+        if ctl.holds is not None:  # kept while its code's time runs on (``_singleton`` reads its end)
             holders = self.of(run.function).holders
-            if holders.get(ctl.holds[0]) is run:
+            if holders.get(ctl.holds[0]) is run and not (run.end_ns is not None and run.end_ns > self.kernel.now):
                 del holders[ctl.holds[0]]
             ctl.holds = None
         # a cancellation is a pause: Inngest deletes a finished run's state and its pauses (redis_state.go mgr.Delete,

@@ -68,6 +68,27 @@ def test_skip_mode_skips_a_run_while_one_runs_and_the_key_is_free_once_it_ends()
     assert "skipped   sync#2: sync#1 holds its singleton key" in timeline
 
 
+def test_a_holder_whose_code_sleeps_keeps_its_key_to_its_end_in_skip_mode_and_cancel_mode_starts_beside_it():
+    """``time.sleep(10)`` in a handler without steps: the run is done at once, ending 10 s later; the key was
+    freed at once, so five runs a second apart all ran (user trial O)."""
+    import time
+
+    ran = {}
+    for mode in ("skip", "cancel"):
+        app = jobsim.App("a")
+        app.function("f", on="x", singleton=Singleton(mode=mode))(lambda ctx: time.sleep(10))
+        with jobsim.Simulation(app, start=START) as sim:
+            for _ in range(5):
+                sim.send("x")
+                sim.advance("1s")
+            sim.advance("20s")
+            sim.send("x")  # after the holder's end: the key is free
+            sim.advance("1m")
+        ran[mode] = [(run.status, (run.start_ns - T0) // SECOND) for run in sim.runs("f")]
+    assert ran["skip"] == [("completed", 0), *[("skipped", s) for s in range(1, 5)], ("completed", 25)]
+    assert ran["cancel"] == [("completed", s) for s in (0, 1, 2, 3, 4, 25)]
+
+
 def test_the_key_separates_runs_and_a_false_key_is_no_singleton():
     app, _ = sync_app(singleton=Singleton(mode="skip", key="event.data.user"))
     with jobsim.Simulation(app, start=START) as sim:

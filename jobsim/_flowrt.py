@@ -240,7 +240,7 @@ class FlowRuntime:
             if single.mode == "skip":  # a holder whose code still spends time (time.sleep) holds it to its end
                 self._skip(run, n, "singleton", key, now, holder)
                 return None
-            if live:  # one that ended in its code's future can no longer be cancelled: the new run takes the key
+            if live and holder is not None:  # one ended in its code's future cannot be cancelled: the new run goes
                 event = run.event
                 self.cancel(holder, {"reason": "singleton", "event": event.name, "id": event.id, "key": _plain(key),
                                      "by": run.id}, now)  # fmt: skip

@@ -143,7 +143,7 @@ class CronDialect:
             self._check_repeats(schedule, refuse)
         self._check_zone(schedule, tz_option, refuse)
         dom, dow = parts[-3], parts[-1]
-        if self.dom_dow == "exclusive" and not dom.startswith("*") and not dow.startswith("*"):
+        if self.dom_dow == "exclusive" and dom != "*" and dow != "*":  # Vercel: "one must be *" (*/2 is not)
             raise refuse("cron.dom_dow", f"cron {schedule.expr!r} restricts both day-of-month and day-of-week; "
                                          f"{self.parser} requires one of them to be '*'")  # fmt: skip
         if self.once_a_day and not (_SINGLE.fullmatch(parts[-5]) and _SINGLE.fullmatch(parts[-4])):
@@ -269,9 +269,16 @@ class CronDialect:
             hint = ("its schedules are always UTC" if option is None else
                     f"give the zone as {option}{'=' if option.isidentifier() else ''} (jobsim: tz=)")  # fmt: skip
             raise refuse("cron.tz", f"cron {schedule.expr!r}: {self.parser} has no TZ= prefix; {hint}")  # type: ignore[operator]
-        if self.tz_option is None and schedule.tz is not dt.timezone.utc:
+        utc = schedule.tz is dt.timezone.utc or getattr(schedule.tz, "key", "") in _UTC
+        if self.tz_option is None and not utc:
             given = f"tz={tz_option!r}" if tz_option is not None else f"cron {schedule.expr!r}"
             raise refuse("cron.tz", f"{given}: schedules are always UTC; write the schedule in UTC")  # type: ignore[operator]
+
+
+_UTC = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Etc/Universal", "Universal", "Etc/Zulu", "Zulu", "GMT",
+                  "Etc/GMT", "Etc/GMT+0", "Etc/GMT-0", "Etc/GMT0", "GMT0", "GMT+0", "GMT-0", "Greenwich",
+                  "Etc/Greenwich"})  # fmt: skip
+"""The IANA names of UTC, which a system whose schedules are always UTC takes as ``tz=`` (it said 'UTC' only)."""
 
 
 def _values(field: str, low: int, high: int) -> list[int] | None:

@@ -755,3 +755,16 @@ def test_robfig_across_lord_howes_half_hour_change(expr, start, expected):
     04-07; days are added with the :30 kept, so '0 0 * * 0' skips Sunday 04-13); and minutes that jump
     from 01:59 to 02:30 never wrap, so '45 1' also runs at 02:45 +11."""
     assert fires(expr, LORD_HOWE, dt.datetime.fromisoformat(start.replace("Z", "+00:00")), 2, "instant") == expected
+
+
+def test_vercel_refuses_a_stepped_star_beside_a_restricted_day_and_takes_utc_by_any_name():
+    """semantics.md §7: "cannot set both DOM and DOW (one must be `*`)": '*/2' is no '*' (it was read as one, and
+    the two fields ANDed); tz='Etc/UTC' is UTC as tz='UTC' is (it was refused as a zone)."""
+    for cron in ("0 9 15 * */2", "0 9 */2 * 1"):
+        with pytest.raises(UnsupportedFeature, match=r"restricts both day-of-month and day-of-week; Vercel Cron "
+                                                     r"requires one of them to be '\*'"):  # fmt: skip
+            sim_fires("vercel-cron", cron=cron)
+    fired = sim_fires("vercel-cron", days=30, cron="0 9 15 * *", tz="Etc/UTC")  # within the tick's minute
+    assert [at[:16] for at in fired] == ["2025-03-15T09:00"]
+    with pytest.raises(UnsupportedFeature, match=r"tz='Europe/Paris': schedules are always UTC"):
+        sim_fires("vercel-cron", cron="0 9 15 * *", tz="Europe/Paris")

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from ._simulation import Simulation
 
 _MAX_DATA = 80
+_CRON_EVENT = "inngest/scheduled.timer"
+"""``_engine.CRON_EVENT``, the event of a cron function's runs: Inngest's own name, said on its profiles only."""
 _AT = operator.attrgetter("at")
 
 
@@ -39,10 +41,14 @@ def render_trace(trace: Trace, tz: dt.tzinfo, *, seed: Any, profile: Any, kinds:
     # response) writes a retry decided at +10 s before records other runs write at +0 s
     rows: list[tuple[str, str, str]] = []
     idle = _never_ran(trace)
+    inngest = str(profile).startswith("inngest")  # elsewhere a cron run is started by a tick, not that event
     for record in sorted(trace, key=_AT):
         text = describe(record, names, tz, kinds)
-        if record.kind == "run.start" and record.data.get("run") in idle and text is not None:
-            text = text.replace(" started by ", " queued by ", 1) + idle[record.data["run"]]
+        if record.kind == "run.start" and text is not None:
+            if not inngest and record.data.get("event") == _CRON_EVENT and text.endswith(_CRON_EVENT):
+                text = text[: -len(_CRON_EVENT)] + "its cron tick"
+            if record.data.get("run") in idle:
+                text = text.replace(" started by ", " queued by ", 1) + idle[record.data["run"]]
         if text is not None:
             if "\n" in text or "\r" in text:  # an event name, an error message: one record stays one line
                 text = text.replace("\r", "\\r").replace("\n", "\\n")

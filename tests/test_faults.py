@@ -690,10 +690,10 @@ def test_the_timeline_tells_the_faults():
         "UTC  fault     digest gets its 03-03 09:00:00 tick delivered 1 extra time(s): dropped (BullMQ moves a job "
         "to active once; scheduler job ids (repeat:<id>:<millis>) are unique)",
         "UTC  cron      digest fires late for its 03-03 09:00:00 tick (0 9 * * *)",
-        "UTC  run       digest#1 started by inngest/scheduled.timer",
+        "UTC  run       digest#1 started by its cron tick",
         "UTC  run       digest#1 completed",
         "UTC  cron      digest fires (0 9 * * *)",
-        "UTC  run       digest#2 started by inngest/scheduled.timer",
+        "UTC  run       digest#2 started by its cron tick",
         "UTC  fault     crash: the worker running digest#2 died",
         "UTC  attempt   digest#2 function body attempt 0 failed: WorkerCrashed: the worker died at "
         "2025-03-04T09:00:00.000Z (sim.crash_worker())",

@@ -1,6 +1,7 @@
 """``jobsim.compare`` and ``jobsim compare``: counting, the table, errors, the command line."""
 
 import dataclasses
+import time
 
 import pytest
 
@@ -58,6 +59,21 @@ def test_missed_ticks_are_lost_and_copies_are_duplicates():
     assert [(o.profile, o.runs, o.lost, o.duplicates) for o in result.outcomes] == [
         ("node-cron", 1, 1, 0), ("vercel-cron", 2, 1, 1), ("bullmq", 2, 0, 0),
     ]  # fmt: skip
+
+
+def test_ticks_held_to_run_late_are_not_lost_while_ticks_dropped_are():
+    """A 25-minute job every 10 minutes: Quirrel holds the overdue ticks and runs them one after another (pending
+    at the end of play, not lost: they were counted lost, beside Agenda's, which it drops for good)."""
+
+    def build():
+        app = jobsim.App("ops")
+        app.function("sync", cron="*/10 * * * *")(lambda ctx: time.sleep(25 * 60))
+        return app
+
+    long = jobsim.Scenario(name="long", description="25 min every 10 min", build=build,
+                           play=lambda sim: sim.advance("1h5m"), start="2026-03-02T08:55:00Z")  # fmt: skip
+    result = jobsim.compare(long, ["quirrel", "agenda"])
+    assert [(o.profile, o.runs, o.lost) for o in result.outcomes] == [("quirrel", 3, 0), ("agenda", 3, 3)]
 
 
 def test_a_profile_that_cannot_run_the_scenario_gets_a_row_saying_why():

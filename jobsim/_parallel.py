@@ -260,59 +260,63 @@ def _check_race(callables: Any) -> list[Callable[[], Any]]:
     return items
 
 
+def _race_start(x: Execution) -> tuple[int, Plan | None, bool]:
+    """A race begins: its number in this request, the plan to restore, and whether the request targets one
+    step (then it runs that step as ``parallel`` does, skips the others, and goes on past the race with the
+    winner a request before it chose); else its new steps are planned."""
+    seen, outer = x.seen, x.plan
+    number = seen[RACE] = seen.get(RACE, 0) + 1
+    targeted = isinstance(outer, Target)
+    if not targeted:
+        x.plan = DISCOVER
+    return number, outer, targeted
+
+
+def _race_end(x: Execution, entrants: list[_Entrant], number: int, planned: list[tuple[Any, ...]],
+              outer: Plan | None) -> Any:  # fmt: skip
+    """The winner's output (or its error), or the request ends planning the steps still to run."""
+    winner = _winner(x, entrants, number)
+    if winner is not None:
+        return _won(winner)
+    if isinstance(outer, Target):
+        raise JobsimError(f"step.race: none of its callables ended, yet request {outer!r} continued past it")
+    raise Suspend(("parallel", planned, "race"))
+
+
 def race(x: Execution, callables: Sequence[Callable[[], Any]]) -> Any:
     """``ctx.step.race`` for a sync handler: the output of the callable whose steps end first (see ``Step.race``)."""
     items = _check_race(callables)
-    seen = x.seen
-    number = seen[RACE] = seen.get(RACE, 0) + 1
-    outer = x.plan
-    if isinstance(outer, Target):  # run the target as ``parallel`` does; past the race, the winner's output
-        entrants = []
-        for index, cb in enumerate(items):
-            before = dict(seen)
-            with contextlib.suppress(Skip):
-                try:
-                    entrants.append(_Entrant(index, _sync(cb, cb()), None, _ended(x, before)))
-                except StepError as exc:
-                    entrants.append(_Entrant(index, None, exc, _ended(x, before)))
-        winner = _winner(x, entrants, number)
-        if winner is None:
-            raise JobsimError(f"step.race: none of its callables ended, yet request {outer!r} continued past it")
-        return _won(winner)
-    x.plan = DISCOVER
+    number, outer, targeted = _race_start(x)
     planned: list[tuple[Any, ...]] = []
     entrants = []
     try:
         for index, cb in enumerate(items):
-            before = dict(seen)
+            before = dict(x.seen)
             try:
                 entrants.append(_Entrant(index, _sync(cb, cb()), None, _ended(x, before)))
             except StepError as exc:  # a step of it failed for good: it ended, in that error
                 entrants.append(_Entrant(index, None, exc, _ended(x, before)))
+            except Skip:  # a sibling of the targeted step
+                if not targeted:
+                    raise
             except Suspend as suspend:
+                if targeted:  # the targeted step ran: its outcome ends the request
+                    raise
                 _collect(suspend, planned)
     finally:
         x.plan = outer
-    winner = _winner(x, entrants, number)
-    if winner is not None:
-        return _won(winner)
-    raise Suspend(("parallel", planned, "race"))
+    return _race_end(x, entrants, number, planned, outer)
 
 
 async def race_async(x: Execution, callables: Sequence[Callable[[], Any]]) -> Any:
     """``await ctx.step.race(...)`` for an ``async def`` handler (see ``race``)."""
     items = _check_race(callables)
-    seen = x.seen
-    number = seen[RACE] = seen.get(RACE, 0) + 1
-    outer = x.plan
-    targeted = isinstance(outer, Target)
-    if not targeted:
-        x.plan = DISCOVER
+    number, outer, targeted = _race_start(x)
     planned: list[tuple[Any, ...]] = []
     entrants = []
     try:
         for index, cb in enumerate(items):
-            before = dict(seen)
+            before = dict(x.seen)
             try:
                 entrants.append(_Entrant(index, await _maybe_await(cb()), None, _ended(x, before)))
             except StepError as exc:
@@ -326,12 +330,7 @@ async def race_async(x: Execution, callables: Sequence[Callable[[], Any]]) -> An
                 _collect(suspend, planned)
     finally:
         x.plan = outer
-    winner = _winner(x, entrants, number)
-    if winner is not None:
-        return _won(winner)
-    if targeted:
-        raise JobsimError(f"step.race: none of its callables ended, yet request {outer!r} continued past it")
-    raise Suspend(("parallel", planned, "race"))
+    return _race_end(x, entrants, number, planned, outer)
 
 
 def race_in_order(callables: Sequence[Callable[[], Any]]) -> Any:

@@ -31,16 +31,17 @@ if TYPE_CHECKING:
 
 
 def case_only_misses(sent: Sequence[Event], by_trigger: Mapping[str, Sequence[Any]],
-                     awaited: Collection[str] = (), sim: Simulation | None = None) -> list[str]:
+                     awaited: Collection[str] = (), sim: Simulation | None = None, *, typos: bool = True) -> list[str]:
     """The warnings for the events ``sent`` against ``by_trigger`` (trigger -> the functions listening, each
     with an ``id``): one for each name that started no function and is a typo of a trigger nothing matched
     (``_typo_misses``), and one for each (name, trigger) pair equal but for case where the name started no function
     (and is none of the names ``awaited`` by a wait or a cancellation, which it may have been sent for) or the
-    trigger matched no name sent. Events are counted only when there is something to say. With ``sim``, the
+    trigger matched no name sent. Events are counted only when there is something to say (typos only with
+    ``typos``: not inside a Hypothesis test, whose drawn names are its own business). With ``sim``, the
     waits and cancellations of its runs that missed a name so are named after them (``case_only_unheard``)."""
     names = {event.name for event in sent}
     return [*_trigger_misses(sent, names, by_trigger, awaited),
-            *_typo_misses(sent, names, by_trigger, awaited),
+            *(_typo_misses(sent, names, by_trigger, awaited) if typos else ()),
             *(case_only_unheard(sim, names, by_trigger) if sim is not None else ())]
 
 

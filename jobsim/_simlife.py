@@ -251,7 +251,8 @@ class _Lifecycle(_Targets):
     def _warn_case_only_names(self) -> None:
         """Events sent as ``user.signup`` to a function ``on="user.Signup"``: it never ran (``TriggerWarning``)."""
         awaited = {*self.engine.waiters, *cancel_events(self.functions.values())}
-        for message in case_only_misses(self.bus.history, self.engine.by_event, awaited, sim=cast("Simulation", self)):
+        for message in case_only_misses(self.bus.history, self.engine.by_event, awaited, sim=cast("Simulation", self),
+                                        typos=not _in_hypothesis()):  # fmt: skip
             self._warn(message, TriggerWarning)
 
     def _warn(self, message: str, category: type[Warning]) -> None:

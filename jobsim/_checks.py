@@ -129,12 +129,13 @@ def one_typo(given: str, names: Iterable[str]) -> str | None:
     """The one of ``names`` that ``given`` is a certain typo of: the same but for case or separators
     (``Order.placed``), or one letter swapped with its neighbour, left out, added or changed (``plcaed``,
     ``chrage``, ``chage``). A difference in digits is no typo (``send-3`` is another step than ``send-1``,
-    ``v2/order`` another event than ``v1/order``), nor is anything in names of fewer than 4 letters."""
+    ``v2/order`` another event than ``v1/order``), nor is a letter's in names of fewer than 4 letters (``pat``
+    may be another step than ``pay``), while case or separators alone are at any length (``Pay``)."""
     folded = _folded(given)
     for name in names:
-        if name == given or min(len(name), len(given)) < 4:
+        if name == given:
             continue
-        if _folded(name) == folded or _one_edit(given, name):
+        if _folded(name) == folded or (min(len(name), len(given)) >= 4 and _one_edit(given, name)):
             return name
     return None
 

@@ -49,7 +49,7 @@ class MachineRun:
             options = dict(self._options)
             targets_of, targets_code = options.pop("targets")
             self.sim = Simulation(targets_of(self.world), seed=seed, start=start, **options).start()
-            preamble = (f"world = {callable_name(type(self)._setup)}()",)
+            preamble = (f"world = {callable_name(type(self)._setup, 'setup')}()",)
             self.recorder = Recorder(self.sim, Script(self.sim, targets=targets_code, preamble=preamble))
             on_start = type(self)._on_start
             if on_start is not None:

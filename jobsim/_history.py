@@ -311,15 +311,29 @@ def send_code(item: Send, hook: Any, *extra: str) -> str:
     return f"{callable_name(hook)}({', '.join(('sim', *extra, value_code(item.event())))})"
 
 
-def callable_name(fn: Any) -> str:
-    """How printed code calls ``fn``: ``storefront``, ``shop.storefront`` for a bound method."""
+def callable_name(fn: Any, default: str = "send") -> str:
+    """How printed code calls ``fn``: ``storefront``, ``shop.storefront`` for a bound method, a lambda as its own
+    source in parentheses (``(lambda sim, event: sim.send(event))``: ``send`` named nothing the test had), else
+    ``default``."""
     owner = getattr(fn, "__self__", None)
     name = getattr(fn, "__name__", "")
     if not name.isidentifier():
-        return "send"
+        return _lambda_called(fn) or default
     if owner is not None and not isinstance(owner, type) and type(owner).__module__ != "builtins":
         return f"{type(owner).__name__.lower()}.{name}"
     return name
+
+
+def _lambda_called(fn: Any) -> str | None:
+    """``(lambda: make_app())``, the lambda's source as Hypothesis reads it, when it reads back as code."""
+    try:
+        from hypothesis.internal.reflection import get_pretty_function_description
+    except ImportError:  # pragma: no cover - hypothesis is a dependency
+        return None
+    from ._drawcode import _lambda_source
+
+    text = _lambda_source(fn, get_pretty_function_description) if getattr(fn, "__name__", "") == "<lambda>" else None
+    return f"({text})" if text is not None else None
 
 
 # -- the printed reproduction ------------------------------------------------------------------

@@ -346,6 +346,7 @@ def test_one_typo_is_a_certain_typo_and_a_digit_is_another_name():
     assert one_typo("order/paid", ["order/placed"]) is None  # another event
     assert one_typo("cart/completed", ["cart/abandoned"]) is None
     assert one_typo("abd", ["abc"]) is None  # too short to tell
+    assert one_typo("Pay", ["pay"]) == one_typo("pay_", ["pay"]) == "pay"  # case or separators: at any length
 
 
 def typo_property(failures=None, events=("order/placed",)):
@@ -389,6 +390,8 @@ def test_an_event_a_run_waited_for_or_a_hook_sends_is_no_typo():
         js.apply(sim, EventStream((Send(after="0s", name="cart/abandoned", data={}),
                                    Send(after="1m", name="cart/paidd", data={}))))  # fmt: skip
     with jobsim.Simulation(shop_app(), start=START) as sim:  # the hook maps names: not checked
-        js.apply(sim, Send(after="0s", name="order/plcaed", data={"orderId": "o1"}),
-                 send=lambda sim, event: sim.send("order/placed", dict(event.data)))
+        code = js.apply(sim, Send(after="0s", name="order/plcaed", data={"orderId": "o1"}),
+                        send=lambda sim, event: sim.send("order/placed", dict(event.data)))
         assert [run.status for run in sim.runs("charge")] == ["completed"]
+    # a lambda hook is printed as its source, called (it printed send(sim, ...), a name the test did not have)
+    assert "(lambda sim, event: sim.send('order/placed', dict(event.data)))(sim, jobsim.Event(" in code

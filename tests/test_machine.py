@@ -83,6 +83,20 @@ def test_a_failing_program_prints_the_plain_jobsim_test_that_replays_it():
     assert "state.send_event(event=('tick/sent', {'n': 0}))" in "\n".join(caught.value.__notes__)
 
 
+def test_a_lambda_setup_is_printed_as_its_own_source_called():
+    """``js.machine(lambda: ...)`` printed ``world = send()``, which named nothing the test had (user trial Q)."""
+
+    def at_most_two_runs(sim, world):
+        assert len(sim.runs("count")) < 3, "three runs"
+
+    machine = js.machine(lambda: make_world(), targets="app", events=TICKS, invariants=[at_most_two_runs],
+                         start=START, settings=PINNED)  # fmt: skip
+    with pytest.raises(AssertionError, match="three runs") as caught:
+        machine.TestCase().runTest()
+    assert reproduction(caught.value.__notes__) == SCRIPT.replace("world = make_world()",
+                                                                  "world = (lambda: make_world())()")
+
+
 def test_end_checks_run_after_everything_settled_and_the_simulation_is_closed():
     worlds = []
 

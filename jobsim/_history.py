@@ -325,14 +325,18 @@ def callable_name(fn: Any, default: str = "send") -> str:
 
 
 def _lambda_called(fn: Any) -> str | None:
-    """``(lambda: make_app())``, the lambda's source as Hypothesis reads it, when it reads back as code."""
-    try:
-        from hypothesis.internal.reflection import get_pretty_function_description
-    except ImportError:  # pragma: no cover - hypothesis is a dependency
+    """``(lambda: make_app())``, the lambda's source as Hypothesis reads it, when it reads back as code. Read
+    through ``jobsim.strategies`` (the one module that imports Hypothesis), which every caller of ``js.apply``
+    and ``js.machine`` has imported."""
+    import sys
+
+    strategies = sys.modules.get("jobsim.strategies")
+    reader = getattr(strategies, "get_pretty_function_description", None)
+    if reader is None or getattr(fn, "__name__", "") != "<lambda>":
         return None
     from ._drawcode import _lambda_source
 
-    text = _lambda_source(fn, get_pretty_function_description) if getattr(fn, "__name__", "") == "<lambda>" else None
+    text = _lambda_source(fn, reader)
     return f"({text})" if text is not None else None
 
 

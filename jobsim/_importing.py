@@ -37,7 +37,7 @@ from ._codec import from_cloudevent, rfc3339_ns
 from ._drawspec import registered_profiles
 from ._events import _FIRST_MS, _LAST_MS, DEDUPE_WINDOW, IMPORTED_IDS, ulid
 from ._replayinputs import SYNTHESIZED_ID
-from ._time import MS, Instant, instant_ns, iso, zone
+from ._time import MS, Instant, format_duration, instant_ns, iso, zone
 from ._trace import Trace
 from ._tracefile import _path
 from ._tracereader import BOM, GZIP_ERRORS, UTF16_BOMS, gzip_damaged, gzip_errors, load, open_trace
@@ -173,6 +173,9 @@ def import_events(
     if internal:
         notes.append(_internal(internal))
     placed.sort(key=lambda item: (item[0], item[1]))
+    span = _long_span(placed)
+    if span:
+        notes.append(span)
     if placed[0][0] < start_ns:
         raise InvalidArgument(f"start={iso(start_ns)} is after the first event ({iso(placed[0][0])}, line "
                               f"{placed[0][1]}); give a start at or before it, or none")  # fmt: skip
@@ -248,6 +251,25 @@ def _order_and_repeats(placed: list[tuple[int, int, dict[str, Any]]]) -> list[st
                      "24 h of the first (it still resumes waits and cancels runs), so a replay runs it "
                      "once")  # fmt: skip
     return notes
+
+
+_LONG_SPAN = 366 * 24 * 3600 * 10**9
+"""How long a span of events the import names: past it, a stray timestamp is likelier than a year's traffic."""
+
+
+def _long_span(placed: list[tuple[int, int, dict[str, Any]]]) -> str:
+    """A note when the events, in time order, span more than a year: a replay simulates all of it, every cron tick
+    on the way (one event dated 2099 among a day's made a replay of a five-minute cron run for hours and take
+    gigabytes). Names the span's ends and its largest gap, where a stray timestamp most likely is."""
+    first, last = placed[0], placed[-1]
+    if last[0] - first[0] <= _LONG_SPAN:
+        return ""
+    before, after = max(pairwise(placed), key=lambda pair: pair[1][0] - pair[0][0])  # the first of equal gaps
+    gap = after[0] - before[0]
+    return (f"the events span {format_duration(last[0] - first[0])}, from line {first[1]} ({iso(first[0])}) to line "
+            f"{last[1]} ({iso(last[0])}), the largest gap {format_duration(gap)} between line {before[1]} "
+            f"({iso(before[0])}) and line {after[1]} ({iso(after[0])}): a replay simulates all of it, with every "
+            "cron tick on the way; if a timestamp there is stray, fix or drop its line, or replay with --until")
 
 
 def _first_time(events: list[tuple[int | None, int, dict[str, Any]]]) -> int:

@@ -537,3 +537,23 @@ def test_events_without_any_time_say_they_start_at_the_default(tmp_path):
         traces.import_events(path, start="2025-06-01T00:00:00Z")
         path.write_text('{"name": "order/created", "data": {}}\n{"name": "a/b", "data": {}, "ts": 1740819600000}\n')
         traces.import_events(path)
+
+
+def test_events_spanning_more_than_a_year_are_named_with_their_largest_gap(tmp_path):
+    """One event dated 2099 among a day's: a replay simulated 73 years, every cron tick on the way (user trial P)."""
+    path = write(tmp_path / "events.jsonl",
+                 {"name": "user/created", "data": {}, "id": "a", "ts": T0 // MS},
+                 {"name": "user/created", "data": {}, "id": "b", "ts": T0 // MS + 3_600_000},
+                 {"name": "user/created", "data": {}, "id": "c", "ts": 4_070_908_800_000})  # fmt: skip
+    with pytest.warns(TraceWarning) as caught:
+        traces.import_events(path)
+    assert [str(w.message).partition(": ")[2] for w in caught] == [
+        "the events span 26876d12h, from line 1 (2025-06-01T12:00:00.000Z) to line 3 (2099-01-01T00:00:00.000Z), "
+        "the largest gap 26876d11h between line 2 (2025-06-01T13:00:00.000Z) and line 3 (2099-01-01T00:00:00.000Z): "
+        "a replay simulates all of it, with every cron tick on the way; if a timestamp there is stray, fix or drop "
+        "its line, or replay with --until"]
+    year = write(tmp_path / "year.jsonl", {"name": "user/created", "data": {}, "id": "a", "ts": T0 // MS},
+                 {"name": "user/created", "data": {}, "id": "b", "ts": T0 // MS + 366 * 86_400_000})  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        traces.import_events(year)  # a year to the day: no note

@@ -550,6 +550,12 @@ class FlowRuntime:
         if not ctl.started and not run.attempts:  # cancelled before its first request: no run.start tells it
             fields["trigger"] = run.event.name
         self.record(at, "cancel", fields)
+        for record in run.steps.values():  # its code spent time past `at`: Inngest discards the late response
+            end = record.end_ns
+            if end is None and record.status == "retrying":  # it failed past `at`: no retry comes
+                end = record.attempts[-1].end_ns
+            if end is not None and end > at:
+                record.status, record._payload, record.error, record.end_ns = "cancelled", None, None, at
         self._settle_parent(run, f"invoked function {fn.id!r} was cancelled ({why['reason']})")
         self.engine.finish(run, "cancelled", at, None)
 

@@ -209,6 +209,37 @@ def test_a_queued_run_is_cancelled_before_it_starts():
     assert o1.status == "completed" and (o2.status, o2.attempts) == ("cancelled", [])
 
 
+
+def test_a_step_whose_code_is_still_running_when_the_run_is_cancelled_keeps_no_result():
+    """The step's code spends 60 s (``time.sleep``) and the cancel comes at 10 s: Inngest discards the late
+    response, so the step is ``cancelled`` at 10 s with no output (it was recorded ``completed`` with its output,
+    or ``retrying`` for a failure, ended at 60 s in a run cancelled at 10 s); a step that ended before stays."""
+    for ends in ("returns", "raises"):
+        app = jobsim.App("a")
+
+        @app.function("f", on="go", retries=2, cancel_on=[Cancel("stop", match="data.id")])
+        def f(ctx, ends=ends):
+            ctx.step.run("quick", lambda: "quick")
+
+            def work():
+                time.sleep(60)
+                if ends == "raises":
+                    raise RuntimeError("late")
+                return "late"
+
+            return ctx.step.run("work", work)
+
+        with jobsim.Simulation(app, start=START) as sim:
+            sim.send("go", {"id": 1})
+            sim.advance("10s")
+            sim.send("stop", {"id": 1})
+            sim.run_until_idle()
+        (run,) = sim.runs("f")
+        assert (run.status, secs(run.end_ns)) == ("cancelled", 10)
+        quick, work = run.steps["quick"], run.steps["work"]
+        assert (quick.status, quick.output) == ("completed", "quick")
+        assert (work.status, work.output, work.error, secs(work.end_ns)) == ("cancelled", None, None, 10)
+
 # -- timeouts ---------------------------------------------------------------------------------
 
 

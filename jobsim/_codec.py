@@ -44,6 +44,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "attempt": ("function", "run", "attempt"), "retry": ("function", "run", "attempt", "next_at"),
     "sleep": ("function", "run", "until"), "wait": ("function", "run", "event", "until"),
     "wait.end": ("function", "run"), "invoke": ("function", "run", "target", "child"),
+    "invoke.timeout": ("function", "run", "target", "child"),
     "run.end": ("function", "run", "status"), "email": ("to", "subject"), "http": ("method", "url"),
     "fault": (), "fault.armed": ("fault",),  # sim.fail's {function, step, error}, a crash's, a downtime's ...
     "run.queued": ("function", "run", "reason"), "run.skipped": ("function", "run", "reason"),

@@ -158,6 +158,8 @@ class _Pauses(_Ends):
         if child.parent is not None and (not child.done or child.status == "skipped"):  # skipped: a singleton's
             parent, key = child.parent
             child.parent = None
+            self.record(self.now(), "invoke.timeout", {"function": parent.function.id, "run": parent.id, "step": key,
+                                                       "target": child.function.id, "child": child.id})  # fmt: skip
             self._settle_invoke(parent, key, None, TimeoutError(f"invoked function {child.function.id!r} timed out"))
 
     def _settle_invoke(

@@ -322,6 +322,10 @@ def _invoke(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
     return f"invoke    {_run(d, names)}{_step(d)} -> {names.get(d['child'], d['target'])}"
 
 
+def _invoke_timeout(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    return f"invoke    {_run(d, names)}{_step(d)} timed out waiting for {names.get(d['child'], d['target'])}"
+
+
 def _parallel(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
     steps = ", ".join(repr(s) for s in d["steps"])
     return f"parallel  {_run(d, names)} starts {steps} ({d['mode']})"
@@ -426,8 +430,8 @@ def _hidden(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> None:
 BUILTIN_KINDS: dict[str, Callable[[dict[str, Any], dict[str, str], dt.tzinfo], str | None]] = {
     "event": _event, "event.dropped": _dropped, "cron": _cron, "run.start": _start,
     "attempt": _attempt, "retry": _retry, "sleep": _sleep, "wait": _wait, "wait.end": _wait_end,
-    "invoke": _invoke, "run.end": _end, "email": _email, "http": _http, "fault": _fault,
-    "run.queued": _queued, "run.skipped": _skipped, "batch": _batch, "debounce": _debounce, "cancel": _cancel,
-    "parallel": _parallel, "cron.missed": _missed, "cron.end": _cron_end, "recover": _recover,
+    "invoke": _invoke, "invoke.timeout": _invoke_timeout, "run.end": _end, "email": _email, "http": _http,
+    "fault": _fault, "run.queued": _queued, "run.skipped": _skipped, "batch": _batch, "debounce": _debounce,
+    "cancel": _cancel, "parallel": _parallel, "cron.missed": _missed, "cron.end": _cron_end, "recover": _recover,
     "advance": _hidden, "fault.armed": _hidden, "request.timeout": _request_timeout,
 }  # fmt: skip

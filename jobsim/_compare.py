@@ -24,8 +24,10 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from ._app import Function
 from ._checks import check_callable, init_keywords_checked, keywords_checked, listed_ids
-from ._profiles import Profiles
+from ._profiles import Profiles, resolve_function
+from ._profiles import profile as named_profile
 from ._profilespec import split_names
 from ._simulation import DEFAULT_START, Simulation
 from ._time import Instant, instant_ns, iso, to_datetime, zone
@@ -245,8 +247,31 @@ def _call(scenario: Scenario, profile: str, seed: int, doing: str, what: str, fn
 def _refused(scenario: Scenario, targets: Any, profile: str, exc: UnsupportedFeature) -> list[Outcome]:
     functions: Sequence[str | None] = (scenario.functions or [getattr(f, "id", "?") for f in getattr(
         targets, "functions", {}).values()] or [None])  # None: the rows of the functions other profiles measure
-    reason = str(exc).split(": ", 1)[1] if ": " in str(exc) else str(exc)
-    return [Outcome(profile, exc.system or profile, fn, unsupported=reason) for fn in functions]
+    system = exc.system or profile
+    if exc.function is None or exc.function not in functions:
+        return [Outcome(profile, system, fn, unsupported=_reason(exc)) for fn in functions]
+    declared = getattr(targets, "functions", {})
+    return [Outcome(profile, system, fn, unsupported=_reason(exc) if fn == exc.function else
+                    _own_refusal(profile, declared.get(fn)) or f"none of the scenario runs: {system} refuses "
+                    f"function {exc.function!r} (its row)") for fn in functions]  # fmt: skip
+
+
+def _reason(exc: UnsupportedFeature) -> str:
+    return str(exc).split(": ", 1)[1] if ": " in str(exc) else str(exc)
+
+
+def _own_refusal(profile: str, fn: Any) -> str | None:
+    """Why ``profile`` refuses the jobsim function ``fn`` too, when it does (the simulation named only the first
+    function it refused: each row gives its own function's reason, not that one's)."""
+    if not isinstance(fn, Function):
+        return None
+    try:
+        resolve_function(named_profile(profile), fn)
+    except UnsupportedFeature as exc:
+        return _reason(exc)
+    except Exception:  # its other checks are the simulation's to make (and it made the first one fail)
+        return None
+    return None
 
 
 def _measure(scenario: Scenario, sim: Simulation, function: str) -> Outcome:

@@ -112,7 +112,8 @@ class CronDialect:
 
         def refuse(feature: str, what: str) -> UnsupportedFeature:
             return UnsupportedFeature(
-                f"{system} cannot run function {function!r}: {what}", system=system, feature=feature
+                f"{system} cannot run function {function!r}: {what}", system=system, feature=feature,
+                function=function,
             )
 
         body = schedule.body

@@ -292,7 +292,7 @@ class Profile:
         return UnsupportedFeature(
             f"{self.label} cannot run function {function!r}: it uses {what}{detail}, which {self.label} does not have"
             + (f" — {why}" if why else ""),
-            system=self.label, feature=feature,
+            system=self.label, feature=feature, function=function,
         )  # fmt: skip
 
 
@@ -350,7 +350,7 @@ def _check_triggers(profile: Profile, fn: Function) -> None:
         f"{profile.label} cannot run function {fn.id!r}: it has {count} triggers ({len(fn.events)} event(s), "
         f"{len(fn.crons)} cron schedule(s)); {profile.label} allows at most {most} per function: split it into "
         "functions, or match several event names with one wildcard (on='app/*')",
-        system=profile.label, feature="triggers",
+        system=profile.label, feature="triggers", function=fn.id,
     )  # fmt: skip
 
 
@@ -398,7 +398,7 @@ def _check_debounce(profile: Profile, fn: Function) -> None:
         f"{profile.label} cannot run function {fn.id!r}: Debounce(period={debounce.period!r}, "
         f"timeout={debounce.timeout!r}): {profile.label} rejects a trigger whose maxDelay is not longer than its "
         "delay (every trigger would make its own run); give a timeout longer than the period",
-        system=profile.label, feature="debounce.timeout",
+        system=profile.label, feature="debounce.timeout", function=fn.id,
     )  # fmt: skip
 
 
@@ -428,6 +428,7 @@ def _check_attempts(profile: Profile, fn: Function, policy: RetryPolicy) -> None
         raise UnsupportedFeature(
             f"{profile.label} cannot run function {fn.id!r}: {policy.attempts} attempts; {profile.label} allows "
             f"at most {profile.max_attempts} (the first included)", system=profile.label, feature="retries",
+            function=fn.id,
         )  # fmt: skip
 
 

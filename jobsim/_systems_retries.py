@@ -26,7 +26,8 @@ _OWN: dict[type, str] = {
 
 
 def _refuse(system: str, fn: Function, what: str) -> UnsupportedFeature:
-    return UnsupportedFeature(f"{system} cannot run function {fn.id!r}: {what}", system=system, feature="retries")
+    return UnsupportedFeature(f"{system} cannot run function {fn.id!r}: {what}", system=system, feature="retries",
+                              function=fn.id)  # fmt: skip
 
 
 def _foreign(system: str, fn: Function, user: RetryPolicy, own: type) -> None:

@@ -163,13 +163,15 @@ class UnsupportedFeature(InvalidArgument):
 
     Raised when the ``Simulation`` is built (options, cron syntax, retries) or, for
     step kinds, when job code calls one. ``system`` names the system (``"BullMQ"``),
-    ``feature`` what was refused (``"batch"``, ``"step.wait_for_event"``, ``"cron.tz"``).
+    ``feature`` what was refused (``"batch"``, ``"step.wait_for_event"``, ``"cron.tz"``), ``function`` the id of
+    the function that uses it when one does (``None``: the refusal is not one function's).
     """
 
-    def __init__(self, message: str, *, system: str = "", feature: str = "") -> None:
+    def __init__(self, message: str, *, system: str = "", feature: str = "", function: str | None = None) -> None:
         super().__init__(message)
         self.system = system
         self.feature = feature
+        self.function = function
 
 
 class WorkerCrashed(JobsimError):

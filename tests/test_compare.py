@@ -291,3 +291,33 @@ def test_a_library_function_that_ran_has_its_row(backend):
     assert [o.function for o in jobsim.compare(acme, ["bullmq"]).outcomes] == ["acme.charge", "acme.cleanup"]
     named = dataclasses.replace(acme, functions=["acme.cleanup"], play=play_a_charge)
     assert [o.runs for o in jobsim.compare(named, ["bullmq"]).outcomes] == [0]  # named by the scenario: listed
+
+
+def test_each_function_of_a_refused_profile_gets_its_own_reason():
+    """A profile refuses the scenario for the first function it cannot run: that row gives the reason, the others
+    say none of the scenario ran because of it, or give their own reason (every row gave the first one's, so a
+    cron-only function read "it uses event triggers" and a function without retries a BullMQ backoff refusal)."""
+    def build():
+        app = jobsim.App("shop")
+        retries = jobsim.Retries(attempts=4, backoff="exponential", min="2s", max="60s")
+        app.function("charge", on="order/placed", retries=retries)(lambda ctx: "charged")
+        app.function("report", cron="0 9 * * *", retries=0)(lambda ctx: "ok")
+        app.function("audit", on="order/placed", retries=0)(lambda ctx: "audited")
+        return app
+
+    def play(sim):
+        sim.send("order/placed", {"id": 1})
+        sim.advance("1d")
+
+    scenario = jobsim.Scenario(name="shop", description="", build=build, play=play, start="2025-03-03T00:00:00Z")
+    reasons = {(o.profile, o.function): o.unsupported
+               for o in jobsim.compare(scenario, profiles=["bullmq", "node-cron"]).outcomes}  # fmt: skip
+    assert reasons[("bullmq", "charge")].startswith("retries=Retries(attempts=4")
+    assert reasons[("bullmq", "report")] == reasons[("bullmq", "audit")] == (
+        "none of the scenario runs: BullMQ refuses function 'charge' (its row)"
+    )
+    assert reasons[("node-cron", "charge")] == reasons[("node-cron", "audit")]  # each uses event triggers itself
+    assert reasons[("node-cron", "audit")].startswith("it uses event triggers (on=)")
+    assert reasons[("node-cron", "report")] == (
+        "none of the scenario runs: node-cron refuses function 'charge' (its row)"
+    )

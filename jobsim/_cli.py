@@ -534,7 +534,7 @@ def _canonical(profile: str) -> str:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from ._compare import Scenario, compare, compared_profiles
+    from ._compare import Scenario, compare, compared_profiles, default_profiles
 
     spec, _, attr = args.scenario.partition(":")
     module = _import_module(spec)
@@ -551,11 +551,14 @@ def _compare(args: argparse.Namespace) -> int:
         raise JobsimError(f"{args.scenario!r} defines no jobsim.Scenario: name one `scenario` (or list them in "
                           "`scenarios`), or pick one with path:attribute")  # fmt: skip
     compared = compared_profiles(args.profiles, "--profiles")  # named as typed, before minutes of simulating
-    if args.timeline is not None and _canonical(args.timeline) not in compared:  # before minutes of simulating
+    each = [compared if args.profiles is not None else default_profiles(scenario, scenario.seed if args.seed is None
+            else args.seed) for scenario in scenarios]  # fmt: skip
+    if args.timeline is not None and any(_canonical(args.timeline) not in names for names in each):
+        shown_names = list(dict.fromkeys(name for names in each for name in names))
         raise InvalidArgument.build("--timeline", args.timeline,
-                                    "one of the compared profiles " + ", ".join(map(repr, compared)))  # fmt: skip
-    for index, scenario in enumerate(scenarios):
-        result = compare(scenario, compared, seed=args.seed)
+                                    "one of the compared profiles " + ", ".join(map(repr, shown_names)))  # fmt: skip
+    for index, (scenario, names) in enumerate(zip(scenarios, each, strict=True)):
+        result = compare(scenario, names, seed=args.seed)
         print(("\n" if index else "") + result.table())
         if args.timeline:
             outcome = result.of(args.timeline)

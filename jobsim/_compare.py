@@ -180,12 +180,27 @@ def compare(scenario: Scenario, profiles: Iterable[str] | None = None, *, seed: 
         raise InvalidArgument.build("scenario", scenario, "a jobsim.Scenario(name=, description=, build=, play=)")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise InvalidArgument.build("seed", seed, "an int, or None for the scenario's seed")
-    names = compared_profiles(profiles)
     seed = scenario.seed if seed is None else seed
+    names = default_profiles(scenario, seed) if profiles is None else compared_profiles(profiles)
     outcomes: list[Outcome] = []
     for name in names:
         outcomes.extend(_run(scenario, name, seed))
     return Comparison(scenario, _each_function(outcomes), seed)
+
+
+def default_profiles(scenario: Scenario, seed: int) -> list[str]:
+    """The seven systems, and the scenario's targets' own profile when it is none of them (a Celery app's
+    ``celery``, a plugin's): every profile of the seven refuses a scenario of such targets alone, so a default
+    table of seven refusals said nothing of how they run."""
+    names = compared_profiles(None)
+    targets = _call(scenario, "(their own)", seed, "building its targets", "build()", scenario.build)
+    try:
+        sim = Simulation(targets, start=scenario.start, seed=seed, tz=scenario.tz)
+    except UnsupportedFeature:
+        return names
+    sim.close()
+    own = sim.profile.name
+    return names if own in names else [*names, own]
 
 
 def _each_function(outcomes: list[Outcome]) -> list[Outcome]:

@@ -321,3 +321,44 @@ def test_each_function_of_a_refused_profile_gets_its_own_reason():
     assert reasons[("node-cron", "report")] == (
         "none of the scenario runs: node-cron refuses function 'charge' (its row)"
     )
+
+
+class OwnBackendPlugin:
+    """A backend that runs on rules of its own, under a profile of its own that is none of the seven."""
+
+    @hookimpl
+    def jobsim_profiles(self):
+        from jobsim._profiles import builtin_profiles
+
+        bullmq = next(p for p in builtin_profiles() if p.name == "bullmq")
+        return [dataclasses.replace(bullmq, name="acme-own", system="Acme")]
+
+    @hookimpl
+    def jobsim_adapt(self, sim, target):
+        if not isinstance(target, Backend):
+            return None
+        app = jobsim.App("acme")
+        charge = app.function("acme.charge", on="acme/charge")(lambda ctx: "charged")
+        return Adapted(backend="acme", functions=[charge], own_worker=True, profile="acme-own")
+
+
+def test_by_default_the_targets_own_profile_is_compared_after_the_seven(capsys, tmp_path):
+    """Every one of the seven refuses targets that run on their own rules: the default table was seven refusals."""
+    plugin = OwnBackendPlugin()
+    _plugins.register(plugin, name="own-backend-test")
+    try:
+        acme = jobsim.Scenario(name="acme", description="one charge", build=Backend, play=play_a_charge,
+                               start="2025-03-03T00:00:00Z")  # fmt: skip
+        result = jobsim.compare(acme)
+        assert [o.profile for o in result.outcomes][-2:] == ["vercel-cron", "acme-own"]
+        assert result.of("acme-own").completed == 1 and not result.of("inngest").supported
+        assert [o.profile for o in jobsim.compare(acme, ["inngest"]).outcomes] == ["inngest"]  # named: those only
+        module = tmp_path / "acme_scenario.py"
+        module.write_text("import jobsim\nimport test_compare\n\nscenario = jobsim.Scenario(name='acme', "
+                          "description='x', build=test_compare.Backend, play=test_compare.play_a_charge, "
+                          "start='2025-03-03T00:00:00Z')\n")  # fmt: skip
+        assert main(["compare", str(module), "--timeline", "acme-own"]) == 0
+        out = capsys.readouterr().out
+        assert "\nacme-own        1     1" in out and "profile acme-own" in out
+    finally:
+        _plugins.unregister(plugin)

@@ -721,3 +721,31 @@ def test_without_a_profile_the_engine_run_targets_own_else_the_first_targets(bac
     both = jobsim.Simulation(Backend("celery", "bullmq"), Backend("inngest", "inngest", own_worker=False))
     assert both.profile.name == "inngest"
     assert jobsim.Simulation(Backend("dramatiq", "agenda"), Backend("huey", "bullmq")).profile.name == "agenda"
+
+
+@pytest.mark.parametrize(("options", "published", "handled"), [
+    ({}, ["go", "inngest/function.failed"], 1),  # Inngest's, where a Profile says nothing
+    ({"failure_hook": lambda run, error, now: jobsim.Event("mine/failed", {"run": run.id})}, ["go"], 1),
+    ({"failure_hook": lambda run, error, now: None}, ["go"], 0),
+])  # fmt: skip
+def test_a_profile_made_from_scratch_has_inngests_lifecycle_unless_it_gives_a_failure_hook(options, published, handled):
+    app = jobsim.App("a")
+    app.function("f", on="go", retries=0, on_failure=lambda ctx: ctx.event.name)(lambda ctx: 1 / 0)
+    mine = jobsim.Profile(name="mine", description="x", system="Mine", default_retries=jobsim.Retries(attempts=1),
+                          **options)  # fmt: skip
+    with jobsim.Simulation(app, profile=mine) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    assert [e.name for e in sim.events] == published
+    assert len(sim.runs("f-failure")) == handled
+
+
+def test_a_profile_lacking_on_failure_publishes_no_lifecycle_event():
+    app = jobsim.App("a")
+    app.function("f", on="go", retries=0)(lambda ctx: 1 / 0)
+    mine = jobsim.Profile(name="mine", description="x", system="Mine", default_retries=jobsim.Retries(attempts=1),
+                          lacks={"on_failure": "it has no failure hooks"})  # fmt: skip
+    with jobsim.Simulation(app, profile=mine) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    assert [e.name for e in sim.events] == ["go"]

@@ -208,7 +208,8 @@ class _Targets:
         ``InvalidArgument``, and the function is not added.
         """
         if not isinstance(fn, Function):  # a plugin's mistake, named here rather than as an AttributeError inside
-            raise InvalidArgument.build("fn", fn, "a jobsim.Function, such as app.function(...)(handler) returns")
+            raise InvalidArgument.build("fn", fn, "a jobsim.Function(id=..., handler=..., app=...), the app one of "
+                                        "the simulation's (its Adapted.functions' app)")
         self._check_new(fn)
         fn = self._limited(fn)
         policy, schedules = resolve_function(self.profile, fn, now=self.kernel.now, added=True)

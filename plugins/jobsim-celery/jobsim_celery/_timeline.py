@@ -20,13 +20,17 @@ def _send(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str | None
     if d.get("retries"):
         return None  # the retry line says it
     eta = f", eta {_at(d['eta'], tz)}" if d.get("eta") is not None else ""
-    return f"celery    {_name(d, names)} sent to queue {d['queue']!r}{eta}"
+    expires = f", expires {_at(d['expires'], tz)}" if d.get("expires") is not None else ""
+    return f"celery    {_name(d, names)} sent to queue {d['queue']!r}{eta}{expires}"
 
 
 def _revoked(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
     if d["reason"] == "terminated":
         return f"celery    {_name(d, names)} terminated: its pool process was killed with {d.get('signal')} (REVOKED)"
-    return f"celery    {_name(d, names)} {d['reason']}: discarded by the worker (REVOKED)"
+    line = f"celery    {_name(d, names)} {d['reason']}: discarded by the worker (REVOKED)"
+    if d["reason"] == "expired" and d.get("expires") is not None:  # the instant of expires counts (``_expiry``)
+        line += f", its expires {_at(d['expires'], tz)} reached"
+    return line
 
 
 def _revoke(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from jobsim._time import US
 from jobsim.hooks import Unread
+
+from ._expiry import expired_at
 
 if TYPE_CHECKING:
     from ._worker import Held
@@ -31,12 +32,13 @@ def unread(world: CeleryWorld) -> list[Unread]:
 
 def _expired_by(held: Held, due: int) -> bool:
     """Whether a worker reading the queue would revoke the message as expired rather than run it: Celery's
-    ``Request.revoked`` (``maybe_expire``: ``now > expires``, ``now`` a datetime to the microsecond) discards it
-    on receipt (``worker/strategy.py``) if it expired by then, else at its ETA (``execute_using_pool``)."""
+    ``Request.revoked`` (``maybe_expire``: ``now > expires``, ``now`` a datetime to the microsecond, always after
+    the instant the message was stamped with) discards it on receipt (``worker/strategy.py``) if it expired by
+    then, else at its ETA (``execute_using_pool``): in virtual time, once ``due`` reaches ``expires`` (``_expiry``)."""
     from ._world import _ns
 
     expires = held.message.headers.get("expires")
-    return expires is not None and due // US * US > _ns(expires, held.rt.app)
+    return expired_at(due, None if expires is None else _ns(expires, held.rt.app))
 
 
 def _read(held: Held) -> list[str]:

@@ -60,6 +60,7 @@ from jobsim._time import SECOND, instant_ns, iso
 from jobsim.errors import InvalidArgument, _keywords_named
 from jobsim.hooks import StoppableExecution, attempt_budget
 
+from ._expiry import virtual_expiry
 from ._taskcheck import warn_unregistered
 
 if TYPE_CHECKING:
@@ -565,6 +566,7 @@ class Worker:
         if cls is None:
             base = symbol_by_name(task.Request)
             cls = create_request_cls(base, task, self.pool, self.hostname, None, trace=trace_task_ret, app=self.app)
+            cls = virtual_expiry(cls)
             self._request_classes[task.name] = cls
         return cls
 

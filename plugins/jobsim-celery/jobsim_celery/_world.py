@@ -370,7 +370,8 @@ class CeleryWorld(Revoking, Crashes, Redelivery):
             self.senders[task_id] = self._sender(headers, parent)
         eta = headers.get("eta")
         self.record("celery.send", task=name, id=task_id, run=task_id if run else None, queue=queue,
-                    retries=headers.get("retries", 0), eta=None if eta is None else _ns(eta, rt.app))  # fmt: skip
+                    retries=headers.get("retries", 0), eta=None if eta is None else _ns(eta, rt.app),
+                    **_expires(headers, rt.app))  # fmt: skip
         held = Held(rt, message, queue, run, now)
         if not rt.consumes(queue):
             self.unconsumed.append(held)
@@ -466,7 +467,9 @@ class CeleryWorld(Revoking, Crashes, Redelivery):
         assert held.rt.worker is not None
         held.rt.worker.held.discard(held)
         now = self.sim.now_ns()
-        extra = {"signum": signum, "signal": _signal.Signals(signum).name} if signum else {}
+        extra: dict[str, object] = {"signum": signum, "signal": _signal.Signals(signum).name} if signum else {}
+        if reason == "expired":
+            extra.update(_expires(held.message.headers, held.rt.app))
         self.record("celery.revoked", task=held.message.headers["task"], id=held.task_id, reason=reason,
                     run=held.task_id if held.run is not None else None, **extra)
         if held.run is not None and not held.run.done:
@@ -567,6 +570,12 @@ def _ns(eta: str, app: Any) -> int:
     from celery.utils.time import maybe_make_aware
 
     return instant_ns(maybe_make_aware(maybe_iso8601(eta), app.conf.timezone))
+
+
+def _expires(headers: dict[str, Any], app: Any) -> dict[str, int]:
+    """A message's ``expires`` for its trace records: ``{"expires": ns}``, or nothing when it has none."""
+    expires = headers.get("expires")
+    return {} if expires is None else {"expires": _ns(expires, app)}
 
 
 def _conf_concurrency(app: Any) -> int | None:

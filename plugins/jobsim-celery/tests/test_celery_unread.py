@@ -87,20 +87,23 @@ def test_a_message_due_later_or_revoked_does_not_warn(app, tasks):
 
 def test_a_message_that_expires_before_it_is_due_does_not_warn(app, tasks):
     """A worker reading the queue would not run it either: Celery's ``Request.revoked`` finds it expired at its
-    ETA (``expires`` before ``eta``), or on receipt (``expires`` already past when sent)."""
+    ETA (``expires`` before ``eta``, or at it: the worker's ``now`` is always later), or on receipt (``expires``
+    already past when sent, or the send instant itself: ``expires=0``)."""
     send_email, _ = tasks
     with warnings.catch_warnings():
         warnings.simplefilter("error", jobsim.PendingWorkWarning)
         with jobsim.Simulation(app, start=START) as sim:
             send_email.apply_async(("a@x",), queue="emails", countdown=60, expires=30)
             send_email.apply_async(("b@x",), queue="emails", expires=-1)
+            send_email.apply_async(("c@x",), queue="emails", countdown=60, expires=60)
+            send_email.apply_async(("d@x",), queue="emails", expires=0)
             sim.advance("2m")
-        assert len(sim.celery.unconsumed) == 2
+        assert len(sim.celery.unconsumed) == 4
     with (
         pytest.warns(jobsim.UnreadQueueWarning, match=r"1 message\(s\) \(1 of task 'send_email'\)"),
         jobsim.Simulation(app, start=START) as sim,
     ):
-        send_email.apply_async(("a@x",), queue="emails", countdown=60, expires=60)  # now > expires is false at 60 s
+        send_email.apply_async(("a@x",), queue="emails", countdown=60, expires=60.000001)  # 1 us after its ETA
         sim.advance("2m")
 
 
@@ -110,9 +113,11 @@ def test_a_worker_reading_the_queue_revokes_those_messages_too(app, tasks):
     with jobsim.Simulation(jobsim_celery_target(app, queues=["celery", "emails"]), start=START) as sim:
         late = send_email.apply_async(("a@x",), queue="emails", countdown=60, expires=30)
         past = send_email.apply_async(("b@x",), queue="emails", expires=-1)
-        on_time = send_email.apply_async(("c@x",), queue="emails", countdown=60, expires=60)
+        at_eta = send_email.apply_async(("c@x",), queue="emails", countdown=60, expires=60)
+        on_time = send_email.apply_async(("d@x",), queue="emails", countdown=60, expires=60.000001)
         sim.advance("2m")
-        assert (late.state, past.state, on_time.state) == ("REVOKED", "REVOKED", "SUCCESS")
+        states = (late.state, past.state, at_eta.state, on_time.state)
+        assert states == ("REVOKED", "REVOKED", "REVOKED", "SUCCESS")
 
 
 def test_leave_unread_silences_a_queue_read_elsewhere(app, tasks):

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ._closed import release
 from ._spec import Worker
 
 if TYPE_CHECKING:
     from ._world import RQWorld
 
-__all__ = ["MAX_ATTEMPTS_PER_RUN", "RQWorld", "Worker"]
+__all__ = ["MAX_ATTEMPTS_PER_RUN", "RQWorld", "Worker", "release"]
 
 MAX_ATTEMPTS_PER_RUN = 10_000
 """Attempts one run (a job) may make before the simulation stops with ``BudgetExceeded``:

@@ -46,6 +46,7 @@ from jobsim._time import MS, to_datetime
 from jobsim.errors import InvalidArgument, JobsimError, UnsupportedFeature
 from jobsim.hooks import Adapted, escapes, note_test_enqueue, refusing_handler
 
+from . import _closed
 from ._execution import NULL
 from ._execution import HorseKilled as HorseKilled  # re-exported: _store.py and _crash.py import these from here
 from ._execution import RQExecution as RQExecution
@@ -121,6 +122,7 @@ class RQWorld(Stopping, Lifecycle, Waiting, Unconsumed):
         if name in self.queues:
             raise InvalidArgument(f"RQ queue {name!r} is passed to this Simulation twice")
         _check_async(queue)
+        _closed.reopen(queue)  # a closed simulation's refusals (``_closed``): this one takes the queue's calls
         self.queues[name] = queue
         self.listen.append(name)
         self.waiting[name] = Line()
@@ -133,6 +135,7 @@ class RQWorld(Stopping, Lifecycle, Waiting, Unconsumed):
         for queue in spec.queues:
             if not isinstance(queue, str):
                 _check_async(queue)
+                _closed.reopen(queue)
         unnamed = sum(s.count for s in self.specs if s.name is None)
         taken = set(self.pool.names())
         names = spec.names(unnamed)
@@ -176,6 +179,14 @@ class RQWorld(Stopping, Lifecycle, Waiting, Unconsumed):
         self.installed = False
         for held in self.jobs.values():  # what RQ would read of them now is in no Redis: say so, not ConnectionError
             held.job.connection = _Closed(held.job.id, held.job.connection)
+        _closed.refuse_after(self._queue_objects(), sim)  # an enqueue after the close would reach the real Redis
+
+    def _queue_objects(self) -> list[Any]:
+        """The ``Queue`` objects this simulation ran: those it was given, and those jobs were enqueued through."""
+        from rq.queue import Queue
+
+        found = {id(q): q for q in [*self.queues.values(), *(h.queue for h in self.jobs.values())]}
+        return [q for q in found.values() if isinstance(q, Queue)]
 
     # -- what the patches call -------------------------------------------------------------
     def new_id(self) -> str:

@@ -347,8 +347,8 @@ class Redactor(_Learner):
             elif action == "keep":
                 continue
             elif action == "drop":
-                if value is None or value == "" or value == MARKER:
-                    continue
+                if value is None or type(value) is bool or value == "" or value == MARKER:
+                    continue  # a flag (``{"pin": true}``: one is set) is no secret
                 new = MARKER
             elif action == "name" and type(value) is str and value in names:
                 new = names[value]  # what _pseudonym gives a name it faked before (_name remembers it)

@@ -43,6 +43,17 @@ _LATER = frozenset(("phone", "address", "ip", "username"))
 """Pseudonyms ``Redactor.learn`` queues, to fake once every name is known."""
 _TEXT = None
 """In ``Redactor._tables``: the field is free text (``Redactor.text``), looked up in the per-string cache inline."""
+_NAME_PART = re.compile(f"{WORD.pattern}|[^\\W\\d_]+(?:(?:['\u2019]|-)[^\\W\\d_]+)*")
+"""A word of a name at a name field, in any case or script: ``WORD``'s capitalised one first ("Ada", "O'Brien"),
+else a run of letters ("ada", "李"): every one is faked, so none of "Ada 李" or "ada Lovelace" stays in clear."""
+_PARTICLES = frozenset({
+    "al", "bin", "binti", "da", "das", "de", "del", "della", "den", "der", "di", "do", "dos", "du", "el", "la", "le",
+    "ten", "ter", "van", "von", "zu",
+})  # fmt: skip
+"""Lower-case particles of names ("Ludwig van Beethoven", "de la Cruz"), kept: no one is told by them."""
+_IP_SEPARATOR = re.compile(r"[\s,;]")
+_IP = re.compile(r"[^\s,;]+")
+"""An address in a list of them at an ``ip`` field (``"10.0.0.1, 192.168.1.7"``), each faked alone."""
 _WALK: Any = object()
 """``Redactor._plan``: walk the value afresh (a plain ``name`` or ``number`` that is no person's or card's)."""
 
@@ -207,13 +218,22 @@ class _Fakes:
             return self._name(value)  # a name in a username (or any) field fakes as that name does
         fake = self._exact.get(value)
         if fake is None:
-            fake = self._exact[value] = getattr(self.fakes, action)(value)
+            if action == "ip" and _IP_SEPARATOR.search(value.strip()) is not None:  # "10.0.0.1, 192.168.1.7"
+                fake = _IP.sub(lambda match: self._pseudonym("ip", match.group(0)), value)
+            else:
+                fake = getattr(self.fakes, action)(value)
+            self._exact[value] = fake
             self._forget()
         return fake
 
     def _is_known_name(self, value: str) -> bool:
         words = WORD.findall(value)
-        return bool(words) and all(word in self._words for word in words) and not WORD.sub("", value).strip(" ,.")
+        known = self._words
+        return (
+            bool(words)
+            and all(word in known or word.title() in known for word in words)
+            and not WORD.sub("", value).strip(" ,.")
+        )
 
     def _name(self, value: str) -> str:
         """A person's name faked word by word; remembered whole, since once its words have fakes it never changes."""
@@ -223,7 +243,7 @@ class _Fakes:
         return fake
 
     def _fake_name(self, value: str) -> str:
-        if WORD.search(value) is None:  # no capitalised words ("ada lovelace", 李小龙): fake it whole
+        if value.lower() == value.upper():  # no cased letter (李小龙, an id): fake it whole
             fake = self._exact.get(value)
             if fake is None:
                 fake = self._exact[value] = self.fakes.full_name(value)
@@ -234,7 +254,13 @@ class _Fakes:
                 self._uncased_re = None
             return fake
         leading = [True]
-        fake = WORD.sub(lambda match: self._word(match.group(0), leading), value)
+        fake = _NAME_PART.sub(lambda match: self._name_part(match.group(0), leading), value)
+        name = value.strip()
+        if WORD.search(value) is None and sum(c.isalpha() for c in name) >= 2 and name not in self._uncased:
+            # "ada lovelace" found in free text as an uncased name is ("ada lovelaceさん")
+            self._uncased[name] = fake.strip()
+            self._uncased_re = None
+            self._forget()
         words, fakes = tuple(LOWER_WORD.findall(value.lower())), tuple(LOWER_WORD.findall(fake.lower()))
         if len(words) >= 2 and fakes and fakes != words:  # "ada lovelace" in free text is this person too
             known = self._lowered.setdefault(words[0], [])
@@ -244,6 +270,25 @@ class _Fakes:
                 known.sort(key=lambda pair: -len(pair[0]))
                 self._forget()
         return fake
+
+    def _name_part(self, part: str, leading: list[bool]) -> str:
+        """A word of a name at a name field faked: keyed case-blind ("ada", "ADA" and "Ada" are one person's, faked
+        as "Ada" is, and written in the case given), a word of another script too ("李" in "Ada 李": one for free text
+        as well if it is two letters or more), a lower-case particle ("van") kept."""
+        if part.islower() and part in _PARTICLES:
+            return part
+        if part in HONORIFICS or part in self.keep:
+            return self._word(part, leading)
+        cased = part.lower() != part.upper()
+        key = part if not cased or (not part.isupper() and WORD.fullmatch(part)) else part.title()
+        fake = self._word(key, leading)
+        if not cased:
+            if len(part) >= 2 and part not in self._uncased:
+                self._uncased[part] = fake
+                self._uncased_re = None
+                self._forget()
+            return fake
+        return fake.lower() if part.islower() else fake.upper() if part.isupper() and len(part) > 1 else fake
 
     def _word(self, word: str, leading: list[bool]) -> str:
         fake = self._words.get(word)

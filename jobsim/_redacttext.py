@@ -15,6 +15,7 @@ from ._redactfakes import _SAME, _UNSEEN, _Fakes
 from ._secrets import (
     CAPITAL,
     CAPITALISED_WORDS,
+    EMAIL,
     GREETINGS,
     HONORIFICS,
     LOWER_WORD,
@@ -31,6 +32,7 @@ from ._secrets import (
     common_words,
     drop_secrets,
     email_address,
+    email_cut,
     email_sub,
     normalize_key,
     phone_number,
@@ -377,6 +379,11 @@ class _Text(_Fakes):
         found = match.group(0)
         fake = self._emails.get(found)
         if fake is None:
+            cut = email_cut(found)
+            address_match = EMAIL.match(found, cut) if cut else None
+            if address_match is not None:  # a query's ``to=`` before the address: kept, the address faked alone
+                fake = self._emails[found] = found[:cut] + self._email_repl(address_match)
+                return fake
             address, encoded = email_address(found)  # ada%40gmail.com in a form body: the fake ada@gmail.com gets
             domain = address.rpartition("@")[2].lower()
             if address in self.keep or reserved_domain(domain) or self._kept_domain(domain):

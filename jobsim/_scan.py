@@ -39,6 +39,7 @@ from ._secrets import (
     card_number_key,
     card_object,
     email_address,
+    email_cut,
     email_matches,
     find_secrets,
     phone_number,
@@ -219,8 +220,10 @@ def _string(value: str, path: str, pii: frozenset[str]) -> Iterator[tuple[str, s
                 yield path, "a long random-looking string (an API key or token?)", token
     if "email" in pii and ("@" in value or "%40" in value):
         for match in email_matches(value):
-            if not reserved_domain(email_address(match.group(0))[0].rpartition("@")[2]):
-                yield path, "an email address at a real domain (personal data)", match.group(0)
+            found = match.group(0)
+            found = found[email_cut(found) :]  # a query's ``to=`` before it
+            if not reserved_domain(email_address(found)[0].rpartition("@")[2]):
+                yield path, "an email address at a real domain (personal data)", found
     if "phone" in pii and PHONE_HINT.search(value) is not None:
         for match in PHONE.finditer(value):
             if phone_number(match):
@@ -243,10 +246,10 @@ _SCHEME_MARKER = re.compile(r"[A-Za-z][A-Za-z0-9-]*\s+" + re.escape(MARKER))
 
 def _filled(value: Any) -> bool:
     """Holds something: not empty, not the marker, nor a scheme before it (``Bearer [redacted]``, what redaction
-    writes in a header ``keep_headers`` keeps)."""
+    writes in a header ``keep_headers`` keeps), nor a flag (``{"pin": true}``, which redaction keeps)."""
     if type(value) is str:
         return value not in ("", MARKER) and not (value.endswith(MARKER) and _SCHEME_MARKER.fullmatch(value))
-    return value not in (None, [], {}) and value != [MARKER]
+    return value not in (None, [], {}) and type(value) is not bool and value != [MARKER]  # a flag is no secret
 
 
 def _text(value: Any) -> str:

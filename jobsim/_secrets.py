@@ -29,6 +29,11 @@ _SECRET_KEYS = frozenset({
     "privatekey", "secretkey", "accesskey", "signingkey", "authorization", "cookie", "setcookie",
     "signature", "webhooksecret", "signingsecret", "credentials", "creditcard", "cardnumber", "cvv",
     "cvc", "ssn", "socialsecuritynumber", "iban", "dob", "dateofbirth", "birthdate",
+    # payment cards and one-time codes (``cc_number``, ``cvv2``, ``pin``, ``otp``): whole names only, as ``pinned``,
+    # ``spin``, ``options`` and ``otp_enabled`` are no secrets
+    "ccnumber", "ccnum", "cardnum", "creditcardnumber", "cvv2", "cvc2", "securitycode", "cardsecuritycode",
+    "pin", "pincode", "pinnumber", "otp", "otpcode", "totp", "totpcode", "hotp", "onetimecode", "onetimepasscode",
+    "mfacode", "twofactorcode", "2facode",
 })  # fmt: skip
 _SECRET_KEY_SUFFIXES = ("password", "passwd", "secret", "token", "apikey", "privatekey", "secretkey",
                         "accesskey", "signature", "credentials")  # fmt: skip
@@ -233,14 +238,39 @@ def query_sub(repl: Callable[[re.Match[str]], str], text: str) -> str:
     return text[:start] + QUERY_PARAM.sub(repl, text[start:])
 
 
-EMAIL = re.compile(r"[\w.%+-]+(?:@|%40)[^\W_][\w-]*(?:\.[\w-]+)*\.[^\W\d_]{2,}")
+_LOCAL_CHARS = r"\w.%+!#$&'*=?^`{|}~-"
+"""A local part's characters: RFC 5322's atext (``o'brien``, ``a+b``, ``x!y#z``; not ``/``, which a URL's path
+would run into), the dot, and ``%`` for a percent-encoded address."""
+_NOT_FIRST = "'`*{|}"
+"""Local-part characters an address is not taken to start with: the quote, backtick, asterisk, brace or bar prose,
+Markdown and tables put around it (``'ada@x.com'``, ``**ada@x.com**``, ``|ada@x.com|``)."""
+EMAIL = re.compile(
+    r'(?:"[^"\\\r\n@]{1,64}"'  # a quoted local part ("john doe"@example.com)
+    rf"|[{''.join(c for c in _LOCAL_CHARS if c not in _NOT_FIRST)}][{_LOCAL_CHARS}]*)"
+    r"(?:@|%40)[^\W_][\w-]*(?:\.[\w-]+)*\.[^\W\d_]{2,}"
+)
 """An email address, internationalized ones too (RFC 6531: ``zoë@gmail.com``, ``ann@müller.de``):
 with ASCII letters only the match began after the last non-ASCII letter, leaving the name in front
 of it in clear (``josé.garcí`` + a fake), or found nothing at an IDN domain. Percent-encoded too
-(``ada%40gmail.com``), as a form body or a URL's query writes it: see ``email_address``."""
+(``ada%40gmail.com``), as a form body or a URL's query writes it: see ``email_address``. Its local part
+holds RFC 5322's characters (``o'brien``: only ``brien`` was found, ``o'`` stayed in clear) or is quoted
+(``"john doe"@...``); a query's ``to=`` before it is cut off by ``email_cut``."""
 
 
-_LOCAL_RUN = re.compile(r"[\w.%+-]*")
+_LOCAL_RUN = re.compile(f"[{_LOCAL_CHARS}]*")
+_QUERY_PREFIX = re.compile(r"(?:[A-Za-z0-9_.~%\[\]+-]*[?&=])+")
+"""What an ``EMAIL`` match may start with that is no address's: a URL query's or form body's names and delimiters
+(``?to=``, ``a=1&email=``), as ``=``, ``?`` and ``&`` are local-part characters too."""
+
+
+def email_cut(found: str) -> int:
+    """Where the address starts in an ``EMAIL`` match (0, or after a query's ``name=`` it took in)."""
+    if found[0] == '"':
+        return 0
+    at = found.find("@")
+    local = found[: at if at >= 0 else found.find("%40")]
+    prefix = _QUERY_PREFIX.match(local)
+    return 0 if prefix is None or prefix.end() >= len(local) else prefix.end()
 
 
 def _run_end(text: str, pos: int = 0) -> int:
@@ -251,18 +281,25 @@ def _run_end(text: str, pos: int = 0) -> int:
 
 
 def _local_start(text: str, pos: int, first: int) -> int:
-    """Where the run of local-part characters ending at ``first`` (an ``@`` or ``%40``) starts, not before ``pos``:
-    the first place a match can start (the run matched on the text reversed from ``first``)."""
-    return first - _run_end(text[pos:first][::-1])
+    """Where an address ending at ``first`` (an ``@`` or ``%40``) can start, not before ``pos``: the start of the run
+    of local-part characters before it (matched on the text reversed from ``first``), past the characters no
+    address starts with; or the opening quote of a quoted local part."""
+    start = first - _run_end(text[pos:first][::-1])
+    if start == first and first > pos and text[first - 1] == '"':
+        quote = text.rfind('"', max(pos, first - 66), first - 1)
+        return quote if quote >= 0 else first
+    while start < first and text[start] in _NOT_FIRST:
+        start += 1
+    return start
 
 
 def email_matches(text: str) -> Iterator[re.Match[str]]:
     """``EMAIL.finditer(text)``, in time linear in ``len(text)``.
 
-    A regular-expression scan tries every start in a run of ``[\\w.%+-]``, each taking
+    A regular-expression scan tries every start in a run of local-part characters, each taking
     the rest of the run and backtracking through it: quadratic in the run (an address
     ahead of a 20,000-character token took 10 s to redact). A match's local part is
-    such a run ending at an ``@`` or ``%40``; when none starts at the first place one can,
+    such a run ending at an ``@`` or ``%40`` (or a quoted one); when none starts at the first place one can,
     none starts later in that run either (a later start has only the same endings, and
     fewer), so the search goes on after the run. ``EMAIL`` has no anchor or look-behind:
     matching at a position gives what the scan gives there.
@@ -411,7 +448,8 @@ _PII_KEYS: dict[str, str] = {
     **dict.fromkeys(("mobile", "tel", "telephone", "cell", "cellphone", "fax", "msisdn"), "phone"),
     **dict.fromkeys(("address", "street", "streetaddress", "address1", "address2", "addressline1",
                      "addressline2", "line1", "line2"), "address"),
-    **dict.fromkeys(("ip", "ipaddress", "clientip", "remoteip", "remoteaddr", "ipv4", "ipv6",
+    **dict.fromkeys(("ip", "ips", "ipaddress", "ipaddresses", "clientip", "clientips", "remoteip", "remoteips",
+                     "remoteaddr", "ipv4", "ipv6", "ipv4s", "ipv6s", "iplist", "ipaddrs",
                      "xforwardedfor", "xrealip", "xclientip", "cfconnectingip", "trueclientip",
                      "fastlyclientip", "xoriginalforwardedfor"), "ip"),
 }  # fmt: skip

@@ -183,7 +183,7 @@ class Redactor(_Learner):
         email = (("sender", text), ("to", shared), ("cc", shared), ("bcc", shared), ("reply_to", shared),
                  ("subject", text), ("text", text), ("html", text), ("template_data", shared),
                  ("headers", self._headers), ("attachments", shared))  # fmt: skip
-        stepped = ("wait.end", "retry", "sleep", "wait", "invoke")
+        stepped = ("wait.end", "retry", "sleep", "wait", "invoke", "invoke.timeout", "request.timeout")
         plain = ("run.start", "cron", "run.queued", "advance")
         return {"event": event, "event.dropped": event, "http": http, "email": email,
                 "run.end": (("output", shared), ("error", text)), "attempt": (*step, *error), "fault": error,

@@ -125,3 +125,34 @@ def test_a_flag_or_none_at_a_secret_field_is_no_secret(tmp_path):
     data = {"pin": True, "otp": False, "password": None, "cvv": True}
     assert _redact(data) == data
     assert _scan(tmp_path, {"form": data}) == []
+
+
+@pytest.mark.parametrize("kind", ["invoke.timeout", "request.timeout"])
+def test_the_step_id_of_a_timeout_record_is_redacted_as_other_steps_are(tmp_path, kind):
+    """A step id may embed a user's email (``f"call-{email}"``): the records of a step name it as its other records
+    do, redacted alike."""
+    import jobsim
+
+    app = jobsim.App("a")
+
+    @app.function("child", on="child/go")
+    def child(ctx):
+        ctx.step.sleep("long", "3h")
+
+    @app.function("parent", on="go", retries=0)
+    def parent(ctx):
+        step = f"call {ctx.event.data['email']}"
+        if kind == "invoke.timeout":
+            ctx.step.invoke(step, function="child", data={}, timeout="1h")
+        else:
+            import time
+
+            ctx.step.run(step, time.sleep, 3 * 3600)  # past Inngest's 2 h request limit
+
+    with jobsim.Simulation(app, start="2025-03-01T00:00:00Z") as sim:
+        sim.send("go", {"email": "ada.lovelace@gmail.com"})
+        sim.run_until_idle()
+    assert sim.trace.of(kind)
+    path = sim.trace.save(tmp_path / "t.jsonl")
+    text = path.read_text()
+    assert "ada.lovelace" not in text and f'"k":"{kind}"' in text

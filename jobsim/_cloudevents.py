@@ -42,6 +42,7 @@ from typing import Any
 
 import orjson
 
+from ._eventjson import loads_exact
 from ._safe import shown
 from .errors import InvalidArgument
 
@@ -170,7 +171,7 @@ def data_base64(ce: dict[str, Any], has_data: bool) -> dict[str, Any]:
         raise InvalidArgument(f"the CloudEvent carries binary data (data_base64, {said}); an Inngest event's data "
                               "is a JSON object, so only a JSON content type (application/json, */*+json) is decoded")
     try:
-        decoded = orjson.loads(base64.b64decode(ce["data_base64"], validate=True))
+        decoded = loads_exact(base64.b64decode(ce["data_base64"], validate=True))  # an int past 64 bits kept
     except (TypeError, ValueError, binascii.Error) as exc:
         raise InvalidArgument(f"the CloudEvent's data_base64 is not base64 of JSON ({exc})") from None
     if not isinstance(decoded, dict):

@@ -35,11 +35,12 @@ import orjson
 from ._checks import keywords_checked
 from ._codec import from_cloudevent, rfc3339_ns
 from ._drawspec import registered_profiles
+from ._eventjson import has_wide_ints, loads_exact
 from ._events import _FIRST_MS, _LAST_MS, DEDUPE_WINDOW, IMPORTED_IDS, ulid
 from ._replayinputs import SYNTHESIZED_ID
 from ._time import MS, Instant, format_duration, instant_ns, iso, zone
 from ._trace import Trace
-from ._tracefile import _path
+from ._tracefile import FIRST_AT, LAST_AT, _path
 from ._tracereader import BOM, GZIP_ERRORS, UTF16_BOMS, gzip_damaged, gzip_errors, load, open_trace
 from .errors import InvalidArgument, TraceError, TraceWarning
 
@@ -231,10 +232,12 @@ def _order_and_repeats(placed: list[tuple[int, int, dict[str, Any]]]) -> list[st
         notes.append(f"{len(late)} event(s) come before the line above them in time (the first: line {line}, "
                      f"{iso(at)}, after {iso(prev)}); they are replayed in time order")  # fmt: skip
     # as Inngest will see them: in time order, a repeat within 24 h of the id's last run-starting event starts none
-    kept: dict[str, tuple[int, list[int]]] = {}  # id -> (when it was last accepted, that line and its repeats)
-    repeated: dict[str, list[int]] = {}  # id -> the lines of its first accepted event with repeats dropped
+    # a CloudEvent is the same event as another when source and id both match (CloudEvents 1.0, "id"); an Inngest
+    # event, which has no source, by its id alone (its key's source is None)
+    kept: dict[tuple[Any, str], tuple[int, list[int]]] = {}  # key -> (when it was last accepted, its lines)
+    repeated: dict[tuple[Any, str], list[int]] = {}  # key -> the lines of its first accepted event with repeats dropped
     for at, line, data in sorted(placed, key=lambda item: (item[0], item[1])):
-        key = data["id"]
+        key = (data.get("source"), data["id"])
         last = kept.get(key)
         if last is not None and at - last[0] < DEDUPE_WINDOW:
             last[1].append(line)
@@ -242,11 +245,12 @@ def _order_and_repeats(placed: list[tuple[int, int, dict[str, Any]]]) -> list[st
         else:
             kept[key] = (at, [line])
     if repeated:
-        key, found = next(iter(repeated.items()))
+        (source, ident), found = next(iter(repeated.items()))
+        named = repr(ident) if source is None else f"{ident!r} from source {source!r}"
         # an earlier line later in time is the repeat: say which line is replayed, or "lines 3, 1" reads backwards
         kept_line = f": line {found[0]}, the earliest in time, is the one that starts runs" if found[0] > min(found) \
             else ""
-        notes.append(f"{len(repeated)} event id(s) are given more than once (the first: {key!r} on lines "
+        notes.append(f"{len(repeated)} event id(s) are given more than once (the first: {named} on lines "
                      f"{', '.join(map(str, found[:5]))}{kept_line}); Inngest starts no run for a repeat within "
                      "24 h of the first (it still resumes waits and cancels runs), so a replay runs it "
                      "once")  # fmt: skip
@@ -313,7 +317,7 @@ def _objects(path: Path, cut: list[str]) -> Iterator[tuple[int, int | None, Any]
     text = data.lstrip()
     if text.startswith(b"["):
         try:
-            items = orjson.loads(data)
+            items = loads_exact(data)
         except orjson.JSONDecodeError as exc:
             raise TraceError(f"the file is a JSON array that does not parse: {exc}", path=str(path)) from None
         if not isinstance(items, list):
@@ -326,12 +330,13 @@ def _objects(path: Path, cut: list[str]) -> Iterator[tuple[int, int | None, Any]
         yield 1 + len(data[: len(data) - len(text)].splitlines()), None, page
         return
     lines = data.splitlines()
+    loads = loads_exact if has_wide_ints(data) else orjson.loads  # an int past 64 bits kept: once a file, not a line
     ended = broken is None and data.endswith((b"\n", b"\r"))
     for number, raw in enumerate(lines, start=1):
         if not raw.strip() or raw.lstrip().startswith(b"#"):
             continue
         try:
-            yield number, None, orjson.loads(raw)
+            yield number, None, loads(raw)
         except orjson.JSONDecodeError as exc:
             if number == len(lines) and not ended:
                 lines = lines[: number - 1]
@@ -351,7 +356,7 @@ def _whole_page(text: bytes) -> dict[str, Any] | None:
     if not text.startswith(b"{") or b"\n" not in text.rstrip() or b'"data"' not in text:
         return None
     try:
-        obj = orjson.loads(text)
+        obj = loads_exact(text)
     except orjson.JSONDecodeError:
         return None
     return obj if _api_page(obj) else None
@@ -416,8 +421,10 @@ def _cloudevent(obj: dict[str, Any]) -> dict[str, Any]:
             )
     data = from_cloudevent(obj)
     data["_at"] = None if obj.get("time") is None else rfc3339_ns(obj["time"])
-    if data["_at"] is not None and not _FIRST_MS * MS <= data["_at"] <= _LAST_MS * MS:
-        raise ValueError(f"time {obj['time']!r} is past the years 1 to 9999 in UTC")
+    if data["_at"] is not None and not FIRST_AT <= data["_at"] <= LAST_AT:  # 0001-01-01: Go's zero time
+        raise ValueError(f"time {obj['time']!r} is outside what a trace's virtual clock holds (64-bit nanoseconds, "
+                         f"{iso(FIRST_AT)} to {iso(LAST_AT)}); fix or drop its 'time' (an event without one is "
+                         "sent at the time of the event before it)")  # fmt: skip
     data["origin"] = "input"
     data["source"] = obj["source"]
     if isinstance(data.get("attributes"), dict):

@@ -59,11 +59,35 @@ def _delayed_inputs(recorded: Trace) -> dict[int | None, list[tuple[int, dict[st
     return delayed
 
 
-def _recorded_event(data: dict[str, Any]) -> Event:
-    """The input event a record holds, as the test (or the traffic) sent it."""
+def _recorded_event(data: dict[str, Any], renamed: dict[tuple[Any, str], str] | None = None) -> Event:
+    """The input event a record holds, as the test (or the traffic) sent it (its id as ``renamed`` says, if there)."""
     synthesized = (data.get("attributes") or {}).get(SYNTHESIZED_ID)  # the bus makes one, as it did
-    return Event(data["name"], data.get("data") or {}, id=None if synthesized else data.get("id"),
+    ident = data.get("id")
+    if renamed:
+        ident = renamed.get((data.get("source"), ident), ident) if type(ident) is str else ident
+    return Event(data["name"], data.get("data") or {}, id=None if synthesized else ident,
                  user=data.get("user"), ts=data.get("ts"), v=data.get("v"))  # fmt: skip
+
+
+def ids_by_source(recorded: Trace, notes: list[str]) -> dict[tuple[Any, str], str]:
+    """The id to replay an input event with, by ``(source, id)``, for an id that input events of more than one
+    source carry: a CloudEvent is the same event as another only when both ``source`` and ``id`` match (CloudEvents
+    1.0), but the bus, as Inngest, keeps one event per id, so the events of each source after the first to use it
+    are sent as ``'ID@SOURCE'`` (an Inngest event has no source: its own id stays). Said in ``notes``."""
+    first: dict[str, Any] = {}  # id -> the source that used it first
+    renamed: dict[tuple[Any, str], str] = {}
+    for _, kind, data in recorded._rows:
+        if kind in ("event", "event.dropped") and data.get("origin", "input") == "input":
+            ident, source = data.get("id"), data.get("source")
+            if type(ident) is str and first.setdefault(ident, source) != source:
+                renamed.setdefault((source, ident), f"{ident}@{source}")
+    if renamed:
+        (source, ident), new = next(iter(renamed.items()))
+        notes.append(f"{len(renamed)} input event id(s) come from more than one source (the first: {ident!r} from "
+                     f"{first[ident]!r} and {source!r}): CloudEvents from different sources are different events, "
+                     f"but the bus keeps one event per id, so the later source's are replayed with ids such as "
+                     f"{new!r}")  # fmt: skip
+    return renamed
 
 
 def send_input(sim: Simulation, event: Event) -> None:
@@ -89,6 +113,7 @@ class Script:
         self.inputs = 0
         self.late: list[str] = []
         self.delayed = _delayed_inputs(recorded)
+        self.renamed = ids_by_source(recorded, notes)
         # faults job code armed: the recording's (they name their run) and the replay's, read as it records them
         self.recorded_by_jobs = Counter(_armed_key(at, data) for at, kind, data in recorded._rows
                                         if kind == "fault.armed" and data.get("run") is not None)  # fmt: skip
@@ -140,7 +165,7 @@ class Script:
         elif sim.kernel.now > at:
             self.late.append(f"{data.get('name')} recorded at {iso(at)}, delivered at {iso(sim.kernel.now)}")
         self.inputs += 1
-        self._deliver(_recorded_event(data))
+        self._deliver(_recorded_event(data, self.renamed))
 
     def _deliver(self, event: Event) -> None:
         """``deliver(sim, event)``; a jobsim call of a caller's deliver that is refused (``sim.send(event,
@@ -164,7 +189,7 @@ class Script:
             self.delayed.clear()
         for at, data in sends:
             self.inputs += 1
-            event, now = _recorded_event(data), sim.kernel.now
+            event, now = _recorded_event(data, self.renamed), sim.kernel.now
             if at < now:
                 self.late.append(f"{data.get('name')} recorded at {iso(at)}, delivered at {iso(now)}")
             if self.deliver is send_input and "send.delay" not in sim.profile.lacks:

@@ -38,7 +38,7 @@ import orjson
 from ._httpadvice import advice_free
 from ._time import MS, format_duration, iso
 from ._traceignore import Ignore, parse_compare
-from ._traceresult import Comparison, Divergence, FunctionResult
+from ._traceresult import BEFORE_FIRST_RECORD, Comparison, Divergence, FunctionResult
 from ._tracestory import COMPARISONS, MISSING, Item, Story, aligned_numbers
 from .errors import InvalidArgument
 
@@ -56,9 +56,10 @@ def compare_lines(recorded: Iterable[dict[str, Any]], replayed: Iterable[dict[st
         raise InvalidArgument.build("ignore", ignore, "a 'KIND:PATH' string or a list of them")
     patterns = [Ignore.parse(text) for text in ignore]
     kinds: set[str] = set()
-    a = Story(_ignored(recorded, patterns, kinds))
+    inputs: tuple[list[dict[str, Any]], list[dict[str, Any]]] = ([], [])
+    a = Story(_ignored(recorded, patterns, kinds, inputs[0]))
     replayed = replayed if isinstance(replayed, (list, tuple)) else list(replayed)
-    b = Story(_ignored(replayed, patterns, kinds))
+    b = Story(_ignored(replayed, patterns, kinds, inputs[1]))
     numbers = aligned_numbers(a, b)
     if numbers is not None:  # a run one side lacks: the later ones line up by what started them, not by place
         b = Story(_ignored(replayed, patterns, set()), numbers)
@@ -75,6 +76,10 @@ def compare_lines(recorded: Iterable[dict[str, Any]], replayed: Iterable[dict[st
             if divergence is not None:
                 found[mode] = divergence
         functions[fn] = FunctionResult(function=fn, counts=counts, divergences=found)
+    if not functions and any(inputs) and not any(BEFORE_FIRST_RECORD in note for note in notes):
+        result = _inputs_compared(inputs, labels, tz, notes)
+        if result is not None:
+            functions[INPUTS] = result
     return Comparison(functions=functions, compared=modes, ignore=patterns, tolerance=tolerance, notes=notes,
                       labels=labels, tz=tz, known=known)  # fmt: skip
 
@@ -96,12 +101,63 @@ def _ordered(a: Story, b: Story) -> list[str]:
     return list(seen)
 
 
-def _ignored(lines: Iterable[dict[str, Any]], patterns: list[Ignore], kinds: set[str]) -> Iterable[dict[str, Any]]:
+def _ignored(
+    lines: Iterable[dict[str, Any]], patterns: list[Ignore], kinds: set[str], inputs: list[dict[str, Any]] | None = None
+) -> Iterable[dict[str, Any]]:
+    """The lines with ``patterns`` applied; their kinds into ``kinds``, their input events into ``inputs``."""
     for line in lines:
-        kinds.add(line["k"])
+        kind = line["k"]
+        kinds.add(kind)
         for pattern in patterns:
             line = pattern.apply(line)
+        if inputs is not None and kind in _EVENT_KINDS and line.get("origin", "input") == "input":
+            inputs.append(line)
         yield line
+
+
+_EVENT_KINDS = frozenset({"event", "event.dropped"})
+INPUTS = "(input events)"
+"""The report's row for the input events of two traces neither of which holds a run (``_inputs_compared``)."""
+
+
+def _inputs_compared(
+    inputs: tuple[list[dict[str, Any]], list[dict[str, Any]]],
+    labels: tuple[str, str],
+    tz: dt.tzinfo | None,
+    notes: list[str],
+) -> FunctionResult | None:
+    """Two traces neither of which holds a run (files ``jobsim import`` wrote): their input events compared in
+    order, by name, source, data, user and time, the first difference a ``FunctionResult`` of its own (``INPUTS``);
+    ``None`` when they are the same. A note says, either way, that no outcome was compared: the same events
+    said "same" of two files whose events differed."""
+    left, right = ([Item(value=_input(line, tz), at=line.get("at"), label=f"input event #{n}")
+                    for n, line in enumerate(side, start=1)] for side in inputs)  # fmt: skip
+    a, b = labels
+    pairs = (((i, x) if x is not None else None, (i, y) if y is not None else None)
+             for i, (x, y) in enumerate(zip_longest(left, right)))  # fmt: skip
+    divergence = _first_of(INPUTS, "events", pairs, 0, labels, tz)
+    said = "differ" if divergence is not None else f"are the same ({len(left)} event(s))"
+    notes.append(f"neither {a} nor {b} holds a run: only their input events were compared (names, sources, data, "
+                 f"times), and they {said}; no outcome was compared: to compare outcomes, replay each into your code "
+                 "(jobsim replay TRACE --app MODULE --out FILE) and diff the replays' files")  # fmt: skip
+    if divergence is None:
+        return None
+    return FunctionResult(function=INPUTS, counts={"events": (len(left), len(right))},
+                          divergences={"events": divergence})  # fmt: skip
+
+
+def _input(line: dict[str, Any], tz: dt.tzinfo | None) -> dict[str, Any]:
+    """What an input event's line says of the event, as compared: not its id, which an import may make up."""
+    ce = line.get("ce")
+    ce = ce if isinstance(ce, dict) else {}
+    at = line.get("at")
+    value = {"name": ce.get("type"), "source": ce.get("source"), "data": ce.get("data"),
+             "at": iso(at, tz) if type(at) is int else at}  # fmt: skip
+    if line.get("user") is not None:
+        value["user"] = line["user"]
+    if line["k"] != "event":
+        value["dropped"] = True
+    return value
 
 
 def _kind_alone(pattern: Ignore, kinds: set[str]) -> str:

@@ -5,13 +5,13 @@ a buffer at a time. ``jobsim._tracefile`` writes the header and the end line aro
 from __future__ import annotations
 
 import itertools
-import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, BinaryIO
 
 import orjson
 
 from ._codec import BUILTIN, ENCODED, encode, expanders
+from ._eventjson import WIDE_FIELD, exact_ints
 from ._redact import Redactor
 from ._safe import said
 from ._trace import RESERVED_FIELDS, Trace
@@ -54,9 +54,9 @@ def _put(records: Iterable[Row], out: BinaryIO) -> None:
                 except TypeError:
                     if kind not in BUILTIN:
                         raise
-                    # an event's data past 64 bits (the server's double of a wider int, ``_events.json_copy``):
-                    # held as a float, as orjson and JSON.parse read it -- as a run's output is (``_codec``)
-                    buf += dumps(orjson.loads(json.dumps(whole)), option=options)
+                    # an int past 64 bits (an imported event's data, the server's double of a wider int,
+                    # ``_events.json_copy``): written as its digits, on a line marked for the reader (``WIDE``)
+                    buf += dumps(exact_ints(_marked(whole)), default=default, option=options)
             except (TypeError, ValueError) as exc:  # an int past 64 bits in a plugin's sim.record(...)
                 raise TraceError(f"record {seq} of kind {kind!r} cannot be written as JSON ({exc}); "
                                  "record plain JSON data (ints within 64 bits)") from None
@@ -64,6 +64,12 @@ def _put(records: Iterable[Row], out: BinaryIO) -> None:
             out.write(buf)
             buf.clear()
     out.write(buf)
+
+
+def _marked(line: dict[str, Any]) -> dict[str, Any]:
+    """A line holding an int past 64 bits, with ``WIDE`` after its ``at``: the reader keeps such ints exact."""
+    head: dict[str, Any] = {key: line[key] for key in ("k", "seq", "at") if key in line}
+    return {**head, WIDE_FIELD: True, **line}
 
 
 def _prefixes(kind: str) -> tuple[bytes, bytes]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import io
+import json
 import operator
 import os
 import warnings
@@ -22,6 +23,7 @@ from typing import Any, BinaryIO, cast
 import orjson
 
 from ._codec import BUILTIN, DECODERS, REQUIRED, decode
+from ._eventjson import WIDE_FIELD, WIDE_MARK
 from ._gc import paused_gc, promote_all
 from ._safe import shown
 from ._trace import Record, Trace
@@ -351,7 +353,7 @@ class TraceReader:
         block to ``_line_by_line``, which finds the line and reports it. The reader's
         state changes only once the whole block has passed.
         """
-        if _SEPARATOR in block:
+        if _SEPARATOR in block or WIDE_MARK in block:  # an int past 64 bits: orjson would read it as a float
             return None
         wide = block.replace(b"\n", _NEWLINE)
         count = (len(wide) - len(block)) // _WIDER  # the lines
@@ -423,6 +425,8 @@ class TraceReader:
             line = self._line
             try:
                 obj = orjson.loads(raw)
+                if WIDE_MARK in raw:
+                    obj = _wide(raw)
             except orjson.JSONDecodeError as exc:
                 if raw.startswith(b"#") or not raw.strip():
                     continue  # a comment or a blank line
@@ -589,3 +593,13 @@ def _event_hint(first: Any) -> str:
 def _preview(raw: bytes, limit: int = 80) -> str:
     text = raw.decode("utf-8", "replace").strip()
     return repr(text if len(text) <= limit else text[: limit - 1] + "…")
+
+
+def _wide(raw: bytes) -> Any:
+    """A line the writer marked ``"wide": true`` (``WIDE_FIELD``), read with ``json``: its ints past 64 bits
+    exact, where orjson reads the nearest float. The marker is dropped from a built-in kind's record (a plugin's
+    own kind keeps its fields, one named ``wide`` among them)."""
+    obj = json.loads(raw)
+    if type(obj) is dict and obj.get("k") in BUILTIN and obj.get(WIDE_FIELD) is True:
+        del obj[WIDE_FIELD]
+    return obj

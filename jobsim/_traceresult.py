@@ -214,6 +214,10 @@ class Comparison:
             return (f"nothing to compare: neither {a} nor {b} holds a run (files of input events only?); "
                     "replay each into your code (jobsim replay TRACE --app MODULE) and diff the replays' "
                     "traces (--out)")  # fmt: skip
+        from ._tracediff import INPUTS  # which imports this module
+
+        if set(self.functions) == {INPUTS}:  # files of input events only, which differ (``_inputs_compared``)
+            return f"DIFFERS: the input events of {a} and {b} (neither holds a run: no outcome was compared)"
         system = self.functions.get(SYSTEM)
         total = len(self.functions) - (system is not None)
         if not differing:

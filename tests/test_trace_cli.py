@@ -598,18 +598,24 @@ def test_import_checks_start_in_the_flags_words(capsys, tmp_path):
                    "2025-03-01T09:00:00-05:00 (without an offset: in --tz)\n")
 
 
-def test_diff_of_two_event_files_says_there_is_nothing_to_compare(capsys, tmp_path):
+def test_diff_of_two_event_files_compares_their_input_events(capsys, tmp_path):
     files = []
     for name in ("a", "b"):
         events = tmp_path / f"{name}.jsonl"
         events.write_bytes(orjson.dumps({"name": f"user/{name}", "ts": 1_741_000_000_000, "data": {}}) + b"\n")
         files.append(events)
     code, out, _ = run(capsys, "diff", *files)
-    assert code == 0
-    assert out.splitlines()[3:] == [  # was "same: 0 function(s), A and B agree on ...", of two different files
+    assert code == 1  # was 0, "nothing to compare", of two files whose events differ
+    assert out.splitlines()[3:] == [
+        "note: neither A nor B holds a run: only their input events were compared (names, sources, data, times), "
+        "and they differ; no outcome was compared: to compare outcomes, replay each into your code (jobsim replay "
+        "TRACE --app MODULE --out FILE) and diff the replays' files",
         "",
-        "nothing to compare: neither A nor B holds a run (files of input events only?); replay each into your code "
-        "(jobsim replay TRACE --app MODULE) and diff the replays' traces (--out)",
+        "  DIFFERS  (input events)  events: input event #1 at 2025-03-03T11:06:40.000Z: differs",
+        '                               name: A "user/a"',
+        '                                     B "user/b"',
+        "",
+        "DIFFERS: the input events of A and B (neither holds a run: no outcome was compared)",
     ]
 
 

@@ -551,13 +551,14 @@ def _compare(args: argparse.Namespace) -> int:
         raise JobsimError(f"{args.scenario!r} defines no jobsim.Scenario: name one `scenario` (or list them in "
                           "`scenarios`), or pick one with path:attribute")  # fmt: skip
     compared = compared_profiles(args.profiles, "--profiles")  # named as typed, before minutes of simulating
+    chosen: list[Scenario] = [s for s in scenarios if isinstance(s, Scenario)]  # all are: checked above
     each = [compared if args.profiles is not None else default_profiles(scenario, scenario.seed if args.seed is None
-            else args.seed) for scenario in scenarios]  # fmt: skip
+            else args.seed) for scenario in chosen]  # fmt: skip
     if args.timeline is not None and any(_canonical(args.timeline) not in names for names in each):
         shown_names = list(dict.fromkeys(name for names in each for name in names))
         raise InvalidArgument.build("--timeline", args.timeline,
                                     "one of the compared profiles " + ", ".join(map(repr, shown_names)))  # fmt: skip
-    for index, (scenario, names) in enumerate(zip(scenarios, each, strict=True)):
+    for index, (scenario, names) in enumerate(zip(chosen, each, strict=True)):
         result = compare(scenario, names, seed=args.seed)
         print(("\n" if index else "") + result.table())
         if args.timeline:

@@ -44,7 +44,7 @@ BUILT = [
      "StepError() got an unknown keyword argument eror=KeyError('k') (did you mean error=?); accepted: step_id, error"),
     (lambda: jobsim.UnsupportedFeature("no batches", sytem="BullMQ"),
      "UnsupportedFeature() got an unknown keyword argument sytem='BullMQ' (did you mean system=?); "
-     "accepted: message, system, feature"),
+     "accepted: message, system, feature, function"),
     (lambda: jobsim.errors.TraceError("bad line", lin=3),
      "TraceError() got an unknown keyword argument lin=3 (did you mean line=?); accepted: message, path, line"),
 ]  # fmt: skip

@@ -520,6 +520,7 @@ class Profiles:
 
     def __init__(self) -> None:
         self._by_name: dict[str, Profile] = {}
+        self._sources: dict[str, str | None] = {}  # name -> the plugin that gave it (None: the built-ins, or unsaid)
 
     @classmethod
     def registered(cls) -> Profiles:
@@ -538,14 +539,22 @@ class Profiles:
         if isinstance(contributed, (str, bytes, Profile)) or not isinstance(contributed, Iterable):
             raise PluginError(f"a jobsim plugin's jobsim_profiles hook gave {shown(contributed)}; it must give a list "
                               "of jobsim.Profile objects")
+        source = getattr(contributed, "source", None)  # the plugin that gave it (``_plugins.Contributed``)
         for profile in contributed:
-            self.register(profile)
+            self.register(profile, source)
 
-    def register(self, profile: Profile) -> None:
+    def register(self, profile: Profile, source: str | None = None) -> None:
+        """``profile`` under its name; ``source`` names the plugin that gave it. A name already given to another
+        profile is refused: the built-ins' (the plugin's profile was dropped silently, the built-in won) or
+        another plugin's (which one won depended on the order pluggy called them in)."""
         if not isinstance(profile, Profile):  # a plugin's jobsim_profiles hook gave something else
             raise PluginError(f"a jobsim plugin's jobsim_profiles hook gave {shown(profile)}; it must give "
                               "jobsim.Profile objects")
+        known = self._by_name.get(profile.name)
+        if known is not None and known is not profile:
+            raise _clash(profile.name, [(known, self._sources.get(profile.name)), (profile, source)])
         self._by_name[profile.name] = profile
+        self._sources[profile.name] = source
 
     def get(self, name: str | Profile, argument: str = "profile") -> Profile:
         """A profile by name, or by ``NAME(option=value, ...)`` for a variant (``configure``); an unknown one is
@@ -592,6 +601,21 @@ class Profiles:
 
     def names(self) -> list[str]:
         return sorted(self._by_name)
+
+
+def _clash(name: str, givers: list[tuple[Profile, str | None]]) -> PluginError:
+    """Two profiles named ``name``, each with the plugin that gave it (None: the built-ins, or a caller that
+    did not say)."""
+    builtin = {id(p) for p in builtin_profiles()}
+    plugins = [source or "a jobsim plugin" for profile, source in givers if id(profile) not in builtin]
+    if len(plugins) == 1:
+        return PluginError(f"{plugins[0]} gives a profile named {name!r}, the name of a built-in jobsim profile, which "
+                           "a plugin's profile cannot replace: give it a name of its own (Profile(name=...)), and "
+                           "name that in Adapted(profile=...)")  # fmt: skip
+    if plugins[0] == plugins[1]:
+        return PluginError(f"{plugins[0]} gives two profiles named {name!r}: give each a name of its own")
+    return PluginError(f"{plugins[0]} and {plugins[1]} both give a profile named {name!r}; a profile name must be "
+                       "one plugin's: rename the profile of one of them, or uninstall one of the plugins")  # fmt: skip
 
 
 def profile(name: str | Profile, /, **options: Any) -> Profile:

@@ -9,9 +9,11 @@ import sys
 import warnings
 from typing import TYPE_CHECKING, Any, cast
 
+from . import _plugins
 from ._app import cancel_events
 from ._casing import case_only_misses
 from ._checks import one_typo
+from ._patching import left_pushed
 from ._simtargets import _caller_site, _Targets
 from ._time import iso
 from ._unread import PendingTurn, ask, backend_mistake, failure, messages, queue_names
@@ -21,6 +23,7 @@ from .errors import (
     JobsimError,
     KeyWarning,
     PendingWorkWarning,
+    PluginError,
     TriggerWarning,
     UnreadQueueWarning,
 )
@@ -109,31 +112,71 @@ class _Lifecycle(_Targets):
         for app in self.apps:
             if app._simulation is self:
                 app._simulation = None
-        due = self._due_now()  # before the backends uninstall: a worker's wake-up due now goes with its plugin
-        for item in self._undriven_runs:
-            if isinstance(item, PendingTurn):
-                item.settle()  # what a backend's turn would still start: the backend is still installed
-        unread, failed = self._unread_work()
-        for adapted in reversed(self.adapted):
-            if adapted.uninstall is not None:
-                adapted.uninstall(cast("Simulation", self))
-        for impl in self._plugins.hook.jobsim_uninstall.get_hookimpls():  # reverse of install order
-            impl.function(sim=self)
-        if self._loop is not None:
-            self._loop.close()
-        self.wallclock.close()
-        self._sends.end()
-        self._state = "closed"
+        try:
+            due = self._due_now()  # before the backends uninstall: a worker's wake-up due now goes with its plugin
+            for item in self._undriven_runs:
+                if isinstance(item, PendingTurn):
+                    item.settle()  # what a backend's turn would still start: the backend is still installed
+            unread, failed = self._unread_work()
+        finally:  # a plugin's turn that failed to say what it starts still lets everything go
+            raised, left = self._uninstall()
         self._warn_unfired_faults()
         self._warn_blind_keys()
         self._warn_case_only_names()
         self._warn_undriven(due)
         for message in unread:
             self._warn(message, UnreadQueueWarning)
-        if failed:  # everything is released: a plugin's bug in a check is no reason to keep the backends patched
-            raise failure(failed)
+        errors = ([_plugins.uninstall_failed(raised, left)] if raised or left else []) + (
+            [failure(failed)] if failed else [])  # fmt: skip
+        if errors:  # everything is released: a plugin's bug is no reason to keep the backends patched
+            error = errors[0] if len(errors) == 1 else PluginError(" Also: ".join(map(str, errors)))
+            raise error from errors[0].__cause__
         if self._typos:  # inside a Hypothesis test: the example fails, and shrinks to the fewest events
             raise InvalidArgument(self._typos[0])
+
+    def _uninstall(self) -> tuple[list[tuple[str, str, BaseException]], list[tuple[str, str]]]:
+        """Every plugin's uninstall, then jobsim's own (the sinks, by its ``jobsim_uninstall``; the loop, the wall
+        clock), each whatever the others did: a plugin that raises is noted (who, where, the error), and one that left
+        its ``ProcessPatches`` pushed is popped and noted (who, the patches), for ``close`` to raise once all is
+        released.
+        An error of jobsim's own, or an interrupt (``KeyboardInterrupt``), is raised as it is, after the rest ran."""
+        raised: list[tuple[str, str, BaseException]] = []
+        own: list[BaseException] = []
+        sim = cast("Simulation", self)
+        try:
+            for adapted in reversed(self.adapted):
+                if adapted.uninstall is not None:
+                    try:
+                        adapted.uninstall(sim)
+                    except BaseException as error:
+                        raised.append((_plugins.adapted_owner(self._plugins, adapted), "Adapted.uninstall", error))
+            for impl in self._plugins.hook.jobsim_uninstall.get_hookimpls():  # reverse of install order
+                try:
+                    impl.function(sim=self)
+                except BaseException as error:
+                    if impl.plugin_name == "jobsim.builtins":
+                        own.append(error)
+                    else:
+                        raised.append((_plugins.hook_owner(impl), "jobsim_uninstall hook", error))
+            left: list[tuple[str, str]] = []
+            for who, patches in left_pushed(sim, _plugins.package_owners(self._plugins)):
+                if all(who != failed for failed, _, _ in raised):  # its error says why it did not pop
+                    left.append((who, f"ProcessPatches({patches._what!r})"))
+                patches.pop(patches.current)  # or every later simulation is refused, as if this one still ran
+        finally:  # jobsim's own, whatever a plugin did
+            try:
+                if self._loop is not None:
+                    self._loop.close()
+            finally:
+                try:
+                    self.wallclock.close()
+                finally:
+                    self._sends.end()
+                    self._state = "closed"
+        interrupt = next((e for _, _, e in raised if not isinstance(e, Exception)), None)
+        if own or interrupt is not None:
+            raise own[0] if own else cast(BaseException, interrupt)
+        return raised, left
 
     def leave_unread(self, *queues: object, backend: str | None = None) -> None:
         """Declare queues this test leaves unread on purpose (``"emails"``, or a queue object with a ``name``):
@@ -142,8 +185,9 @@ class _Lifecycle(_Targets):
         names (``"jobsim-celery"`` or a near miss of a backend plugin's name raises ``InvalidArgument``); without,
         every backend's."""
         if self._state == "closed":  # it warned already: a declaration now would silently do nothing
-            raise JobsimError("sim.leave_unread() needs a simulation that is not closed: it is closed, and warned "
-                              "as it closed; declare the queues before or while it runs (inside its `with` block)")
+            raise JobsimError("sim.leave_unread() needs a simulation that is not closed: it is closed, and "
+                              "warned as it closed; declare the queues before or while it runs (inside its "
+                              "`with` block)")  # fmt: skip
         known = [impl.plugin_name for impl in self._plugins.hook.jobsim_unread.get_hookimpls()]
         wrong = backend_mistake(backend, known)
         if wrong:

@@ -9,13 +9,22 @@ published under the ``jobsim`` entry-point group::
 jobsim loads entry points the first time a ``Simulation`` is built (``import
 jobsim`` imports no plugin and no backend). A plugin that fails to import raises
 ``jobsim.errors.PluginError`` naming the entry point, its module and the reason.
+A plugin that is not installed (a plugin's own tests) is registered by hand with
+``register(plugin, name=...)`` and removed with ``unregister(plugin)``; registering
+one that is registered already (an installed plugin, loaded from its entry point)
+is a ``PluginError``.
 
 jobsim's own parts use the same hooks: the built-in profiles are registered by
 ``jobsim_profiles``, the mail and HTTP sinks install through ``jobsim_install``
 and ``jobsim_uninstall``, and the timeline learns how to draw each trace record
 kind through ``jobsim_record_kinds``. Hook names are prefixed ``jobsim_`` so a
-misspelt implementation fails at registration (pluggy validates names against
-these specs).
+misspelt implementation fails at registration: ``@hookimpl def jobsim_instal(sim)``
+is a ``PluginError`` naming the plugin and ``jobsim_install``, as is a hook whose
+arguments the spec does not have. A hook that raises (but a jobsim error, such as
+``InvalidArgument`` for a malformed target, which passes as raised), or answers
+``jobsim_adapt`` or ``jobsim_profiles`` with the wrong type, raises ``PluginError``
+naming the plugin and the hook, chained to the original error (``jobsim_unread`` and
+``jobsim_uninstall`` excepted: the close calls them one by one).
 
 Order: pluggy calls implementations last-registered first. Entry-point plugins
 register after the built-ins, so their ``jobsim_install`` runs first; jobsim calls
@@ -57,7 +66,7 @@ __all__ = [
     "Adapted", "ClassGuard", "Escaped", "LogWatch", "LoopHolder", "PendingTurn", "ProcessPatches", "PumpedLoop",
     "PumpedWorld", "RecordRenderer", "StoppableExecution", "Unread", "attempt_budget", "end_run", "escapes",
     "gate_while_blocked", "guard_hooks", "hookimpl", "hookspec", "note_test_enqueue", "note_test_turn", "output_bytes",
-    "planned_instant", "refusing_handler", "target_rng", "warn_outside",
+    "planned_instant", "refusing_handler", "register", "target_rng", "unregister", "warn_outside",
 ]
 
 W = TypeVar("W")
@@ -70,6 +79,23 @@ hookimpl = pluggy.HookimplMarker("jobsim")
 
 RecordRenderer = Callable[[dict[str, Any], dict[str, str], Any], "str | None"]
 """``(data, run_names, tz) -> text``: one timeline line for a record, or None to hide it."""
+
+
+def register(plugin: object, name: str | None = None) -> None:
+    """Register ``plugin`` (a module or object with ``@hookimpl`` functions) by hand, for the simulations built
+    from now on: a plugin's own tests, or one that is not installed. An installed plugin is loaded from its
+    ``jobsim`` entry point already: registering it again, or any plugin twice, or under a name another has, is a
+    ``PluginError`` saying so. Undo it with ``unregister`` (in a ``finally``, or a fixture's teardown)."""
+    from . import _plugins
+
+    _plugins.register(plugin, name)
+
+
+def unregister(plugin: object) -> None:
+    """Remove a plugin ``register`` registered."""
+    from . import _plugins
+
+    _plugins.unregister(plugin)
 
 
 def output_bytes(value: Any) -> bytes:
@@ -552,7 +578,8 @@ class Adapted:
     that object in ``sim.runs(...)``/``sim.fail(...)``. ``install(sim)`` and ``uninstall(sim)``
     run when the simulation starts and closes, for interception that belongs to
     this one target (routing the backend client's ``send`` to ``sim``'s bus, say).
-    ``backend`` names the system for messages (``"celery"``, ``"inngest-py"``).
+    ``backend`` names the system for messages (``"celery"``, ``"inngest-py"``): a non-empty str, required
+    (``TypeError`` otherwise, which the hook's caller reports as a ``PluginError`` naming the plugin).
     ``profile`` is the profile this target runs under unless the user passes one; for an ``own_worker``
     target, which runs on its library's rules whatever the profile, the only one a simulation of such
     targets alone accepts (another is refused: it would be a label).
@@ -582,13 +609,19 @@ class Adapted:
     the plugin declares each one with ``Simulation.add_function`` when it first appears, before it records
     the function in its own tables: a function the simulation refuses is then registered nowhere."""
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.backend, str) or not self.backend:
+            raise TypeError(f"Adapted(backend={shown(self.backend, 200)}): backend must be a non-empty str naming "
+                            "the backend system ('celery', 'inngest-py'), which jobsim's messages give")  # fmt: skip
+
 
 class JobsimSpec:
     """Hook specifications; plugins implement any subset."""
 
     @hookspec
     def jobsim_profiles(self) -> Sequence[Profile]:  # type: ignore[empty-body]
-        """Return profiles to register (by ``Profile.name``; a later plugin's name wins)."""
+        """Return the profiles this plugin brings, in a list, each under a name of its own (``Profile.name``): a
+        name a built-in profile has, or another plugin's profile, is a ``PluginError`` naming the plugins."""
 
     @hookspec(firstresult=True)
     def jobsim_adapt(self, sim: Simulation, target: Any) -> Adapted | None:

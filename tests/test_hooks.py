@@ -225,15 +225,17 @@ def _app():
     ({"adapted": Adapted(backend="legacy", functions=None)},
      "the jobsim plugin for 'legacy' adapted 'mine' into Adapted(functions=None); functions must be "
      "jobsim.Function objects"),  # TypeError: 'NoneType' object is not iterable
-    ({"profiles": 3}, "a jobsim plugin's jobsim_profiles hook gave 3; it must give a list of jobsim.Profile objects"),
-    ({"profiles": [INNGEST, "bullmq"]}, "a jobsim plugin's jobsim_profiles hook gave 'bullmq'; it must give "
-                                        "jobsim.Profile objects"),  # taken as a profile, failing when looked up
+    ({"profiles": 3}, "jobsim plugin 'misbehaving-0' (test_hooks.Misbehaving): jobsim_profiles gave 3; it must "
+                      "give a list of jobsim.Profile objects"),  # named: which of the installed plugins it is
+    ({"profiles": [INNGEST, "bullmq"]}, "jobsim plugin 'misbehaving-0' (test_hooks.Misbehaving): jobsim_profiles "
+                                        "gave 'bullmq' among its profiles; it must give a list of jobsim.Profile "
+                                        "objects"),  # taken as a profile, failing when looked up
 ])  # fmt: skip
 def test_a_plugin_breaking_the_hook_contract_is_named_where_its_answer_is_taken(misbehaving, answers, message):
     misbehaving(**answers)
     with pytest.raises(PluginError) as info:
         jobsim.Simulation("mine" if "adapted" in answers else _app())
-    assert str(info.value) == message
+    assert str(info.value).replace("(tests.test_hooks.", "(test_hooks.") == message  # as the test module is imported
 
 
 @pytest.mark.parametrize(("kinds", "message"), [

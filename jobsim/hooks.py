@@ -301,6 +301,11 @@ class ProcessPatches(Generic[W]):
     def push(self, world: W, patch: Callable[[W], None] | None = None) -> None:
         if self.current is not None:
             sim = getattr(self.current, "sim", None)  # a world names its simulation: where it was started is said
+            if sim is not None and getattr(sim, "_state", None) == "closed":  # nothing holds them: a plugin's bug
+                raise JobsimError(f"ProcessPatches({self._what!r}) is still pushed by a simulation that has closed "
+                                  f"({held_by(sim)}): the plugin that pushed it did not call pop(world) as it "
+                                  "uninstalled; call it in its jobsim_uninstall (or Adapted.uninstall), which runs "
+                                  "even when the simulation fails")  # fmt: skip
             holder = f" ({held_by(sim)})" if sim is not None else ""
             raise JobsimError(f"another simulation with {self._what} is running in this process{holder}; close it "
                               f"before starting this one ({self._why} process-wide while a simulation runs; one a "

@@ -336,6 +336,27 @@ def test_process_patches_undo_a_patch_that_fails_halfway():
     patches.pop("w2")
 
 
+def test_process_patches_left_pushed_by_a_closed_simulation_name_the_missing_pop():
+    """It said another simulation was running, naming one shown as closed, and advised closing it (user trial R)."""
+    import types
+
+    from jobsim.errors import JobsimError
+    from jobsim.hooks import ProcessPatches
+
+    app = jobsim.App("p")
+    app.function("f", on="go")(lambda ctx: None)
+    with jobsim.Simulation(app) as sim:
+        pass
+    patches: ProcessPatches[types.SimpleNamespace] = ProcessPatches("Acme queues", "why")
+    left = types.SimpleNamespace(sim=sim)
+    patches.push(left)  # and never popped
+    with pytest.raises(JobsimError, match=r"^ProcessPatches\('Acme queues'\) is still pushed by a simulation that "
+                                          r"has closed \(<Simulation .*closed.*\): the plugin that pushed it did not "
+                                          r"call pop\(world\) as it uninstalled"):  # fmt: skip
+        patches.push(types.SimpleNamespace(sim=None))
+    patches.pop(left)
+
+
 def test_planned_instant_is_now_by_default_read_in_the_zone_and_never_past():
     from jobsim.errors import InvalidArgument
     from jobsim.hooks import planned_instant

@@ -198,7 +198,8 @@ def apply(sim: Any, *pieces: Piece, send: SendHook | None = None, then: Then = "
     storefront's database row first, as the web app would. ``targets`` is how the
     returned code names what is simulated (``"app"``, ``"shop.app"``); by default, as the
     falsifying example names it for a simulation ``strategies.simulations()`` drew
-    (``make_shop()`` for a factory), else ``"app"``.
+    (``make_shop()`` for a factory), else by the names the calling test has for the simulation's targets, else
+    ``app`` with a comment on the header saying what it stands for.
 
     The code is what ran, call by call. Inside a Hypothesis test it is also noted
     (even when a call raises), so a failing example prints it.
@@ -216,15 +217,18 @@ def apply(sim: Any, *pieces: Piece, send: SendHook | None = None, then: Then = "
                                     "datetime can show")
     if send is not None:  # called for each event, after the faults were armed: checked before anything runs
         check_callable("send", send, 2, "a function (sim, event) that sends the event")
+    unnamed = ""
     if targets is None:  # a drawn simulation: its targets as the falsifying example printed them
         drawn_as = getattr(sim, "_drawn_as", None)
-        targets = drawn_as if isinstance(drawn_as, str) and drawn_as else "app"
+        targets = drawn_as if isinstance(drawn_as, str) and drawn_as else _caller_names(sim, sys._getframe(1))
+        if targets is None:
+            targets, unnamed = "app", _UNNAMED_FIXTURE if getattr(sim, "_role", "") else _UNNAMED
     if not isinstance(targets, str) or not targets.strip():  # the reproduction's `jobsim.Simulation(<targets>, ...)`
         raise InvalidArgument.build("targets", targets, "how the printed reproduction names what is simulated, "
                                     "e.g. 'app' or 'shop.app'")  # fmt: skip
     faults, sends = flatten(pieces)
     _check_ends(sim.kernel.now, faults, sends)
-    script = Script(sim, targets=targets)
+    script = Script(sim, targets=targets, unnamed=unnamed)
     recorder = Recorder(sim, script)
     try:
         play(recorder, faults, sends, send=send, then=then)
@@ -233,6 +237,40 @@ def apply(sim: Any, *pieces: Piece, send: SendHook | None = None, then: Then = "
     finally:
         note(script.text())
     return script.text()
+
+
+_UNNAMED = (
+    "app stands for what the test's Simulation() runs, which no name of the test holds: write that here, "
+    "or name it with apply(..., targets=...)"
+)
+_UNNAMED_FIXTURE = (
+    "app stands for what the jobsim_app fixture returns: take jobsim_app as an argument and write "
+    "it here, or name it with apply(..., targets=...)"
+)
+
+
+def _caller_names(sim: Any, frame: Any) -> str | None:
+    """How the reproduction names a simulation the test built itself: ``shop_app``, ``shop.app`` or ``app, billing``,
+    the names that the first caller outside jobsim (the test) has for its targets, each the very object the
+    simulation runs; ``None`` when one of them has none (``Simulation(make_app())``). It printed ``app``, a name the
+    test may not have or may hold another app under."""
+    from ._drawcode import _module_attribute
+
+    while frame is not None and str(frame.f_globals.get("__name__", "")).partition(".")[0] == "jobsim":
+        frame = frame.f_back
+    given = getattr(sim, "_given", None)
+    if frame is None or not isinstance(given, list) or not given:
+        return None
+    names = {**frame.f_globals, **frame.f_locals}
+    del frame
+    found = []
+    for target in given:
+        name = next((key for key, value in names.items() if value is target and not key.startswith("_")), None)
+        name = name or _module_attribute(target, names)
+        if name is None:
+            return None
+        found.append(name)
+    return ", ".join(found)
 
 
 def _check_names(sim: Any, sends: list[tuple[int, Send]]) -> None:
@@ -379,11 +417,11 @@ class Script:
     ``targets`` names them), start, seed, profile and time zone.
     """
 
-    def __init__(self, sim: Any, *, targets: str = "app", preamble: tuple[str, ...] = ()) -> None:
+    def __init__(self, sim: Any, *, targets: str = "app", preamble: tuple[str, ...] = (), unnamed: str = "") -> None:
         self.sim = sim
         self.lines: list[str] = []
         self.preamble = preamble
-        self.header = _header(sim, targets)
+        self.header = _header(sim, targets) + (f"  # {unnamed}" if unnamed else "")  # what a placeholder stands for
         if sim.kernel.now != sim.start_ns:
             self.add(f"sim.advance_to({iso(sim.kernel.now)!r})  # where the test had driven the simulation")
 

@@ -48,9 +48,15 @@ HISTORY = History(
     ),
 )
 
+UNNAMED = (
+    "  # app stands for what the test's Simulation() runs, which no name of the test holds: write that here, or "
+    "name it with apply(..., targets=...)"
+)
+"""The header's comment when the test has no name for what its simulation runs (``Simulation(shop_app())``)."""
+
 CODE = """\
 # jobsim reproduction · seed 7 · profile inngest — paste into a test:
-with jobsim.Simulation(app, start='2025-03-01T00:00:00.000Z', seed=7) as sim:
+with jobsim.Simulation(app, start='2025-03-01T00:00:00.000Z', seed=7) as sim:UNNAMED
     sim.fail('charge', step='capture', times=2)
     sim.fail('charge', step='capture', error=jobsim.NonRetriableError('card declined'))
     sim.advance('10s')
@@ -58,7 +64,7 @@ with jobsim.Simulation(app, start='2025-03-01T00:00:00.000Z', seed=7) as sim:
     sim.advance('1m30s')
     sim.send('order/placed', {'orderId': 'o2'})
     sim.send(jobsim.Event('order/placed', {'orderId': 'o3'}, id='fixed-id'))
-    sim.run_until_idle()"""
+    sim.run_until_idle()""".replace("UNNAMED", UNNAMED, 1)
 
 
 def test_apply_plays_faults_then_each_event_at_its_offset_then_runs_until_idle():
@@ -236,7 +242,7 @@ def test_the_reproduction_keeps_one_shared_random_stream():
     with jobsim.Simulation(shop_app(), start=START, random_streams="shared") as sim:
         header = js.apply(sim, EventStream()).splitlines()[1]
     assert header == ("with jobsim.Simulation(app, start='2025-03-01T00:00:00.000Z', seed=0, "
-                      "random_streams='shared') as sim:")  # fmt: skip
+                      "random_streams='shared') as sim:" + UNNAMED)  # fmt: skip
     with jobsim.Simulation(shop_app(), start=START) as sim:
         assert "random_streams" not in js.apply(sim, EventStream())
 

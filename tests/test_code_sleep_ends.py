@@ -76,3 +76,16 @@ def test_cron_runs_that_outlast_their_interval_in_code_are_stopped_as_overlappin
         with pytest.raises(BudgetExceeded, match=overlap):
             sim.run_until_idle()
         assert len(sim.runs("m")) < 11_000  # 7 days of minutes, not the year's 527,000
+
+
+def test_what_an_attempt_decides_is_settled_as_its_code_runs_ahead_of_the_clock():
+    """As the README says (*The wall clock follows the simulation*): 30 s into a 60 s sleep the run is completed,
+    its end 60 s on; the clock still reaches that end."""
+    with jobsim.Simulation(_sleeper(60), start=START) as sim:
+        sim.send("s")
+        sim.advance("30s")
+        (run,) = sim.runs("s")
+        assert (run.status, run.output, run.finished_at - run.started_at) == ("completed", "slept",
+                                                                              dt.timedelta(minutes=1))  # fmt: skip
+        sim.run_until_idle()
+        assert sim.now == run.finished_at

@@ -240,6 +240,8 @@ class Backend:
 
 
 class BackendPlugin:
+    profile = "bullmq"
+
     @hookimpl
     def jobsim_adapt(self, sim, target):
         if not isinstance(target, Backend):
@@ -248,7 +250,7 @@ class BackendPlugin:
         charge = app.function("acme.charge", on="acme/charge")(lambda ctx: "charged")
         cleanup = app.function("acme.cleanup", on="acme/cleanup")(lambda ctx: None)
         builtin = dataclasses.replace(cleanup, options={**cleanup.options, "builtin": True})  # the library's own
-        return Adapted(backend="acme", functions=[charge, builtin], own_worker=True, profile="bullmq")
+        return Adapted(backend="acme", functions=[charge, builtin], own_worker=True, profile=self.profile)
 
 
 @pytest.fixture
@@ -323,8 +325,10 @@ def test_each_function_of_a_refused_profile_gets_its_own_reason():
     )
 
 
-class OwnBackendPlugin:
+class OwnBackendPlugin(BackendPlugin):
     """A backend that runs on rules of its own, under a profile of its own that is none of the seven."""
+
+    profile = "acme-own"
 
     @hookimpl
     def jobsim_profiles(self):
@@ -332,14 +336,6 @@ class OwnBackendPlugin:
 
         bullmq = next(p for p in builtin_profiles() if p.name == "bullmq")
         return [dataclasses.replace(bullmq, name="acme-own", system="Acme")]
-
-    @hookimpl
-    def jobsim_adapt(self, sim, target):
-        if not isinstance(target, Backend):
-            return None
-        app = jobsim.App("acme")
-        charge = app.function("acme.charge", on="acme/charge")(lambda ctx: "charged")
-        return Adapted(backend="acme", functions=[charge], own_worker=True, profile="acme-own")
 
 
 def test_by_default_the_targets_own_profile_is_compared_after_the_seven(capsys, tmp_path):

@@ -221,53 +221,52 @@ def test_registering_a_plugin_twice_says_it_is_registered(registered):
     assert not _plugins.manager().is_registered(other)
 
 
-def test_registering_an_installed_plugin_by_hand_says_it_is_loaded_from_its_entry_point(tmp_path, monkeypatch):
-    (tmp_path / "jobsim_trial40_box.py").write_text(
+@pytest.fixture
+def installed(tmp_path, monkeypatch):
+    """``installed(name, entry)``: a distribution ``name`` whose ``jobsim`` entry point is ``entry``, found on
+    ``sys.path`` (``tmp_path``) by a fresh plugin manager; all undone after the test."""
+
+    def install(name: str, entry: str) -> Path:
+        dist = tmp_path / f"{name.replace('-', '_')}-1.0.dist-info"
+        dist.mkdir()
+        (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+        (dist / "entry_points.txt").write_text(f"[jobsim]\n{entry}\n")
+        return tmp_path
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.invalidate_caches()
+    monkeypatch.setattr(_plugins, "_manager", None)
+    yield install
+    monkeypatch.setattr(_plugins, "_manager", None)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p != str(tmp_path)])
+    sys.modules.pop("jobsim_trial40_box", None)
+    importlib.invalidate_caches()
+
+
+def test_registering_an_installed_plugin_by_hand_says_it_is_loaded_from_its_entry_point(installed):
+    folder = installed("jobsim-trial40-box", "trial40box = jobsim_trial40_box")
+    (folder / "jobsim_trial40_box.py").write_text(
         "from jobsim.hooks import hookimpl\n@hookimpl\ndef jobsim_record_kinds():\n    return {}\n"
     )
-    dist = tmp_path / "jobsim_trial40_box-1.0.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: jobsim-trial40-box\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text("[jobsim]\ntrial40box = jobsim_trial40_box\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    importlib.invalidate_caches()
-    monkeypatch.setattr(_plugins, "_manager", None)
-    try:
-        import jobsim_trial40_box
+    import jobsim_trial40_box
 
-        with pytest.raises(PluginError) as info:
-            hooks.register(jobsim_trial40_box, name="trial40box")
-        assert str(info.value) == (
-            "jobsim plugin 'trial40box' (jobsim_trial40_box) is already registered from its entry point "
-            "(jobsim-trial40-box is installed): do not register it again; jobsim loads installed plugins itself, "
-            "and jobsim.hooks.register is for one that is not"
-        )
-    finally:
-        monkeypatch.setattr(_plugins, "_manager", None)
-        monkeypatch.setattr(sys, "path", [p for p in sys.path if p != str(tmp_path)])
-        sys.modules.pop("jobsim_trial40_box", None)
-        importlib.invalidate_caches()
+    with pytest.raises(PluginError) as info:
+        hooks.register(jobsim_trial40_box, name="trial40box")
+    assert str(info.value) == (
+        "jobsim plugin 'trial40box' (jobsim_trial40_box) is already registered from its entry point "
+        "(jobsim-trial40-box is installed): do not register it again; jobsim loads installed plugins itself, "
+        "and jobsim.hooks.register is for one that is not"
+    )
 
 
-def test_a_third_party_plugin_that_fails_to_import_is_not_sent_to_a_jobsim_checkout(tmp_path, monkeypatch):
-    dist = tmp_path / "jobsim_trial40_gone-1.0.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: jobsim-trial40-gone\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text("[jobsim]\ntrial40gone = jobsim_trial40_gone_missing.plugin\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    importlib.invalidate_caches()
-    monkeypatch.setattr(_plugins, "_manager", None)
-    try:
-        with pytest.raises(PluginError) as info:
-            _plugins.manager()
-        assert str(info.value).endswith(
-            "Fix its installation (reinstall jobsim-trial40-gone from where it came) or pip uninstall "
-            "jobsim-trial40-gone."
-        )
-    finally:
-        monkeypatch.setattr(_plugins, "_manager", None)
-        monkeypatch.setattr(sys, "path", [p for p in sys.path if p != str(tmp_path)])
-        importlib.invalidate_caches()
+def test_a_third_party_plugin_that_fails_to_import_is_not_sent_to_a_jobsim_checkout(installed):
+    installed("jobsim-trial40-gone", "trial40gone = jobsim_trial40_gone_missing.plugin")
+    with pytest.raises(PluginError) as info:
+        _plugins.manager()
+    assert str(info.value).endswith(
+        "Fix its installation (reinstall jobsim-trial40-gone from where it came) or pip uninstall "
+        "jobsim-trial40-gone."
+    )
 
 
 def test_a_bundled_plugin_that_fails_to_import_is_sent_to_a_jobsim_checkout():

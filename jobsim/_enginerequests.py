@@ -9,6 +9,7 @@ or locals, never another module's attributes."""
 
 from __future__ import annotations
 
+import builtins
 from threading import get_ident
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
     from ._execution import Execution
     from ._records import Run
 
+_GROUPS: tuple[type[BaseException], ...] = tuple(filter(None, [getattr(builtins, "BaseExceptionGroup", None)]))
+"""``BaseExceptionGroup`` (Python 3.11+; before, no ``asyncio.TaskGroup`` makes one)."""
 _ENDED = frozenset({"completed", "failed", "cancelled", "skipped"})  # a run's requests stop (one hash, not 4 compares)
 _new = object.__new__
 
@@ -76,6 +79,8 @@ class _Requests(_Pauses):
             op: tuple[Any, ...] = ("returned", value)
         except Suspend as suspend:
             op = suspend.args[0]  # ``suspend.op``
+        except _GROUPS as group:  # an asyncio.TaskGroup around steps: the step's Suspend inside a group
+            op = _suspended_in(group)
         except JOB_ERRORS as exc:  # SystemExit too; KeyboardInterrupt goes to the test (``_checks.JOB_ERRORS``)
             if type(exc) is TypeError and "native" not in fn.options:  # jobsim's own ctx.step, not a plugin's
                 exc = misused_step(exc)
@@ -240,3 +245,26 @@ class _Requests(_Pauses):
         run._payload = payload
         self.finish(run, "completed", x.now, None)
 
+
+
+def _suspended_in(group: BaseException) -> tuple[Any, ...]:
+    """What ended a request whose handler awaited a step inside an ``asyncio.TaskGroup``: the group holds the
+    step's ``Suspend`` (a ``BaseException``, which a task group gathers), and that step ends the request as it
+    would awaited alone; a second step in the group was refused as steps awaited together are
+    (``Execution.together``, which ``strayed`` then reports). A group without a ``Suspend`` is raised on."""
+    leaves: list[BaseException] = []
+    todo = [group]
+    while todo:
+        error = todo.pop()
+        inner = getattr(error, "exceptions", None)
+        if isinstance(error, _GROUPS) and inner is not None:
+            todo.extend(reversed(inner))
+        else:
+            leaves.append(error)
+    suspends = [error for error in leaves if isinstance(error, Suspend)]
+    if not suspends:
+        if isinstance(group, Exception):  # an ExceptionGroup of job errors: the attempt fails with it
+            return failure(None, group)
+        raise group
+    op: tuple[Any, ...] = suspends[0].args[0]
+    return op

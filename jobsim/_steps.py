@@ -19,8 +19,10 @@ as stored).
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import re
+from asyncio import CancelledError
 from collections.abc import Callable, Mapping, Sequence
 from types import CoroutineType
 from typing import Any, TypeVar
@@ -348,6 +350,8 @@ class AsyncStep(Step):
             if inspect.isawaitable(value):
                 value = await value
         except JOB_ERRORS as exc:  # SystemExit too: the step fails (``_checks.JOB_ERRORS``)
+            if type(exc) is CancelledError and _cancelled_from_outside():
+                raise  # asyncio.wait_for or asyncio.timeout around the step: no outcome, as inngest-py's
             raise x.end(Suspend(failure(key, exc))) from None
         finally:
             x.in_step = False
@@ -442,3 +446,14 @@ class Context:
     def __repr__(self) -> str:
         return f"<ctx {self.function_id} run={self.run_id} attempt={self.attempt} event={self.event.name!r}>"
 
+
+
+def _cancelled_from_outside() -> bool:
+    """Whether the ``CancelledError`` a step's code raised cancels the handler's task itself: an
+    ``asyncio.wait_for`` or ``asyncio.timeout`` around the step asked for it (``Task.cancelling``, 3.11+; before,
+    every one is taken so). The step then has no outcome and the error goes on, so the timeout becomes the
+    ``TimeoutError`` the handler catches, as under inngest-py, whose step catches ``Exception`` only; one the step's
+    own code raised (an inner task it awaited was cancelled) fails the step as any error."""
+    task = asyncio.current_task()
+    cancelling = getattr(task, "cancelling", None)
+    return task is not None and (cancelling is None or cancelling() > 0)

@@ -90,6 +90,8 @@ class _Requests(_Pauses):
         finally:
             self.x = None
         if fn.is_async:
+            if x.ended is not None and op[0] == "returned":  # the handler swallowed the step's end (a lone step in
+                op = x.end_op  # asyncio.gather(..., return_exceptions=True), an `except BaseException`): it ends it
             op = unawaited(x, fn.id, op)  # a step called without `await` never ran: the attempt fails naming it
         if x.strayed is not None:
             op = strayed(x.strayed, op)  # a step called from another thread was lost there: the attempt fails naming it

@@ -29,8 +29,9 @@ class Execution:
     saves an object per request on the hot path.
     """
 
-    __slots__ = ("attempt", "ended", "engine", "in_step", "made", "now", "plan", "run_", "seen", "start", "strayed",
-                 "thread")
+    __slots__ = ("attempt", "end_op", "ended", "engine", "in_step", "made", "now", "plan", "run_", "seen", "start",
+                 "strayed", "thread")
+    end_op: tuple[Any, ...]  # set only with ``ended``: the outcome of the step that ended the request (``end``)
     made: list[tuple[Any, Coroutine[Any, Any, Any], str]]  # set only by an async handler's step calls (``awaited``)
 
     def __init__(self, engine: Engine, run: Run, attempt: int, start: int) -> None:
@@ -138,7 +139,7 @@ class Execution:
         """``suspend`` ends this request (an async handler's step); remembered for ``together``. Not while
         a parallel group plans or targets its steps: those suspensions stay inside the group."""
         if self.plan is None and self.ended is None:
-            op = suspend.op
+            op = self.end_op = suspend.op
             self.ended = f"step {op[1]!r}" if len(op) > 1 and isinstance(op[1], str) else "ctx.step.parallel([...])"
         return suspend
 

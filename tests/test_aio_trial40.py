@@ -97,3 +97,27 @@ def test_a_cancelled_error_the_steps_own_code_raises_still_fails_the_step():
     (run,) = sim.runs("f")
     if sys.version_info >= (3, 11):  # Task.cancelling tells the two apart
         assert (run.status, run.output, run.steps["s"].status) == ("completed", "CancelledError", "failed")
+
+
+def test_a_lone_step_in_a_gather_with_return_exceptions_is_a_step():
+    """The gather returned jobsim's internal Suspend as the step's result, and the run failed on it."""
+    app = jobsim.App("g")
+
+    @app.function("f", on="go", retries=0)
+    async def f(ctx):
+        return await asyncio.gather(ctx.step.run("a", lambda: 1), return_exceptions=True)
+
+    @app.function("g", on="go", retries=0)
+    async def g(ctx):
+        results = await asyncio.gather(ctx.step.run("charge", lambda: "ok"), return_exceptions=True)
+        if not any(isinstance(r, Exception) for r in results):  # jobsim's Suspend is none
+            await ctx.step.run("receipt", lambda: "sent")
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    (run,), (other,) = sim.runs("f"), sim.runs("g")
+    assert (run.status, run.output, list(run.steps)) == ("completed", [1], ["a"])
+    # the gather caught the step's end, so the next step came after it in the same request
+    assert other.status == "failed"
+    assert "'receipt' of function 'g' was called after step 'charge' ended the request" in str(other.error)

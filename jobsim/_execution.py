@@ -179,7 +179,7 @@ class Execution:
         key, record = self.enter(step_id, "run")
         if record is None:
             if not callable(fn):
-                raise InvalidArgument.build("fn", fn, f"step {key!r} needs a callable to run")
+                raise InvalidArgument.build("fn", fn, f"step {key!r} needs a callable to run" + called_hint(fn))
             if self.engine.faults:
                 self.fault(key)
             self.in_step = key
@@ -324,3 +324,14 @@ def _fails(op: tuple[Any, ...], error: StepMisuse) -> tuple[Any, ...]:
         error.__cause__ = own
     return ("error", error)
 
+
+
+def called_hint(fn: Any) -> str:
+    """For a step given the result of calling its function (``ctx.step.run("charge", charge(order))``): how to pass
+    the function instead, which the step then calls (a coroutine is closed: it never runs)."""
+    if not inspect.iscoroutine(fn):
+        return ""
+    fn.close()
+    name = str(getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or "fn")
+    return (f"; {name}(...) was called here, and its coroutine is no step: pass the function and its arguments, "
+            f"ctx.step.run(step_id, {name.rpartition('.')[2]}, *args), and the step calls it")

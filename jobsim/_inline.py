@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._checks import JOB_ERRORS
-from ._execution import Execution, awaited
+from ._execution import Execution, awaited, called_hint
 from ._records import Attempt
 from ._stepdata import Suspend, UnserializableOutput, dump
 from ._steps import Step, refuse_coroutine
@@ -96,7 +96,7 @@ class InlineStep(Step):
         if key in self.state.checkpoint:
             return key, None
         if not callable(fn):
-            raise InvalidArgument.build("fn", fn, f"step {key!r} needs a callable to run")
+            raise InvalidArgument.build("fn", fn, f"step {key!r} needs a callable to run" + called_hint(fn))
         return key, self.engine._step(self.run_, key, "run", self.now)
 
     def _settle(self, key: str, record: StepRecord, start: int, value: Any, error: BaseException | None) -> None:

@@ -179,8 +179,11 @@ def refuse_coroutine(key: str, fn: Any, value: Any) -> None:
     """A sync handler's ``step.run`` got an ``async def`` function: say how to write it."""
     if inspect.iscoroutine(value):
         value.close()
+        what = "is async" if inspect.iscoroutinefunction(fn) else (  # a lambda or helper returning a coroutine
+            f"returned a coroutine ({getattr(value, '__qualname__', value)}(...), which never ran): it is async all "
+            "the same")  # fmt: skip
         raise InvalidArgument(
-            f"step {key!r}: {getattr(fn, '__qualname__', fn)} is async; "
+            f"step {key!r}: {getattr(fn, '__qualname__', fn)} {what}; "
             "use an `async def` handler and `await ctx.step.run(...)`"
         )
 

@@ -121,3 +121,27 @@ def test_a_lone_step_in_a_gather_with_return_exceptions_is_a_step():
     # the gather caught the step's end, so the next step came after it in the same request
     assert other.status == "failed"
     assert "'receipt' of function 'g' was called after step 'charge' ended the request" in str(other.error)
+
+
+def test_a_step_given_a_called_function_or_a_coroutine_returning_lambda_says_so():
+    app = jobsim.App("m")
+
+    async def charge(order):
+        return order
+
+    @app.function("called", on="go", retries=0)
+    async def called(ctx):
+        return await ctx.step.run("charge", charge(1))
+
+    @app.function("lambda", on="go", retries=0)
+    def via_lambda(ctx):
+        return ctx.step.run("charge", lambda: charge(1))
+
+    with jobsim.Simulation(app, start=START) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    (first,), (second,) = sim.runs("called"), sim.runs("lambda")
+    assert "charge(...) was called here" in str(first.error)
+    assert "ctx.step.run(step_id, charge, *args)" in str(first.error)
+    assert "<lambda> returned a coroutine (" in str(second.error)
+    assert "charge(...), which never ran" in str(second.error)

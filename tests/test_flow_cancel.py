@@ -236,9 +236,10 @@ def test_a_step_whose_code_is_still_running_when_the_run_is_cancelled_keeps_no_r
             sim.run_until_idle()
         (run,) = sim.runs("f")
         assert (run.status, secs(run.end_ns)) == ("cancelled", 10)
-        quick, work = run.steps["quick"], run.steps["work"]
+        quick, late = run.steps["quick"], run.steps["work"]
         assert (quick.status, quick.output) == ("completed", "quick")
-        assert (work.status, work.output, work.error, secs(work.end_ns)) == ("cancelled", None, None, 10)
+        assert (late.status, late.output, late.error, secs(late.end_ns)) == ("cancelled", None, None, 10)
+
 
 # -- timeouts ---------------------------------------------------------------------------------
 

@@ -454,9 +454,9 @@ class Context:
 def _cancelled_from_outside() -> bool:
     """Whether the ``CancelledError`` a step's code raised cancels the handler's task itself: an
     ``asyncio.wait_for`` or ``asyncio.timeout`` around the step asked for it (``Task.cancelling``, 3.11+; before,
-    every one is taken so). The step then has no outcome and the error goes on, so the timeout becomes the
+    which cannot tell, none is). The step then has no outcome and the error goes on, so the timeout becomes the
     ``TimeoutError`` the handler catches, as under inngest-py, whose step catches ``Exception`` only; one the step's
     own code raised (an inner task it awaited was cancelled) fails the step as any error."""
     task = asyncio.current_task()
     cancelling = getattr(task, "cancelling", None)
-    return task is not None and (cancelling is None or cancelling() > 0)
+    return cancelling is not None and cancelling() > 0

@@ -10,7 +10,6 @@ a request goes to the sink installed last.
 
 from __future__ import annotations
 
-import sys
 import threading
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
@@ -73,21 +72,21 @@ class SinkPatches:
         return saved
 
 
-def left_pushed(sim: object, owners: dict[str, str]) -> list[tuple[str, Any]]:
+def left_pushed(sim: object, owners: Callable[[], dict[str, str]]) -> list[tuple[str, Any]]:
     """The ``jobsim.hooks.ProcessPatches`` still holding a world of ``sim`` (its ``sim``) after the simulation's
     plugins uninstalled: a plugin's uninstall that never called ``pop``, which would refuse every later simulation
-    as if ``sim`` still ran. Found among the module-level names of the plugins' packages (``owners``: top-level
-    package to the plugin as errors name it; a plugin's ``_patches.py`` keeps its ``_PATCHES``), as (owner,
-    patches)."""
+    as if ``sim`` still ran. Only the patch sets pushed now are looked at (``ProcessPatches.pushed``), those made in
+    a plugin's package (``owners()``, asked only then: top-level package to the plugin as errors name it), as
+    (owner, patches)."""
     from .hooks import ProcessPatches
 
+    held = [patches for patches in list(ProcessPatches.pushed) if getattr(patches.current, "sim", None) is sim]
+    if not held:
+        return []
+    named = owners()
     found: list[tuple[str, Any]] = []
-    for name, module in list(sys.modules.items()):
-        owner = owners.get(name.partition(".")[0])
-        if owner is None:
-            continue
-        for value in list(getattr(module, "__dict__", {}).values()):
-            held = isinstance(value, ProcessPatches) and value.current is not None
-            if held and getattr(value.current, "sim", None) is sim and all(value is not p for _, p in found):
-                found.append((owner, value))
+    for patches in held:
+        owner = named.get(patches.module.partition(".")[0])
+        if owner is not None:
+            found.append((owner, patches))
     return found

@@ -159,7 +159,7 @@ class _Lifecycle(_Targets):
                     else:
                         raised.append((_plugins.hook_owner(impl), "jobsim_uninstall hook", error))
             left: list[tuple[str, str]] = []
-            for who, patches in left_pushed(sim, _plugins.package_owners(self._plugins)):
+            for who, patches in left_pushed(sim, lambda: _plugins.package_owners(self._plugins)):
                 if all(who != failed for failed, _, _ in raised):  # its error says why it did not pop
                     left.append((who, f"ProcessPatches({patches._what!r})"))
                 patches.pop(patches.current)  # or every later simulation is refused, as if this one still ran

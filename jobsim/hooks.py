@@ -43,7 +43,7 @@ import sys
 import warnings
 import weakref
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 import pluggy
 
@@ -293,10 +293,15 @@ class ProcessPatches(Generic[W]):
     first, as it was (one that was inherited, not the owner's own, is deleted again).
     """
 
+    pushed: ClassVar[set[ProcessPatches[Any]]] = set()
+    """Every patch set pushed now, whatever its plugin: the close finds there one its plugin left pushed
+    (``jobsim._patching.left_pushed``)."""
+
     def __init__(self, what: str, why: str) -> None:
         self._what, self._why = what, why
         self.current: W | None = None
         self._saved: list[tuple[Any, str, Any]] = []
+        self.module: str = sys._getframe(1).f_globals.get("__name__", "")  # the plugin's module that made it
 
     def push(self, world: W, patch: Callable[[W], None] | None = None) -> None:
         if self.current is not None:
@@ -312,6 +317,7 @@ class ProcessPatches(Generic[W]):
                               "module- or session-scoped fixture keeps holds them until its scope ends: use that "
                               "simulation in the test, or build it per test)")
         self.current = world
+        ProcessPatches.pushed.add(self)
         try:
             if patch is not None:
                 patch(world)
@@ -331,6 +337,7 @@ class ProcessPatches(Generic[W]):
             _put_back(owner, name, original)
         self._saved.clear()
         self.current = None
+        ProcessPatches.pushed.discard(self)
 
 
 def _put_back(owner: Any, name: str, own: Any) -> None:

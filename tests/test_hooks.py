@@ -308,6 +308,7 @@ def test_process_patches_set_restore_and_refuse_a_second_world():
 
     patches.push("w1", patch)
     assert (patches.current, _Library().own(), _Sub().own()) == ("w1", "w1", "w1!")
+    assert patches in ProcessPatches.pushed and patches.module == __name__  # where a close looks for leaks
     with pytest.raises(JobsimError, match=r"another simulation with Acme queues is running in this process; close "
                                           r"it before starting this one \(jobsim-acme replaces Acme's clock "
                                           r"process-wide while a simulation runs; one a module- or session-scoped "
@@ -318,6 +319,7 @@ def test_process_patches_set_restore_and_refuse_a_second_world():
     assert _Library().own() == "w1"
     patches.pop("w1")
     assert (patches.current, _Library().own(), _Sub().own(), "own" in vars(_Sub)) == (None, "real", "real", False)
+    assert patches not in ProcessPatches.pushed
 
 
 def test_process_patches_undo_a_patch_that_fails_halfway():

@@ -16,12 +16,12 @@ import tempfile
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, BinaryIO, NamedTuple, NoReturn
+from typing import Any, BinaryIO, NoReturn
 
-from ._codec import BUILTIN, expanders
+from ._codec import expanders
 from ._redact import Redactor
 from ._trace import Trace
-from ._tracelines import _BUFFER, _plain, _put, _second_pass
+from ._tracelines import _BUFFER, _first_pass, _plain, _put, _second_pass
 from .errors import InvalidArgument, TraceError
 
 WORKERS_ENV = "JOBSIM_SAVE_WORKERS"
@@ -125,9 +125,6 @@ def _in_processes(trace: Trace, redactor: Redactor | None, cuts: tuple[int, ...]
     nothing but its own temporary file and its two pipes.
     """
     expand = expanders() if redactor is not None else {}
-    # the canonical forms before forking: made by one process, they are read by the others without copying the
-    # records they are made of (a page one of them writes to, even to count a reference, is copied for it)
-    made = _canonical(trace, redactor, expand, cuts) if redactor is not None else _Made([], {}, [], [], {})
     children: list[tuple[int, Any]] = []
     pipes: list[int] = []  # this process's ends: (read a child's note, write every note to it) per child
     forked = True
@@ -152,7 +149,7 @@ def _in_processes(trace: Trace, redactor: Redactor | None, cuts: tuple[int, ...]
                 if pid == 0:  # pragma: no cover -- the child (coverage does not follow it)
                     for fd in pipes:  # the parent's ends, of this child's pipes and of the children before
                         os.close(fd)
-                    _child(trace, redactor, expand, made, start, stop, sink, ends)
+                    _child(trace, redactor, expand, start, stop, sink, ends)
                 children[-1] = (pid, sink)  # before a signal can arrive: an error below kills and reaps it
             except OSError:  # no memory or process left for it: this process writes every part
                 forked = False
@@ -165,8 +162,10 @@ def _in_processes(trace: Trace, redactor: Redactor | None, cuts: tuple[int, ...]
         if redactor is None:
             part = _plain(trace, True)
         else:
+            # each process makes the canonical forms of its own part only: made here for every part before forking,
+            # they were this process's longest step but one (0.55 s of a million records, half of it for the child)
             redactor.logging()
-            _learn_part(redactor, made, cuts[0], cuts[1])
+            forms = _first_pass(trace, redactor, expand, cuts[0], cuts[1])
             notes = [redactor.learnt()]
             for i in range(len(children) if learnt else 0):
                 note = _received(pipes[2 * i])
@@ -185,18 +184,17 @@ def _in_processes(trace: Trace, redactor: Redactor | None, cuts: tuple[int, ...]
             if learnt:
                 for note in notes[1:]:
                     redactor.replay(note)
-            else:
-                _learn_part(redactor, made, cuts[1], cuts[-1])
-            part = _second_pass(trace, redactor, expand, made.forms, made.made_before)
+            else:  # the other parts learned here, in order, their canonical forms made again while writing them
+                _first_pass(trace, redactor, expand, cuts[1], cuts[-1])
+            part = _second_pass(trace, redactor, expand, forms, {cuts[0]: 0})
         fakes = redactor.fakes_made() if redactor is not None else 0
         _put(part(cuts[0], cuts[1]), out)
         same = learnt and (redactor is None or redactor.fakes_made() == fakes)
         # While the children finish: what comes after their lines, and letting go of this part's canonical forms
-        # and of what its learning read (the other parts' may be written below), so that none of it waits until
-        # they are done
+        # and of what its learning read (the other parts, if written below, make theirs again), so that none of it
+        # waits until they are done
         if redactor is not None:
-            mine, read = made.made_before[cuts[1]], made.learn_before[cuts[1]]
-            made.forms[:mine], made.values[:read] = itertools.repeat(None, mine), itertools.repeat(None, read)
+            forms.clear()
         tail = meanwhile()
         for i, (pid, sink) in enumerate(children):
             if not pid:
@@ -231,14 +229,13 @@ def _in_processes(trace: Trace, redactor: Redactor | None, cuts: tuple[int, ...]
             sink.close()
 
 
-def _child(trace: Trace, redactor: Redactor | None, expand: Mapping[str, Callable[[Any], Any]], made: _Made,
-           start: int, stop: int, sink: Any,
-           ends: tuple[int, ...]) -> NoReturn:  # pragma: no cover -- runs in the forked child
+def _child(trace: Trace, redactor: Redactor | None, expand: Mapping[str, Callable[[Any], Any]], start: int,
+           stop: int, sink: Any, ends: tuple[int, ...]) -> NoReturn:  # pragma: no cover -- runs in the forked child
     """Write records ``start`` to ``stop`` into ``sink``, then leave: 0 when written without making a new fake.
-    Redacting, learn them first, send the note of it through ``ends[0]`` and replay every process's note read from
-    ``ends[1]`` (``_in_processes``); ``made``: what the parent made of every record with ``expand``
-    before forking. Signals stay blocked: the program's handlers (a SIGTERM clean-up) are the parent's,
-    not to run twice; the parent ends the child with SIGKILL when it no longer needs it."""
+    Redacting, make their canonical forms with ``expand`` and learn from them first, send the note of it through
+    ``ends[0]`` and replay every process's note read from ``ends[1]`` (``_in_processes``). Signals stay blocked:
+    the program's handlers (a SIGTERM clean-up) are the parent's, not to run twice; the parent ends the child with
+    SIGKILL when it no longer needs it."""
     code = 3
     try:
         gc.disable()
@@ -248,7 +245,7 @@ def _child(trace: Trace, redactor: Redactor | None, expand: Mapping[str, Callabl
             note_w, notes_r = ends
             learner = redactor.sibling()
             learner.logging()
-            _learn_part(learner, made, start, stop)
+            forms = _first_pass(trace, learner, expand, start, stop)
             _send(note_w, _message(learner.learnt()))
             os.close(note_w)
             notes = _received(notes_r)
@@ -256,7 +253,7 @@ def _child(trace: Trace, redactor: Redactor | None, expand: Mapping[str, Callabl
                 os._exit(4)
             for note in notes:
                 redactor.replay(note)
-            part = _second_pass(trace, redactor, expand, made.forms, made.made_before)
+            part = _second_pass(trace, redactor, expand, forms, {start: 0})
         fakes = redactor.fakes_made() if redactor is not None else 0
         with open(sink.fileno(), "wb", closefd=False) as lines:
             _put(part(start, stop), lines)
@@ -304,54 +301,3 @@ def _read(fd: int, size: int) -> bytes:
             break
         chunks += chunk
     return bytes(chunks)
-
-
-class _Made(NamedTuple):
-    """What ``_canonical`` made before forking: the canonical forms of every record (``forms``, the records before
-    each cut made ``made_before[cut]`` of them), and the records the first pass learns from, as their kinds and
-    what is read of them (``kinds``, ``values``: the canonical form, or the record's data), ``learn_before[cut]``
-    of them before each cut."""
-
-    forms: list[Any]
-    made_before: dict[int, int]
-    kinds: list[str]
-    values: list[Any]
-    learn_before: dict[int, int]
-
-
-def _canonical(trace: Trace, redactor: Redactor, expand: Mapping[str, Callable[[Any], Any]],
-               cuts: tuple[int, ...]) -> _Made:
-    """``_first_pass``'s canonical forms without the learning, and what the learning reads, in order: each process
-    then learns its part from these lists (``_learn_part``), without reading every record again."""
-    rows = trace._rows
-    made = _Made([], {0: 0}, [], [], {0: 0})
-    keep, note_kind, note_value = made.forms.append, made.kinds.append, made.values.append
-    learners, whole = redactor.learners()
-    steps: dict[str, tuple[Any, bool] | None] = {}
-    for kind in BUILTIN:
-        make, learns = expand.get(kind), learners.get(kind) is not None
-        steps[kind] = None if make is None and not learns else (make, learns)
-    other = None if whole is None else (None, True)
-    for start, stop in itertools.pairwise(cuts):
-        for _, kind, fields in rows[start:stop]:
-            step = steps.get(kind, other)
-            if step is not None:
-                make, learns = step
-                if make is not None:
-                    fields = make(fields)
-                    keep(fields)
-                if learns:
-                    note_kind(kind)
-                    note_value(fields)
-        made.made_before[stop], made.learn_before[stop] = len(made.forms), len(made.kinds)
-    return made
-
-
-def _learn_part(redactor: Redactor, made: _Made, start: int, stop: int) -> None:
-    """``_first_pass``'s learning over the records from cut ``start`` to cut ``stop``, from what ``_canonical``
-    noted of them."""
-    learners, whole = redactor.learners()
-    reads = {kind: learners.get(kind) for kind in BUILTIN}
-    first, last = made.learn_before[start], made.learn_before[stop]
-    for kind, value in zip(made.kinds[first:last], made.values[first:last], strict=True):
-        reads.get(kind, whole)(value)  # type: ignore[misc]  # only kinds with a learner were noted

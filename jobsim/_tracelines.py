@@ -152,7 +152,7 @@ def _first_pass(trace: Trace, redactor: Redactor, expand: Mapping[str, Callable[
 def _second_pass(trace: Trace, redactor: Redactor, expand: Mapping[str, Callable[[Any], Any]],
                  forms: list[dict[str, Any]], made_before: Mapping[int, int]) -> Callable[[int, int], Iterator[Row]]:
     """``part(start, stop)`` with ``redactor``, which has learned from every record (``_first_pass``, or other
-    processes' learning replayed): ``forms`` are the canonical forms ``_first_pass`` or ``_canonical`` made, the
+    processes' learning replayed): ``forms`` are the canonical forms ``_first_pass`` made, the
     records before ``start`` made ``made_before[start]`` of them (``start`` not in it: made again from the records).
     Each part gives what the same records give in one pass over all of them, provided the parts before it made no
     new fake (``_in_processes``)."""

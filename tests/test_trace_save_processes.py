@@ -112,9 +112,10 @@ def test_a_fake_made_while_rewriting_makes_the_parent_write_every_part(where, tm
     assert spy.parts == 2
 
 
-def test_a_fake_made_in_the_childs_part_is_rewritten_from_the_canonical_forms_the_parent_kept(tmp_path, spy):
-    """While waiting for the child the parent lets go of its own part's canonical forms only: the child's part,
-    written again by the parent after a fake made there, still has its HTTP, email and output summaries."""
+def test_a_fake_made_in_the_childs_part_is_rewritten_with_canonical_forms_made_again(tmp_path, spy):
+    """The parent made the canonical forms of its own part only, and let go of them before waiting: the child's
+    part, written again by the parent after a fake made there, has its HTTP, email and output summaries made
+    again from the records."""
     trace = bench_trace.build(500, people=20, pool=5)
     trace._rows[400] = (trace._rows[400][0], "event", {"name": "x", "id": "e1", "ts": None, "data": {},
                                                        "attributes": {"contactname": "Zebulon Quixote"}})
@@ -125,25 +126,23 @@ def test_a_fake_made_in_the_childs_part_is_rewritten_from_the_canonical_forms_th
 
 def test_the_parent_makes_the_end_line_and_lets_go_of_its_forms_before_waiting_for_the_child(tmp_path, spy,
                                                                                         monkeypatch):
-    """What the parent does after its own part while the child still writes (the save's longest path is the
-    child's part): the end line, and dropping the canonical forms of the records it wrote."""
+    """What the parent does after its own part while the child still writes: the end line, and dropping the
+    canonical forms of the records it wrote. It made those of its own part only: the child makes its part's."""
     order: list[str] = []
     end_line, waitpid, second_pass = _tracefile._end_line, os.waitpid, _tracefork._second_pass
-    forms: list[list[Any]] = []
+    forms: list[tuple[list[Any], int]] = []
 
     def noted_end(*args: Any) -> bytes:
         order.append("end")
         return end_line(*args)
 
     def noted_wait(pid: int, options: int) -> tuple[int, int]:
-        order.append("wait")
-        made = forms[-1]  # the two processes' save: None for each form of the parent's part, the child's kept
-        kept = [form is not None for form in made]
-        order.append(f"forms: {kept.index(True)} let go, then {len(made) - kept.index(True)} kept, {sum(kept)}")
+        made, given = forms[-1]
+        order.append(f"wait: {given} forms given, {len(made)} kept")
         return waitpid(pid, options)
 
     def noted_pass(trace: Any, redactor: Any, expand: Any, made: list[Any], before: Any) -> Any:
-        forms.append(made)
+        forms.append((made, len(made)))
         return second_pass(trace, redactor, expand, made, before)
 
     monkeypatch.setattr(_tracefile, "_end_line", noted_end)
@@ -153,10 +152,11 @@ def test_the_parent_makes_the_end_line_and_lets_go_of_its_forms_before_waiting_f
     trace = bench_trace.build(500, people=20, pool=5)
     _same(trace, tmp_path / "t.jobsim.jsonl", spy, 2)
     assert len(forms) == 2
-    first = forms[0]  # one process's save (every form), then two's
     made = ("http", "email", "run.end")
-    child = sum(1 for _, kind, _ in trace._rows[round(500 * _tracefork.FIRST_SHARE) :] if kind in made)
-    assert order == ["end", "end", "wait", f"forms: {len(first) - child} let go, then {child} kept, {child}"]
+    first = round(500 * _tracefork.FIRST_SHARE)
+    every, mine = (sum(1 for _, kind, _ in trace._rows[:stop] if kind in made) for stop in (500, first))
+    assert forms[0][1] == every and 0 < mine < every
+    assert order == ["end", "end", f"wait: {mine} forms given, 0 kept"]
     assert spy.parts == 1
 
 
@@ -447,13 +447,13 @@ def test_what_each_part_learns_reaches_the_other_processes_in_order(tmp_path, sp
 def test_each_process_learns_its_own_part(tmp_path, spy, monkeypatch):
     """The first pass runs in every process, each over its part: the parent learns only the records it writes."""
     learned: list[tuple[int, int, int]] = []
-    learn = _tracefork._learn_part
+    learn = _tracefork._first_pass
 
-    def noted(redactor: Any, made: Any, start: int, stop: int) -> None:
+    def noted(trace: Any, redactor: Any, expand: Any, start: int, stop: int) -> Any:
         learned.append((os.getpid(), start, stop))
-        learn(redactor, made, start, stop)
+        return learn(trace, redactor, expand, start, stop)
 
-    monkeypatch.setattr(_tracefork, "_learn_part", noted)
+    monkeypatch.setattr(_tracefork, "_first_pass", noted)
     trace = bench_trace.build(500, people=20, pool=5)
     _same(trace, tmp_path / "t.jobsim.jsonl", spy, 2)
     mine = [(start, stop) for pid, start, stop in learned if pid == os.getpid()]
@@ -478,14 +478,14 @@ def test_a_note_that_cannot_be_sent_makes_the_parent_learn_and_write_every_part(
 
 
 def test_a_child_that_fails_while_learning_leaves_the_parent_to_learn_its_part(tmp_path, spy, monkeypatch):
-    parent, learn = os.getpid(), _tracefork._learn_part
+    parent, learn = os.getpid(), _tracefork._first_pass
 
-    def failing(*args: Any) -> None:
+    def failing(*args: Any) -> Any:
         if os.getpid() != parent:
             raise MemoryError
-        learn(*args)
+        return learn(*args)
 
-    monkeypatch.setattr(_tracefork, "_learn_part", failing)
+    monkeypatch.setattr(_tracefork, "_first_pass", failing)
     _same(_learning_across_parts(), tmp_path / "t.jobsim.jsonl", spy, 3)
     assert spy.parts == 2
 

@@ -36,6 +36,9 @@ from ._simfaults import MAX_DUPLICATES as MAX_DUPLICATES  # its home before the 
 from ._simfaults import _Faults
 from ._simtargets import RANDOM_STREAMS as RANDOM_STREAMS  # its home before the split
 from ._simtargets import _check_budget, _check_random_streams, _flatten
+from ._threadwaits import guard as guard_thread_waits
+from ._threadwaits import real_wait
+from ._threadwaits import unguard as unguard_thread_waits
 from ._time import MAX_NS, Duration, Instant, duration_ns, format_duration, instant_ns, iso, to_datetime, zone
 from ._trace import RESERVED_FIELDS, RESERVED_KINDS, Trace, check_record, event_fields
 from ._unread import messages
@@ -592,10 +595,12 @@ class Simulation(_Faults):
             raise InvalidArgument(
                 f"time can't go backwards: {what}() to {iso(until)} but the simulation is at {iso(self.kernel.now)}"
             )
+        limit = real_wait()  # a bad JOBSIM_REAL_WAIT: refused before the call does anything
         self.trace.add(self.kernel.now, "advance", {"until": until, "idle": stop_when_idle})  # replayed as is
         self._undriven, self._undriven_runs = None, []
         self._until, self._overslept = until, []
         self._sends.end()
+        guard_thread_waits(self, limit)  # threading.Event().wait() in job code: refused, not a test hung for ever
         guarded = guard_other_mocks(self)  # responses, requests-mock, pytest-httpx: job code must reach sim.http
         try:
             self.wallclock.activate()
@@ -607,6 +612,7 @@ class Simulation(_Faults):
             finally:
                 self.wallclock.deactivate()
         finally:
+            unguard_thread_waits(self)
             if guarded:
                 unguard_other_mocks(guarded)
 

@@ -431,3 +431,28 @@ def _started_here(back: int = 1) -> str:
     """``started at FILE:LINE in FUNCTION`` of the caller's line ``back`` lines up (where it started a simulation)."""
     frame = sys._getframe(1)
     return f"started at {frame.f_code.co_filename}:{frame.f_lineno - back} in {frame.f_code.co_name}"
+
+
+def test_a_thread_job_waiting_with_no_timeout_for_another_jobs_event_is_refused_not_a_hang(monkeypatch):
+    """Thread jobs run one after another: the second job, which would set the event, never runs while the first
+    waits. The wait is refused at once (no other thread could set it), as the driving call's UnsupportedFeature."""
+    import threading
+
+    monkeypatch.setattr(threading, "active_count", lambda: 1)  # as in a plain pytest run (xdist adds a thread)
+    ready = threading.Event()
+
+    def consumer() -> None:
+        ready.wait()
+
+    def producer() -> None:
+        ready.set()
+
+    scheduler = BackgroundScheduler(timezone="UTC")
+    scheduler.add_job(consumer, "interval", minutes=1, id="consumer")
+    scheduler.add_job(producer, "interval", minutes=1, id="producer")
+    with jobsim.Simulation(scheduler) as sim:
+        with pytest.raises(UnsupportedFeature, match=r"^job code of function 'consumer' waits with no timeout in "
+                                                     r"threading.Event.wait\(\), and no other thread exists to end "
+                                                     r"it: .*APScheduler's max_instances"):  # fmt: skip
+            sim.advance("1min")
+    assert threading.Condition.wait.__module__ == "threading"

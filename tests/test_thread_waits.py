@@ -1,0 +1,196 @@
+"""Job code waiting with no timeout on a threading primitive nothing in the simulation sets: refused, never a hang.
+
+Each test that could hang if the guard failed runs its driving call on a thread of its own and joins it with a
+timeout, so a regression fails the test instead of hanging the suite.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+import jobsim
+from jobsim import _threadwaits
+from jobsim.errors import InvalidArgument, UnsupportedFeature
+
+ORIGINAL_WAIT = threading.Condition.wait
+
+
+def _outcome(drive: Callable[[], Any], limit: float = 20.0) -> Any:
+    """What ``drive()`` returned or raised, run on a thread of its own: a hang fails the test after ``limit`` s."""
+    box: list[Any] = []
+
+    def run() -> None:
+        try:
+            box.append(("returned", drive()))
+        except BaseException as error:  # handed to the test
+            box.append(("raised", error))
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(limit)
+    assert box, f"the driving call did not end in {limit} s: job code's wait hung the test"
+    return box[0]
+
+
+@pytest.fixture
+def alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No other Python thread, as in a plain pytest run (pytest-xdist's worker has one of its own)."""
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
+
+
+@contextlib.contextmanager
+def _sim_waiting(wait: Callable[[], Any], *, is_async: bool = False) -> Iterator[jobsim.Simulation]:
+    """A simulation whose function ``waiter`` returns ``wait()``, its event sent."""
+    app = jobsim.App("waits")
+    if is_async:
+
+        @app.function("waiter", on="go")
+        async def waiter_async(ctx: Any) -> Any:
+            return wait()
+
+    else:
+
+        @app.function("waiter", on="go")
+        def waiter(ctx: Any) -> Any:
+            return wait()
+
+    with jobsim.Simulation(app) as sim:
+        sim.send("go")
+        yield sim
+
+
+@pytest.mark.parametrize(("make", "called"), [
+    (lambda: threading.Event().wait, "threading.Event.wait()"),
+    (lambda: queue.Queue().get, "queue.Queue.get()"),
+    (lambda: threading.Semaphore(0).acquire, "threading.Semaphore.acquire()"),
+    (lambda: concurrent.futures.Future().result, "concurrent.futures._base.Future.result()"),
+])  # fmt: skip
+@pytest.mark.parametrize("is_async", [False, True])
+def test_a_wait_nothing_can_end_is_refused_at_once_naming_the_call_and_the_function(make, called, is_async, alone):
+    with _sim_waiting(make(), is_async=is_async) as sim:
+        start = time.perf_counter()
+        how, error = _outcome(sim.run_until_idle)
+        assert time.perf_counter() - start < 5  # at once: no real-time wait first
+    assert how == "raised" and type(error) is UnsupportedFeature
+    said = str(error)
+    assert said.startswith(f"job code of function 'waiter' waits with no timeout in {called}, and no other thread ")
+    assert "runs to its end before another job's starts" in said and "give the wait a timeout" in said
+    assert threading.Condition.wait is ORIGINAL_WAIT
+
+
+def test_a_condition_waited_on_directly_is_named_as_such(alone):
+    condition = threading.Condition()
+
+    def wait() -> None:
+        with condition:
+            condition.wait()
+
+    with _sim_waiting(wait) as sim:
+        how, error = _outcome(sim.run_until_idle)
+    assert how == "raised" and "waits with no timeout in threading.Condition.wait()," in str(error)
+
+
+def test_with_another_thread_the_wait_ends_when_it_sets_the_event():
+    event = threading.Event()
+    setter = threading.Timer(0.05, event.set)
+    with _sim_waiting(lambda: event.wait()) as sim:
+        setter.start()
+        how, _ = _outcome(sim.run_until_idle)
+    assert how == "returned"
+    [run] = sim.runs("waiter")
+    assert (run.status, run.output) == ("completed", True)
+
+
+def test_with_another_thread_that_never_ends_it_the_wait_is_refused_after_the_real_wait(monkeypatch):
+    monkeypatch.setenv("JOBSIM_REAL_WAIT", "0.2")
+    idle = threading.Event()
+    other = threading.Thread(target=idle.wait, daemon=True)  # a thread outside job code, waiting itself
+    other.start()
+    try:
+        with _sim_waiting(lambda: threading.Event().wait()) as sim:
+            start = time.perf_counter()
+            how, error = _outcome(sim.run_until_idle)
+            waited = time.perf_counter() - start
+        assert how == "raised" and type(error) is UnsupportedFeature
+        assert "nothing ended it in 0.2 s of real time (JOBSIM_REAL_WAIT sets how long)" in str(error)
+        assert 0.2 <= waited < 10
+        assert other.is_alive()  # the other thread's own wait, outside job code, was not touched
+    finally:
+        idle.set()
+        other.join(5)
+    assert not other.is_alive()
+
+
+def test_starting_a_thread_and_a_pool_in_job_code_still_works():
+    """``Thread.start()`` waits with no timeout for its new thread, and ``Future.result()`` for a pool's worker:
+    both are ended by the other thread."""
+
+    def work() -> int:
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            return sum(pool.map(lambda n: n * n, range(5)))
+
+    with _sim_waiting(work) as sim:
+        how, _ = _outcome(sim.run_until_idle)
+    assert how == "returned" and sim.runs("waiter")[0].output == 30
+
+
+def test_a_wait_with_a_timeout_waits_that_much_real_time_and_the_job_goes_on(alone):
+    with _sim_waiting(lambda: threading.Event().wait(0.01)) as sim:
+        how, _ = _outcome(sim.run_until_idle)
+    assert how == "returned"
+    [run] = sim.runs("waiter")
+    assert (run.status, run.output) == ("completed", False)
+
+
+def test_the_tests_own_waits_between_driving_calls_are_untouched(alone):
+    with _sim_waiting(lambda: 1) as sim:
+        sim.run_until_idle()
+        assert threading.Condition.wait is ORIGINAL_WAIT
+        assert threading.Event().wait(0.01) is False
+
+
+def test_a_bad_real_wait_is_refused_before_the_driving_call_does_anything(monkeypatch):
+    monkeypatch.setenv("JOBSIM_REAL_WAIT", "soon")
+    with _sim_waiting(lambda: 1) as sim:
+        with pytest.raises(InvalidArgument, match=r"JOBSIM_REAL_WAIT='soon'.*more than 0 \(unset: 10\)"):
+            sim.run_until_idle()
+        assert threading.Condition.wait is ORIGINAL_WAIT and [run.status for run in sim.runs("waiter")] == ["queued"]
+        assert [record.kind for record in sim.trace if record.kind == "advance"] == []
+        monkeypatch.setenv("JOBSIM_REAL_WAIT", "0")
+        with pytest.raises(InvalidArgument, match="JOBSIM_REAL_WAIT='0'"):
+            sim.run_until_idle()
+        monkeypatch.delenv("JOBSIM_REAL_WAIT")
+        sim.run_until_idle()
+        assert sim.runs("waiter")[0].output == 1
+
+
+def test_two_simulations_driving_on_two_threads_share_one_wrapper_and_put_the_original_back():
+    started, release = threading.Barrier(2), threading.Event()
+    seen: list[Any] = []
+
+    def first_job() -> None:
+        seen.append(threading.Condition.wait)
+        started.wait(5)
+        release.wait(5)
+
+    def second_job() -> None:
+        seen.append(threading.Condition.wait)
+        started.wait(5)
+        release.set()
+
+    with _sim_waiting(first_job) as one, _sim_waiting(second_job) as two:
+        threads = [threading.Thread(target=sim.run_until_idle) for sim in (one, two)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+    assert len(seen) == 2 and seen[0] is seen[1] is _threadwaits._wait
+    assert threading.Condition.wait is ORIGINAL_WAIT and _threadwaits._driving == []

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import sys
 import tempfile
 from collections.abc import Generator, Iterator
 from typing import TYPE_CHECKING, Any
@@ -71,8 +72,15 @@ the plugin's: where that fixture is defined (the marker configures nothing)."""
 
 
 # -- hooks ------------------------------------------------------------------------------------
-def pytest_addoption(parser: pytest.Parser) -> None:
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
     from jobsim._testoptions import seed_option
+
+    # Loaded by its entry point (as "jobsim"), the module listed again in a conftest's `pytest_plugins` was a
+    # second registration of the same module, which pytest refused with pluggy's ValueError and a dump of every
+    # plugin: the name is blocked, so that line finds it loaded already.
+    module = sys.modules[__name__]
+    if pluginmanager.get_name(module) != __name__ and not pluginmanager.is_blocked(__name__):
+        pluginmanager.set_blocked(__name__)
 
     group = parser.getgroup("jobsim", "jobsim: background jobs in virtual time")
     group.addoption(

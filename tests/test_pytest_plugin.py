@@ -1059,3 +1059,24 @@ def test_a_pytest_before_8_is_refused_up_front_naming_the_upgrade():
                                "pip install -U 'pytest>=8' (or run without the plugin: pytest -p no:jobsim)")
     for version in ("8.0.0", "8.0.0rc1", "9.1.dev3+g1234", pytest.__version__):
         _check_pytest(version)
+
+
+@pytest.mark.parametrize("autoload", [True, False])
+def test_the_plugin_listed_in_pytest_plugins_too_is_the_one_already_loaded(pytester, autoload, monkeypatch):
+    """Loaded by its entry point, the module listed again in a conftest's ``pytest_plugins`` was registered a
+    second time under its own name: pluggy's ValueError and a dump of every plugin. Without autoload the line
+    is what loads it."""
+    if autoload:
+        monkeypatch.delenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", raising=False)
+    else:
+        monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    pytester.makeconftest("pytest_plugins = ['jobsim.pytest_plugin']\n" + APP)
+    pytester.makepyfile(
+        "def test_x(jobsim):\n"
+        "    jobsim.send('hello')\n"
+        "    jobsim.run_until_idle()\n"
+        "    assert [run.status for run in jobsim.runs('hello')] == ['completed']\n"
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    result.stdout.no_fnmatch_line("*already registered*")

@@ -42,7 +42,7 @@ from ._threadwaits import unguard as unguard_thread_waits
 from ._time import MAX_NS, Duration, Instant, duration_ns, format_duration, instant_ns, iso, to_datetime, zone
 from ._trace import RESERVED_FIELDS, RESERVED_KINDS, Trace, check_record, event_fields
 from ._unread import messages
-from ._wallclock import WallClock
+from ._wallclock import WallClock, check_clock_classes
 from .errors import BudgetExceeded, InvalidArgument, JobsimError
 
 if TYPE_CHECKING:
@@ -596,6 +596,7 @@ class Simulation(_Faults):
                 f"time can't go backwards: {what}() to {iso(until)} but the simulation is at {iso(self.kernel.now)}"
             )
         limit = real_wait()  # a bad JOBSIM_REAL_WAIT: refused before the call does anything
+        check_clock_classes()  # mock.patch("datetime.datetime"): refused before the call does anything
         self.trace.add(self.kernel.now, "advance", {"until": until, "idle": stop_when_idle})  # replayed as is
         self._undriven, self._undriven_runs = None, []
         self._until, self._overslept = until, []

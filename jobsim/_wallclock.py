@@ -52,7 +52,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from ._time import MAX_NS, SECOND, iso, to_datetime
-from .errors import InvalidArgument
+from .errors import InvalidArgument, JobsimError
 
 time_machine: Any
 try:  # pragma: no branch
@@ -238,6 +238,8 @@ class WallClock:
             self.move = self._move_public  # type: ignore[method-assign]
 
     def activate(self) -> None:
+        if not self._depth:
+            check_clock_classes()
         self._depth += 1
         if self._depth > 1:
             return
@@ -627,6 +629,27 @@ def _sleep_ns(seconds: Any) -> int:
         raise InvalidArgument(f"job code called time.sleep({seconds!r}), a sleep past the end of virtual time "
                               f"({iso(MAX_NS)}, the last instant a datetime can show): sleep less")
     return round(ns)
+
+
+_REAL_CLASSES = (("datetime", dt.datetime), ("date", dt.date))
+
+
+def check_clock_classes() -> None:
+    """Refuse to drive while the test has replaced ``datetime.datetime`` or ``datetime.date`` in the ``datetime``
+    module (``mock.patch("datetime.datetime")``): time-machine's travel and jobsim's own conversions read the
+    class there, and broke deep inside (time-machine's ``isinstance() arg 2 must be a type``). freezegun's
+    classes, subclasses of the real ones, are fine."""
+    for name, real in _REAL_CLASSES:
+        current = getattr(dt, name)
+        if current is real or (isinstance(current, type) and issubclass(current, real)):
+            continue
+        raise JobsimError(
+            f"datetime.{name} is replaced by {current!r} (mock.patch('datetime.{name}') in the test?), and "
+            f"jobsim's clock needs the class: while jobsim drives job code, its datetime.now() reads virtual time "
+            f"already. Take the patch out, patch the name your own module uses instead "
+            f"(mock.patch('myapp.jobs.{name}')), or freeze the test's own time with freezegun or time-machine, "
+            "which jobsim follows"
+        )
 
 
 def _is_mock(sleep: Any) -> bool:

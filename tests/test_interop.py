@@ -441,6 +441,33 @@ def test_a_mock_the_test_put_on_time_sleep_still_sees_job_codes_sleeps(autospec:
     assert sim.runs("nap")[0].output == sim.start_ns / 1e9 + 5  # and the sleep still spent virtual time
 
 
+@pytest.mark.parametrize("name", ["datetime", "date"])
+def test_a_datetime_class_the_test_replaced_with_a_mock_is_refused_before_driving(name: str) -> None:
+    """``mock.patch("datetime.datetime", wraps=...)`` failed deep in time-machine (``isinstance() arg 2 must be a
+    type``) with the job queued and an ``advance`` already recorded."""
+    import datetime
+
+    with jobsim.Simulation(nap_app) as sim:
+        sim.send("nap")
+        refused = (rf"^datetime.{name} is replaced by <MagicMock name='{name}' id='\d+'> "
+                   rf"\(mock.patch\('datetime.{name}'\) in the test\?\).*mock.patch\('myapp.jobs.{name}'\).*freezegun")
+        with mock.patch(f"datetime.{name}", wraps=getattr(datetime, name)), pytest.raises(jobsim.JobsimError,
+                                                                                          match=refused):
+            sim.run_until_idle()
+        assert [record.kind for record in sim.trace if record.kind == "advance"] == []
+        assert sim.runs("nap")[0].status == "queued"
+        sim.run_until_idle()  # the patch taken out: it runs
+        assert sim.runs("nap")[0].status == "completed"
+
+
+def test_freezeguns_own_classes_in_the_datetime_module_are_not_refused() -> None:
+    freezegun = pytest.importorskip("freezegun")
+    with freezegun.freeze_time("2020-01-01"), jobsim.Simulation(nap_app) as sim:
+        sim.send("nap")
+        sim.run_until_idle()
+    assert sim.runs("nap")[0].status == "completed"
+
+
 @loop_app.function("legacy-closing", on="legacy-closing", retries=0)
 def legacy_closing(ctx: jobsim.Context) -> str:
     def run() -> str:

@@ -1,29 +1,35 @@
-"""Job code waiting, with no timeout, on a threading primitive that nothing in the simulation can set.
+"""Job code waiting on a threading primitive that nothing in the simulation can set, notify or fill.
 
 A job's code runs to its end before another job's starts (a thread job of APScheduler or RQ, an Inngest-style
 sync handler, an async one's blocking call): ``threading.Event().wait()``, ``queue.Queue().get()`` or a
 ``Condition.wait()`` for what another job would set, put or notify never returns, and the test hung with nothing
-said. Every one of them waits in ``threading.Condition.wait`` (``Event.wait``, ``Queue.get``/``put``,
-``Semaphore.acquire``, ``Barrier.wait``, ``concurrent.futures.Future.result``); for the length of each driving
-call it is wrapped, and job code's wait with no timeout on the driving thread:
+said; a polling loop of timed waits (``while time.monotonic() < deadline: if stop.wait(0.5): ...``) spent real
+time and none virtual, so its deadline never came. Every one of them waits in ``threading.Condition.wait``
+(``Event.wait``, ``Queue.get``/``put``/``join``, ``Semaphore.acquire``, ``Barrier.wait``,
+``concurrent.futures.Future.result`` and ``wait``); for the length of each driving call it is wrapped, and job
+code's wait on the driving thread:
 
-- with no other Python thread in the process, could only end by a notification that never comes: it is refused
-  at once (``UnsupportedFeature``, which the driving call raises);
-- with another thread (a pool the job submitted work to, ``Thread.start()`` waiting for its new thread, pytest-xdist's
-  own), may be notified by it: it waits as it would, and is refused after ``REAL_WAIT_S`` seconds of real time.
+- a timed wait waits in real time as it would (a thread may end it; the standard library's loops around it,
+  ``Queue.get(timeout=...)``'s, count its deadline on the real clock), and one that times out then spends its
+  timeout of virtual time too, as ``time.sleep`` does: a loop polling a deadline on job code's clock ends;
+- one with no timeout, with no other Python thread in the process, can never end: it is refused at once
+  (``UnsupportedFeature``, which the driving call raises); with another thread (a pool the job submitted work
+  to, ``Thread.start()`` waiting for its new thread, an application's or a library's own), which may end it,
+  it waits as it would, and is refused after ``JOBSIM_REAL_WAIT`` of real time (10 s; ``inf``: no limit).
 
-A wait with a timeout waits that much real time, as before (none virtual: what could end it early is a real
-thread); code outside any job (the test's own, other threads) is untouched. The wrapper is installed once for
-every simulation driving at the moment, and the original put back when the last one's driving call ends.
+Code outside any job (the test's own, other threads) is untouched. The wrapper is installed once for every
+simulation driving at the moment, and the original put back when the last one's driving call ends.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import threading
 from typing import TYPE_CHECKING, Any
 
+from ._time import SECOND, duration_ns
 from .errors import InvalidArgument, UnsupportedFeature
 
 if TYPE_CHECKING:
@@ -31,7 +37,8 @@ if TYPE_CHECKING:
 
 REAL_WAIT_ENV = "JOBSIM_REAL_WAIT"
 REAL_WAIT_S = 10.0
-"""Seconds of real time job code's wait with no timeout may last while another thread could end it."""
+"""Seconds of real time job code's wait with no timeout may last while another thread could end it (``inf``: no
+limit)."""
 
 _lock = threading.Lock()
 _driving: list[Simulation] = []
@@ -65,29 +72,44 @@ def unguard(sim: Simulation) -> None:
 
 def _wait(self: threading.Condition, timeout: float | None = None) -> bool:
     original = _original or vars(threading.Condition)["wait"]
-    if timeout is not None:
-        return bool(original(self, timeout))
+    if timeout is not None and not 0 < timeout < math.inf:  # no wait at all (0, negative, NaN): as it is
+        if timeout != math.inf:
+            return bool(original(self, timeout))
+        timeout = None
     sim = next((sim for sim in list(_driving) if sim.in_job_code()), None)
     if sim is None:
-        return bool(original(self, None))
-    limit = _limit
-    if threading.active_count() > 1 and original(self, limit):
+        return bool(original(self, timeout))
+    others = threading.active_count() > 1  # read once: the other thread may end while this waits
+    if timeout is None:
+        limit = _limit
+        if others and original(self, None if limit == math.inf else limit):
+            return True
+        raise _refusal(sim, limit, others)
+    if original(self, timeout):
         return True
-    raise _refusal(sim, limit, threading.active_count() > 1)
+    sim.wallclock.spend(timeout)  # timed out: as long as a time.sleep of it, in virtual time too
+    return False
 
 
 def real_wait() -> float:
-    """``REAL_WAIT_S``, or the environment's ``JOBSIM_REAL_WAIT`` (seconds, more than 0)."""
+    """``REAL_WAIT_S``, or the environment's ``JOBSIM_REAL_WAIT``: seconds (``10``, ``2.5``), a duration
+    (``10s``, ``2min``), or ``inf`` for no limit."""
     given = os.environ.get(REAL_WAIT_ENV, "").strip()
     if not given:
         return REAL_WAIT_S
+    if given.lower() in ("inf", "infinity"):
+        return math.inf
     try:
         seconds = float(given)
     except ValueError:
-        seconds = -1.0
+        try:
+            seconds = duration_ns(given) / SECOND
+        except InvalidArgument:
+            seconds = -1.0
     if not 0 < seconds < 1e9:
-        raise InvalidArgument.build(REAL_WAIT_ENV, given, "seconds of real time job code's wait with no timeout may "
-                                    "last while another thread could end it, more than 0 (unset: 10)")  # fmt: skip
+        raise InvalidArgument.build(REAL_WAIT_ENV, given, "how long job code's wait with no timeout may last in real "
+                                    "time while another thread could end it: seconds (10), a duration ('10s', "
+                                    "'2min'), or inf for no limit; more than 0 (unset: 10)")  # fmt: skip
     return seconds
 
 
@@ -95,30 +117,47 @@ def _refusal(sim: Simulation, limit: float, others: bool) -> UnsupportedFeature:
     x = sim.engine.x
     who = f"job code of function {x.run_.function.id!r}" if x is not None else "job code"
     what = _waiting_call()
-    why = (f"nothing ended it in {limit:g} s of real time ({REAL_WAIT_ENV} sets how long)" if others
-           else "no other thread exists to end it")  # fmt: skip
+    if others:
+        return UnsupportedFeature(
+            f"{who} waits with no timeout in {what}, and nothing ended it in {limit:g} s of real time: if a thread "
+            f"of the job's own (a pool's worker) is still at work, let it have longer ({REAL_WAIT_ENV}=60, or inf for "
+            "no limit); if it waits for what another job sets, puts or notifies, that never comes: in a simulation "
+            "a job's code runs to its end before another job's starts. Set or fill it before the job runs, "
+            "coordinate the jobs through the backend (one job triggering the other, a scheduler's max_instances), or "
+            "give the wait a timeout (one that times out spends its timeout of virtual time too)"
+        )
     return UnsupportedFeature(
-        f"{who} waits with no timeout in {what}, and {why}: in a simulation a job's code runs to its end before "
-        "another job's starts, so a wait for what another job sets, puts or notifies would never end. Set or fill "
-        "it before the job runs, coordinate the jobs through the backend (APScheduler's max_instances, one job "
-        "invoking the other, ctx.step.wait_for_event), or give the wait a timeout (it then waits that much real time)"
+        f"{who} waits with no timeout in {what}, and no other thread exists to end it: in a simulation a job's code "
+        "runs to its end before another job's starts, so a wait for what another job sets, puts or notifies would "
+        "never end. Set or fill it before the job runs, coordinate the jobs through the backend (one job "
+        "triggering the other, a scheduler's max_instances), or give the wait a timeout (one that times out spends "
+        "its timeout of virtual time too)"
     )
 
 
 def _waiting_call() -> str:
     """The call job code made that waits here (the outermost frame of ``threading``, ``queue`` or
-    ``concurrent.futures`` above ``_wait``): ``threading.Event.wait()``, ``queue.Queue.get()``..."""
+    ``concurrent.futures`` above ``_wait``), by its public name: ``threading.Event.wait()``,
+    ``queue.LifoQueue.get()``, ``concurrent.futures.Future.result()``..."""
     frame: Any = sys._getframe(3)  # 0 this, 1 _refusal, 2 _wait, 3 its caller
     found = "threading.Condition.wait()"
     while frame is not None:
         module = frame.f_globals.get("__name__", "")
         if module not in ("threading", "queue") and not module.startswith("concurrent.futures"):
             break
-        code = frame.f_code
-        name = getattr(code, "co_qualname", None)  # 3.11+
-        if name is None:
-            owner = frame.f_locals.get("self")
-            name = code.co_name if owner is None else f"{type(owner).__name__}.{code.co_name}"
-        found = f"{module}.{name}()"
+        owner = frame.f_locals.get("self")
+        name = frame.f_code.co_name
+        if owner is not None:
+            module, name = type(owner).__module__, f"{type(owner).__qualname__}.{name}"
+        found = f"{_public(module)}.{name}()"
         frame = frame.f_back
     return found
+
+
+def _public(module: str) -> str:
+    """``concurrent.futures._base`` as ``concurrent.futures``: the package that exports it."""
+    parts = module.split(".")
+    for i, part in enumerate(parts):
+        if part.startswith("_") and i:
+            return ".".join(parts[:i])
+    return module

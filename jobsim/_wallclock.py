@@ -471,6 +471,11 @@ class WallClock:
             self._told(seconds)
         self._sleep(ns)
 
+    def spend(self, seconds: float) -> None:
+        """Job code on the driving thread spends ``seconds`` of virtual time (a timed wait nothing ended,
+        ``jobsim._threadwaits``), as a ``time.sleep`` of it does, without telling the test's mock of ``sleep``."""
+        self._sleep(_sleep_ns(seconds))
+
     def _seeded_uuid4(self) -> uuid.UUID:
         """``uuid.uuid4()`` in job code: drawn from the running function's stream (``sim.rng_for``), so
         the same seed gives the same ids and a replay of the trace sees the idempotency keys, file names

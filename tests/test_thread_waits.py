@@ -71,7 +71,9 @@ def _sim_waiting(wait: Callable[[], Any], *, is_async: bool = False) -> Iterator
     (lambda: threading.Event().wait, "threading.Event.wait()"),
     (lambda: queue.Queue().get, "queue.Queue.get()"),
     (lambda: threading.Semaphore(0).acquire, "threading.Semaphore.acquire()"),
-    (lambda: concurrent.futures.Future().result, "concurrent.futures._base.Future.result()"),
+    (lambda: concurrent.futures.Future().result, "concurrent.futures.Future.result()"),
+    (lambda: queue.LifoQueue().get, "queue.LifoQueue.get()"),
+    (lambda: (lambda: concurrent.futures.wait([concurrent.futures.Future()])), "concurrent.futures.wait()"),
 ])  # fmt: skip
 @pytest.mark.parametrize("is_async", [False, True])
 def test_a_wait_nothing_can_end_is_refused_at_once_naming_the_call_and_the_function(make, called, is_async, alone):
@@ -82,7 +84,8 @@ def test_a_wait_nothing_can_end_is_refused_at_once_naming_the_call_and_the_funct
     assert how == "raised" and type(error) is UnsupportedFeature
     said = str(error)
     assert said.startswith(f"job code of function 'waiter' waits with no timeout in {called}, and no other thread ")
-    assert "runs to its end before another job's starts" in said and "give the wait a timeout" in said
+    assert "runs to its end before another job's starts" in said
+    assert "give the wait a timeout (one that times out" in said
     assert threading.Condition.wait is ORIGINAL_WAIT
 
 
@@ -120,7 +123,8 @@ def test_with_another_thread_that_never_ends_it_the_wait_is_refused_after_the_re
             how, error = _outcome(sim.run_until_idle)
             waited = time.perf_counter() - start
         assert how == "raised" and type(error) is UnsupportedFeature
-        assert "nothing ended it in 0.2 s of real time (JOBSIM_REAL_WAIT sets how long)" in str(error)
+        assert "nothing ended it in 0.2 s of real time: if a thread of the job's own (a pool's worker) is still at " \
+               "work, let it have longer (JOBSIM_REAL_WAIT=60, or inf for no limit)" in str(error)
         assert 0.2 <= waited < 10
         assert other.is_alive()  # the other thread's own wait, outside job code, was not touched
     finally:
@@ -142,12 +146,71 @@ def test_starting_a_thread_and_a_pool_in_job_code_still_works():
     assert how == "returned" and sim.runs("waiter")[0].output == 30
 
 
-def test_a_wait_with_a_timeout_waits_that_much_real_time_and_the_job_goes_on(alone):
-    with _sim_waiting(lambda: threading.Event().wait(0.01)) as sim:
+@pytest.mark.parametrize("others", [False, True])
+def test_a_timed_wait_that_times_out_spends_its_timeout_in_virtual_time_too(others, monkeypatch):
+    if not others:
+        monkeypatch.setattr(threading, "active_count", lambda: 1)
+
+    def wait() -> list[Any]:
+        before = time.time_ns()
+        return [threading.Event().wait(0.05), time.time_ns() - before]
+
+    with _sim_waiting(wait) as sim:
+        start = time.perf_counter()
+        how, _ = _outcome(sim.run_until_idle)
+        assert time.perf_counter() - start >= 0.05  # a thread could have set it: waited in real time too
+    assert how == "returned" and sim.runs("waiter")[0].output == [False, 50_000_000]
+
+
+def test_a_polling_loop_of_timed_waits_reaches_its_deadline_on_job_codes_clock(alone):
+    """``while time.monotonic() < deadline: stop.wait(...)`` spent real time and none virtual: it never ended."""
+    stop, jobs = threading.Event(), queue.Queue()
+
+    def poll() -> list[int]:
+        turns, deadline = [0, 0], time.monotonic() + 0.3
+        while time.monotonic() < deadline:
+            if stop.wait(0.05):
+                break
+            turns[0] += 1
+        deadline = time.time() + 0.2
+        while time.time() < deadline:
+            try:
+                jobs.get(timeout=0.05)  # queue's own loop counts 0.05 s on the real clock
+            except queue.Empty:
+                turns[1] += 1
+        return turns
+
+    with _sim_waiting(poll) as sim:
         how, _ = _outcome(sim.run_until_idle)
     assert how == "returned"
-    [run] = sim.runs("waiter")
-    assert (run.status, run.output) == ("completed", False)
+    events, gets = sim.runs("waiter")[0].output
+    assert events == 6  # 0.05 s of virtual time each
+    assert gets in (4, 5)  # each a little under 0.05 s: queue's deadline is read a moment after it is set
+
+
+def test_the_refusal_says_another_thread_existed_though_it_ended_during_the_wait(monkeypatch):
+    monkeypatch.setenv("JOBSIM_REAL_WAIT", "0.3")
+    brief = threading.Thread(target=time.sleep, args=(0.05,), daemon=True)  # ends during the job's wait
+    with _sim_waiting(lambda: threading.Event().wait()) as sim:
+        brief.start()
+        how, error = _outcome(sim.run_until_idle)
+    assert how == "raised" and "nothing ended it in 0.3 s of real time" in str(error)
+
+
+@pytest.mark.parametrize(("given", "limit"), [("0.2", 0.2), ("10s", 10.0), ("2min", 120.0), ("inf", float("inf"))])
+def test_the_real_wait_takes_seconds_a_duration_or_inf(given, limit, monkeypatch):
+    monkeypatch.setenv("JOBSIM_REAL_WAIT", given)
+    assert _threadwaits.real_wait() == limit
+
+
+def test_with_no_limit_a_wait_another_thread_ends_late_still_ends(monkeypatch):
+    monkeypatch.setenv("JOBSIM_REAL_WAIT", "inf")
+    event = threading.Event()
+    setter = threading.Timer(0.2, event.set)
+    with _sim_waiting(lambda: event.wait()) as sim:
+        setter.start()
+        how, _ = _outcome(sim.run_until_idle)
+    assert how == "returned" and sim.runs("waiter")[0].output is True
 
 
 def test_the_tests_own_waits_between_driving_calls_are_untouched(alone):
@@ -160,7 +223,8 @@ def test_the_tests_own_waits_between_driving_calls_are_untouched(alone):
 def test_a_bad_real_wait_is_refused_before_the_driving_call_does_anything(monkeypatch):
     monkeypatch.setenv("JOBSIM_REAL_WAIT", "soon")
     with _sim_waiting(lambda: 1) as sim:
-        with pytest.raises(InvalidArgument, match=r"JOBSIM_REAL_WAIT='soon'.*more than 0 \(unset: 10\)"):
+        with pytest.raises(InvalidArgument, match=r"JOBSIM_REAL_WAIT='soon'.*seconds \(10\), a duration \('10s', "
+                                                  r"'2min'\), or inf for no limit; more than 0 \(unset: 10\)"):
             sim.run_until_idle()
         assert threading.Condition.wait is ORIGINAL_WAIT and [run.status for run in sim.runs("waiter")] == ["queued"]
         assert [record.kind for record in sim.trace if record.kind == "advance"] == []

@@ -166,7 +166,7 @@ class _Lifecycle(_Targets):
         finally:  # jobsim's own, whatever a plugin did
             try:
                 if self._loop is not None:
-                    self._loop.close()
+                    _close_loop(self._loop)
             finally:
                 try:
                     self.wallclock.close()
@@ -337,3 +337,14 @@ def _outside_jobsim() -> int:
     while frame.f_back is not None and os.path.dirname(frame.f_code.co_filename) == here:
         frame, level = frame.f_back, level + 1
     return level
+
+
+def _close_loop(loop: Any) -> None:
+    """Close the simulation's loop, and see its default executor's idle threads (``asyncio.to_thread`` in job
+    code) leave: ``close()`` only tells them to, and one still there when the next simulation's job code waits
+    made that wait's refusal come after ``JOBSIM_REAL_WAIT`` instead of at once (``jobsim._threadwaits``). A thread
+    still at work (a job's call that never ended) is not waited for."""
+    executor = getattr(loop, "_default_executor", None)
+    loop.close()
+    for thread in list(getattr(executor, "_threads", ())):
+        thread.join(0.1)

@@ -6,6 +6,7 @@ timeout, so a regression fails the test instead of hanging the suite.
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import contextlib
 import queue
@@ -258,3 +259,21 @@ def test_two_simulations_driving_on_two_threads_share_one_wrapper_and_put_the_or
             thread.join(10)
     assert len(seen) == 2 and seen[0] is seen[1] is _threadwaits._wait
     assert threading.Condition.wait is ORIGINAL_WAIT and _threadwaits._driving == []
+
+
+def test_the_executor_threads_an_async_job_used_are_gone_when_its_simulation_closes():
+    """``asyncio.to_thread`` in job code left the loop's idle worker behind for a moment after the close: the next
+    simulation's refusal then waited ``JOBSIM_REAL_WAIT`` for it, and said no other thread existed."""
+    app = jobsim.App("threads")
+
+    @app.function("offload", on="go")
+    async def offload(ctx: Any) -> int:
+        return await asyncio.to_thread(sum, range(10))
+
+    before = set(threading.enumerate())
+    with jobsim.Simulation(app) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+        assert sim.runs("offload")[0].output == 45
+        assert set(threading.enumerate()) - before  # the loop's worker, idle
+    assert set(threading.enumerate()) - before == set()

@@ -71,6 +71,7 @@ def unguard(sim: Simulation) -> None:
 
 
 def _wait(self: threading.Condition, timeout: float | None = None) -> bool:
+    __tracebackhide__ = True  # pytest: the refusal points at the job's call, not at this wrapper
     original = _original or vars(threading.Condition)["wait"]
     if timeout is not None and not 0 < timeout < math.inf:  # no wait at all (0, negative, NaN): as it is
         if timeout != math.inf:

@@ -636,17 +636,14 @@ def _sleep_ns(seconds: Any) -> int:
     return round(ns)
 
 
-_REAL_CLASSES = (("datetime", dt.datetime), ("date", dt.date))
-
-
 def check_clock_classes() -> None:
     """Refuse to drive while the test has replaced ``datetime.datetime`` or ``datetime.date`` in the ``datetime``
-    module (``mock.patch("datetime.datetime")``): time-machine's travel and jobsim's own conversions read the
-    class there, and broke deep inside (time-machine's ``isinstance() arg 2 must be a type``). freezegun's
-    classes, subclasses of the real ones, are fine."""
-    for name, real in _REAL_CLASSES:
+    module with an object that is no class (``mock.patch("datetime.datetime")``): time-machine's travel and
+    jobsim's own conversions read the class there, and broke deep inside (time-machine's ``isinstance() arg 2 must
+    be a type``). A class (freezegun's, a subclass of the test's) is fine."""
+    for name in ("datetime", "date"):
         current = getattr(dt, name)
-        if current is real or (isinstance(current, type) and issubclass(current, real)):
+        if isinstance(current, type):
             continue
         raise JobsimError(
             f"datetime.{name} is replaced by {current!r} (mock.patch('datetime.{name}') in the test?), and "

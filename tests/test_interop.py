@@ -460,6 +460,23 @@ def test_a_datetime_class_the_test_replaced_with_a_mock_is_refused_before_drivin
         assert sim.runs("nap")[0].status == "completed"
 
 
+def test_a_mock_of_time_time_is_job_codes_and_one_of_monotonic_is_put_aside() -> None:
+    """As the README says: the test's mock of ``time.time`` answers job code; ``time.monotonic`` is replaced for the
+    driving call whatever the test put there."""
+    app = jobsim.App("clocks")
+
+    @app.function("read", on="read", retries=0)
+    def read(ctx: jobsim.Context) -> list[float]:
+        return [time.time(), time.monotonic()]
+
+    with jobsim.Simulation(app) as sim, mock.patch("time.time", return_value=1000.0), \
+            mock.patch("time.monotonic", return_value=7.0) as monotonic:  # fmt: skip
+        sim.send("read")
+        sim.run_until_idle()
+    wall, mono = sim.runs("read")[0].output
+    assert wall == 1000.0 and mono != 7.0 and not monotonic.called
+
+
 def test_freezeguns_own_classes_in_the_datetime_module_are_not_refused() -> None:
     freezegun = pytest.importorskip("freezegun")
     with freezegun.freeze_time("2020-01-01"), jobsim.Simulation(nap_app) as sim:

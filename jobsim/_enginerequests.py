@@ -176,8 +176,13 @@ class _Requests(_Pauses):
             self._next(run, x.now)
 
     def _unsupported(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:
-        """Job code met a refusal (``_stepdata.failure``): the driving call raises it, the run stays as it was."""
-        raise op[1]
+        """Job code met a refusal (``_stepdata.failure``): the driving call raises it, the run stays as it was
+        (no attempt: no retry can work around it), and the trace says so at the run's instant (the timeline's
+        ``refused`` line: a run whose first request was refused read as not run yet)."""
+        refusal = op[1]
+        self.record(x.now, "refused", {"function": run.function.id, "run": run.id, "attempt": x.attempt,
+                                       "error": said(refusal)})  # fmt: skip
+        raise refusal
 
     def _error(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:
         error = op[1]

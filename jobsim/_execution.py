@@ -12,7 +12,7 @@ from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._stepdata import Suspend, TooManySteps
-from .errors import InvalidArgument, JobsimError, StepError, StepMisuse
+from .errors import InvalidArgument, JobsimError, StepError, StepMisuse, UnsupportedFeature
 
 T = TypeVar("T")
 
@@ -44,7 +44,8 @@ class Execution:
         self.in_step: str | bool = False  # the step whose code is running (a crash names it)
         self.plan: Plan | None = None  # set only around parallel steps (``_parallel.py``)
         self.thread = threading.get_ident()  # the thread running the handler: only it may start steps
-        self.strayed: StepMisuse | None = None  # a step lost outside the request (``stray``, ``together``)
+        self.strayed: StepMisuse | UnsupportedFeature | None = None  # a step lost outside the request (``stray``,
+        # ``together``), or a refusal job code may have caught (``refused``)
         self.ended: str | None = None  # what ended an async handler's request (``end``), while tasks still run
 
     def key(self, step_id: Any) -> str:
@@ -132,6 +133,14 @@ class Execution:
             "ctx.step.parallel([...])"
         )
         if self.strayed is None:
+            self.strayed = error
+        return error
+
+    def refused(self, error: UnsupportedFeature) -> UnsupportedFeature:
+        """``error``, a refusal jobsim raises in job code (a thread wait nothing can end, ``_threadwaits``);
+        remembered for ``strayed``, so the driving call raises it though job code caught it (``except
+        Exception``: the wait returned nothing and the code went on) or raised another error from it."""
+        if not isinstance(self.strayed, UnsupportedFeature):
             self.strayed = error
         return error
 
@@ -296,17 +305,20 @@ def unawaited(x: Execution, function_id: str, op: tuple[Any, ...]) -> tuple[Any,
     ))  # fmt: skip
 
 
-def strayed(stray: StepMisuse, op: tuple[Any, ...]) -> tuple[Any, ...]:
+def strayed(stray: StepMisuse | UnsupportedFeature, op: tuple[Any, ...]) -> tuple[Any, ...]:
     """``op``, or the attempt's failure: a thread the handler started called a new step (``Execution.stray``),
     or an async handler's task did after another step ended the request (``Execution.together``).
 
     The request's own outcome cannot stand: the step it lost never ran. When the handler
     collected the error (``future.result()``) and let it propagate, ``op`` already says so;
     otherwise, as for ``unawaited``, the handler's own error becomes the cause, and the
-    attempt is not retried.
+    attempt is not retried. A refusal (``Execution.refused``) is the request's outcome whatever job code
+    made of it: the driving call raises it.
     """
     if op[0] == "unsupported":
         return op
+    if isinstance(stray, UnsupportedFeature):  # ``Execution.refused``: raised by the driving call, whatever came
+        return ("unsupported", stray)
     cause, seen = (op[1] if op[0] == "error" else None), set()
     while cause is not None and id(cause) not in seen:
         if cause is stray:

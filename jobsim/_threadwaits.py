@@ -117,7 +117,11 @@ def real_wait() -> float:
 def _refusal(sim: Simulation, limit: float, others: bool) -> UnsupportedFeature:
     x = sim.engine.x
     who = f"job code of function {x.run_.function.id!r}" if x is not None else "job code"
-    what = _waiting_call()
+    refusal = _refusal_of(who, _waiting_call(), limit, others)
+    return refusal if x is None else x.refused(refusal)  # raised by the driving call though job code catches it
+
+
+def _refusal_of(who: str, what: str, limit: float, others: bool) -> UnsupportedFeature:
     if others:
         return UnsupportedFeature(
             f"{who} waits with no timeout in {what}, and nothing ended it in {limit:g} s of real time: if a thread "

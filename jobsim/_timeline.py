@@ -270,6 +270,12 @@ def _attempt(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str | N
     return f"attempt   {_run(d, names)}{where} attempt {d['attempt']} failed: {_clip(d['error'])}"
 
 
+def _refused(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
+    """A request whose job code met a refusal (``UnsupportedFeature``): the driving call raised it, the run stopped
+    where it was (no attempt, no retry)."""
+    return f"refused   {_run(d, names)} attempt {d['attempt']}, stopped here: {_clip(d['error'])}"
+
+
 def _request_timeout(d: dict[str, Any], names: dict[str, str], tz: dt.tzinfo) -> str:
     """The instant the system stopped waiting for a request (``_reqtimeout``); its attempt's line says the error."""
     where = _step(d) or " function body"
@@ -433,5 +439,5 @@ BUILTIN_KINDS: dict[str, Callable[[dict[str, Any], dict[str, str], dt.tzinfo], s
     "invoke": _invoke, "invoke.timeout": _invoke_timeout, "run.end": _end, "email": _email, "http": _http,
     "fault": _fault, "run.queued": _queued, "run.skipped": _skipped, "batch": _batch, "debounce": _debounce,
     "cancel": _cancel, "parallel": _parallel, "cron.missed": _missed, "cron.end": _cron_end, "recover": _recover,
-    "advance": _hidden, "fault.armed": _hidden, "request.timeout": _request_timeout,
+    "advance": _hidden, "fault.armed": _hidden, "request.timeout": _request_timeout, "refused": _refused,
 }  # fmt: skip

@@ -102,6 +102,50 @@ def test_a_condition_waited_on_directly_is_named_as_such(alone):
     assert how == "raised" and "waits with no timeout in threading.Condition.wait()," in str(error)
 
 
+def _caught(wait: Callable[[], Any]) -> Callable[[], Any]:
+    def catching() -> Any:
+        try:
+            return wait()
+        except Exception:  # job code's own broad handler: the refusal must not be lost in it
+            return "gave up"
+
+    return catching
+
+
+def _reraised(wait: Callable[[], Any]) -> Callable[[], Any]:
+    def reraising() -> Any:
+        try:
+            return wait()
+        except Exception as error:
+            raise RuntimeError("queue read failed") from error
+
+    return reraising
+
+
+@pytest.mark.parametrize("handle", [_caught, _reraised])
+@pytest.mark.parametrize("is_async", [False, True])
+def test_the_refusal_is_raised_by_the_driving_call_though_job_code_catches_it(handle, is_async, alone):
+    with _sim_waiting(handle(queue.Queue().get), is_async=is_async) as sim:
+        how, error = _outcome(sim.run_until_idle)
+        assert how == "raised" and type(error) is UnsupportedFeature, error
+        assert "waits with no timeout in queue.Queue.get()" in str(error)
+        [run] = sim.runs()
+        assert run.status == "running" and run.attempts == [] and run.output is None  # stopped where it was
+
+
+def test_the_timeline_says_where_the_refused_run_stopped(alone):
+    with _sim_waiting(threading.Event().wait) as sim:
+        how, error = _outcome(sim.run_until_idle)
+        assert how == "raised"
+        timeline = sim.timeline()
+    assert "not run yet" not in timeline
+    [line] = [line for line in timeline.splitlines() if "refused" in line]
+    assert line.startswith("2025-01-01 00:00:00.000 UTC  refused   waiter#1 attempt 0, stopped here: "
+                           "UnsupportedFeature: job code of function 'waiter' waits with no timeout in "
+                           "threading.Event.wait(), and no other thread exists")
+    assert line.endswith("…")  # the first 160 characters of the error, as an attempt's line
+
+
 def test_with_another_thread_the_wait_ends_when_it_sets_the_event():
     event = threading.Event()
     setter = threading.Timer(0.05, event.set)

@@ -186,9 +186,9 @@ class Redactor(_Learner):
         stepped = ("wait.end", "retry", "sleep", "wait", "invoke", "invoke.timeout", "request.timeout")
         plain = ("run.start", "cron", "run.queued", "advance")
         return {"event": event, "event.dropped": event, "http": http, "email": email,
-                "run.end": (("output", shared), ("error", text)), "attempt": (*step, *error), "fault": error, "refused": error,
-                "fault.armed": (("error", walk), ("message", text)), "cancel": keyed, "run.skipped": keyed,
-                "batch": keyed, "debounce": keyed,
+                "run.end": (("output", shared), ("error", text)), "attempt": (*step, *error), "fault": error,
+                "refused": error, "fault.armed": (("error", walk), ("message", text)), "cancel": keyed,
+                "run.skipped": keyed, "batch": keyed, "debounce": keyed,
                 **dict.fromkeys(stepped, step), **dict.fromkeys(plain, ())}  # fmt: skip
 
     def _same_headers(self, headers: Any) -> Any:

@@ -135,7 +135,7 @@ def test_the_refusal_is_raised_by_the_driving_call_though_job_code_catches_it(ha
 
 def test_the_timeline_says_where_the_refused_run_stopped(alone):
     with _sim_waiting(threading.Event().wait) as sim:
-        how, error = _outcome(sim.run_until_idle)
+        how, _ = _outcome(sim.run_until_idle)
         assert how == "raised"
         timeline = sim.timeline()
     assert "not run yet" not in timeline

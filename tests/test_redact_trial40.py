@@ -156,3 +156,25 @@ def test_the_step_id_of_a_timeout_record_is_redacted_as_other_steps_are(tmp_path
     path = sim.trace.save(tmp_path / "t.jsonl")
     text = path.read_text()
     assert "ada.lovelace" not in text and f'"k":"{kind}"' in text
+
+
+def test_the_error_of_a_refused_record_is_redacted_as_an_attempts_is(tmp_path):
+    """A refusal names the step it met (``(step 'nap ada@...')``): its ``refused`` record is redacted alike."""
+    import jobsim
+    from jobsim.errors import UnsupportedFeature
+
+    app = jobsim.App("a")
+
+    @app.function("f", on="go")
+    def f(ctx):
+        ctx.step.sleep(f"nap {ctx.event.data['email']}", "1h")
+
+    with jobsim.Simulation(app, profile="bullmq", start="2025-03-01T00:00:00Z") as sim:
+        sim.send("go", {"email": "ada.lovelace@gmail.com"})
+        with pytest.raises(UnsupportedFeature, match=r"ada\.lovelace@gmail\.com"):
+            sim.run_until_idle()
+        (record,) = sim.trace.of("refused")
+        assert "(step 'nap ada.lovelace@gmail.com')" in record.data["error"]
+        path = sim.trace.save(tmp_path / "t.jsonl")
+    (line,) = [line for line in path.read_text().splitlines() if '"k":"refused"' in line]
+    assert "ada.lovelace" not in line and "(step 'nap " in line and "BullMQ cannot run function 'f'" in line

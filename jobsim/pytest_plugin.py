@@ -71,6 +71,10 @@ _SHADOWED = pytest.StashKey[str]()
 the plugin's: where that fixture is defined (the marker configures nothing)."""
 
 
+ENTRY_POINT = "jobsim"
+"""The plugin's name as its ``pytest11`` entry point registers it (``-p no:jobsim``)."""
+
+
 # -- hooks ------------------------------------------------------------------------------------
 def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
     from jobsim._testoptions import seed_option
@@ -78,9 +82,16 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
     # Loaded by its entry point (as "jobsim"), the module listed again in a conftest's `pytest_plugins` was a
     # second registration of the same module, which pytest refused with pluggy's ValueError and a dump of every
     # plugin: the name is blocked, so that line finds it loaded already.
+    # Loaded first by its module's name (`-p jobsim.pytest_plugin`, which pytest reads before it loads the entry
+    # points), the entry point then registered it a second time: its name is blocked instead.
     module = sys.modules[__name__]
-    if pluginmanager.get_name(module) != __name__ and not pluginmanager.is_blocked(__name__):
+    name = pluginmanager.get_name(module)
+    if name != __name__ and not pluginmanager.is_blocked(__name__):
         pluginmanager.set_blocked(__name__)
+    elif name == __name__ and pluginmanager.get_plugin(ENTRY_POINT) is None and not pluginmanager.is_blocked(
+        ENTRY_POINT
+    ):
+        pluginmanager.set_blocked(ENTRY_POINT)
 
     group = parser.getgroup("jobsim", "jobsim: background jobs in virtual time")
     group.addoption(

@@ -1080,3 +1080,24 @@ def test_the_plugin_listed_in_pytest_plugins_too_is_the_one_already_loaded(pytes
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
     result.stdout.no_fnmatch_line("*already registered*")
+
+
+@pytest.mark.parametrize("autoload", [True, False])
+def test_the_plugin_named_with_p_is_loaded_once(pytester, autoload, monkeypatch):
+    """``-p jobsim.pytest_plugin`` loads the module before pytest loads the entry points, which registered it a
+    second time as ``jobsim``: pluggy's ValueError. The entry point's name is blocked instead."""
+    if autoload:
+        monkeypatch.delenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", raising=False)
+    else:
+        monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    pytester.makeconftest(APP)
+    pytester.makepyfile(
+        "def test_x(jobsim, pytestconfig):\n"
+        "    jobsim.send('hello')\n"
+        "    jobsim.run_until_idle()\n"
+        "    assert [run.status for run in jobsim.runs('hello')] == ['completed']\n"
+        "    assert pytestconfig.pluginmanager.has_plugin('jobsim.pytest_plugin')\n"
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "jobsim.pytest_plugin")
+    result.assert_outcomes(passed=1)
+    result.stdout.no_fnmatch_line("*already registered*")

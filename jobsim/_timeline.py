@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import operator
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +21,6 @@ if TYPE_CHECKING:
 _MAX_DATA = 80
 _CRON_EVENT = "inngest/scheduled.timer"
 """``_engine.CRON_EVENT``, the event of a cron function's runs: Inngest's own name, said on its profiles only."""
-_AT = operator.attrgetter("at")
 
 
 def render(sim: Simulation, tz: dt.tzinfo) -> str:
@@ -42,7 +40,7 @@ def render_trace(trace: Trace, tz: dt.tzinfo, *, seed: Any, profile: Any, kinds:
     rows: list[tuple[str, str, str]] = []
     idle = _never_ran(trace)
     inngest = str(profile).startswith("inngest")  # elsewhere a cron run is started by a tick, not that event
-    for record in sorted(trace, key=_AT):
+    for record in sorted(trace, key=_shown_at):
         text = describe(record, names, tz, kinds)
         if record.kind == "run.start" and text is not None:
             if not inngest and record.data.get("event") == _CRON_EVENT and text.endswith(_CRON_EVENT):
@@ -52,7 +50,7 @@ def render_trace(trace: Trace, tz: dt.tzinfo, *, seed: Any, profile: Any, kinds:
         if text is not None:
             if "\n" in text or "\r" in text:  # an event name, an error message: one record stays one line
                 text = text.replace("\r", "\\r").replace("\n", "\\n")
-            rows.append((*_stamp(record.at, tz), text))
+            rows.append((*_stamp(_shown_at(record), tz), text))
     # a zone whose abbreviations differ in width (Berlin's CET in winter, CEST in summer): pad each to the
     # widest, so the kinds stay in one column across a DST change
     width = max((len(zone) for _, zone, _ in rows), default=0)
@@ -60,6 +58,17 @@ def render_trace(trace: Trace, tz: dt.tzinfo, *, seed: Any, profile: Any, kinds:
     if len(lines) == 2:
         lines.append("(nothing happened)")
     return "\n".join(lines)
+
+
+def _shown_at(record: Record) -> int:
+    """The instant a record's line is stamped and ordered at: its own, but a failed attempt's end (its record is
+    made at its start; job code that spent virtual time, ``time.sleep(30)`` then an HTTP call, failed after the
+    call, and its line came before it)."""
+    if record.kind == "attempt":
+        data = record.data
+        if "end" in data and "error" in data and type(data["end"]) is int:
+            return data["end"]
+    return record.at
 
 
 def _never_ran(trace: Trace) -> dict[str, str]:

@@ -85,7 +85,9 @@ def _run_start(e: tuple[Any, ...]) -> dict[str, Any]:
 
 def _attempt(e: tuple[Any, ...]) -> dict[str, Any]:
     data = {"function": e[2], "run": e[3], "step": e[4], "attempt": e[5]}
-    if len(e) > 9:  # e[6:9]: the run's (``Run._rows``)
+    if e[6] != e[0]:  # job code spent virtual time: when the attempt ended (its failure's instant)
+        data["end"] = e[6]
+    if len(e) > 9:  # e[7:9]: the run's (``Run._rows``)
         data["error"] = e[9]
     return data
 

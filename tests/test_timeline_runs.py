@@ -214,3 +214,40 @@ def test_a_run_no_request_reached_is_queued_not_started(tmp_path, capsys) -> Non
                                     "run       welcome#2 queued by user/created (it never ran)"]
     assert main(["show", str(sim.trace.save(tmp_path / "t.jobsim.jsonl", redact=False))]) == 0
     assert runs(capsys.readouterr().out) == runs(sim.timeline())
+
+
+def test_a_failed_attempt_is_shown_where_it_failed_after_what_its_code_did(tmp_path, capsys) -> None:
+    """The attempt record is made at the attempt's start; job code that spent virtual time (``time.sleep``) and
+    made an HTTP call failed after it, and its failure's line came before the call's. The record keeps ``end``,
+    through a saved file too."""
+    import time
+
+    app = jobsim.App("a")
+
+    @app.function("f", on="go", retries=0)
+    def f(ctx: Any) -> None:
+        time.sleep(30)
+        httpx.post("https://hooks.example.com/x", json={})
+        time.sleep(30)
+        raise RuntimeError("boom")
+
+    @app.function("quick", on="go", retries=0)
+    def quick(ctx: Any) -> None:
+        raise RuntimeError("at once")
+
+    with jobsim.Simulation(app, start="2025-03-01T00:00:00Z") as sim:
+        sim.http.route(method="POST", url="https://hooks.example.com/x").respond(200)
+        sim.send("go")
+        sim.run_until_idle()
+        timeline = sim.timeline()
+        slow, fast = sorted(sim.trace.of("attempt"), key=lambda r: r.data["function"] != "f")
+    assert slow.at == 1_740_787_200 * 10**9 and slow.data["end"] == slow.at + 60 * 10**9
+    assert "end" not in fast.data  # no time spent: no field
+    lines = [line[:23] + line[27:] for line in timeline.splitlines()[2:]]
+    assert lines.index("2025-03-01 00:00:30.000  http      f#1: POST https://hooks.example.com/x -> 200") < lines.index(
+        "2025-03-01 00:01:00.000  attempt   f#1 function body attempt 0 failed: RuntimeError: boom"
+    )
+    assert "2025-03-01 00:00:00.000  attempt   quick#1 function body attempt 0 failed: RuntimeError: at once" in lines
+    path = sim.trace.save(tmp_path / "t.jsonl")
+    assert main(["show", str(path)]) == 0
+    assert capsys.readouterr().out.splitlines()[2:] == timeline.splitlines()[2:]

@@ -304,12 +304,38 @@ def instant_ns(value: Instant, name: str = "time", *, tz: dt.tzinfo | None = Non
             if tz is None:
                 raise InvalidArgument.build(name, given, _INSTANT_HELP)
             value = _wall_time(value, tz, name, given)
+        elif type(value.tzinfo).__module__.startswith("pytz"):
+            _check_localized(value, name, given)
         delta = value - EPOCH
         ns = (delta.days * 86_400 + delta.seconds) * SECOND + delta.microseconds * US + fraction_ns
         if not _FIRST_SECONDS * SECOND <= ns <= MAX_NS:  # 0001-01-01 at +05:00 is still year 0 in UTC
             raise InvalidArgument.build(name, given, _INSTANT_HELP + " (between the years 1 and 9999, in UTC)")
         return ns
     raise InvalidArgument.build(name, value, _INSTANT_HELP)
+
+
+def _check_localized(value: dt.datetime, name: str, given: Any) -> None:
+    """Refuse a pytz zone attached as ``tzinfo=`` (or with ``replace``): pytz reads it as the zone's local mean time
+    (New York's -04:56), not the offset its clocks had (``localize()`` picks that), so the instant is minutes off,
+    silently. Only the object given is looked at (pytz is not imported); a date really in local mean time passes."""
+    tz: Any = value.tzinfo
+    localize = getattr(tz, "localize", None)
+    if getattr(tz, "_tzname", None) != "LMT" or not callable(localize):
+        return
+    try:
+        meant = localize(value.replace(tzinfo=None)).utcoffset()
+    except Exception:  # pytz's AmbiguousTimeError/NonExistentTimeError are for is_dst=None only: anything else
+        return
+    offset = value.utcoffset()
+    if meant is None or offset is None or meant == offset:
+        return
+    zone = getattr(tz, "zone", "Zone/Name")
+    raise InvalidArgument.build(
+        name, given, f"an aware time whose pytz zone was attached with tzinfo= (or replace()): pytz reads it as "
+        f"{zone}'s local mean time, {_offset(offset)}, not the {_offset(meant)} its clocks showed then, so "
+        f"the instant is off by {format_duration(abs(round((meant - offset).total_seconds())) * SECOND)}; build it "
+        f"with pytz.timezone({zone!r}).localize(datetime(...)), or use zoneinfo.ZoneInfo({zone!r}) as tzinfo="
+    )
 
 
 def to_datetime(ns: int, tz: dt.tzinfo | None = None) -> dt.datetime:

@@ -191,3 +191,26 @@ def test_a_sched_scheduler_in_job_code_waits_in_virtual_time():
         assert time.perf_counter() - began < 5
     assert fired == [dt.datetime(2025, 3, 1, 0, 0, 20, tzinfo=dt.timezone.utc)]
     assert sched.scheduler.__init__.__defaults__ == (time.monotonic, time.sleep)  # the test's, given back
+
+
+def test_a_pytz_zone_attached_without_localize_is_refused_naming_the_minutes_and_the_fix():
+    """``datetime(..., tzinfo=pytz.timezone(name))`` is pytz's local mean time, New York's -04:56: the instant
+    was 4 minutes off, silently."""
+    ny = pytz.timezone("America/New_York")
+    with pytest.raises(InvalidArgument) as info:
+        jobsim.Simulation(_app(), start=dt.datetime(2025, 3, 1, 9, tzinfo=ny))
+    said = str(info.value)
+    assert "pytz reads it as America/New_York's local mean time, UTC-04:56, not the UTC-05:00 its clocks " in said
+    assert "off by 4m; build it with pytz.timezone('America/New_York').localize(datetime(...)), or use " in said
+    with pytest.raises(InvalidArgument, match=r"Asia/Kolkata's local mean time, UTC\+05:53, not the UTC\+05:30"):
+        instant_ns(dt.datetime(2025, 3, 1, 9).replace(tzinfo=pytz.timezone("Asia/Kolkata")), "at")
+    with jobsim.Simulation(_app(), start=ny.localize(dt.datetime(2025, 3, 1, 9))) as sim:
+        assert sim.now == dt.datetime(2025, 3, 1, 14, tzinfo=dt.timezone.utc)
+        with pytest.raises(InvalidArgument, match=re.escape("at=datetime.datetime(2025, 7, 1, 9, 0, tzinfo=<")):
+            sim.advance_to(dt.datetime(2025, 7, 1, 9, tzinfo=ny))
+        sim.advance_to(ny.localize(dt.datetime(2025, 7, 1, 9)))  # EDT
+        assert sim.now == dt.datetime(2025, 7, 1, 13, tzinfo=dt.timezone.utc)
+    # a time really in local mean time (before 1883's standard time), and pytz's fixed zones, are taken as given
+    assert instant_ns(dt.datetime(1850, 3, 1, 9, tzinfo=ny)) == instant_ns("1850-03-01T13:56:00Z")
+    assert instant_ns(dt.datetime(2025, 3, 1, 9, tzinfo=pytz.FixedOffset(60))) == instant_ns("2025-03-01T08:00:00Z")
+    assert instant_ns(dt.datetime(2025, 3, 1, 9, tzinfo=pytz.utc)) == instant_ns("2025-03-01T09:00:00Z")

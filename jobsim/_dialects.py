@@ -154,6 +154,9 @@ class CronDialect:
         if self.full_days_unrestrict:
             dom, dow = self._cron_parser_4_days(schedule, dom, dow, refuse)
             bound = dataclasses.replace(bound, fields=" ".join([*parts[:-3], dom, parts[-2], dow]))
+        if self.star_bit and (stepped := _robfig_dow_steps(dow)) != dow:  # '1/2': 1-6/2, Sunday (7) not in it
+            dow, parts = stepped, [*parts[:-1], stepped]
+            bound = dataclasses.replace(bound, fields=" ".join(parts))
         if self.star_bit and not any(_robfig_star(p) for p in (dom, dow)):  # '*/2': restricted, so either fires
             restricted = [*parts[:-3], _robfig_unstarred(dom, "1-31"), parts[-2], _robfig_unstarred(dow, "0-6")]
             bound = dataclasses.replace(bound, fields=" ".join(restricted))
@@ -343,6 +346,23 @@ def _robfig_star(field: str) -> bool:
         if head in ("*", "?") and (not slash or step.lstrip("0") == "1"):
             return True
     return False
+
+
+_DAY_NUMBERS = {name: str(n) for n, name in enumerate(("sun", "mon", "tue", "wed", "thu", "fri", "sat"))}
+
+
+def _robfig_dow_steps(field: str) -> str:
+    """``field`` (day-of-week) with each stepped single value written as the range robfig reads it: ``N/step``
+    is ``N-max/step`` (``parser.go : getRange``, ``if singleDigit { end = r.max }``), and its day-of-week max is
+    6 (``dow = bounds{0, 6, ...}``), so ``1/2`` is Monday, Wednesday, Friday. The schedule's own parser reads
+    day-of-week up to 7, Sunday again, and fired on Sundays too."""
+    items = []
+    for item in field.split(","):
+        head, slash, step = item.partition("/")
+        if slash and head not in ("*", "?") and "-" not in head:
+            item = f"{_DAY_NUMBERS.get(head.lower(), head)}-6/{step}"
+        items.append(item)
+    return ",".join(items)
 
 
 def _robfig_unstarred(field: str, full: str) -> str:

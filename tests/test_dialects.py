@@ -60,6 +60,31 @@ def test_robfig_reads_a_stepped_star_day_field_as_restricted(cron, days):
     assert [at[8:10] for at in fired] == days
 
 
+@pytest.mark.parametrize(
+    ("cron", "weekdays"),
+    [
+        ("0 9 * * 1/2", ["Mon", "Wed", "Fri"]),  # 1-6/2: robfig's day-of-week ends at 6 (it fired on Sundays too)
+        ("0 9 * * 5/1", ["Fri", "Sat"]),
+        ("0 9 * * MON/2", ["Mon", "Wed", "Fri"]),  # a name is its number
+        ("0 9 * * 6/2", ["Sat"]),
+        ("0 9 * * 0/3,5", ["Sun", "Wed", "Fri", "Sat"]),  # each item of a list
+        ("0 9 * * */2", ["Sun", "Tue", "Thu", "Sat"]),  # a stepped '*' covers 0-6 as before
+        ("0 9 * * 1-5/2", ["Mon", "Wed", "Fri"]),  # a range keeps its own end
+    ],
+)  # fmt: skip
+def test_robfig_reads_a_stepped_single_day_of_week_up_to_saturday(cron, weekdays):
+    fired = sim_fires("inngest", days=7, start="2026-03-01T00:00:00Z", cron=cron)  # Sunday the 1st to the 7th
+    days = {dt.datetime.fromisoformat(at.replace("Z", "+00:00")).strftime("%a") for at in fired}
+    assert sorted(days) == sorted(weekdays)
+
+
+def test_cron_parser_reads_a_stepped_day_of_week_up_to_7_sunday_again():
+    """BullMQ's cron-parser bounds day-of-week at 0-7 (7 is Sunday): '1/2' is 1,3,5,7 there, Sunday included."""
+    fired = sim_fires("bullmq", days=7, start="2026-03-01T00:00:00Z", cron="0 9 * * 1/2")
+    days = {dt.datetime.fromisoformat(at.replace("Z", "+00:00")).strftime("%a") for at in fired}
+    assert sorted(days) == sorted(["Mon", "Wed", "Fri", "Sun"])
+
+
 @pytest.mark.parametrize("cron", ["0 9 l * *", "0 9 lw * *", "0 9 * * 5l"])
 def test_robfig_refuses_a_lower_case_l_as_it_refuses_l(cron):
     with pytest.raises(UnsupportedFeature, match=r"uses 'l'; robfig/cron v3 takes numbers, names"):

@@ -98,6 +98,19 @@ def json_checked(value: Any, step_id: str | None) -> Any:
     return value
 
 
+def async_body(step_id: str, handler: Any) -> Abort:
+    """A sync function's ``step.run`` whose handler is async: inngest-py calls it, gets its coroutine, and passes
+    it on as the step's output (``step_sync.py : run``; ``_serialize`` keeps a value with no serializer), which
+    ``json.dumps`` refuses as it builds the response: the request fails with ``OutputUnserializableError``, retried
+    as any error, and the function's ``except StepError`` never sees it (it was a step error it caught)."""
+    name = getattr(handler, "__qualname__", handler)
+    return Abort(inngest_errors.OutputUnserializableError(
+        f'"{step_id}" returned unserializable data (jobsim: {name} is async, so the step returned its coroutine, '
+        "which inngest-py cannot serialize; the request fails and is retried as any error: use an `async def` "
+        "Inngest function and `await ctx.step.run(...)`)"
+    ))  # fmt: skip
+
+
 @_keywords_named
 class UnreadableResponse(jobsim.JobsimError):
     """A request whose answer Inngest's server cannot read as JSON; retried like any error.

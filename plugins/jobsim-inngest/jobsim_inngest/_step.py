@@ -38,7 +38,7 @@ import jobsim
 from jobsim._checks import listed_ids
 from jobsim._steps import Suspend, load, track
 
-from ._errors import BUBBLES, Bubble, Unsupported, json_checked, to_inngest_step_error
+from ._errors import BUBBLES, Bubble, Unsupported, async_body, json_checked, to_inngest_step_error
 from ._events import events_from_inngest, to_inngest
 from ._middleware import Request, invoke_opts, raise_if, wait_opts
 
@@ -136,10 +136,7 @@ class _StepBase:
                     return _awaiting(value, serialize, output_type, checked, step_id)
                 if inspect.iscoroutine(value):
                     value.close()
-                raise jobsim.InvalidArgument(
-                    f"step.run: {getattr(handler, '__qualname__', handler)} is async; "
-                    "use an `async def` Inngest function and `await ctx.step.run(...)`"
-                )
+                raise async_body(step_id, handler)
             return checked(serialize(value, output_type), step_id)
 
         return body

@@ -219,18 +219,30 @@ def test_an_unawaited_group_or_sleep_names_what_to_await(client):
 
 
 def test_a_sync_function_cannot_run_an_async_step_body(client):
+    """inngest-py passes the coroutine on as the step's output, and the response cannot be serialized: the
+    request fails (OutputUnserializableError), retried as any error, never a StepError the function catches."""
+
     async def fetch():
         return 1
 
-    @client.create_function(fn_id="calc", trigger=trigger(), retries=0)
+    caught = []
+
+    @client.create_function(fn_id="calc", trigger=trigger(), retries=1)
     def calc(ctx: inngest.ContextSync) -> None:
-        ctx.step.run("x", fetch)
+        try:
+            ctx.step.run("x", fetch)
+        except inngest.StepError as error:
+            caught.append(error)
 
     with simulate(calc) as sim:
         sim.send("go")
         sim.run_until_idle()
     run = sim.runs("shop-calc")[0]
-    assert run.status == "failed" and "is async; use an `async def` Inngest function" in str(run.error)
+    assert caught == [] and run.status == "failed" and len(run.attempts) == 2
+    assert type(run.error).__name__ == "OutputUnserializableError"
+    assert str(run.error).startswith('"x" returned unserializable data (jobsim: ')
+    assert "is async, so the step returned its coroutine" in str(run.error)
+    assert "use an `async def` Inngest function and `await ctx.step.run(...)`" in str(run.error)
 
 
 # -- sleeps --------------------------------------------------------------------------------

@@ -205,7 +205,33 @@ def load_target(spec: str) -> tuple[Any, Any]:
             return module, target
     wanted = attr or "jobsim_app or app"
     raise JobsimError(f"{module_part!r} has no {wanted} attribute to simulate{_did_you_mean(module, attr)}; name one "
-                      f"with {module_part}:attribute")  # fmt: skip
+                      f"with {module_part}:attribute{'' if attr else _targets_hint(module, spec)}")  # fmt: skip
+
+
+def _targets_hint(module: types.ModuleType, spec: str) -> str:
+    """For a module with no app: the objects of other libraries it holds (inngest-py's functions and client), which
+    a backend plugin may simulate as targets of their own, and how to name them (one, or a list of them all)."""
+    found = [name for name, value in vars(module).items() if not name.startswith("_") and _library_object(value)]
+    if not found:
+        return ""
+    jobs = ("function", "task", "job", "actor")
+    one = next((name for name in found if any(word in type(vars(module)[name]).__name__.lower() for word in jobs)),
+               found[0])  # fmt: skip
+    shown_names = ", ".join(found[:6]) + (", ..." if len(found) > 6 else "")
+    return (f". It holds objects of other libraries ({shown_names}): a backend's targets that are not one app "
+            f"(inngest-py's functions) are named one at a time ({spec}:{one}), or all together as a list the "
+            f"module holds (functions = [{', '.join(found[:3])}{', ...' if len(found) > 3 else ''}], then "
+            f"{spec}:functions)")
+
+
+def _library_object(value: Any) -> bool:
+    """An instance of a class from an installed library: neither the standard library's nor jobsim's, and no
+    module, class or plain function."""
+    if isinstance(value, (type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType)):
+        return False
+    top = type(value).__module__.partition(".")[0]
+    return top not in sys.stdlib_module_names and top not in ("builtins", "jobsim", "__main__") and \
+        not top.startswith("_")
 
 
 def _did_you_mean(module: types.ModuleType, attr: str) -> str:

@@ -921,6 +921,23 @@ def test_an_attribute_the_module_lacks_is_answered_with_the_one_meant(tmp_path, 
                    f"{module}:attribute\n")
 
 
+def test_a_module_with_no_app_but_a_backends_objects_says_how_to_name_them(tmp_path, monkeypatch, capsys):
+    """inngest-py's functions are targets of their own: ``jobsim run jobs.py`` said only that no app was there."""
+    write_module(tmp_path, monkeypatch, "class Function:\n    pass\n\nclass Client:\n    pass\n", name="fakesdk")
+    module = write_module(tmp_path, monkeypatch, "import logging\nimport fakesdk\n\nclient = fakesdk.Client()\n"
+                          "onboarding = fakesdk.Function()\nlog = logging.getLogger('x')\nLIMIT = 3\n")  # fmt: skip
+    code, out, err = run(capsys, "run", module)
+    assert (code, out) == (2, "")
+    assert err == (f"jobsim: error: {module!r} has no jobsim_app or app attribute to simulate; name one with "
+                   f"{module}:attribute. It holds objects of other libraries (client, onboarding): a backend's "
+                   f"targets that are not one app (inngest-py's functions) are named one at a time "
+                   f"({module}:onboarding), or all together as a list the module holds (functions = [client, "
+                   f"onboarding], then {module}:functions)\n")
+    plain = write_module(tmp_path, monkeypatch, "import logging\nlog = logging.getLogger('x')\n")
+    assert run(capsys, "run", plain)[2] == (f"jobsim: error: {plain!r} has no jobsim_app or app attribute to "
+                                            f"simulate; name one with {plain}:attribute\n")
+
+
 def test_compare_answers_an_attribute_the_module_lacks_with_the_one_meant(tmp_path, monkeypatch, capsys):
     module = write_module(tmp_path, monkeypatch, "import jobsim\nscenarios = []\n")
     code, out, err = run(capsys, "compare", f"{module}:scenario")

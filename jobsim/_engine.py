@@ -100,6 +100,9 @@ class Engine(_Requests):
         self.profile = sim.profile
         self.jcs = sim.profile.jcs  # outputs as the next request carries them (``_stepdata.as_requested``)
         self.max_steps = sim.profile.max_steps or 1 << 62  # steps a run may have (``Execution.memo``)
+        # a step output longer than this may be past the profile's max_step_output (``_oversized``): its JSON in
+        # ``{"data": ...}`` is 9 bytes longer, an ASCII str's JSON 2 more (its quotes)
+        self.output_gate = (sim.profile.max_step_output or 1 << 62) - 11
         # the longest a request may spend before the system stops waiting for it (``_reqtimeout``): no request
         # spends MAX_NS, so a profile without a limit never fails one
         self.request_cap = sim.profile.request_timeout_ns or MAX_NS

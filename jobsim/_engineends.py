@@ -64,6 +64,7 @@ class _Ends:
         profile: Profile
         jcs: bool
         request_cap: int
+        output_gate: int
         lifecycle: bool
         record: Callable[..., None]
         _log: list[tuple[Any, ...]]

@@ -13,6 +13,8 @@ import builtins
 from threading import get_ident
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from ._checks import JOB_ERRORS
 from ._enginepauses import _Pauses
 from ._execution import strayed, unawaited
@@ -22,7 +24,7 @@ from ._reqtimeout import timed_out
 from ._safe import said
 from ._stepdata import Suspend, UnserializableOutput, as_requested, dump, failure
 from ._steps import Context, Step, misused_step, misused_value
-from .errors import InvalidArgument, NonRetriableError, RetryAfterError, StepError
+from .errors import InvalidArgument, NonRetriableError, RetryAfterError, StepError, StepOutputTooLarge
 
 if TYPE_CHECKING:
     from ._execution import Execution
@@ -154,12 +156,34 @@ class _Requests(_Pauses):
         _, key, payload, kind = op
         if self.jcs:
             payload = as_requested(payload)
+        if (type(payload) is bytes or type(payload) is str) and len(payload) > self.output_gate and kind == "run":
+            error = self._oversized(run, key, payload)
+            if error is not None:  # the server refuses the answer: the request fails, retried as any error
+                self._error(run, x, ("error", error))
+                return
         record = run.steps.get(key)  # ``_step``, inline: once a request
         if record is None:
             record = run.steps[key] = StepRecord(key, kind, x.start, run)
         self._attempt(run, x, key, None, None, record)
         record.status, record._payload, record.end_ns = "completed", payload, x.now
         self._next(run, x.now)
+
+    def _oversized(self, run: Run, key: str, payload: bytes | str) -> StepOutputTooLarge | None:
+        """The error of a step output past the profile's ``max_step_output``, measured as Inngest does: the
+        length of ``{"data": <output's JSON>}`` (``GeneratorOpcode.Output``, checked by ``Validate`` as the
+        server parses the SDK's answer, ``httpdriver/parse.go : ParseResponse``); ``None`` within it."""
+        limit = self.profile.max_step_output
+        size = (len(payload) if type(payload) is bytes else len(orjson.dumps(payload))) + 9
+        if limit is None or size <= limit:
+            return None
+        label = self.profile.label
+        return StepOutputTooLarge(
+            f"step {key!r} of function {run.function.id!r} returned {size:,} bytes of JSON, past {label}'s "
+            f"{limit:,} ({limit / 1048576:g} MiB) for a step's output: {label} refuses the answer (\"error validating "
+            "generator opcode: step output size is greater than the limit\"), so the request fails and is retried, "
+            "the step's code running again; return less from the step (store the data elsewhere, a database or a "
+            "bucket, and return its key)", step=key, size=size, limit=limit,
+        )  # fmt: skip
 
     def _failed(self, run: Run, x: Execution, op: tuple[Any, ...]) -> None:
         _, key, error = op

@@ -92,6 +92,10 @@ class Profile:
     max_steps: int | None = None
     """With durable steps: a run reaching this many steps fails at its next new one, without retries (Inngest's
     1,000: ``consts.DefaultMaxStepLimit``). ``None``: no limit."""
+    max_step_output: int | None = None
+    """With durable steps: the most bytes a step's output may take, as the SDK's answer carries it (its JSON in
+    ``{"data": ...}``); a larger one fails the request, which is retried as any error (Inngest's 4 MiB:
+    ``consts.MaxStepOutputSize``, ``GeneratorOpcode.Validate``). ``None``: no limit."""
     max_triggers: int | None = None
     """A function may have at most this many triggers, its events and cron schedules together; more are refused
     (Inngest's 10: ``consts.MaxTriggers``, checked by ``MultipleTriggers.Validate``). ``None``: no limit."""
@@ -437,7 +441,8 @@ _NUMBERS = {"retry_after_min_ns": (0, False), "cron_jitter_ns": (0, False), "ret
             "default_concurrency": (0, False), "max_concurrency": (0, False),
             "retry_after_precision_ns": (0, False), "retry_after_clamp_grid_ns": (0, False),
             "max_sleep_ns": (1, True), "max_duration_ns": (1, True), "max_attempts": (1, True),
-            "max_steps": (1, True), "max_triggers": (1, True), "request_timeout_ns": (1, True)}
+            "max_steps": (1, True), "max_triggers": (1, True), "request_timeout_ns": (1, True),
+            "max_step_output": (1, True)}
 """Int fields: the least value, and whether ``None`` (no limit) is allowed."""
 _BOOLS = ("durable_steps", "checkpoints", "non_retriable", "retry_after", "persistent", "future_ts",
           "fail_count_per_job", "debounce_timeout_at_call", "debounce_timeout_splits", "oldest_run_first",

@@ -78,6 +78,7 @@ def inngest() -> Profile:
         default_retries=TableBackoff(attempts=5),
         retry_after_min_ns=1 * SECOND, retry_after_max_ns=1 * DAY, retry_after_precision_ns=MS,
         retry_after_clamp_grid_ns=SECOND, max_sleep_ns=366 * DAY, max_steps=1_000, max_triggers=10, cron=ROBFIG,
+        max_step_output=4 * 1024 * 1024,
         request_timeout_ns=2 * HOUR, configure=inngest_configure,
         retries=inngest_retries, max_attempts=21,
         missed_cron="all", future_ts=True, jcs=True, debounce_job_delay_ns=1050 * MS, oldest_run_first=True,

@@ -32,6 +32,7 @@ __all__ = [
     "RetryAfterError",
     "StepError",
     "StepMisuse",
+    "StepOutputTooLarge",
     "TraceError",
     "TraceWarning",
     "UnsupportedFeature",
@@ -40,6 +41,7 @@ __all__ = [
 
 
 _E = TypeVar("_E", bound=BaseException)
+_R = TypeVar("_R", bound="JobsimError")
 
 
 def _keywords_named(cls: type[_E]) -> type[_E]:
@@ -200,10 +202,25 @@ class RequestTimedOut(JobsimError):
         return _rebuilt, (type(self), self.args, self.__dict__)
 
 
-def _rebuilt(cls: type[RequestTimedOut], args: tuple[Any, ...], fields: dict[str, Any]) -> RequestTimedOut:
+def _rebuilt(cls: type[_R], args: tuple[Any, ...], fields: dict[str, Any]) -> _R:
     error = cls(*args)
     error.__dict__.update(fields)
     return error
+
+
+class StepOutputTooLarge(JobsimError):
+    """A step's output is past the profile's ``max_step_output`` (Inngest's 4 MiB, ``consts.MaxStepOutputSize``):
+    the server refuses the SDK's answer (``GeneratorOpcode.Validate``), so the request fails and is retried as any
+    error, the step's code running again each time. ``step`` names the step, ``size`` and ``limit`` are bytes."""
+
+    def __init__(self, message: str, *, step: str = "", size: int = 0, limit: int = 0) -> None:
+        super().__init__(message)
+        self.step = step
+        self.size = size
+        self.limit = limit
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _rebuilt, (type(self), self.args, self.__dict__)
 
 
 class BudgetExceeded(JobsimError):

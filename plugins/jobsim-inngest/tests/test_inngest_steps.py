@@ -790,3 +790,23 @@ def test_a_timeout_is_what_inngest_py_sends_whole_milliseconds(client):
         sim.send("go")
         sim.run_until_idle()
     assert secs(sim.runs(waiter)[0].end_ns) == 1
+
+
+def test_a_step_output_past_4_mib_fails_the_request_and_is_retried(client):
+    """Inngest's server refuses the answer (``GeneratorOpcode.Validate``, ``consts.MaxStepOutputSize``)."""
+    calls = []
+
+    def big() -> str:
+        calls.append(1)
+        return "x" * (5 * 1024 * 1024)
+
+    @client.create_function(fn_id="calc", trigger=trigger(), retries=1)
+    def calc(ctx: inngest.ContextSync) -> int:
+        return len(ctx.step.run("big", big))
+
+    with simulate(calc) as sim:
+        sim.send("go")
+        sim.run_until_idle()
+    run = sim.runs("shop-calc")[0]
+    assert run.status == "failed" and len(run.attempts) == 2 and len(calls) == 2
+    assert isinstance(run.error, jobsim.StepOutputTooLarge) and run.error.step == "big"

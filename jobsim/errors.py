@@ -183,8 +183,22 @@ class WorkerCrashed(JobsimError):
     """
 
 
+class _Fielded(JobsimError):
+    """An error with fields past its message, set by keyword: a pickle (a pytest-xdist worker's report, a process
+    pool) keeps them, which ``Exception``'s own reduction, its args alone, would drop."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _rebuilt, (type(self), self.args, self.__dict__)
+
+
+def _rebuilt(cls: type[_R], args: tuple[Any, ...], fields: dict[str, Any]) -> _R:
+    error = cls(*args)
+    error.__dict__.update(fields)
+    return error
+
+
 @_keywords_named
-class RequestTimedOut(JobsimError):
+class RequestTimedOut(_Fielded):
     """The system stopped waiting for a request to the SDK (Inngest's 2 h, ``Profile.request_timeout_ns``).
 
     It is the error of that attempt, retried as any failure, and of the run when its retries are used up. Job
@@ -198,17 +212,9 @@ class RequestTimedOut(JobsimError):
         self.limit_ns = limit_ns
         self.spent_ns = spent_ns
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        return _rebuilt, (type(self), self.args, self.__dict__)
 
-
-def _rebuilt(cls: type[_R], args: tuple[Any, ...], fields: dict[str, Any]) -> _R:
-    error = cls(*args)
-    error.__dict__.update(fields)
-    return error
-
-
-class StepOutputTooLarge(JobsimError):
+@_keywords_named
+class StepOutputTooLarge(_Fielded):
     """A step's output is past the profile's ``max_step_output`` (Inngest's 4 MiB, ``consts.MaxStepOutputSize``):
     the server refuses the SDK's answer (``GeneratorOpcode.Validate``), so the request fails and is retried as any
     error, the step's code running again each time. ``step`` names the step, ``size`` and ``limit`` are bytes."""
@@ -218,9 +224,6 @@ class StepOutputTooLarge(JobsimError):
         self.step = step
         self.size = size
         self.limit = limit
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return _rebuilt, (type(self), self.args, self.__dict__)
 
 
 class BudgetExceeded(JobsimError):

@@ -59,3 +59,11 @@ def test_the_limit_is_a_profile_field():
     assert jobsim.profile("inngest").max_step_output == LIMIT
     with pytest.raises(jobsim.InvalidArgument, match="max_step_output"):
         jobsim.Profile(name="mine", description="x", default_retries=jobsim.Retries(attempts=1), max_step_output=0)
+
+
+def test_the_error_keeps_its_fields_through_a_pickle():
+    """A pytest-xdist worker pickles a failing test's exceptions: the fields survive."""
+    import pickle
+
+    error = pickle.loads(pickle.dumps(StepOutputTooLarge("m", step="big", size=LIMIT + 1, limit=LIMIT)))
+    assert (str(error), error.step, error.size, error.limit) == ("m", "big", LIMIT + 1, LIMIT)

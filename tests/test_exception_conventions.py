@@ -33,6 +33,7 @@ BUILT: dict[type[BaseException], tuple[tuple[Any, ...], dict[str, Any]]] = {
     jobsim.UnsupportedFeature: (("no batches on BullMQ",), {"system": "BullMQ", "feature": "batch"}),
     jobsim.WorkerCrashed: (("the worker died",), {}),
     jobsim.RequestTimedOut: (("context deadline exceeded",), {"step": "charge", "limit_ns": 7, "spent_ns": 9}),
+    jobsim.StepOutputTooLarge: (("step output size is greater than the limit",), {"step": "a", "size": 9, "limit": 8}),
     jobsim.BudgetExceeded: (("still scheduling work",), {}),
     jobsim.errors.PluginError: (("plugin 'x' failed",), {}),
     jobsim.InjectedFault: (("injected",), {}),

@@ -309,7 +309,9 @@ class FlowRuntime:
                 blocking = _blocking(slots)
                 if blocking is not None:
                     now = self.kernel.now
-                    heappush(blocking.waiting, (self.score(ctl, now), next(self.seq), run, attempt, plan))
+                    # the kernel's depth (``Kernel.put``) goes with it: its grant runs it at that depth (``_grant``)
+                    heappush(blocking.waiting, (self.score(ctl, now), next(self.seq), run, attempt, plan,
+                                                self.kernel._depth))  # fmt: skip
                     run.status = "queued"
                     if not self._granted_now(slots, run):
                         self._queued(ctl, "concurrency", now)
@@ -450,7 +452,16 @@ class FlowRuntime:
             for p, _ in slots:
                 p.busy += 1
             self._granted = run
-            self.engine._request(run, entry[3], entry[4])
+            # the request runs at the causal depth it had as it began to wait, not one past the request whose end
+            # freed the slot: a backlog of runs taking one slot in turns at one instant (each run's last request,
+            # after a step that spent time) is no chain of work each scheduling the next, and 5,000 of them were
+            # stopped as a run-away one; work a waiter makes (its own event's run) still counts one link more
+            kernel = self.kernel
+            depth, kernel._depth = kernel._depth, max(entry[5], 0) if kernel._depth >= 0 else kernel._depth
+            try:
+                self.engine._request(run, entry[3], entry[4])
+            finally:
+                kernel._depth = depth
             self._granted = None
 
     def give_back(self, run: Run) -> None:

@@ -79,7 +79,8 @@ class Pool:
 
     def __init__(self) -> None:
         self.busy = 0
-        self.waiting: list[tuple[int, int, Run, int, Any]] = []  # (score: created - priority, seq, run, attempt, plan)
+        # (score: created - priority, seq, run, attempt, plan, the kernel's depth as it began to wait)
+        self.waiting: list[tuple[int, int, Run, int, Any, int]] = []
 
 
 Slots = tuple[tuple[Pool, int], ...]
